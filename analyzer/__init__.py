@@ -1,0 +1,1 @@
+"""analyzer: narrative-vs-fundamentals analysis."""
