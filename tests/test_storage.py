@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.storage import SCHEMA_VERSION, DocumentRecord, Store, StorageError, resolve_db_path
+from analyzer.storage import SCHEMA_VERSION, DocumentRecord, StorageError, Store, resolve_db_path
 
 
 def test_new_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
