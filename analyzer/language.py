@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
 # Japanese script blocks: kana are decisive, so a short Japanese text is never mistaken for Chinese.
-_KANA = ((0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F))
+_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 
 
 @lru_cache(maxsize=1)
@@ -27,7 +28,7 @@ def detect_language(text: str, *, default: str = "und") -> str:
     letters = sum(ch.isalpha() for ch in sample)
     if letters < 3:
         return default
-    kana = sum(any(lo <= ord(ch) <= hi for lo, hi in _KANA) for ch in sample)
+    kana = len(_KANA.findall(sample))
     if kana >= 2 and kana / letters > 0.05:
         return "ja"
     code, probability = _identifier().classify(sample)

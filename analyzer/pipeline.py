@@ -6,3 +6,401 @@ storage); only this module joins them.
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+# --------------------------------------------------------------------------- entities and fundamentals
+# Entity definitions from entities.yaml, tagging documents with them, and fundamentals from
+# CSV files and public APIs. Heavy imports stay inside the functions.
+
+DEFAULT_ENTITIES_FILE = "entities.yaml"
+
+
+def load_entities(store: Any, path: str | os.PathLike[str] | None = None) -> list[Any]:
+    """Validate an entities file and upsert every entity into the store; returns the entities."""
+    from analyzer.entities import load_entities_file
+
+    entities = load_entities_file(path or DEFAULT_ENTITIES_FILE)
+    with store.transaction():
+        for entity in entities:
+            store.upsert_entity(entity.as_dict())
+    return entities
+
+
+@dataclass
+class TagReport:
+    documents: int = 0
+    tagged_documents: int = 0
+    tags: int = 0
+    by_method: dict[str, int] = field(default_factory=dict)
+    by_entity: dict[str, int] = field(default_factory=dict)
+
+
+def _stored_sentences(store: Any, document_id: int) -> list[str]:
+    rows = store.conn.execute(
+        "SELECT text FROM sentences WHERE document_id = ? ORDER BY sentence_index", (document_id,)
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def tag_entities(
+    store: Any,
+    entities: Iterable[Any] | None = None,
+    *,
+    embeddings: bool = False,
+    threshold: float | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+    document_ids: Iterable[int] | None = None,
+) -> TagReport:
+    """(Re-)tag stored documents with entities by alias, ticker and, optionally, embeddings.
+
+    Previous alias/ticker/embedding tags of these entities are replaced, so edited aliases or
+    exclusions take effect; links stated explicitly by the source (method 'explicit') are kept
+    and gain the matched text and sentences. Sentence indices follow the stored sentences when
+    the document was scored, else :func:`analyzer.entities.split_sentences`.
+    """
+    from analyzer.entities import (
+        DEFAULT_EMBEDDING_THRESHOLD,
+        EmbeddingMatcher,
+        as_entities,
+        match_entities,
+        split_sentences,
+        tag_text,
+    )
+
+    if entities is None:
+        entity_list = as_entities(store.entities())
+    else:
+        entity_list = as_entities(entities)
+        with store.transaction():
+            for entity in entity_list:
+                store.upsert_entity(entity.as_dict())
+    report = TagReport()
+    if not entity_list:
+        return report
+    matcher = None
+    if embeddings:
+        matcher = EmbeddingMatcher(
+            DEFAULT_EMBEDDING_THRESHOLD if threshold is None else threshold, model_path=model_path
+        ).fit(entity_list)
+    entity_ids = [e.id for e in entity_list]
+    marks = ",".join("?" * len(entity_ids))
+    if document_ids is not None:
+        wanted = sorted({int(i) for i in document_ids})
+        documents = (d for i in wanted if (d := store.document(i)) is not None)
+    else:
+        documents = store.iter_documents()
+
+    for document in documents:
+        report.documents += 1
+        document_id = int(document["id"])
+        title, text = document.get("title") or "", document.get("text") or ""
+        # Cheap whole-document pass first: only entities found anywhere get the per-sentence pass.
+        present = {m.entity_id for m in match_entities(f"{title}\n\n{text}", entity_list)}
+        sentences: list[str] | None = None
+        tags: dict[str, Any] = {}
+        if present or matcher is not None:
+            sentences = _stored_sentences(store, document_id) or split_sentences(text)
+        if present:
+            tags = tag_text(title, sentences or [], [e for e in entity_list if e.id in present])
+        if matcher is not None:
+            for tag in matcher.match(title, sentences or []):
+                tags.setdefault(tag.entity_id, tag)
+        explicit = {
+            row[0]
+            for row in store.conn.execute(
+                f"SELECT entity_id FROM document_entities WHERE document_id = ? AND method = 'explicit'"
+                f" AND entity_id IN ({marks})",
+                (document_id, *entity_ids),
+            )
+        }
+        with store.transaction():
+            store.conn.execute(
+                f"DELETE FROM document_entities WHERE document_id = ? AND method != 'explicit'"
+                f" AND entity_id IN ({marks})",
+                (document_id, *entity_ids),
+            )
+            store.conn.execute(
+                f"DELETE FROM sentence_entities WHERE document_id = ? AND entity_id IN ({marks})",
+                (document_id, *entity_ids),
+            )
+            for tag in tags.values():
+                method = "explicit" if tag.entity_id in explicit else tag.method
+                store.tag_document(
+                    document_id,
+                    tag.entity_id,
+                    method=method,
+                    matched=tag.matched,
+                    score=tag.score,
+                    sentence_indices=sorted(tag.sentence_indices),
+                )
+                report.tags += 1
+                report.by_method[tag.method] = report.by_method.get(tag.method, 0) + 1
+                report.by_entity[tag.entity_id] = report.by_entity.get(tag.entity_id, 0) + 1
+        if tags:
+            report.tagged_documents += 1
+    return report
+
+
+def import_fundamentals_csv(store: Any, path: str | os.PathLike[str]) -> Any:
+    """Store the good rows of a fundamentals CSV; returns the parse (``rows``, ``errors`` with lines)."""
+    from analyzer.fundamentals.csv_import import read_fundamentals_csv
+
+    result = read_fundamentals_csv(path)
+    if result.rows:
+        store.add_fundamentals(result.rows)
+    return result
+
+
+def fetch_fundamentals(
+    store: Any,
+    source: str,
+    ids: Iterable[str] = (),
+    options: Any | None = None,
+    **overrides: Any,
+) -> Any:
+    """Fetch fundamentals for entities (or raw identifiers) from one source into the store.
+
+    ``options`` is an :class:`analyzer.fundamentals.FetchOptions`; keyword arguments override
+    its fields (``cache_dir``, ``refresh``, ``user_agent``, ``api_key``, ``base_url``, ...).
+    Each target's rows are stored as soon as they arrive, so one failing id loses nothing
+    fetched before it; failures are listed in the report's ``errors``. When every target
+    fails, the first failure is raised.
+    """
+    from dataclasses import replace
+
+    from analyzer.errors import AnalyzerError
+    from analyzer.fundamentals import (
+        FetchOptions,
+        FetchReport,
+        check_source,
+        fetch_target,
+        make_client,
+        resolve_targets,
+    )
+
+    source = check_source(source)
+    settings = replace(options or FetchOptions(), **overrides)
+    targets = resolve_targets(source, list(ids), store.entities(), entity=settings.entity)
+    client = make_client(source, settings)
+    report = FetchReport(source=source)
+    first_error: AnalyzerError | None = None
+    for target in targets:
+        try:
+            rows, notes = fetch_target(source, client, target, settings)
+        except AnalyzerError as exc:
+            first_error = first_error or exc
+            report.errors.append(str(exc))
+            report.targets.append(
+                {"entity_id": target.entity_id, "identifier": target.identifier, "rows": 0, "error": str(exc)}
+            )
+            continue
+        written = store.add_fundamentals(rows) if rows else 0
+        report.rows_written += written
+        report.notes.extend(notes)
+        report.targets.append(
+            {"entity_id": target.entity_id, "identifier": target.identifier, "rows": written, "error": None}
+        )
+    report.requests, report.cache_hits = client.requests_made, client.cache_hits
+    if first_error is not None and len(report.errors) == len(targets):
+        raise first_error
+    return report
+
+
+# --------------------------------------------------------------------------- narrative heat and divergence
+
+
+def compute_divergence(
+    store: Any,
+    *,
+    freq: str | Iterable[str] = "quarter",
+    entity: str | None = None,
+    model_version: str | None = None,
+    threshold: float | None = None,
+    min_periods: int | None = None,
+    weights: dict[str, float] | None = None,
+    point_in_time: bool = True,
+    metric_kinds: dict[str, str] | None = None,
+    growth_basis: dict[str, str] | None = None,
+    cluster: bool = True,
+    window_days: int | None = None,
+    similarity: float | None = None,
+    statistics: bool = True,
+) -> dict[str, Any]:
+    """Cluster near-duplicates, compute heat, divergence, flags and statistics, and store them.
+
+    ``freq`` may name several frequencies. With ``entity`` only that entity's rows are
+    replaced (volume shares still use the whole corpus). ``metric_kinds`` ("flow"/"level") and
+    ``growth_basis`` ("yoy"/"pop") override the per-metric defaults. Returns a summary per
+    frequency.
+    """
+    from .dedup import DEFAULT_SIMILARITY, DEFAULT_WINDOW_DAYS, cluster_documents
+    from .divergence import DEFAULT_MIN_PERIODS, DEFAULT_THRESHOLD, analyse, save_analysis
+    from .heat import check_freq
+
+    freqs = [freq] if isinstance(freq, str) else list(freq)
+    for name in freqs:
+        check_freq(name)
+    summary: dict[str, Any] = {"clusters": None, "frequencies": {}}
+    if cluster:
+        clustered = cluster_documents(
+            store,
+            window_days=DEFAULT_WINDOW_DAYS if window_days is None else window_days,
+            similarity=DEFAULT_SIMILARITY if similarity is None else similarity,
+        )
+        summary["clusters"] = {
+            "examined": clustered.examined, "clusters": clustered.clusters, "duplicates": clustered.duplicates,
+        }
+    for name in freqs:
+        result = analyse(
+            store,
+            name,
+            entities=[entity] if entity else None,
+            model_version=model_version,
+            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            min_periods=DEFAULT_MIN_PERIODS if min_periods is None else min_periods,
+            weights=weights,
+            point_in_time=point_in_time,
+            metric_kinds=metric_kinds,
+            growth_basis=growth_basis,
+            statistics=statistics,
+        )
+        written = save_analysis(store, result)
+        summary["frequencies"][name] = {"model_version": result.model_version, **written}
+    return summary
+
+
+# --------------------------------------------------------------------------- ingestion
+# Sources files, feeds, article pages, PDFs, local files and JSONL dumps into the store.
+
+
+def ingest(
+    store: Any,
+    inputs: Iterable[str | os.PathLike[str]],
+    *,
+    allow_private: bool = False,
+    strict: bool = False,
+    follow_links: bool = True,
+    progress: Any = None,
+    fetcher: Any = None,
+    fetcher_config: Any = None,
+    limits: Any = None,
+) -> Any:
+    """Ingest ``inputs`` (sources files, feed/page/PDF URLs, files, directories, JSONL dumps).
+
+    Returns an :class:`analyzer.ingest.IngestReport`. Bad inputs are recorded and skipped;
+    with ``strict`` the first rejection raises :class:`analyzer.ingest.IngestRejected`.
+    ``progress(completed, total, label)`` is called as inputs finish. One ``runs`` row and
+    one ``fetches`` row per fetched URL or read file are written.
+    """
+    from .ingest import Ingestor
+
+    ingestor = Ingestor(
+        store,
+        allow_private=allow_private,
+        strict=strict,
+        follow_links=follow_links,
+        progress=progress,
+        fetcher=fetcher,
+        fetcher_config=fetcher_config,
+        limits=limits,
+    )
+    return ingestor.run(list(inputs))
+
+
+# --------------------------------------------------------------------------- hype classifier: scoring stored documents
+# Documents without a score from the current model version get one; sentence scores are reused
+# across documents (and runs) through the store's cache keyed by sentence content hash.
+
+
+def score_store(
+    store: Any,
+    scorer: Any,
+    *,
+    batch_size: int = 64,
+    progress: Any | None = None,
+    max_sentences: int | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Score stored documents not yet scored by ``scorer.model_version``; returns counts.
+
+    Documents are processed in groups of ``batch_size``: their sentences are looked up in the
+    score cache, only unseen sentences go through the model, and each document's sentences and
+    scores are saved in one transaction (an interrupted run loses at most the current group).
+    Scores of other model versions are left as they are. ``progress(done, total)`` is called
+    after every group. A document's stored ``language`` is used when present, else detected.
+    """
+    import time
+
+    from analyzer.model import DEFAULT_MAX_SENTENCES
+    from analyzer.storage import content_hash
+
+    started = time.perf_counter()
+    version, model_id = scorer.model_version, scorer.model_id
+    cap = DEFAULT_MAX_SENTENCES if max_sentences is None else max_sentences
+    total = store.conn.execute(
+        "SELECT COUNT(*) FROM documents d WHERE NOT EXISTS"
+        " (SELECT 1 FROM scores s WHERE s.document_id = d.id AND s.model_version = ?)",
+        (version,),
+    ).fetchone()[0]
+    if limit is not None:
+        total = min(total, limit)
+    stats: dict[str, Any] = {
+        "model_id": model_id, "model_version": version, "documents": 0, "unscored": 0, "truncated": 0,
+        "sentences": 0, "cached_sentences": 0, "computed_sentences": 0,
+    }
+
+    def flush(group: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        hashes = {
+            sentence: content_hash(sentence)
+            for _, prepared in group if prepared["reason"] is None
+            for sentence in prepared["sentences"]
+        }
+        cached = store.cached_sentence_scores(list(hashes.values()), version) if hashes else {}
+        missing = [s for s, h in hashes.items() if h not in cached]
+        computed = dict(zip(missing, scorer.sentence_scores(missing))) if missing else {}
+        labels = list(scorer.labels)
+        for document, prepared in group:
+            sentence_scores = None
+            if prepared["reason"] is None:
+                sentence_scores = [
+                    computed[s] if s in computed else dict(zip(labels, cached[hashes[s]]))
+                    for s in prepared["sentences"]
+                ]
+            result = scorer.finish_document(prepared, sentence_scores)
+            sentences = result.pop("sentences")
+            store.save_document_scores(
+                int(document["id"]),
+                model_id=model_id,
+                model_version=version,
+                document_scores=result,
+                sentences=[s["text"] for s in sentences],
+                sentence_scores=[{label: s[label] for label in labels} for s in sentences],
+            )
+            stats["documents"] += 1
+            stats["unscored"] += int(result["unscored"])
+            stats["truncated"] += int(result["truncated"])
+            stats["sentences"] += len(sentences)
+        stats["cached_sentences"] += sum(1 for h in hashes.values() if h in cached)
+        stats["computed_sentences"] += len(missing)
+        if progress:
+            progress(stats["documents"], total)
+
+    group: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for document in store.documents_to_score(version):
+        if limit is not None and stats["documents"] + len(group) >= limit:
+            break
+        prepared = scorer.prepare_document(
+            document.get("text") or "", language=document.get("language") or None, max_sentences=cap
+        )
+        group.append((document, prepared))
+        if len(group) >= batch_size:
+            flush(group)
+            group = []
+    if group:
+        flush(group)
+    stats["seconds"] = round(time.perf_counter() - started, 3)
+    return stats

@@ -245,7 +245,132 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db["documents"].enable_fts(["title", "text"], create_triggers=True, tokenize="unicode61")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
+def _m002_analysis(db: sqlite_utils.Database) -> None:
+    """Materialised narrative heat, divergence, flags and test statistics, so reads stay cheap.
+
+    ``model_version`` is '' when no scores existed; ``metric`` is '' for an entity's heat-only
+    rows (no fundamentals) and for statistics about the heat series itself.
+    """
+    db.execute(
+        """
+        CREATE TABLE heat (
+            entity_id TEXT NOT NULL,
+            freq TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            period TEXT NOT NULL,
+            documents INTEGER NOT NULL,
+            stories INTEGER NOT NULL,
+            sources INTEGER NOT NULL,
+            scored INTEGER NOT NULL,
+            volume_share REAL,
+            volume_index REAL,
+            hype_mean REAL,
+            growth_mean REAL,
+            evidence_mean REAL,
+            hype_top REAL,
+            growth_top REAL,
+            evidence_top REAL,
+            z_volume REAL,
+            z_hype REAL,
+            z_growth REAL,
+            z_evidence REAL,
+            z_hype_top REAL,
+            heat_raw REAL,
+            heat REAL,
+            PRIMARY KEY (freq, model_version, entity_id, period)
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """
+        CREATE TABLE divergence (
+            entity_id TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            freq TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            period TEXT NOT NULL,
+            heat REAL,
+            fundamental_level REAL,
+            fundamental_growth REAL,
+            growth_z REAL,
+            growth_basis TEXT,
+            unit TEXT,
+            divergence REAL,
+            flagged INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (freq, model_version, entity_id, metric, period)
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """
+        CREATE TABLE flags (
+            id INTEGER PRIMARY KEY,
+            entity_id TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            freq TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            threshold REAL NOT NULL,
+            min_periods INTEGER NOT NULL,
+            start_period TEXT NOT NULL,
+            end_period TEXT NOT NULL,
+            peak_period TEXT NOT NULL,
+            peak_value REAL NOT NULL,
+            periods INTEGER NOT NULL,
+            top_sentences TEXT NOT NULL DEFAULT '[]',
+            computed_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE heat_sources (
+            entity_id TEXT NOT NULL,
+            freq TEXT NOT NULL,
+            period TEXT NOT NULL,
+            source_id INTEGER NOT NULL,
+            stories INTEGER NOT NULL,
+            documents INTEGER NOT NULL,
+            source_total INTEGER NOT NULL,
+            PRIMARY KEY (freq, entity_id, period, source_id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX idx_flags_lookup ON flags(freq, model_version, entity_id, metric, start_period)")
+    db.execute(
+        """
+        CREATE TABLE statistics (
+            entity_id TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            freq TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            test TEXT NOT NULL,
+            result TEXT NOT NULL,
+            computed_at TEXT NOT NULL,
+            PRIMARY KEY (freq, model_version, entity_id, metric, test)
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """
+        CREATE TABLE analysis_runs (
+            freq TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            computed_at TEXT NOT NULL,
+            PRIMARY KEY (freq, model_version)
+        ) WITHOUT ROWID"""
+    )
+    # Heat aggregates scan every dated document; this index covers those columns so the scan
+    # never touches the (large) text pages.
+    db.execute("CREATE INDEX idx_documents_heat ON documents(published_at, source_id, cluster_id)")
+    db.execute("CREATE INDEX idx_documents_cluster ON documents(cluster_id)")
+
+
+def _m003_external_id_index(db: sqlite_utils.Database) -> None:
+    """Feed items are matched by (source, guid) on every ingest; without this it is a scan."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_documents_external_id ON documents(source_id, external_id)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m001_initial,
+    _m002_analysis,
+    _m003_external_id_index,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -39,6 +39,8 @@ def serve_app(db: Path | None, port: int, *, address: str = "localhost", open_br
         "--server.headless", "false" if open_browser else "true",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        # Readers of the app need no developer menu (deploy, rerun, settings).
+        "--client.toolbarMode", "viewer",
     ]
     try:
         return subprocess.call(command, env=env)

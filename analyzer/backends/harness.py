@@ -1,0 +1,500 @@
+"""Scoring benchmark: the same sentences through every inference path, measured fairly.
+
+Paths (all end in the same head and temperatures, so their probabilities are comparable):
+
+``naive``                  transformers ``pipeline("feature-extraction")``, one text per call,
+                           mean pooling and the head in torch
+``sentence-transformers``  ``SentenceTransformer.encode`` (batch 32) and the head
+``default``                what ``analyzer score`` uses: ``scorer.use_backend("auto")``
+``torch``                  the torch backend (length-sorted dynamic batches, inference mode)
+``onnx``                   the ONNX Runtime fp32 backend
+``onnx-int8``              the ONNX Runtime int8 backend
+``reference``              ``HypeScorer.probabilities`` in plain fp32 torch: the yardstick for
+                           agreement (it is timed too)
+
+Method. Each path runs in its own worker process, started one after another (so load times
+are not inflated by each other), which loads the model, prepares the path (exports ONNX when
+needed) and warms up on a few sentences. Then the parent runs ``repeats`` rounds; in each round
+every path scores all sentences once, one path at a time, in a rotating order, so slow drifts
+of the machine (other load, thermal state) hit every path alike. Throughput is sentences (and
+real, unpadded tokens) divided by the median round time: model loading, export and warm-up are
+excluded and reported separately. Peak RSS is each worker's own ``ru_maxrss`` (the whole
+process: interpreter, libraries, model and the scoring run). Agreement: maximum absolute
+probability difference to the reference path and the share of (sentence, label) decisions at
+0.5 that match it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, ModelError
+
+PATHS = ("naive", "sentence-transformers", "default", "torch", "onnx", "onnx-int8")
+REFERENCE = "reference"
+DESCRIPTIONS = {
+    "naive": "transformers pipeline, one text per call + mean pooling + head",
+    "sentence-transformers": "SentenceTransformer.encode (batch 32) + head",
+    "default": "analyzer's default path (backend auto)",
+    "torch": "torch backend: length-sorted dynamic batches, inference_mode",
+    "onnx": "ONNX Runtime fp32",
+    "onnx-int8": "ONNX Runtime int8 (smoothed dynamic quantisation)",
+    REFERENCE: "HypeScorer.probabilities, plain fp32 torch (agreement reference)",
+}
+WARMUP_SENTENCES = 32
+DEFAULT_REPEATS = 3
+
+ProgressCallback = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+def read_sentences(path: str | os.PathLike[str], limit: int | None = None, *, text_field: str = "text") -> list[str]:
+    """Sentences from a JSONL file (``text`` field) or a text file (one per line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file")
+    sentences: list[str] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            if path.suffix.lower() in (".jsonl", ".ndjson"):
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
+                text = value.get(text_field) if isinstance(value, dict) else None
+                if not isinstance(text, str) or not text.strip():
+                    continue
+                line = text.strip()
+            sentences.append(line)
+            if limit is not None and len(sentences) >= limit:
+                break
+    if not sentences:
+        raise InputError(f"{path} holds no sentences")
+    return sentences
+
+
+# --------------------------------------------------------------------------- the worker side
+
+
+def _sigmoid_probabilities(logits: Any, temperatures: Sequence[float]) -> Any:
+    import numpy as np
+
+    return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64) / np.asarray(temperatures)))
+
+
+def load_scorer(model: str | os.PathLike[str] | None, device: str) -> Any:
+    from ..backends import configure_torch_threads
+    from ..model import HypeScorer
+
+    configure_torch_threads()
+    return HypeScorer.from_pretrained(model, device=device)
+
+
+def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict[str, Any]]:
+    """(probabilities function, details) for one path over a loaded scorer (left unchanged)."""
+    import copy
+
+    import numpy as np
+    import torch
+
+    from ..model import resolve_base_path
+
+    details: dict[str, Any] = {"device": scorer.device}
+    temperatures = scorer.temperatures
+
+    if name == REFERENCE:
+        plain = copy.copy(scorer)
+        plain.backend = None
+        return plain.probabilities, details
+
+    if name in ("default", "torch", "onnx", "onnx-int8"):
+        # A shallow copy shares the encoder and head but has its own backend.
+        fast = copy.copy(scorer)
+        backend = fast.use_backend("auto" if name == "default" else name)
+        details.update(backend.describe())
+        return fast.probabilities, details
+
+    def head_probabilities(embeddings: Any) -> Any:
+        with torch.inference_mode():
+            tensor = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32, device=scorer.device)
+            logits = scorer.head(tensor).float().cpu().numpy()
+        return _sigmoid_probabilities(logits, temperatures)
+
+    if name == "naive":
+        from transformers import pipeline
+
+        extractor = pipeline(
+            "feature-extraction", model=scorer.encoder.model, tokenizer=scorer.encoder.tokenizer,
+            device=torch.device(scorer.device),
+        )
+        tokenize = {"truncation": True, "max_length": scorer.encoder.max_length}
+
+        def naive(texts: list[str]) -> Any:
+            rows = []
+            for text in texts:
+                hidden = extractor(text, return_tensors=True, tokenize_kwargs=tokenize)[0]
+                mean = hidden.float().mean(dim=0)
+                rows.append(torch.nn.functional.normalize(mean, p=2, dim=-1).cpu().numpy())
+            return head_probabilities(np.stack(rows))
+
+        return naive, details
+
+    if name == "sentence-transformers":
+        from sentence_transformers import SentenceTransformer
+
+        encoder = SentenceTransformer(resolve_base_path(scorer.config["base"]), device=scorer.device,
+                                      local_files_only=True)
+        if scorer.method != "head":
+            # A fine-tuned encoder lives in the scorer, not in the base directory.
+            encoder[0].auto_model = scorer.encoder.model
+        encoder.max_seq_length = scorer.encoder.max_length
+
+        def sentence_transformers(texts: list[str]) -> Any:
+            embeddings = encoder.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=False)
+            return head_probabilities(embeddings)
+
+        return sentence_transformers, details
+
+    raise InputError(f"unknown benchmark path {name!r}; use {', '.join((*PATHS, REFERENCE))}")
+
+
+def _token_count(scorer: Any, texts: Sequence[str]) -> int:
+    encoded = scorer.encoder.tokenizer(list(texts), truncation=True, max_length=scorer.encoder.max_length)
+    return sum(len(ids) for ids in encoded["input_ids"])
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / 1024 if sys.platform != "darwin" else peak / 2**20, 1)
+
+
+def worker_main(argv: Sequence[str]) -> int:
+    """Serve one path: load, warm up, then answer ``run`` / ``result`` / ``quit`` lines on stdin."""
+    import argparse
+
+    import numpy as np
+
+    parser = argparse.ArgumentParser(prog="analyzer.backends.harness")
+    parser.add_argument("--path", required=True)
+    parser.add_argument("--model")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sentences", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    texts = json.loads(Path(args.sentences).read_text(encoding="utf-8"))
+
+    def reply(message: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+
+    started = time.perf_counter()
+    try:
+        scorer = load_scorer(args.model, args.device)
+        probabilities, details = build_path(args.path, scorer)
+        load_seconds = time.perf_counter() - started
+        probabilities(texts[:WARMUP_SENTENCES])
+    except Exception as exc:  # reported to the parent, which names the failing path
+        reply({"error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    tokens = _token_count(scorer, texts) if args.path == REFERENCE else 0
+    reply({"ready": True, "load_seconds": round(load_seconds, 3), "tokens": tokens,
+           "model_id": scorer.model_id, "model_version": scorer.model_version, **details})
+    result = None
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "run":
+            begin = time.perf_counter()
+            result = probabilities(texts)
+            reply({"seconds": time.perf_counter() - begin})
+        elif command == "result":
+            np.save(args.out, np.asarray(result, dtype=np.float64))
+            reply({"saved": args.out, "peak_rss_mb": _peak_rss_mb()})
+        elif command == "quit":
+            break
+    return 0
+
+
+# --------------------------------------------------------------------------- the parent side
+
+
+class _Worker:
+    def __init__(self, name: str, model: str | None, device: str, sentences_file: Path, out_dir: Path):
+        self.name = name
+        self.out = out_dir / f"{name}.npy"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        command = [sys.executable, "-m", "analyzer.backends.harness", "--path", name, "--device", device,
+                   "--sentences", str(sentences_file), "--out", str(self.out)]
+        if model:
+            command += ["--model", str(model)]
+        # stderr goes to a file: a pipe nobody reads could fill up and block the worker.
+        self.stderr_file = out_dir / f"{name}.stderr"
+        with open(self.stderr_file, "w", encoding="utf-8") as stderr:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
+            )
+
+    def receive(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                self.process.wait()
+                error = self.stderr_file.read_text(encoding="utf-8", errors="replace")
+                raise ModelError(f"benchmark path {self.name!r} exited unexpectedly: {error.strip()[-2000:]}")
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a library printed to stdout
+            if isinstance(message, dict):
+                break
+        if "error" in message:
+            raise ModelError(f"benchmark path {self.name!r} failed: {message['error']}")
+        return message
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.receive()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.write("quit\n")
+                self.process.stdin.close()
+                self.process.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()
+
+
+class _InProcess:
+    """The same protocol as :class:`_Worker`, in this process, sharing one loaded scorer."""
+
+    def __init__(self, name: str, scorer: Any, texts: list[str]):
+        self.name = name
+        self.texts = texts
+        self.output: Any = None
+        peak_before = _peak_rss_mb()
+        started = time.perf_counter()
+        self.probabilities, details = build_path(name, scorer)
+        self.probabilities(texts[:WARMUP_SENTENCES])
+        self.ready = {
+            "ready": True, "load_seconds": round(time.perf_counter() - started, 3),
+            "tokens": _token_count(scorer, texts) if name == REFERENCE else 0,
+            "model_id": scorer.model_id, "model_version": scorer.model_version, **details,
+        }
+        self.peak_growth = _peak_rss_mb() - peak_before
+
+    def receive(self) -> dict[str, Any]:
+        return self.ready
+
+    def ask(self, command: str) -> dict[str, Any]:
+        if command == "run":
+            begin = time.perf_counter()
+            self.output = self.probabilities(self.texts)
+            return {"seconds": time.perf_counter() - begin}
+        if command == "result":
+            # Peaks in one process are shared: only the growth while this path was set up is its own.
+            return {"peak_rss_mb": None, "peak_growth_mb": round(self.peak_growth, 1), "probabilities": self.output}
+        raise ValueError(command)
+
+    def close(self) -> None:
+        self.output = None
+
+
+def machine_info() -> dict[str, Any]:
+    import numpy
+    import onnxruntime
+    import torch
+    import transformers
+
+    from . import physical_cores
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu, "logical_cpus": os.cpu_count(), "physical_cores": physical_cores(),
+        "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+        "transformers": transformers.__version__, "onnxruntime": onnxruntime.__version__, "numpy": numpy.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    try:
+        load = os.getloadavg()
+        info["load_average_at_start"] = [round(x, 2) for x in load]
+    except OSError:
+        pass
+    return info
+
+
+def run_benchmark(
+    sentences: Sequence[str],
+    *,
+    model: str | os.PathLike[str] | None = None,
+    paths: Sequence[str] = PATHS,
+    repeats: int = DEFAULT_REPEATS,
+    device: str = "cpu",
+    source: str | None = None,
+    isolate: bool = True,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run every path on ``sentences`` (see the module docstring for the method); returns the results.
+
+    ``isolate=False`` runs every path in this process over one loaded model (much quicker to
+    start; peak RSS is then only reported as each path's growth of the process peak).
+    """
+    import numpy as np
+
+    from . import AUTO_CPU_BACKEND, resolve_backend_name
+
+    texts = [s for s in sentences if isinstance(s, str) and s.strip()]
+    if not texts:
+        raise InputError("the benchmark needs at least one sentence")
+    if repeats < 1:
+        raise InputError("repeats must be at least 1")
+    unknown = [p for p in paths if p not in PATHS]
+    if unknown:
+        raise InputError(f"unknown benchmark path(s) {', '.join(unknown)}; use {', '.join(PATHS)}")
+    names = [REFERENCE, *[p for p in paths if p != REFERENCE]]
+    say = progress or (lambda _message: None)
+    results: dict[str, Any] = {
+        "machine": machine_info(), "device": device, "repeats": repeats,
+        "sentences": {"count": len(texts), "source": source}, "isolated": isolate,
+        "method": {
+            "timing": ("each path in its own process; " if isolate else "all paths in one process; ")
+                      + "model load, export and a warm-up excluded; rounds "
+                      "alternate the paths in rotating order; throughput = sentences / median round time",
+            "peak_rss": "ru_maxrss of each path's worker process (interpreter, libraries, model, scoring)"
+                        if isolate else "one process for all paths: growth of ru_maxrss while each path "
+                        "was set up and warmed up (later growth is not attributed)",
+            "agreement": "vs the reference path (HypeScorer.probabilities, fp32 torch): max |p - p_ref| and "
+                         "share of (sentence, label) decisions at 0.5 that match",
+        },
+        "auto_backend": resolve_backend_name("auto", device), "auto_cpu_backend": AUTO_CPU_BACKEND,
+        "paths": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="analyzer-bench-") as work:
+        work_dir = Path(work)
+        sentences_file = work_dir / "sentences.json"
+        sentences_file.write_text(json.dumps(texts), encoding="utf-8")
+        workers: dict[str, Any] = {}
+        shared = None if isolate else load_scorer(model, device)
+        try:
+            for name in names:
+                say(f"loading {name}")
+                if shared is not None:
+                    worker: Any = _InProcess(name, shared, texts)
+                else:
+                    worker = _Worker(name, str(model) if model else None, device, sentences_file, work_dir)
+                workers[name] = worker
+                ready = worker.receive()
+                entry = {k: v for k, v in ready.items() if k not in ("ready", "tokens", "model_id", "model_version")}
+                results["paths"][name] = {"description": DESCRIPTIONS[name], **entry, "seconds": []}
+                if name == REFERENCE:
+                    results["sentences"]["tokens"] = ready["tokens"]
+                    results["sentences"]["mean_tokens"] = round(ready["tokens"] / len(texts), 2)
+                    results["model"] = {"model_id": ready["model_id"], "model_version": ready["model_version"]}
+            for round_number in range(repeats):
+                shift = round_number % len(names)
+                for name in names[shift:] + names[:shift]:
+                    say(f"round {round_number + 1}/{repeats}: {name}")
+                    results["paths"][name]["seconds"].append(round(workers[name].ask("run")["seconds"], 4))
+            outputs = {}
+            for name, worker in workers.items():
+                saved = worker.ask("result")
+                results["paths"][name]["peak_rss_mb"] = saved["peak_rss_mb"]
+                if "peak_growth_mb" in saved:
+                    results["paths"][name]["peak_growth_mb"] = saved["peak_growth_mb"]
+                    outputs[name] = np.asarray(saved["probabilities"], dtype=np.float64)
+                else:
+                    outputs[name] = np.load(worker.out)
+        finally:
+            for worker in workers.values():
+                worker.close()
+    reference = outputs[REFERENCE]
+    tokens = results["sentences"]["tokens"]
+    for name, entry in results["paths"].items():
+        median = float(np.median(entry["seconds"]))
+        entry["median_seconds"] = round(median, 4)
+        entry["sentences_per_s"] = round(len(texts) / median, 1)
+        entry["tokens_per_s"] = round(tokens / median, 1)
+        difference = np.abs(outputs[name] - reference)
+        entry["max_abs_diff"] = float(difference.max())
+        entry["mean_abs_diff"] = float(difference.mean())
+        entry["label_agreement"] = float(((outputs[name] > 0.5) == (reference > 0.5)).mean())
+    if "naive" in results["paths"]:
+        base = results["paths"]["naive"]["sentences_per_s"]
+        for entry in results["paths"].values():
+            entry["speedup_vs_naive"] = round(entry["sentences_per_s"] / base, 2)
+    return results
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """A summary table of :func:`run_benchmark` results (for the README)."""
+    sentences = results["sentences"]
+    machine = results["machine"]
+    lines = [
+        f"Scoring {sentences['count']} sentences ({sentences.get('source') or 'given file'}, mean "
+        f"{sentences.get('mean_tokens')} tokens) on {machine.get('cuda') or machine.get('cpu')} "
+        f"({machine.get('physical_cores')} physical cores), device {results['device']}, median of "
+        f"{results['repeats']} alternated rounds. `default` = backend auto -> {results['auto_backend']}.",
+        "",
+        "| path | sentences/s | tokens/s | x naive | load s | peak RSS MB | max abs diff | label agreement |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, entry in results["paths"].items():
+        lines.append(
+            f"| {name} | {entry['sentences_per_s']:.0f} | {entry['tokens_per_s']:.0f} | "
+            f"{entry.get('speedup_vs_naive', float('nan')):.2f} | {entry.get('load_seconds', float('nan')):.1f} | "
+            f"{_rss_cell(entry)} | {entry['max_abs_diff']:.4f} | "
+            f"{100 * entry['label_agreement']:.2f}% |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _rss_cell(entry: dict[str, Any]) -> str:
+    if entry.get("peak_rss_mb") is not None:
+        return f"{entry['peak_rss_mb']:.0f}"
+    if entry.get("peak_growth_mb") is not None:
+        return f"+{entry['peak_growth_mb']:.0f}"
+    return "n/a"
+
+
+def write_results(
+    results: dict[str, Any],
+    json_path: str | os.PathLike[str] | None = None,
+    markdown_path: str | os.PathLike[str] | None = None,
+) -> None:
+    """Write the results as JSON and/or the summary table as markdown."""
+    for path, text in ((json_path, json.dumps(results, indent=2) + "\n"), (markdown_path, markdown_table(results))):
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":  # pragma: no cover - the worker process entry point
+    sys.exit(worker_main(sys.argv[1:]))

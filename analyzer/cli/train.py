@@ -1,0 +1,120 @@
+"""`analyzer train` and `analyzer evaluate`: build and measure the hype classifier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .common import JsonOption, print_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def train(
+        data: Annotated[
+            Path,
+            typer.Argument(help="A labelled JSONL file, or a folder with train.jsonl / validation.jsonl / test.jsonl."),
+        ],
+        out: Annotated[Path, typer.Option("--out", help="Directory to write the model into (e.g. models/NAME).")],
+        base: Annotated[
+            str | None,
+            typer.Option("--base", help="Base encoder: a local directory or a cached Hugging Face id (default: packaged all-MiniLM-L6-v2)."),
+        ] = None,
+        method: Annotated[str, typer.Option("--method", help="head (frozen encoder), lora or full.")] = "head",
+        epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Epochs (default per method: head 300, lora 8, full 4).")] = None,
+        lr: Annotated[float | None, typer.Option("--lr", help="Learning rate (default per method: head 1e-3, lora 5e-4, full 3e-5).")] = None,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Training batch size.")] = 32,
+        seed: Annotated[int, typer.Option("--seed", help="Random seed (runs are deterministic per seed).")] = 13,
+        validation: Annotated[Path | None, typer.Option("--validation", help="Validation JSONL (default: from DATA).")] = None,
+        test: Annotated[Path | None, typer.Option("--test", help="Test JSONL for the final evaluation (default: DATA/test.jsonl).")] = None,
+        languages: Annotated[
+            str | None,
+            typer.Option("--languages", help="Comma-separated languages the model claims (default: from the data, checked on validation)."),
+        ] = None,
+        multilingual: Annotated[
+            bool | None,
+            typer.Option("--multilingual/--no-multilingual", help="Treat the base as multilingual (score every language).", show_default=False),
+        ] = None,
+        head_hidden: Annotated[int, typer.Option("--head-hidden", min=0, help="Hidden units of the head (0: linear).")] = 256,
+        device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
+        zero_shot: Annotated[bool, typer.Option("--zero-shot/--no-zero-shot", help="Compute the zero-shot baseline.")] = True,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Train a classifier, calibrate it on the validation split, save it, and evaluate it on the test split."""
+        from rich.console import Console
+
+        from analyzer.training import TrainingOptions, train_to_directory
+
+        console = Console(stderr=True)
+        options = TrainingOptions(
+            method=method, base=base, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+            head_hidden=head_hidden, device=device, multilingual=multilingual,
+            languages=[x.strip() for x in languages.split(",") if x.strip()] if languages else None,
+        )
+
+        def progress(event: dict[str, Any]) -> None:
+            stage = event.get("stage")
+            if stage == "evaluate":
+                console.print(f"Evaluating on {event['sentences']} test sentences...")
+            elif stage == "done":
+                console.print(f"Trained in {event['train_seconds']:.1f} s.")
+            elif "epoch" in event:
+                console.print(
+                    f"{stage} epoch {event['epoch']}/{event['epochs']}: validation loss {event['validation_loss']:.4f}",
+                    highlight=False,
+                )
+
+        summary = train_to_directory(data, out, options, validation=validation, test=test,
+                                     zero_shot=zero_shot, progress=progress)
+        if as_json:
+            print_json(summary)
+            return
+        typer.echo(f"Saved {summary['method']} model {summary['model_version']} to {out} "
+                   f"(trained in {summary['train_seconds']:.1f} s).")
+        _echo_summary(summary.get("metrics"))
+
+    @app.command()
+    def evaluate(
+        model: Annotated[Path, typer.Argument(help="Saved model directory.")],
+        data: Annotated[Path, typer.Argument(help="Labelled JSONL, or a split folder (its test.jsonl is used).")],
+        out: Annotated[Path, typer.Option("--out", help="Directory for metrics.json, report.md and reliability.png.")],
+        update_card: Annotated[
+            bool, typer.Option("--update-card", "--card", help="Also write MODEL/README.md and MODEL/metrics.json from these results.")
+        ] = False,
+        zero_shot: Annotated[bool, typer.Option("--zero-shot/--no-zero-shot", help="Compute the zero-shot baseline.")] = True,
+        device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per model batch.")] = 64,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Measure a model on held-out data: per-label P/R/F1, macro F1, AUROC, AP, ECE, zero-shot baseline."""
+        from analyzer.evaluation import evaluate_path
+
+        metrics = evaluate_path(model, data, out, update_card=update_card, zero_shot=zero_shot,
+                                device=device, batch_size=batch_size)
+        if as_json:
+            print_json({k: metrics[k] for k in ("model", "data", "summary")})
+            return
+        typer.echo(f"Wrote {out / 'metrics.json'} and {out / 'report.md'}"
+                   + (f"; updated {model / 'README.md'}" if update_card else "") + ".")
+        _echo_summary(metrics["summary"], metrics)
+
+
+def _echo_summary(summary: dict[str, Any] | None, metrics: dict[str, Any] | None = None) -> None:
+    if not summary:
+        typer.echo("No test split: not evaluated.")
+        return
+    if metrics is not None:
+        for label, values in metrics["labels"].items():
+            zero = (metrics.get("zero_shot") or {}).get(label) or {}
+            typer.echo(
+                f"  {label:<9} macro F1 {values['macro_f1']:.3f}  AUROC {_num(values['auroc'])}  "
+                f"ECE {values['ece']:.3f}  (zero-shot AUROC {_num(zero.get('auroc'))})"
+            )
+    typer.echo(f"Mean macro F1 {summary['macro_f1']:.3f}, AUROC {_num(summary['auroc'])}, ECE {summary['ece']:.3f}"
+               + (f"; zero-shot macro F1 {summary['zero_shot_macro_f1']:.3f}" if "zero_shot_macro_f1" in summary else ""))
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -1,0 +1,536 @@
+"""Training the hype/growth/evidence classifier.
+
+Three methods share one recipe (``train_scorer``):
+
+``head``
+    The encoder stays frozen; every sentence is embedded once and only the small head is
+    trained (binary cross-entropy per label). Seconds on a CPU.
+``lora``
+    LoRA adapters on the encoder's attention query/value projections are trained together
+    with the head; only the adapter and the head are saved (a few hundred KB).
+``full``
+    The whole encoder is fine-tuned with the head and saved (about 90 MB for MiniLM).
+
+For ``lora`` and ``full`` the head is first fitted on frozen embeddings, so fine-tuning starts
+from the ``head`` solution. After every epoch the validation loss is measured and the best epoch
+is kept. Finally one temperature per label is fitted on the validation split
+(:mod:`analyzer.calibration`). Runs are deterministic for a given seed: torch's generator is
+seeded and the data order comes from a seeded generator.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, ModelError
+from .model import LABELS, HypeScorer
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+DEFAULT_EPOCHS = {"head": 300, "lora": 8, "full": 4}
+DEFAULT_LR = {"head": 1e-3, "lora": 5e-4, "full": 3e-5}
+DEFAULT_PATIENCE = {"head": 40, "lora": 3, "full": 2}
+SPLIT_FILES = {"train": "train.jsonl", "validation": "validation.jsonl", "test": "test.jsonl"}
+
+
+# --------------------------------------------------------------------------- data
+
+
+def read_labelled(path: str | Path) -> list[dict[str, Any]]:
+    """Labelled sentences from a JSONL file: ``text`` plus 0/1 ``hype``, ``growth``, ``evidence``.
+
+    Training data must be clean: a malformed line raises :class:`InputError` naming it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file")
+    rows: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
+                raise InputError(f"{path}:{number}: expected an object with a non-empty 'text'")
+            for label in LABELS:
+                if row.get(label) not in (0, 1, True, False):
+                    raise InputError(f"{path}:{number}: label {label!r} must be 0 or 1, got {row.get(label)!r}")
+                row[label] = int(row[label])
+            rows.append(row)
+    if not rows:
+        raise InputError(f"{path} holds no labelled sentences")
+    return rows
+
+
+def hash_fraction(text: str) -> float:
+    """A stable number in [0, 1) from the normalised text (the same rule the corpus splits use)."""
+    normalised = " ".join(text.casefold().split())
+    return int(hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:12], 16) / float(16**12)
+
+
+@dataclass
+class TrainingData:
+    train: list[dict[str, Any]]
+    validation: list[dict[str, Any]]
+    test: list[dict[str, Any]] | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def resolve_training_data(
+    data: str | Path,
+    *,
+    validation: str | Path | None = None,
+    test: str | Path | None = None,
+    validation_fraction: float = 0.15,
+) -> TrainingData:
+    """Train/validation/test rows from a split directory or a single JSONL file.
+
+    A directory must hold ``train.jsonl`` and ``validation.jsonl`` (``test.jsonl`` is optional).
+    From a single file without ``validation``, a stable hash of each text sends about
+    ``validation_fraction`` of the rows to validation.
+    """
+    data = Path(data)
+    sources: dict[str, str] = {}
+    test_rows = None
+    if data.is_dir():
+        train_file = data / SPLIT_FILES["train"]
+        validation_file = Path(validation) if validation else data / SPLIT_FILES["validation"]
+        if not train_file.is_file():
+            raise InputError(f"{data} has no {SPLIT_FILES['train']}; run corpora/hype/build_splits.py first")
+        if not validation_file.is_file():
+            raise InputError(f"{data} has no {SPLIT_FILES['validation']}; pass --validation FILE")
+        train_rows = read_labelled(train_file)
+        validation_rows = read_labelled(validation_file)
+        sources = {"train": train_file.name, "validation": validation_file.name}
+        test_file = Path(test) if test else data / SPLIT_FILES["test"]
+        if test_file.is_file():
+            test_rows = read_labelled(test_file)
+            sources["test"] = test_file.name
+    else:
+        rows = read_labelled(data)
+        sources["train"] = data.name
+        if validation:
+            train_rows, validation_rows = rows, read_labelled(validation)
+            sources["validation"] = Path(validation).name
+        else:
+            validation_rows = [r for r in rows if hash_fraction(r["text"]) < validation_fraction]
+            train_rows = [r for r in rows if hash_fraction(r["text"]) >= validation_fraction]
+            sources["validation"] = f"{data.name} (hash-selected {validation_fraction:.0%})"
+            if not validation_rows or not train_rows:
+                raise InputError(f"{data} is too small to hold out a validation split; pass --validation")
+        if test:
+            test_rows = read_labelled(test)
+            sources["test"] = Path(test).name
+    return TrainingData(train_rows, validation_rows, test_rows, sources)
+
+
+def label_matrix(rows: Sequence[dict[str, Any]]) -> Any:
+    import numpy as np
+
+    return np.array([[int(r[label]) for label in LABELS] for r in rows], dtype=np.float32)
+
+
+def label_counts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    counts = {label: sum(int(r[label]) for r in rows) for label in LABELS}
+    counts["sentences"] = len(rows)
+    return counts
+
+
+def data_fingerprint(rows: Sequence[dict[str, Any]]) -> str:
+    digest = hashlib.sha256()
+    for row in sorted(rows, key=lambda r: r["text"]):
+        digest.update(json.dumps([row["text"], *(row[label] for label in LABELS)]).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def training_languages(rows: Sequence[dict[str, Any]], minimum_share: float = 0.02) -> list[str]:
+    """Languages with enough training sentences to claim support (rows without ``lang`` count as English)."""
+    counts = Counter(str(r.get("lang") or "en") for r in rows)
+    needed = max(5, math.ceil(minimum_share * len(rows)))
+    languages = sorted(lang for lang, n in counts.items() if n >= needed)
+    return languages or ["en"]
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass
+class TrainingOptions:
+    """Hyper-parameters; ``None`` means the method's default."""
+
+    method: str = "head"
+    base: str | None = None
+    epochs: int | None = None
+    lr: float | None = None
+    head_lr: float | None = None
+    batch_size: int = 32
+    seed: int = 13
+    head_hidden: int = 256
+    head_dropout: float = 0.1
+    weight_decay: float = 0.01
+    patience: int | None = None
+    warmup_epochs: int = 150
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    device: str = "auto"
+    languages: list[str] | None = None
+    multilingual: bool | None = None
+    embed_batch_size: int = 64
+    min_language_auroc: float = 0.85
+
+    def resolved(self) -> TrainingOptions:
+        if self.method not in DEFAULT_EPOCHS:
+            raise InputError(f"unknown method {self.method!r}; use head, lora or full")
+        if self.batch_size < 1:
+            raise InputError("batch size must be at least 1")
+        out = copy.copy(self)
+        out.epochs = self.epochs if self.epochs is not None else DEFAULT_EPOCHS[self.method]
+        out.lr = self.lr if self.lr is not None else DEFAULT_LR[self.method]
+        out.head_lr = self.head_lr if self.head_lr is not None else (out.lr if self.method == "head" else 1e-3)
+        out.patience = self.patience if self.patience is not None else DEFAULT_PATIENCE[self.method]
+        if out.epochs < 1 or out.lr <= 0:
+            raise InputError("epochs and learning rate must be positive")
+        return out
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _batches(n: int, batch_size: int, generator: Any) -> Iterator[Any]:
+    import torch
+
+    order = torch.randperm(n, generator=generator)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def _bce(logits: Any, targets: Any) -> float:
+    import torch
+
+    with torch.no_grad():
+        return float(torch.nn.functional.binary_cross_entropy_with_logits(logits, targets))
+
+
+def fit_head(
+    head: Any,
+    x_train: Any,
+    y_train: Any,
+    x_val: Any,
+    y_val: Any,
+    *,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    patience: int,
+    generator: Any,
+    progress: ProgressCallback | None = None,
+    stage: str = "head",
+) -> dict[str, Any]:
+    """Train ``head`` on fixed embeddings, keeping the epoch with the lowest validation loss."""
+    import torch
+
+    optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    best = (math.inf, 0, copy.deepcopy(head.state_dict()))
+    history = []
+    for epoch in range(1, epochs + 1):
+        head.train()
+        total, seen = 0.0, 0
+        for index in _batches(len(x_train), batch_size, generator):
+            optimizer.zero_grad()
+            loss = loss_fn(head(x_train[index]), y_train[index])
+            loss.backward()
+            optimizer.step()
+            total += loss.detach().item() * len(index)
+            seen += len(index)
+        head.eval()
+        with torch.no_grad():
+            val_loss = _bce(head(x_val), y_val)
+        history.append({"epoch": epoch, "train_loss": total / max(seen, 1), "validation_loss": val_loss})
+        if val_loss < best[0] - 1e-6:
+            best = (val_loss, epoch, copy.deepcopy(head.state_dict()))
+        if progress and (epoch % 25 == 0 or epoch == epochs):
+            progress({"stage": stage, "epoch": epoch, "epochs": epochs, **history[-1]})
+        if epoch - best[1] >= patience:
+            break
+    head.load_state_dict(best[2])
+    head.eval()
+    return {"best_epoch": best[1], "validation_loss": best[0], "epochs_run": len(history)}
+
+
+def _fine_tune(
+    scorer: HypeScorer,
+    train_texts: list[str],
+    y_train: Any,
+    val_texts: list[str],
+    y_val: Any,
+    options: TrainingOptions,
+    generator: Any,
+    progress: ProgressCallback | None,
+) -> dict[str, Any]:
+    """Train encoder (LoRA or full) and head together; keep the best epoch by validation loss."""
+    import torch
+
+    encoder, head = scorer.encoder, scorer.head
+    model = encoder.model
+    device = encoder.device
+    if options.method == "full":
+        for parameter in model.parameters():
+            parameter.requires_grad_(True)
+    encoder_params = [p for p in model.parameters() if p.requires_grad]
+    if not encoder_params:
+        raise ModelError("the encoder has no trainable parameters")
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": encoder_params, "lr": options.lr},
+            {"params": list(head.parameters()), "lr": options.head_lr},
+        ],
+        weight_decay=options.weight_decay,
+    )
+    steps_per_epoch = math.ceil(len(train_texts) / options.batch_size)
+    total_steps = steps_per_epoch * options.epochs
+    warmup = max(1, int(0.1 * total_steps))
+
+    def lr_factor(step: int) -> float:
+        # Linear warm-up over the first 10% of steps, then linear decay to zero.
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    y_train_device = y_train.to(device)
+
+    def trainable_state() -> dict[str, Any]:
+        state = {f"head.{k}": v.detach().clone() for k, v in head.state_dict().items()}
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                state[f"encoder.{name}"] = param.detach().clone()
+        return state
+
+    def restore(state: dict[str, Any]) -> None:
+        head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for key, value in state.items():
+                if key.startswith("encoder."):
+                    params[key[8:]].copy_(value)
+
+    def validation_loss() -> float:
+        logits = torch.from_numpy(scorer.logits(val_texts))
+        return _bce(logits, y_val)
+
+    best_loss, best_epoch, best_state = validation_loss(), 0, trainable_state()
+    history = [{"epoch": 0, "validation_loss": best_loss}]
+    for epoch in range(1, options.epochs + 1):
+        model.train()
+        head.train()
+        total, seen = 0.0, 0
+        for index in _batches(len(train_texts), options.batch_size, generator):
+            batch = encoder.tokenize([train_texts[i] for i in index.tolist()])
+            logits = head(encoder.pooled(batch))
+            loss = loss_fn(logits, y_train_device[index.to(device)])
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(encoder_params + list(head.parameters()), 1.0)
+            optimizer.step()
+            scheduler.step()
+            total += loss.detach().item() * len(index)
+            seen += len(index)
+        model.eval()
+        head.eval()
+        val_loss = validation_loss()
+        history.append({"epoch": epoch, "train_loss": total / max(seen, 1), "validation_loss": val_loss})
+        if progress:
+            progress({"stage": options.method, "epoch": epoch, "epochs": options.epochs, **history[-1]})
+        if val_loss < best_loss - 1e-6:
+            best_loss, best_epoch, best_state = val_loss, epoch, trainable_state()
+        elif epoch - best_epoch >= options.patience:
+            break
+    restore(best_state)
+    model.eval()
+    head.eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return {"best_epoch": best_epoch, "validation_loss": best_loss, "epochs_run": len(history) - 1}
+
+
+def _check_languages(
+    probs: Any, rows: Sequence[dict[str, Any]], languages: list[str], options: TrainingOptions
+) -> dict[str, Any]:
+    """Keep only languages the model handles well on validation (mean AUROC over labels).
+
+    A base encoder that does not understand a language still produces numbers for it; claiming
+    that language would give plausible-looking but meaningless scores, so it is dropped (its
+    documents will be ``unscored``). The most frequent language is always kept.
+    """
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    y = label_matrix(rows)
+    langs = np.array([str(r.get("lang") or "en") for r in rows])
+    majority = Counter(langs.tolist()).most_common(1)[0][0]
+    report: dict[str, Any] = {"min_auroc": options.min_language_auroc, "auroc": {}, "kept": [], "dropped": []}
+    for language in languages:
+        mask = langs == language
+        aurocs = [
+            roc_auc_score(y[mask, j], probs[mask, j])
+            for j in range(len(LABELS))
+            if mask.sum() >= 10 and 0 < y[mask, j].sum() < mask.sum()
+        ]
+        score = float(np.mean(aurocs)) if aurocs else None
+        report["auroc"][language] = None if score is None else round(score, 4)
+        if language == majority or (score is not None and score >= options.min_language_auroc):
+            report["kept"].append(language)
+        else:
+            report["dropped"].append(language)
+    return report
+
+
+def train_scorer(
+    train_rows: Sequence[dict[str, Any]],
+    validation_rows: Sequence[dict[str, Any]],
+    options: TrainingOptions | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> HypeScorer:
+    """Train, select the best epoch and calibrate a :class:`HypeScorer` (not saved)."""
+    import torch
+
+    from .calibration import TemperatureScaler
+
+    options = (options or TrainingOptions()).resolved()
+    if not train_rows or not validation_rows:
+        raise InputError("training needs both training and validation sentences")
+    started = time.perf_counter()
+    torch.manual_seed(options.seed)
+    generator = torch.Generator().manual_seed(options.seed)
+    languages = options.languages or training_languages(train_rows)
+    scorer = HypeScorer.new(
+        options.base,
+        method=options.method,
+        head_hidden=options.head_hidden,
+        head_dropout=options.head_dropout,
+        device=options.device,
+        batch_size=options.embed_batch_size,
+        languages=languages,
+        multilingual=options.multilingual,
+        lora_rank=options.lora_rank,
+        lora_alpha=options.lora_alpha,
+        lora_dropout=options.lora_dropout,
+        seed=options.seed,
+    )
+    train_texts = [r["text"].strip() for r in train_rows]
+    val_texts = [r["text"].strip() for r in validation_rows]
+    y_train = torch.from_numpy(label_matrix(train_rows))
+    y_val = torch.from_numpy(label_matrix(validation_rows))
+
+    # Stage 1: the head on frozen embeddings (the whole of the "head" method).
+    embed_started = time.perf_counter()
+    x_train = scorer.encoder.embed(train_texts, options.embed_batch_size)
+    x_val = scorer.encoder.embed(val_texts, options.embed_batch_size)
+    embed_seconds = time.perf_counter() - embed_started
+    scorer.head.cpu()
+    head_epochs = options.epochs if options.method == "head" else options.warmup_epochs
+    head_result = fit_head(
+        scorer.head, x_train, y_train, x_val, y_val,
+        epochs=head_epochs,
+        lr=options.lr if options.method == "head" else options.head_lr,
+        weight_decay=options.weight_decay,
+        batch_size=options.batch_size,
+        patience=options.patience if options.method == "head" else DEFAULT_PATIENCE["head"],
+        generator=generator,
+        progress=progress,
+        stage="head",
+    )
+    scorer.head.to(scorer.encoder.device)
+    result = {"head": head_result}
+
+    # Stage 2: fine-tune the encoder with the head.
+    if options.method != "head":
+        result[options.method] = _fine_tune(scorer, train_texts, y_train, val_texts, y_val, options, generator, progress)
+
+    # Calibration on the validation split.
+    val_logits = scorer.logits(val_texts)
+    scaler = TemperatureScaler().fit(val_logits, y_val.numpy())
+    scorer.set_temperatures(scaler.temperatures_.tolist())
+    language_check = None
+    if options.languages is None and len(languages) > 1:
+        language_check = _check_languages(scaler.predict_proba(val_logits), validation_rows, languages, options)
+        scorer.config["languages"] = language_check["kept"]
+    scorer.invalidate_version()
+    elapsed = time.perf_counter() - started
+    settings = {k: v for k, v in asdict(options).items() if k not in ("device", "base", "languages")}
+    scorer.config["training"] = {
+        **settings,
+        "train_seconds": round(elapsed, 2),
+        "device": scorer.device,
+        "stages": result,
+        "validation_nll_before_calibration": dict(zip(LABELS, scaler.nll_before_.round(5).tolist())),
+        "validation_nll_after_calibration": dict(zip(LABELS, scaler.nll_after_.round(5).tolist())),
+        "train_counts": label_counts(train_rows),
+        "validation_counts": label_counts(validation_rows),
+        "train_languages": dict(Counter(str(r.get("lang") or "en") for r in train_rows)),
+        "data_fingerprint": data_fingerprint(train_rows),
+        "embed_seconds": round(embed_seconds, 2),
+        "language_check": language_check,
+    }
+    if progress:
+        progress({"stage": "done", "train_seconds": elapsed, "temperatures": scorer.temperatures})
+    return scorer
+
+
+def train_to_directory(
+    data: str | Path,
+    out: str | Path,
+    options: TrainingOptions | None = None,
+    *,
+    validation: str | Path | None = None,
+    test: str | Path | None = None,
+    evaluate: bool = True,
+    zero_shot: bool = True,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Train from ``data``, save to ``out``, then evaluate on the test split when there is one.
+
+    The evaluation writes ``metrics.json``, ``report.md``, the reliability plot and the model
+    card into ``out`` (the same code as ``analyzer evaluate --update-card``).
+    """
+    dataset = resolve_training_data(data, validation=validation, test=test)
+    scorer = train_scorer(dataset.train, dataset.validation, options, progress=progress)
+    scorer.config["training"]["data"] = dataset.sources
+    out = Path(out)
+    scorer.save_pretrained(out)
+    summary: dict[str, Any] = {
+        "model_dir": str(out),
+        "model_version": scorer.model_version,
+        "method": scorer.method,
+        "train_seconds": scorer.config["training"]["train_seconds"],
+        "temperatures": dict(zip(scorer.labels, scorer.temperatures)),
+    }
+    if evaluate and dataset.test:
+        from .evaluation import evaluate_scorer, write_evaluation, write_model_card
+
+        if progress:
+            progress({"stage": "evaluate", "sentences": len(dataset.test)})
+        metrics = evaluate_scorer(scorer, dataset.test, zero_shot=zero_shot, data_name=dataset.sources.get("test"))
+        write_evaluation(metrics, out)
+        write_model_card(out, metrics, scorer.config)
+        summary["metrics"] = metrics["summary"]
+    elif evaluate:
+        summary["metrics"] = None
+    return summary

@@ -1,0 +1,174 @@
+"""Check a text or URL: how hyped is it, compared with everything else, and which sentences make it so."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analyzer import app_api
+from analyzer.errors import AnalyzerError, ModelError
+from app_pages import ui
+
+CHECKED_KEY = "check_input"
+MAX_HIGHLIGHTED = 400
+ALL = "*"  # the "compare with everything" choice
+MAX_SHARED_CHARS = 20_000
+
+st.title("Check a text or URL")
+st.caption(
+    "Paste an article or give its address: every sentence is scored for hype, growth narrative and "
+    "evidence, and the document is placed among the stored coverage."
+)
+
+# A check can be shared as a link: /check?text=... scores that text on arrival.
+shared = st.query_params.get("text")
+if shared and st.session_state.get("_shared_text") != shared:
+    st.session_state["_shared_text"] = shared
+    st.session_state["check_mode"] = "Paste text"
+    st.session_state["check_text"] = shared[:MAX_SHARED_CHARS]
+    st.session_state[CHECKED_KEY] = {"text": shared[:MAX_SHARED_CHARS], "source": "pasted text", "title": None}
+
+mode = st.radio("Input", ["Paste text", "Fetch a URL"], horizontal=True, key="check_mode",
+                label_visibility="collapsed")
+if mode == "Paste text":
+    pasted = st.text_area("Text to check", height=200, key="check_text",
+                          placeholder="Paste an article, a press release or a whitepaper section…")
+    if st.button("Check text", type="primary", key="check_text_button"):
+        if pasted.strip():
+            st.session_state[CHECKED_KEY] = {"text": pasted, "source": "pasted text", "title": None}
+        else:
+            st.session_state.pop(CHECKED_KEY, None)
+            st.warning("Paste some text first.")
+else:
+    url = st.text_input("Article URL", key="check_url", placeholder="https://…")
+    if st.button("Fetch and check", type="primary", key="check_url_button"):
+        try:
+            with st.spinner("Fetching…"):
+                article = app_api.fetch_article(url)
+        except AnalyzerError as exc:
+            st.session_state.pop(CHECKED_KEY, None)
+            st.warning(f"Could not use that address: {exc}. Paste the article's text instead.")
+        else:
+            st.session_state[CHECKED_KEY] = {"text": article["text"], "source": article["url"],
+                                             "title": article.get("title")}
+
+checked = st.session_state.get(CHECKED_KEY)
+if not checked:
+    st.stop()
+
+try:
+    result = ui.check_text(checked["text"])
+except ModelError as exc:
+    st.warning(
+        f"The hype model is not available ({exc}). Next step: train it with "
+        "`analyzer train corpora/hype --out models/hype-default` (or `make demo`), or point "
+        "`ANALYZER_MODEL` at a saved model."
+    )
+    st.stop()
+except AnalyzerError as exc:
+    st.warning(f"Could not score this text: {exc}")
+    st.stop()
+
+if checked.get("title"):
+    st.subheader(checked["title"])
+if checked["source"] != "pasted text":
+    st.caption(f"Fetched from {checked['source']}")
+
+sentences: pd.DataFrame = result["sentences"]
+if result["unscored"]:
+    language = result.get("language") or "und"
+    covered = ", ".join(result.get("model_languages") or []) or "unknown"
+    st.warning(
+        f"Not scored: this text appears to be in language `{language}`, which the model does not cover "
+        f"(it was trained on: {covered}). Its sentences are listed without scores; no hype figures are "
+        "shown because they would mean nothing."
+    )
+
+# ----------------------------------------------------------------- entities and comparison scope
+database = ui.status()
+entities_found = ui.find_entities(checked["text"]) if database["ready"] else pd.DataFrame()
+comparison: dict | None = None
+if not result["unscored"]:
+    scope_options = [ALL]
+    names = {ALL: "all stored documents"}
+    if database["ready"]:
+        table = ui.entity_table()
+        names.update(dict(zip(table["id"], table["name"])))
+        scope_options += list(table["id"])
+    default_scope = 0
+    if not entities_found.empty and entities_found["entity"].iloc[0] in scope_options:
+        default_scope = scope_options.index(entities_found["entity"].iloc[0])
+    left, right = st.columns([2, 1])
+    scope = left.selectbox("Compare with", scope_options, index=default_scope,
+                           format_func=lambda value: names.get(value, str(value)), key="check_scope")
+    latest_only = right.toggle("Latest quarter only", value=True, key="check_latest_quarter")
+    entity = None if scope == ALL else scope
+
+    scores = {label: result.get(label) for label in app_api.LABELS}
+    comparison = {"percentiles": dict.fromkeys(app_api.LABELS), "scope": None}
+    if database["ready"]:
+        comparison = ui.percentiles(scores, result["model_version"], entity, latest_only)
+        if comparison.get("reason"):
+            st.info(f"No comparison with the corpus: {comparison['reason']}.")
+    else:
+        st.info(f"No comparison with the corpus: {database['message']} Next step: {database['next_step']}.")
+
+    columns = st.columns(3)
+    for column, label in zip(columns, app_api.LABELS):
+        percentile = comparison["percentiles"].get(label)
+        column.metric(
+            label.capitalize(),
+            ui.format_score(result.get(label)),
+            delta=None if percentile is None else f"{percentile:.0f}th percentile",
+            delta_color="off",
+            help=f"Mean sentence probability; the three loudest sentences average "
+                 f"{ui.format_score(result.get(label + '_top'))}.",
+        )
+        column.caption(app_api.percentile_sentence(label, percentile, comparison.get("scope")))
+
+st.caption(
+    f"{result['n_sentences']} sentences · language `{result.get('language')}` · model "
+    f"`{result['model_id']}` version `{result['model_version']}`"
+    + (f" · only the first {result['n_sentences']} of {result['n_sentences_total']} sentences were scored"
+       if result.get("truncated") else "")
+)
+
+# ----------------------------------------------------------------- sentences
+st.subheader("Sentences")
+ui.highlighted_sentences(sentences, max_sentences=MAX_HIGHLIGHTED)
+with st.expander("Sentence scores as a table", expanded=False):
+    ui.sentence_table(sentences, key="check_sentences")
+
+# ----------------------------------------------------------------- entities and figures
+left, right = st.columns(2)
+with left:
+    st.subheader("Entities mentioned")
+    if not database["ready"]:
+        st.caption("No database, so no entity definitions to match.")
+    elif entities_found.empty:
+        st.caption("None of the stored entities is mentioned.")
+    else:
+        st.dataframe(entities_found, hide_index=True, width="stretch", key="check_entities")
+with right:
+    st.subheader("Figures cited")
+    figures: pd.DataFrame = result["figures"]
+    if figures.empty:
+        st.caption("No money amounts, percentages, multiples or quantities found.")
+    else:
+        st.dataframe(
+            figures, hide_index=True, width="stretch", key="check_figures",
+            column_config={"sentence": st.column_config.NumberColumn("#", width="small"),
+                           "value": st.column_config.NumberColumn("Value", format="%.4g")},
+        )
+
+# ----------------------------------------------------------------- downloads
+percentile_info = comparison if database["ready"] else None
+left, right, _ = st.columns([1, 1, 3])
+left.download_button("Download CSV", app_api.check_result_csv(result), file_name="hype-check.csv",
+                     mime="text/csv", key="check_download_csv")
+right.download_button(
+    "Download JSON",
+    app_api.check_result_json(result, source=checked["source"], entities=entities_found,
+                              percentiles=percentile_info),
+    file_name="hype-check.json", mime="application/json", key="check_download_json",
+)

@@ -1,0 +1,303 @@
+"""Helpers shared by the pages: cached reads, the sidebar, the loaded model and safe rendering.
+
+Reads are wrapped in ``st.cache_data`` keyed by the database path, a stamp that changes when
+the database is written, and the arguments, with a time-to-live; the model is a
+``st.cache_resource``. Pages call these wrappers and ``analyzer.app_api``, never SQL or torch.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from analyzer import app_api
+
+CACHE_TTL_SECONDS = 300
+MODEL_VERSION_KEY = "model_version"
+FREQ_KEY = "freq"
+
+
+# --------------------------------------------------------------------------- database
+
+
+def db_path() -> str:
+    return str(app_api.database_path())
+
+
+def db_stamp() -> str:
+    return app_api.database_stamp(db_path())
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _status(db: str, stamp: str) -> dict[str, Any]:
+    return app_api.database_status(db)
+
+
+def status() -> dict[str, Any]:
+    return _status(db_path(), db_stamp())
+
+
+def require_documents() -> dict[str, Any]:
+    """The database status; stops the page with a friendly notice when there is nothing to show."""
+    current = status()
+    if not current["ready"]:
+        st.info(f"{current['message']} Next step: {current['next_step']}.")
+        st.stop()
+    return current
+
+
+def model_version() -> str:
+    """The scores' model version the pages show: the sidebar's choice, else the latest used."""
+    chosen = st.session_state.get(MODEL_VERSION_KEY)
+    versions = [v["model_version"] for v in status()["model_versions"]]
+    if chosen in versions:
+        return str(chosen)
+    return str(status()["model_version"] or "")
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _entity_table(db: str, stamp: str) -> pd.DataFrame:
+    return app_api.entity_table(db)
+
+
+def entity_table() -> pd.DataFrame:
+    return _entity_table(db_path(), db_stamp())
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _filter_options(db: str, stamp: str) -> dict[str, Any]:
+    return app_api.filter_options(db)
+
+
+def filter_options() -> dict[str, Any]:
+    return _filter_options(db_path(), db_stamp())
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=512)
+def _search_documents(db: str, stamp: str, query: dict[str, Any], version: str, limit: int,
+                      offset: int) -> tuple[pd.DataFrame, int]:
+    return app_api.search_documents(db, query, model_version=version, limit=limit, offset=offset)
+
+
+def search_documents(query: dict[str, Any], *, limit: int, offset: int) -> tuple[pd.DataFrame, int]:
+    return _search_documents(db_path(), db_stamp(), query, model_version(), limit, offset)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=256)
+def _document_detail(db: str, stamp: str, document_id: int, version: str) -> dict[str, Any] | None:
+    return app_api.document_detail(db, document_id, model_version=version)
+
+
+def document_detail(document_id: int) -> dict[str, Any] | None:
+    return _document_detail(db_path(), db_stamp(), int(document_id), model_version())
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=256)
+def _percentiles(db: str, stamp: str, scores: dict[str, float | None], version: str, entity: str | None,
+                 latest_quarter: bool) -> dict[str, Any]:
+    return app_api.corpus_percentiles(db, scores, model_version=version, entity=entity,
+                                      latest_quarter=latest_quarter)
+
+
+def percentiles(scores: dict[str, float | None], version: str, entity: str | None,
+                latest_quarter: bool) -> dict[str, Any]:
+    return _percentiles(db_path(), db_stamp(), scores, version, entity, latest_quarter)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=64)
+def _find_entities(db: str, stamp: str, text: str) -> pd.DataFrame:
+    return app_api.find_entities(db, text)
+
+
+def find_entities(text: str) -> pd.DataFrame:
+    return _find_entities(db_path(), db_stamp(), text)
+
+
+# --------------------------------------------------------------------------- heat and divergence
+
+FREQ_ORDER = ("quarter", "month", "week", "day")
+
+
+def freq_options() -> list[str]:
+    """Frequencies analysed for the model version on screen (quarter and month when none is)."""
+    version = model_version()
+    analysed = {a["freq"] for a in status()["analysis"] if a["model_version"] == version}
+    return [f for f in FREQ_ORDER if f in analysed] or ["quarter", "month"]
+
+
+def freq() -> str:
+    chosen = st.session_state.get(FREQ_KEY)
+    options = freq_options()
+    return chosen if chosen in options else options[0]
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _analysis_state(db: str, stamp: str, freq_: str, version: str) -> dict[str, Any]:
+    return app_api.analysis_state(db, freq_, version)
+
+
+def analysis_state() -> dict[str, Any]:
+    return _analysis_state(db_path(), db_stamp(), freq(), model_version())
+
+
+def analysis_notice() -> None:
+    """A note when the pages compute the analysis on the fly instead of reading stored results."""
+    if not analysis_state()["materialised"]:
+        st.caption(
+            f"Heat and divergence for this frequency are computed on the fly (nothing stored yet); "
+            f"{app_api.NO_ANALYSIS_HINT} so pages load instantly."
+        )
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner="Reading narrative heat…")
+def _overview(db: str, stamp: str, freq_: str, version: str) -> pd.DataFrame:
+    return app_api.overview(db, freq_, version)
+
+
+def overview() -> pd.DataFrame:
+    return _overview(db_path(), db_stamp(), freq(), model_version())
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _latest_flags(db: str, stamp: str, freq_: str, version: str, limit: int) -> pd.DataFrame:
+    return app_api.latest_flags(db, freq_, version, limit=limit)
+
+
+def latest_flags(limit: int = 10) -> pd.DataFrame:
+    return _latest_flags(db_path(), db_stamp(), freq(), model_version(), limit)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner="Reading the entity's series…", max_entries=64)
+def _entity_view(db: str, stamp: str, entity: str, freq_: str, version: str) -> dict[str, Any]:
+    return app_api.entity_view(db, entity, freq_, version)
+
+
+def entity_view(entity: str) -> dict[str, Any]:
+    return _entity_view(db_path(), db_stamp(), entity, freq(), model_version())
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=128)
+def _lead_lag(db: str, stamp: str, entity: str, metric: str, freq_: str, version: str) -> dict[str, Any]:
+    return app_api.lead_lag_summary(db, entity, metric, freq_, version)
+
+
+def lead_lag(entity: str, metric: str) -> dict[str, Any]:
+    return _lead_lag(db_path(), db_stamp(), entity, metric, freq(), model_version())
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=256)
+def _period_detail(db: str, stamp: str, entity: str, period: str, freq_: str, version: str) -> dict[str, Any]:
+    return app_api.period_detail(db, entity, period, freq_, version)
+
+
+def period_detail(entity: str, period: str) -> dict[str, Any]:
+    return _period_detail(db_path(), db_stamp(), entity, period, freq(), model_version())
+
+
+# --------------------------------------------------------------------------- model
+
+
+def model_directory() -> str:
+    return str(app_api.model_directory())
+
+
+@st.cache_resource(show_spinner="Loading the hype model…", max_entries=2)
+def _scorer(directory: str, config_stamp: float) -> Any:
+    from analyzer.model import HypeScorer
+
+    return HypeScorer.from_pretrained(directory, device="cpu")
+
+
+def scorer() -> Any:
+    """The loaded HypeScorer (cached per model directory); raises ModelError when there is none."""
+    directory = Path(model_directory())
+    config = directory / "config.json"
+    if not config.is_file():
+        from analyzer.errors import ModelError
+
+        raise ModelError(f"no model at {directory}")
+    return _scorer(str(directory), config.stat().st_mtime)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner="Scoring…", max_entries=32)
+def _check_text(directory: str, version: str, text: str, _model: Any) -> dict[str, Any]:
+    return app_api.check_text(_model, text)
+
+
+def check_text(text: str) -> dict[str, Any]:
+    model = scorer()
+    return _check_text(model_directory(), model.model_version, text, model)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def highlighted_sentences(sentences: pd.DataFrame, *, max_sentences: int | None = None) -> None:
+    """Sentences coloured by hype, scores on hover; every sentence is escaped before wrapping."""
+    st.html(app_api.HIGHLIGHT_LEGEND_HTML)
+    st.html(app_api.highlight_sentences_html(sentences, max_sentences=max_sentences))
+    if max_sentences is not None and len(sentences) > max_sentences:
+        st.caption(f"First {max_sentences} of {len(sentences)} sentences shown; the table has all of them.")
+
+
+SCORE_COLUMNS = {
+    label: st.column_config.ProgressColumn(label.capitalize(), min_value=0.0, max_value=1.0, format="%.2f")
+    for label in app_api.LABELS
+}
+
+
+def sentence_table(sentences: pd.DataFrame, *, key: str | None = None) -> None:
+    st.dataframe(
+        sentences,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "sentence": st.column_config.NumberColumn("#", width="small"),
+            "sentence_index": st.column_config.NumberColumn("#", width="small"),
+            "text": st.column_config.TextColumn("Sentence", width="large"),
+            **SCORE_COLUMNS,
+        },
+        key=key,
+    )
+
+
+def escaped_list(lines: Any) -> None:
+    """A bulleted list of plain-text lines (escaped: they may hold names from ingested data)."""
+    items = "".join(f"<li>{html.escape(str(line))}</li>" for line in lines)
+    st.html(f'<ul style="margin: 0 0 0.5rem 1.2rem; padding: 0;">{items}</ul>')
+
+
+def format_score(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "–"
+    return f"{float(value):.2f}"
+
+
+# --------------------------------------------------------------------------- sidebar
+
+
+def sidebar() -> None:
+    """Database summary and the model-version choice, on every page."""
+    current = status()
+    with st.sidebar:
+        st.caption(f"Database: `{Path(current['path']).name}`")
+        if not current["exists"]:
+            st.caption("No database yet.")
+            return
+        st.caption(f"{current['documents']:,} documents · {current['scored']:,} scored · "
+                   f"{current['entities']:,} entities")
+        versions = current["model_versions"]
+        if len(versions) > 1:
+            labels = {v["model_version"]: f"{v['model_version']} ({v['model_id']}, {v['documents']:,} docs)"
+                      for v in versions}
+            st.selectbox("Model version", list(labels), format_func=labels.get, key=MODEL_VERSION_KEY,
+                         help="Which model's scores the pages show.")
+        elif versions:
+            st.caption(f"Scores: model version `{versions[0]['model_version']}`")
+        options = freq_options()
+        st.selectbox("Periods", options, key=FREQ_KEY, format_func=app_api.FREQ_LABELS.get,
+                     help="Frequency of the heat and divergence series.")

@@ -1,0 +1,415 @@
+"""Divergence, flags, point-in-time fundamentals, lead-lag and Granger on synthetic scenarios."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from analysis_seed import (
+    MODEL_VERSION,
+    add_document,
+    add_quarterly_fundamentals,
+    quarter_starts,
+    seed_quarterly_story,
+)
+
+from analyzer import analysis
+from analyzer.divergence import (
+    cross_correlation,
+    divergence_rows,
+    flag_runs,
+    fundamental_series,
+    granger_test,
+    growth_rate,
+    native_frequency,
+)
+from analyzer.errors import InputError
+from analyzer.pipeline import compute_divergence
+
+QUARTERS = quarter_starts(2018, 24)
+CALM, RAMP = 12, 12
+MENTIONS = [2] * CALM + [2 + 2 * (i + 1) for i in range(RAMP)]
+HYPE = [0.2] * CALM + [0.2 + 0.04 * (i + 1) for i in range(RAMP)]
+
+
+def _revenue_with_yoy_growth(growth: list[float]) -> list[float]:
+    """Quarterly revenue whose year-over-year growth in quarter t is ``growth[t]`` (t >= 4)."""
+    values = [100.0] * 4
+    for t in range(4, len(growth)):
+        values.append(values[t - 4] * (1.0 + growth[t]))
+    return values
+
+
+@pytest.fixture
+def scenario(store):
+    """hot: heat rises, revenue flat. together: same heat, revenue growth accelerates with it.
+    quiet: covered steadily, no fundamentals."""
+    seed_quarterly_story(store, "hot", QUARTERS, MENTIONS, HYPE, seed=1, source="feed-a")
+    add_quarterly_fundamentals(store, "hot", "revenue", QUARTERS, [100.0] * len(QUARTERS))
+    seed_quarterly_story(store, "together", QUARTERS, MENTIONS, HYPE, seed=2, source="feed-b")
+    # Growth follows the same shape as the coverage ramp.
+    growth = [0.0] * CALM + [0.06 * (i + 1) for i in range(RAMP)]
+    add_quarterly_fundamentals(store, "together", "revenue", QUARTERS, _revenue_with_yoy_growth(growth))
+    seed_quarterly_story(store, "quiet", QUARTERS, [3] * len(QUARTERS), [0.3] * len(QUARTERS),
+                         seed=3, source="feed-c")
+    compute_divergence(store, freq="quarter")
+    return store
+
+
+def test_heat_rising_over_flat_fundamentals_is_flagged(scenario) -> None:
+    frame = analysis.divergence_frame(scenario, "hot", "revenue")
+    assert len(frame) == len(QUARTERS)
+    late = frame.tail(4)
+    assert late["flagged"].all()
+    assert (late["divergence"] > 1.0).all()
+    assert not frame.head(CALM)["flagged"].any()
+    flags = analysis.flags(scenario, "hot")
+    assert len(flags) == 1
+    flag = flags.iloc[0]
+    assert flag["end"] == pd.Timestamp(QUARTERS[-1])
+    assert flag["periods"] >= 2
+    assert flag["peak_value"] == pytest.approx(frame["divergence"].max())
+
+
+def test_heat_and_growth_rising_together_is_not_flagged(scenario) -> None:
+    frame = analysis.divergence_frame(scenario, "together", "revenue")
+    assert not frame["flagged"].any()
+    assert frame["divergence"].abs().max() < 1.0
+    # Both series really do rise: the test would be vacuous otherwise.
+    assert frame["heat"].iloc[-1] > 1.5
+    assert frame["fundamental_growth"].iloc[-1] == pytest.approx(0.72)
+    assert analysis.flags(scenario, "together").empty
+
+
+def test_entity_without_fundamentals_keeps_heat_rows(scenario) -> None:
+    frame = analysis.divergence_frame(scenario, "quiet")
+    assert len(frame) == len(QUARTERS)
+    assert frame["metric"].isna().all()
+    assert frame["heat"].notna().all()
+    assert frame["divergence"].isna().all()
+    assert not frame["flagged"].any()
+
+
+def test_threshold_and_min_periods_reflag_on_read(scenario) -> None:
+    default = analysis.divergence_frame(scenario, "hot", "revenue")
+    strict = analysis.divergence_frame(scenario, "hot", "revenue", threshold=50.0)
+    assert default["flagged"].any() and not strict["flagged"].any()
+    long_runs = analysis.flags(scenario, "hot", min_periods=len(QUARTERS) + 1)
+    assert long_runs.empty
+
+
+def test_flag_carries_the_highest_hype_sentences_of_the_span(store) -> None:
+    seed_quarterly_story(store, "hot", QUARTERS, MENTIONS, HYPE, seed=4)
+    add_quarterly_fundamentals(store, "hot", "revenue", QUARTERS, [100.0] * len(QUARTERS))
+    last = QUARTERS[-1].replace(day=20).isoformat()
+    loud = "Hot will change everything and revenue could grow a thousandfold."
+    other = "Rival Corp is the most revolutionary company that ever existed."
+    add_document(
+        store, f"{loud} {other} Sales were flat.", last, entities=["hot"], hype=0.9,
+        sentences=[loud, other, "Sales were flat."], sentence_hype=[0.97, 0.99, 0.05],
+    )
+    # The rival sentence belongs to another entity: only sentence 0 is about "hot".
+    store.conn.execute(
+        "DELETE FROM sentence_entities WHERE entity_id = 'hot' AND sentence_index != 0"
+        " AND document_id = (SELECT MAX(id) FROM documents)"
+    )
+    compute_divergence(store, freq="quarter")
+    flags = analysis.flags(store, "hot")
+    assert len(flags) == 1
+    sentences = flags.iloc[0]["top_sentences"]
+    assert sentences[0]["text"] == loud
+    assert all(s["text"] != other for s in sentences)
+    assert sentences[0]["hype"] >= max(s["hype"] for s in sentences)
+    frame = analysis.top_sentences(store, "hot", QUARTERS[-1])
+    assert frame.iloc[0]["text"] == loud
+
+
+def test_top_sentences_fall_back_to_document_tags(store) -> None:
+    day = "2024-02-10T09:00:00Z"
+    doc = add_document(
+        store, "Alpha. Beta.", day, hype=0.5, sentences=["Alpha is transformative.", "Beta."],
+        sentence_hype=[0.8, 0.1],
+    )
+    store.upsert_entity({"id": "solo", "name": "Solo"})
+    store.tag_document(doc, "solo", method="alias")  # no sentence indices
+    frame = analysis.top_sentences(store, "solo", "2024-01-01", model_version=MODEL_VERSION)
+    assert list(frame["text"]) == ["Alpha is transformative.", "Beta."]
+
+
+# --------------------------------------------------------------------------- point in time
+
+
+def _rows(values: list[tuple[str, float, str | None]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"id": i, "date": d, "value": v, "filed_at": f} for i, (d, v, f) in enumerate(values)]
+    )
+
+
+def test_late_filings_are_not_seen_before_they_are_filed() -> None:
+    periods = pd.DatetimeIndex(pd.to_datetime(["2020-01-01", "2020-04-01", "2020-07-01", "2020-10-01"]))
+    rows = _rows([
+        ("2019-12-31", 90.0, "2020-02-10"),
+        ("2020-03-31", 100.0, "2020-05-10"),
+        ("2020-06-30", 110.0, "2020-08-10"),
+        ("2020-09-30", 121.0, "2020-11-10"),
+    ])
+    known, basis = fundamental_series(rows, periods, "quarter", kind="flow", basis="pop")
+    assert basis == "pop"
+    # Each quarter sees the previous quarter's report, filed during the quarter.
+    assert known["level"].tolist() == [90.0, 100.0, 110.0, 121.0]
+    assert known.loc["2020-10-01", "growth"] == pytest.approx(0.10)
+    hindsight, _ = fundamental_series(rows, periods, "quarter", kind="flow", basis="pop", point_in_time=False)
+    assert hindsight["level"].tolist() == [100.0, 110.0, 121.0, 121.0]
+
+
+def test_restatements_apply_only_from_their_filing_date() -> None:
+    periods = pd.date_range("2020-04-01", "2020-09-01", freq="MS")
+    rows = _rows([
+        ("2019-12-31", 90.0, "2020-01-20"),
+        ("2020-03-31", 100.0, "2020-04-20"),
+        ("2020-03-31", 150.0, "2020-08-15"),  # Q1 restated in August
+        ("2020-06-30", 165.0, "2020-07-20"),
+    ])
+    known, _ = fundamental_series(rows, pd.DatetimeIndex(periods), "month", kind="flow", basis="pop")
+    assert known.loc["2020-04-01", "level"] == 100.0
+    assert known.loc["2020-04-01", "growth"] == pytest.approx(100 / 90 - 1)
+    assert known.loc["2020-06-01", "level"] == 100.0  # Q2 not filed yet
+    # July: Q2 is in, measured against Q1 as first reported.
+    assert known.loc["2020-07-01", "level"] == 165.0
+    assert known.loc["2020-07-01", "growth"] == pytest.approx(165 / 100 - 1)
+    # From August the restated Q1 is the base.
+    assert known.loc["2020-08-01", "growth"] == pytest.approx(165 / 150 - 1)
+    assert known.loc["2020-09-01", "growth"] == pytest.approx(165 / 150 - 1)
+
+
+def test_flows_sum_and_levels_take_the_last_value_within_a_period() -> None:
+    days = pd.date_range("2024-01-01", "2024-04-10", freq="D")
+    periods = pd.DatetimeIndex(pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"]))
+    fees = _rows([(d.strftime("%Y-%m-%d"), 1.0, None) for d in days])
+    summed, basis = fundamental_series(fees, periods, "month", kind="flow")
+    assert basis == "pop"  # daily data: period over period
+    assert summed["level"].tolist()[:3] == [31.0, 29.0, 31.0]
+    # April holds only 10 of ~30 days: not summed into a fake collapse; March stands in.
+    assert summed.loc["2024-04-01", "level"] == 31.0
+    prices = _rows([(d.strftime("%Y-%m-%d"), float(i), None) for i, d in enumerate(days)])
+    last, _ = fundamental_series(prices, periods, "month", kind="level")
+    assert last.loc["2024-01-01", "level"] == 30.0
+    assert last.loc["2024-02-01", "level"] == 59.0
+    assert last.loc["2024-04-01", "level"] == float(len(days) - 1)
+
+
+def test_quarterly_reports_on_a_monthly_grid_use_the_latest_report() -> None:
+    periods = pd.date_range("2021-01-01", "2021-12-01", freq="MS")
+    rows = _rows([(f"{y}-{m:02d}-{d}", 100.0 + 10 * i, None) for i, (y, m, d) in enumerate(
+        [(2020, 3, 31), (2020, 6, 30), (2020, 9, 30), (2020, 12, 31), (2021, 3, 31), (2021, 6, 30),
+         (2021, 9, 30), (2021, 12, 31)]
+    )])
+    known, basis = fundamental_series(rows, pd.DatetimeIndex(periods), "month", kind="flow")
+    assert basis == "yoy"
+    assert known.loc["2021-02-01", "level"] == 130.0  # Q4 2020 until March's report
+    assert known.loc["2021-03-01", "level"] == 140.0
+    assert known.loc["2021-03-01", "growth"] == pytest.approx(140 / 100 - 1)
+
+
+def test_growth_rate_uses_the_absolute_base() -> None:
+    values = pd.Series([-10.0, -5.0, 0.0, 4.0])
+    growth = growth_rate(values, 1)
+    assert growth.iloc[1] == pytest.approx(0.5)
+    assert growth.iloc[2] == pytest.approx(1.0)
+    assert math.isnan(growth.iloc[3])  # zero base
+
+
+def test_native_frequency_is_guessed_from_the_gaps() -> None:
+    assert native_frequency(pd.Series(["2024-01-01", "2024-01-02", "2024-01-03"])) == "day"
+    assert native_frequency(pd.Series(["2024-01-31", "2024-02-29", "2024-03-31"])) == "month"
+    assert native_frequency(pd.Series(["2023-03-31", "2023-06-30", "2023-09-30"])) == "quarter"
+    assert native_frequency(pd.Series(["2024-01-01"])) == "unknown"
+
+
+# --------------------------------------------------------------------------- edge cases
+
+
+def test_irregular_dates_gaps_and_missing_values_give_defined_results(store) -> None:
+    # Documents on irregular days, a whole empty quarter, a fundamental with a missing value.
+    days = ["2021-01-03", "2021-02-17", "2021-05-30", "2021-06-01", "2021-12-24", "2022-01-01",
+            "2022-03-31", "2022-08-15"]
+    for i, day in enumerate(days):
+        add_document(store, f"Gamma story number {i} about many things {i * 7}", f"{day}T12:00:00Z",
+                     entities=["gamma"], hype=0.1 * (i % 5))
+    store.add_fundamentals([
+        {"entity_id": "gamma", "metric": "revenue", "date": "2021-03-31", "value": 10.0},
+        {"entity_id": "gamma", "metric": "revenue", "date": "2021-06-30", "value": None},
+        {"entity_id": "gamma", "metric": "revenue", "date": "2021-12-31", "value": 12.0},
+        {"entity_id": "gamma", "metric": "revenue", "date": "2022-06-30", "value": 15.0},
+    ])
+    compute_divergence(store, freq=["quarter", "month", "week", "day"])
+    quarterly = analysis.divergence_frame(store, "gamma", freq="quarter")
+    # 2021-Q3 has no documents at all: it is absent rather than invented.
+    assert pd.Timestamp("2021-07-01") not in set(quarterly["period"])
+    assert np.isfinite(quarterly["heat"]).all()
+    assert quarterly["flagged"].dtype == bool
+    for freq in ("month", "week", "day"):
+        frame = analysis.divergence_frame(store, "gamma", freq=freq)
+        assert len(frame) == len(analysis.heat_frame(store, "gamma", freq=freq))
+        assert np.isfinite(frame["heat"]).all()
+
+
+def test_a_single_period_is_defined(store) -> None:
+    add_document(store, "Delta launches a thing.", "2024-05-05T00:00:00Z", entities=["delta"], hype=0.9)
+    store.add_fundamentals([{"entity_id": "delta", "metric": "tvl", "date": "2024-05-01", "value": 5.0}])
+    summary = compute_divergence(store, freq="quarter")
+    assert summary["frequencies"]["quarter"]["heat"] == 1
+    frame = analysis.divergence_frame(store, "delta")
+    assert len(frame) == 1
+    assert frame["heat"].iloc[0] == 0.0  # nothing to compare against: neutral
+    assert frame["fundamental_level"].iloc[0] == 5.0
+    assert not frame["flagged"].iloc[0]
+    stats = analysis.explosiveness(store, "delta")
+    assert stats["statistic"] is None and "needs at least" in stats["reason"]
+    ll = analysis.lead_lag(store, "delta", "tvl")
+    assert ll["best_lag"] is None and ll["granger_heat_to_growth"]["p_value"] is None
+
+
+def test_reads_work_before_anything_is_materialised(store) -> None:
+    seed_quarterly_story(store, "hot", QUARTERS, MENTIONS, HYPE, seed=9)
+    add_quarterly_fundamentals(store, "hot", "revenue", QUARTERS, [100.0] * len(QUARTERS))
+    frame = analysis.divergence_frame(store, "hot", "revenue")
+    assert frame["flagged"].tail(3).all()
+    assert store.conn.execute("SELECT COUNT(*) FROM divergence").fetchone()[0] == 0
+    overview = analysis.entity_overview(store)
+    assert overview.set_index("entity").loc["hot", "flagged_now"]
+
+
+def test_entity_recompute_keeps_other_entities(scenario) -> None:
+    before = analysis.divergence_frame(scenario, "together")
+    compute_divergence(scenario, freq="quarter", entity="hot", threshold=0.5)
+    after = analysis.divergence_frame(scenario, "together")
+    pd.testing.assert_frame_equal(before, after)
+    overview = analysis.entity_overview(scenario).set_index("entity")
+    assert overview.loc["hot", "flags"] >= 1 and overview.loc["quiet", "flags"] == 0
+    assert overview.loc["quiet", "metrics"] == []
+
+
+def test_divergence_rows_of_an_empty_corpus_is_empty() -> None:
+    heat = pd.DataFrame(columns=["entity", "freq", "model_version", "period", "heat"])
+    frame = divergence_rows(heat, pd.DataFrame(), "quarter")
+    assert frame.empty and "divergence" in frame.columns
+
+
+def test_unknown_frequency_is_an_input_error(store) -> None:
+    with pytest.raises(InputError):
+        analysis.heat_frame(store, freq="hour")
+
+
+# --------------------------------------------------------------------------- runs, lead-lag, Granger
+
+
+def test_flag_runs_need_consecutive_periods_above_threshold() -> None:
+    values = [0.5, 1.2, 1.3, 0.9, 1.5, 1.6, 1.7, float("nan"), 2.0, 2.0, 1.1]
+    assert flag_runs(values, 1.0, 2) == [(1, 2), (4, 6), (8, 10)]
+    assert flag_runs(values, 1.0, 3) == [(4, 6), (8, 10)]
+    assert flag_runs(values, 1.55, 2) == [(5, 6), (8, 9)]
+    assert flag_runs([], 1.0, 2) == []
+    with pytest.raises(InputError):
+        flag_runs(values, 1.0, 0)
+
+
+@pytest.mark.parametrize("lag", [-2, 0, 3])
+def test_lead_lag_recovers_a_known_lag(lag: int) -> None:
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(80)
+    y = np.full(80, np.nan)
+    if lag >= 0:
+        y[lag:] = x[: 80 - lag]
+    else:
+        y[:lag] = x[-lag:]
+    y = y + 0.2 * rng.standard_normal(80)
+    result = cross_correlation(x, y, max_lag=5)
+    assert result.best_lag == lag
+    assert result.best_correlation > 0.9
+
+
+def test_lead_lag_through_the_api_on_stored_series(store) -> None:
+    rng = np.random.default_rng(3)
+    quarters = quarter_starts(2012, 40)
+    mentions = [int(m) for m in rng.integers(1, 12, size=40)]
+    seed_quarterly_story(store, "lagged", quarters, mentions, [0.3] * 40, background=12, seed=11)
+    compute_divergence(store, freq="quarter", statistics=False)
+    heat = analysis.heat_frame(store, "lagged")["heat"].to_numpy()
+    # Revenue growth (period over period) echoes heat two quarters later.
+    growth = np.concatenate([[0.0, 0.0], 0.05 * heat[:-2]]) + 0.001 * rng.standard_normal(40)
+    revenue = [100.0]
+    for g in growth[1:]:
+        revenue.append(revenue[-1] * (1 + g))
+    add_quarterly_fundamentals(store, "lagged", "revenue", quarters, revenue)
+    compute_divergence(store, freq="quarter", growth_basis={"revenue": "pop"})
+    result = analysis.lead_lag(store, "lagged", "revenue", max_lag=4)
+    assert result["best_lag"] == 2
+    assert result["granger_heat_to_growth"]["p_value"] < 0.01
+    assert set(result["correlations"]["lag"]) == set(range(-4, 5))
+    assert "spurious" in result["caveat"]
+
+
+def test_granger_guards_small_samples_and_constant_series() -> None:
+    small = granger_test(np.arange(10.0), np.arange(10.0) ** 2, max_lag=2)
+    assert small["p_value"] is None and "needs at least" in small["reason"]
+    flat = granger_test(np.ones(40), np.arange(40.0), max_lag=2)
+    assert flat["p_value"] is None and flat["reason"] == "a series is constant"
+    rng = np.random.default_rng(1)
+    cause = rng.standard_normal(120)
+    effect = np.concatenate([[0.0], cause[:-1]]) + 0.3 * rng.standard_normal(120)
+    forward = granger_test(cause, effect, max_lag=2)
+    assert forward["p_value"] < 1e-6
+    holes = cause.copy()
+    holes[50] = np.nan
+    partial = granger_test(holes, effect, max_lag=2)
+    assert partial["n"] == 69  # the longest stretch without a hole
+
+
+def test_point_in_time_is_used_by_default_in_the_pipeline(store) -> None:
+    seed_quarterly_story(store, "late", QUARTERS[:8], [3] * 8, [0.3] * 8, seed=5)
+    add_quarterly_fundamentals(store, "late", "revenue", QUARTERS[:8],
+                               [100.0 + i for i in range(8)], filed_lag_days=40)
+    compute_divergence(store, freq="quarter")
+    frame = analysis.divergence_frame(store, "late", "revenue")
+    # Filed 40 days after quarter end: each quarter shows the previous quarter's revenue.
+    assert frame["fundamental_level"].iloc[1] == 100.0
+    assert frame["fundamental_level"].iloc[-1] == 106.0
+    compute_divergence(store, freq="quarter", point_in_time=False)
+    hindsight = analysis.divergence_frame(store, "late", "revenue")
+    assert hindsight["fundamental_level"].iloc[-1] == 107.0
+
+
+def test_real_daily_tvl_series_on_a_monthly_heat(store, realdata) -> None:
+    """A real DeFiLlama TVL history (daily points plus an intraday last point) as a level metric."""
+    import json
+    from datetime import datetime, timezone
+
+    path = realdata / "financial/defillama/bma-d-defillama-extract/api-cache/protocols/drift-trade.json"
+    if not path.is_file():
+        pytest.skip("DeFiLlama sample not present")
+    points = json.loads(path.read_text(encoding="utf-8"))["tvl"]
+    rows = [
+        {"entity_id": "drift", "metric": "tvl", "source": "defillama", "unit": "USD",
+         "date": datetime.fromtimestamp(p["date"], tz=timezone.utc).strftime("%Y-%m-%d"),
+         "value": float(p["totalLiquidityUSD"])}
+        for p in points
+    ]
+    store.add_fundamentals(rows)
+    months = pd.date_range(rows[0]["date"][:7] + "-01", rows[-1]["date"][:10], freq="MS")
+    for i, month in enumerate(months):
+        add_document(store, f"Drift update number {i}: volumes, vaults and perps {i * 13}.",
+                     f"{month.strftime('%Y-%m')}-15T12:00:00Z", entities=["drift"], hype=0.2 + 0.01 * (i % 7))
+    compute_divergence(store, freq="month")
+    frame = analysis.divergence_frame(store, "drift", "tvl", freq="month")
+    assert len(frame) == len(months)
+    assert set(frame["growth_basis"]) == {"pop"}
+    by_day = {r["date"]: r["value"] for r in rows}  # the last point of a day wins
+    month = frame.iloc[len(frame) // 2]
+    in_month = sorted(d for d in by_day if d.startswith(month["period"].strftime("%Y-%m")))
+    assert month["fundamental_level"] == pytest.approx(by_day[in_month[-1]])
+    assert frame["fundamental_growth"].iloc[1:].notna().mean() > 0.9
+    stats = analysis.explosiveness(store, "drift", "tvl", freq="month")
+    assert stats["n"] == len(months) and (stats["statistic"] is None) == (len(months) < 20)
