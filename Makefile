@@ -28,7 +28,7 @@ test: setup chromium
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check analyzer tests app.py pages benchmarks
+	$(BIN)/ruff check analyzer tests app.py app_pages benchmarks
 
 bench: setup
 	$(BIN)/python benchmarks/bench_scoring.py

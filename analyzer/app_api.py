@@ -375,9 +375,10 @@ def corpus_percentiles(
     corpus) in the latest quarter with documents, widened to all dates when that quarter holds
     fewer than ``MIN_PERCENTILE_SAMPLE`` documents. Returns ``percentiles`` (label -> float or
     None), ``n``, ``scope`` (words for the comparison set) and ``reason`` when none could be
-    computed.
+    computed, and ``note`` when the latest quarter was too thin and all dates were used.
     """
-    result: dict[str, Any] = {"percentiles": dict.fromkeys(LABELS), "n": 0, "scope": None, "reason": None}
+    result: dict[str, Any] = {"percentiles": dict.fromkeys(LABELS), "n": 0, "scope": None, "reason": None,
+                              "note": None}
     values = {label: scores.get(label) for label in LABELS}
     if all(v is None for v in values.values()):
         result["reason"] = "the text has no scores"
@@ -416,6 +417,11 @@ def corpus_percentiles(
                 [*label_params, *entity_params, model_version, *extra_params],
             ).fetchone()
             n = int(row[0] or 0)
+            if extra and n < MIN_PERCENTILE_SAMPLE:
+                result["note"] = (
+                    f"{scope[0].upper()}{scope[1:]} has only {n} scored documents, too few to rank against; "
+                    "compared with all dates instead."
+                )
             if n >= MIN_PERCENTILE_SAMPLE or (extra == "" and n > 0):
                 for i, label in enumerate(LABELS):
                     below, equal, counted = (int(x or 0) for x in row[1 + 3 * i : 4 + 3 * i])
@@ -560,9 +566,12 @@ def check_text(scorer: Any, text: str, *, max_sentences: int | None = 2000) -> d
         raise InputError("paste some text to check")
     result = scorer.score_document(text, max_sentences=max_sentences)
     sentences = pd.DataFrame(result.pop("sentences"), columns=["text", *LABELS])
-    sentences.insert(0, "sentence", range(len(sentences)))
+    # Numbered from 1 for readers; the figures table uses the same numbers.
+    sentences.insert(0, "sentence", range(1, len(sentences) + 1))
     result["sentences"] = sentences
-    result["figures"] = extract_figures(sentences["text"].tolist())
+    figures = extract_figures(sentences["text"].tolist())
+    figures["sentence"] = figures["sentence"] + 1
+    result["figures"] = figures
     result["model_version"] = scorer.model_version
     result["model_id"] = scorer.model_id
     result["model_languages"] = list(scorer.languages)
@@ -616,6 +625,19 @@ def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- highlighting
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def markdown_escape(text: Any) -> str:
+    """``text`` with every character that Streamlit's Markdown would interpret backslash-escaped.
+
+    For names and titles from ingested data shown in captions and headings: without it a
+    title could add links, load remote images (``![](url)``), colour text (``:red[...]``) or
+    turn "$5 and $6" into LaTeX.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
 
 def hype_colour(value: float | None) -> str:
     """Background for a sentence: transparent at 0, strong orange-red at 1, grey when unscored."""
@@ -636,20 +658,24 @@ def _score_text(row: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def highlight_sentences_html(sentences: pd.DataFrame, *, max_sentences: int | None = None) -> str:
+def highlight_sentences_html(
+    sentences: pd.DataFrame, *, max_sentences: int | None = None, note_column: str | None = None,
+) -> str:
     """Sentences as HTML spans coloured by hype, each with its three scores on hover.
 
-    Every sentence and every attribute value is HTML-escaped before it is wrapped, so the
-    result is safe to render whatever the text contains.
+    Inline (running text) by default; with ``note_column`` every sentence gets its own line
+    followed by that column's text in grey (e.g. source and date). Every sentence, note and
+    attribute value is HTML-escaped before it is wrapped, so the result is safe to render
+    whatever the text contains.
     """
     rows = sentences.to_dict("records")
     if max_sentences is not None:
         rows = rows[:max_sentences]
-    spans = []
+    parts = []
     for row in rows:
         hype = row.get("hype")
         hype = None if hype is None or pd.isna(hype) else float(hype)
-        spans.append(
+        span = (
             '<span class="hype-sentence" style="background-color: {colour}; border-radius: 3px;'
             ' padding: 1px 2px; line-height: 1.9;" title="{title}">{text}</span>'.format(
                 colour=hype_colour(hype),
@@ -657,7 +683,15 @@ def highlight_sentences_html(sentences: pd.DataFrame, *, max_sentences: int | No
                 text=html.escape(str(row.get("text") or ""), quote=True),
             )
         )
-    return '<div class="hype-text" style="font-size: 1rem;">' + " ".join(spans) + "</div>"
+        if note_column is None:
+            parts.append(span)
+        else:
+            note = html.escape(str(row.get(note_column) or ""), quote=True)
+            parts.append(
+                f'<div style="margin-bottom: 0.5rem;">{span}'
+                f' <span style="color: #808495; font-size: 0.85rem;">{note}</span></div>'
+            )
+    return '<div class="hype-text" style="font-size: 1rem;">' + ("" if note_column else " ").join(parts) + "</div>"
 
 
 HIGHLIGHT_LEGEND_HTML = (
@@ -808,6 +842,8 @@ def metrics_table(metrics: Mapping[str, Any] | None) -> pd.DataFrame:
 FREQ_LABELS = {"quarter": "Quarterly", "month": "Monthly", "week": "Weekly", "day": "Daily"}
 # A period with fewer stories than this says little about tone; the Entity page warns.
 MIN_RELIABLE_STORIES = 5
+# The fundamental shown first on the Entity page: the most direct measure of the business.
+METRIC_PREFERENCE = ("revenue", "revenues", "fees", "tvl", "active_users", "price", "market_cap")
 GROWTH_BASIS_WORDS = {"yoy": "year over year", "pop": "on the previous period"}
 
 
@@ -836,12 +872,6 @@ def analysis_state(db: str | os.PathLike[str] | None, freq: str, model_version: 
         return {"materialised": False, "computed_at": None, "params": None}
     params = json.loads(row[1] or "{}")
     return {"materialised": params.get("entities") is None, "computed_at": row[0], "params": params}
-
-
-def _flag_periods(frame: pd.DataFrame) -> pd.DataFrame:
-    for column in ("start", "end", "peak_period"):
-        frame[column] = pd.to_datetime(frame[column])
-    return frame
 
 
 def describe_flag(flag: Mapping[str, Any], rows: pd.DataFrame, name: str | None = None) -> str:
@@ -944,7 +974,8 @@ def entity_view(
 ) -> dict[str, Any]:
     """Everything the Entity page draws for one entity.
 
-    ``heat`` (heat frame), ``divergence`` (divergence frame, every metric), ``metrics``,
+    ``heat`` (heat frame), ``divergence`` (divergence frame, every metric), ``metrics`` (the
+    most direct measure of the business first, e.g. revenue),
     ``flags`` (with ``summary`` lines), ``source_mix``, ``periods`` (newest first), ``name``,
     and ``reliability``: stories per period and a ``warning`` when too few documents make the
     series unreliable.
@@ -959,7 +990,8 @@ def entity_view(
         divergence = divergence_frame(store, entity, None, freq, model_version or None)
         mix = source_mix(store, entity, freq, model_version or None)
     flag_frame = latest_flags(db, freq, model_version, limit=1000, entity=entity)
-    metrics = sorted(str(m) for m in divergence["metric"].dropna().unique())
+    metrics = sorted((str(m) for m in divergence["metric"].dropna().unique()),
+                     key=lambda m: (METRIC_PREFERENCE.index(m) if m in METRIC_PREFERENCE else len(METRIC_PREFERENCE), m))
     periods = list(heat.sort_values("period", ascending=False)["period"]) if not heat.empty else []
     stories = heat["stories"].astype(int) if not heat.empty else pd.Series(dtype=int)
     active = stories[stories > 0]
@@ -999,10 +1031,12 @@ def lead_lag_summary(
         sentence = f"No lead-lag estimate: {result['reason'] or 'too little data'} ({result['n']} paired periods)."
     elif lag > 0:
         sentence = (f"Heat moved first: it correlates best ({correlation:+.2f}) with {metric} growth "
-                    f"{lag} {unit}{'s' if lag != 1 else ''} later, over {result['n']} paired periods.")
+                    f"{lag} {unit}{'s' if lag != 1 else ''} later, over {result['n']} paired periods"
+                    + (" (negative: hotter coverage was followed by slower growth)." if correlation < 0 else "."))
     elif lag < 0:
         sentence = (f"{metric.capitalize()} growth moved first: heat correlates best ({correlation:+.2f}) "
-                    f"with growth {-lag} {unit}{'s' if lag != -1 else ''} earlier, over {result['n']} paired periods.")
+                    f"with growth {-lag} {unit}{'s' if lag != -1 else ''} earlier, over {result['n']} paired periods"
+                    + (" (negative: faster growth was followed by cooler coverage)." if correlation < 0 else "."))
     else:
         sentence = (f"Heat and {metric} growth move together (best correlation {correlation:+.2f} "
                     f"at lag 0, {result['n']} paired periods).")

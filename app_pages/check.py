@@ -47,7 +47,7 @@ else:
                 article = app_api.fetch_article(url)
         except AnalyzerError as exc:
             st.session_state.pop(CHECKED_KEY, None)
-            st.warning(f"Could not use that address: {exc}. Paste the article's text instead.")
+            st.warning(f"Could not use that address: {app_api.markdown_escape(exc)}. Paste the article's text instead.")
         else:
             st.session_state[CHECKED_KEY] = {"text": article["text"], "source": article["url"],
                                              "title": article.get("title")}
@@ -60,19 +60,19 @@ try:
     result = ui.check_text(checked["text"])
 except ModelError as exc:
     st.warning(
-        f"The hype model is not available ({exc}). Next step: train it with "
+        f"The hype model is not available ({app_api.markdown_escape(exc)}). Next step: train it with "
         "`analyzer train corpora/hype --out models/hype-default` (or `make demo`), or point "
         "`ANALYZER_MODEL` at a saved model."
     )
     st.stop()
 except AnalyzerError as exc:
-    st.warning(f"Could not score this text: {exc}")
+    st.warning(f"Could not score this text: {app_api.markdown_escape(exc)}")
     st.stop()
 
 if checked.get("title"):
-    st.subheader(checked["title"])
+    st.subheader(app_api.markdown_escape(checked["title"]))
 if checked["source"] != "pasted text":
-    st.caption(f"Fetched from {checked['source']}")
+    st.caption(f"Fetched from {app_api.markdown_escape(checked['source'])}")
 
 sentences: pd.DataFrame = result["sentences"]
 if result["unscored"]:
@@ -110,8 +110,11 @@ if not result["unscored"]:
         comparison = ui.percentiles(scores, result["model_version"], entity, latest_only)
         if comparison.get("reason"):
             st.info(f"No comparison with the corpus: {comparison['reason']}.")
+        elif comparison.get("note"):
+            st.caption(app_api.markdown_escape(comparison["note"]))
     else:
-        st.info(f"No comparison with the corpus: {database['message']} Next step: {database['next_step']}.")
+        st.info(f"No comparison with the corpus: {app_api.markdown_escape(database['message'])} "
+                f"Next step: {database['next_step']}.")
 
     columns = st.columns(3)
     for column, label in zip(columns, app_api.LABELS):
@@ -119,12 +122,10 @@ if not result["unscored"]:
         column.metric(
             label.capitalize(),
             ui.format_score(result.get(label)),
-            delta=None if percentile is None else f"{percentile:.0f}th percentile",
-            delta_color="off",
             help=f"Mean sentence probability; the three loudest sentences average "
                  f"{ui.format_score(result.get(label + '_top'))}.",
         )
-        column.caption(app_api.percentile_sentence(label, percentile, comparison.get("scope")))
+        column.caption(app_api.markdown_escape(app_api.percentile_sentence(label, percentile, comparison.get("scope"))))
 
 st.caption(
     f"{result['n_sentences']} sentences · language `{result.get('language')}` · model "
@@ -148,7 +149,9 @@ with left:
     elif entities_found.empty:
         st.caption("None of the stored entities is mentioned.")
     else:
-        st.dataframe(entities_found, hide_index=True, width="stretch", key="check_entities")
+        st.dataframe(entities_found, hide_index=True, width="stretch", key="check_entities",
+                     column_config={"entity": "ID", "name": "Entity", "mentions": "Mentions",
+                                    "matched": "Matched words"})
 with right:
     st.subheader("Figures cited")
     figures: pd.DataFrame = result["figures"]
@@ -157,8 +160,9 @@ with right:
     else:
         st.dataframe(
             figures, hide_index=True, width="stretch", key="check_figures",
-            column_config={"sentence": st.column_config.NumberColumn("#", width="small"),
-                           "value": st.column_config.NumberColumn("Value", format="%.4g")},
+            column_config={"sentence": st.column_config.NumberColumn("Sentence", width="small"),
+                           "figure": "Figure", "kind": "Kind",
+                           "value": st.column_config.NumberColumn("Value", format="localized")},
         )
 
 # ----------------------------------------------------------------- downloads

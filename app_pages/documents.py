@@ -72,7 +72,7 @@ page_number = int(st.session_state.setdefault("docs_page", 1))
 try:
     rows, total = ui.search_documents(query, limit=page_size, offset=(page_number - 1) * page_size)
 except AnalyzerError as exc:
-    st.warning(f"That search could not be run: {exc}")
+    st.warning(f"That search could not be run: {app_api.markdown_escape(exc)}")
     st.stop()
 
 pages = max(1, -(-total // page_size))
@@ -95,8 +95,8 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     key="docs_table",
-    column_order=["published_at", "title", "source", "entities", "hype", "growth", "evidence", "kind",
-                  "language", "snippet", "url", "id"],
+    column_order=["published_at", "title", "hype", "growth", "evidence", "source", "entities", "url", "kind",
+                  "language", "snippet", "id"],
     column_config={
         "published_at": st.column_config.TextColumn("Published"),
         "title": st.column_config.TextColumn("Title", width="large"),
@@ -107,10 +107,10 @@ st.dataframe(
         "snippet": st.column_config.TextColumn("Snippet", width="large"),
         "url": st.column_config.LinkColumn("Original", display_text="open ↗"),
         "id": st.column_config.NumberColumn("ID", format="%d"),
-        **ui.SCORE_COLUMNS,
+        **ui.SCORE_NUMBER_COLUMNS,
     },
 )
-st.number_input("Page", min_value=1, max_value=pages, step=1, key="docs_page")
+st.columns(4)[0].number_input("Page", min_value=1, max_value=pages, step=1, key="docs_page")
 
 # ----------------------------------------------------------------- one document
 st.subheader("Read a document")
@@ -122,7 +122,7 @@ if detail is None:
 meta = [detail.get("source") or "unknown source", detail.get("kind"), detail.get("language") or "und"]
 if detail.get("author"):
     meta.insert(0, detail["author"])
-st.caption(" · ".join(str(m) for m in meta if m))
+st.caption(" · ".join(app_api.markdown_escape(m) for m in meta if m))
 if detail.get("url"):
     st.link_button("Open the original", detail["url"])
 scores = detail.get("scores")
@@ -135,7 +135,7 @@ elif scores:
 else:
     st.info("This document has no scores from the selected model version; run `analyzer score`.")
 if detail["entities"]:
-    st.caption("Entities: " + ", ".join(detail["entities"]))
+    st.caption("Entities: " + ", ".join(app_api.markdown_escape(e) for e in detail["entities"]))
 sentences = detail["sentences"]
 if sentences.empty:
     st.caption("Its sentences are stored once it has been scored.")

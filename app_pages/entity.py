@@ -79,7 +79,7 @@ if chosen_metrics:
     st.subheader("Lead and lag")
     for metric in chosen_metrics:
         summary = ui.lead_lag(entity, metric)
-        st.write(summary["sentence"])
+        st.markdown(app_api.markdown_escape(summary["sentence"]))
         with st.expander(f"Correlations and Granger tests ({metric})"):
             correlations = summary["correlations"]
             st.dataframe(correlations, hide_index=True, key=f"entity_correlations_{metric}")
@@ -102,13 +102,13 @@ if period is not None:
     detail = ui.period_detail(entity, period)
     top = detail["sentences"]
     if top.empty:
-        st.caption(f"No scored sentences about {names.get(entity, entity)} in {detail['label']}.")
+        st.caption(f"No scored sentences about {app_api.markdown_escape(names.get(entity, entity))} in {detail['label']}.")
     else:
         st.markdown(f"**Highest-hype sentences in {detail['label']}**")
-        ui.highlighted_sentences(top.assign(text=[
-            f"{row.text} — {row.source or 'unknown source'}, {str(row.published_at or '')[:10]}"
+        ui.highlighted_sentences(top.assign(note=[
+            f"— {row.title or 'untitled'}, {row.source or 'unknown source'}, {str(row.published_at or '')[:10]}"
             for row in top.itertuples()
-        ]))
+        ]), note_column="note")
     documents = detail["documents"]
     if documents.empty:
         st.caption("No documents in this period.")
@@ -126,7 +126,7 @@ if period is not None:
                 "published_at": st.column_config.TextColumn("Published"),
                 "title": st.column_config.TextColumn("Title", width="large"),
                 "url": st.column_config.LinkColumn("Original", display_text="open ↗"),
-                **ui.SCORE_COLUMNS,
+                **ui.SCORE_NUMBER_COLUMNS,
             },
         )
 

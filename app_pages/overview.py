@@ -51,6 +51,8 @@ selection = st.dataframe(
     key="overview_entities",
     on_select="rerun",
     selection_mode="single-row",
+    # Every entity in view without scrolling, up to a long list.
+    height=38 + 35 * min(len(table), 25),
     column_order=["rank", "name", "kind", "heat", "heat_change", "trend", "divergence", "divergence_metric",
                   "flagged_now", "flags", "documents", "last_period", "metrics"],
     column_config={
@@ -87,4 +89,4 @@ else:
 
 without = ranking[ranking["documents"] == 0]
 if not without.empty:
-    st.caption(f"No coverage yet: {', '.join(without['name'].astype(str))}.")
+    st.caption(f"No coverage yet: {', '.join(app_api.markdown_escape(n) for n in without['name'])}.")

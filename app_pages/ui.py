@@ -45,7 +45,7 @@ def require_documents() -> dict[str, Any]:
     """The database status; stops the page with a friendly notice when there is nothing to show."""
     current = status()
     if not current["ready"]:
-        st.info(f"{current['message']} Next step: {current['next_step']}.")
+        st.info(f"{app_api.markdown_escape(current['message'])} Next step: {current['next_step']}.")
         st.stop()
     return current
 
@@ -236,16 +236,22 @@ def check_text(text: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- rendering
 
 
-def highlighted_sentences(sentences: pd.DataFrame, *, max_sentences: int | None = None) -> None:
+def highlighted_sentences(sentences: pd.DataFrame, *, max_sentences: int | None = None,
+                          note_column: str | None = None) -> None:
     """Sentences coloured by hype, scores on hover; every sentence is escaped before wrapping."""
     st.html(app_api.HIGHLIGHT_LEGEND_HTML)
-    st.html(app_api.highlight_sentences_html(sentences, max_sentences=max_sentences))
+    st.html(app_api.highlight_sentences_html(sentences, max_sentences=max_sentences, note_column=note_column))
     if max_sentences is not None and len(sentences) > max_sentences:
         st.caption(f"First {max_sentences} of {len(sentences)} sentences shown; the table has all of them.")
 
 
 SCORE_COLUMNS = {
     label: st.column_config.ProgressColumn(label.capitalize(), min_value=0.0, max_value=1.0, format="%.2f")
+    for label in app_api.LABELS
+}
+# Narrow numbers for wide document tables, where titles need the room.
+SCORE_NUMBER_COLUMNS = {
+    label: st.column_config.NumberColumn(label.capitalize(), format="%.2f", width="small")
     for label in app_api.LABELS
 }
 

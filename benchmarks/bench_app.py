@@ -277,6 +277,10 @@ def measure_page(path: Path, page: str, warm_runs: int = 3) -> dict[str, Any]:
         elapsed = time.perf_counter() - began
         if app.exception:
             raise RuntimeError(f"{page} page failed: {[e.value for e in app.exception]}")
+        # A page that stopped early (an empty-database notice) would time nothing useful.
+        drawn = app.dataframe if page == "overview" else app.get("plotly_chart")
+        if not drawn:
+            raise RuntimeError(f"the {page} page drew no {'table' if page == 'overview' else 'chart'}")
         return elapsed
 
     cold = render()
@@ -332,7 +336,11 @@ def main() -> None:
         print("Materialising heat and divergence …", file=sys.stderr)
         result["materialisation"] = materialise(args.db)
     else:
-        result["generation"] = "reused an existing database (pass --rebuild to regenerate)"
+        # Keep the build timings of the run that generated this database.
+        previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
+        result["generation"] = previous.get("generation", "reused an existing database")
+        result["materialisation"] = previous.get("materialisation")
+        result["reused_database"] = True
     result["database"] = database_summary(args.db)
     result["pages"] = {}
     for page in ("overview", "entity"):

@@ -49,6 +49,8 @@ BACKGROUND = [
 # A title and text that would run script if anything rendered them as HTML.
 HOSTILE_TITLE = "<script>alert('owned')</script> Nvidia <b>mania</b>"
 HOSTILE_SENTENCE = "Nvidia <img src=x onerror=alert(1)> will change everything forever!"
+# An author line that Markdown would turn into a remote image and a link.
+HOSTILE_AUTHOR = "![pixel](https://tracker.example/p.png) [Staff](https://evil.example)"
 
 QUARTERS = [date(2022 + i // 4, 1 + 3 * (i % 4), 1) for i in range(12)]
 
@@ -103,6 +105,7 @@ def _documents() -> list[dict[str, Any]]:
             })
     documents.append({
         "title": HOSTILE_TITLE, "text": f"{HOSTILE_SENTENCE} Nvidia revenue rose 5% in the quarter.",
+        "author": HOSTILE_AUTHOR,
         "published_at": _quarter_day(QUARTERS[-1], 5), "source": SOURCES[0],
         "url": "https://news.example.com/nvidia/hostile", "language": "en", "kind": "news",
     })
@@ -146,7 +149,7 @@ def seed_database(path: Path, model_dir: Path) -> dict[str, Any]:
             record = DocumentRecord(
                 text=doc["text"], title=doc["title"], url=doc["url"], canonical_url=doc["url"],
                 published_at=doc["published_at"], language=doc["language"], kind=doc["kind"],
-                source=doc["source"],
+                source=doc["source"], author=doc.get("author"),
             )
             ids.append(store.upsert_document(record).document_id)
         results = scorer.score_documents([d["text"] for d in documents])

@@ -7,6 +7,7 @@ pipeline) and a real local HTTP server; nothing is mocked.
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from app_seed import HOSTILE_SENTENCE, HOSTILE_TITLE, seeded
+from app_seed import HOSTILE_AUTHOR, HOSTILE_SENTENCE, HOSTILE_TITLE, seeded
 from hype_fixtures import tiny_model_dir  # noqa: F401 - a fixture
 from streamlit.testing.v1 import AppTest
 
@@ -72,6 +73,12 @@ def dataframe(at: AppTest, name: str) -> pd.DataFrame:
 
 
 def texts(at: AppTest, kind: str) -> list[str]:
+    """The elements' text as a reader sees it (Markdown backslash escapes removed)."""
+    return [re.sub(r"\\(.)", r"\1", str(element.value)) for element in getattr(at, kind)]
+
+
+def sources(at: AppTest, kind: str) -> list[str]:
+    """The elements' Markdown source, escapes included."""
     return [str(element.value) for element in getattr(at, kind)]
 
 
@@ -93,6 +100,24 @@ def test_overview_ranks_entities_with_trends_and_explains_flags(app_env: dict[st
     assert "Nvidia · revenue" in lines
     assert "narrative heat up" in lines and "σ" in lines
     assert app_env["flags"], "the seeded story should raise at least one flag"
+
+
+def test_overview_computes_on_the_fly_when_nothing_is_materialised(
+    seed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    copy = tmp_path / "unanalysed.db"
+    with sqlite3.connect(seed["path"]) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with Store(copy) as store, store.transaction():
+        for table in ("analysis_runs", "heat", "heat_sources", "divergence", "flags", "statistics"):
+            store.conn.execute(f"DELETE FROM {table}")
+    monkeypatch.setenv("ANALYZER_DB", str(copy))
+    at = run_page("overview")
+    assert any("computed on the fly" in c and "analyzer divergence" in c for c in texts(at, "caption"))
+    assert set(dataframe(at, "overview_entities")["entity"]) == {"nvidia", "solana", "ai-datacenters"}
+    assert "Nvidia · revenue" in html_bodies(at)
 
 
 def test_overview_flag_lines_match_the_numbers(app_env: dict[str, Any]) -> None:
@@ -171,6 +196,18 @@ def test_entity_page_without_fundamentals_says_so(app_env: dict[str, Any]) -> No
     assert any("No fundamentals are loaded" in caption for caption in texts(at, "caption"))
 
 
+def test_lead_lag_summary_reads_its_own_numbers(app_env: dict[str, Any]) -> None:
+    summary = app_api.lead_lag_summary(app_env["path"], "nvidia", "revenue", "quarter", app_env["model_version"])
+    assert len(summary["granger"]) == 2
+    if summary["best_lag"] is None:
+        assert summary["sentence"].startswith("No lead-lag estimate")
+    else:
+        assert f"{summary['best_correlation']:+.2f}" in summary["sentence"]
+        if summary["best_lag"]:
+            assert f"{abs(summary['best_lag'])} quarter" in summary["sentence"]
+    assert "Granger" in summary["caveat"]
+
+
 def test_entity_view_warns_when_too_few_documents(app_env: dict[str, Any]) -> None:
     view = app_api.entity_view(app_env["path"], "ai-datacenters", "quarter", app_env["model_version"])
     assert view["reliability"]["median_stories"] < app_api.MIN_RELIABLE_STORIES
@@ -218,6 +255,9 @@ def test_documents_page_searches_filters_and_escapes(app_env: dict[str, Any]) ->
     assert HOSTILE_TITLE in set(dataframe(at, "docs_table")["title"])
     bodies = html_bodies(at)
     assert "<img" not in bodies and "&lt;img src=x" in bodies
+    # The author line reads as written but its Markdown is inert (no remote image, no link).
+    assert any(HOSTILE_AUTHOR in caption for caption in texts(at, "caption"))
+    assert not any("](" in caption for caption in sources(at, "caption"))
 
 
 def test_documents_page_turns_a_malformed_query_into_a_message(app_env: dict[str, Any]) -> None:
@@ -263,6 +303,8 @@ def test_check_page_scores_pasted_text_against_the_corpus(app_env: dict[str, Any
     assert "title=\"hype " in bodies
     figures = dataframe(at, "check_figures")
     assert {"$30.5 billion", "12%", "2.5 million GPUs", "3x"} <= set(figures["figure"])
+    where = dict(zip(figures["figure"], figures["sentence"]))
+    assert where["$30.5 billion"] == 2 and where["3x"] == 3  # numbered as a reader counts sentences
     assert "nvidia" in set(dataframe(at, "check_entities")["entity"])
     labels = [button.label for button in at.get("download_button")]
     assert labels == ["Download CSV", "Download JSON"]
@@ -456,6 +498,12 @@ def test_extract_figures_finds_money_percentages_multiples_and_units() -> None:
     assert values["$1.2bn"] == pytest.approx(1.2e9)
     assert values["300 million users"] == pytest.approx(3e8)
     assert 3 not in set(figures["sentence"])
+
+
+def test_markdown_escape_neutralises_links_images_colours_and_maths() -> None:
+    escaped = app_api.markdown_escape("![x](http://t.example/p.png) [a](b) :red[c] $5 and $6 _i_ <b>")
+    assert re.search(r"(?<!\\)[\[\]()$<>:_!]", escaped) is None  # nothing special left unescaped
+    assert re.sub(r"\\(.)", r"\1", escaped) == "![x](http://t.example/p.png) [a](b) :red[c] $5 and $6 _i_ <b>"
 
 
 def test_highlighting_escapes_every_sentence_and_score() -> None:
