@@ -10,7 +10,6 @@ import gzip
 import json
 import os
 import random
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -126,12 +125,18 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     files = build_hostile_folder(folder)
     db = base / "hostile.db"
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    process = subprocess.run(
-        [sys.executable, "-c", "from analyzer.cli import main; main()", "ingest", "--db", str(db), "--json",
-         "--no-follow-links", "--max-file-mb", str(MAX_FILE_MB), str(folder)],
-        capture_output=True, env=env, timeout=300,
-    )
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out, err = base / "stdout", base / "stderr"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-c", "from analyzer.cli import main; main()", "ingest", "--db", str(db), "--json",
+             "--no-follow-links", "--max-file-mb", str(MAX_FILE_MB), str(folder)],
+            stdout=stdout, stderr=stderr, env=env,
+        )
+        # wait4 reports this child's own peak memory, not the largest of every earlier child.
+        _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    process = subprocess.CompletedProcess(child.args, child.returncode, out.read_bytes(), err.read_bytes())
+    peak_kib = usage.ru_maxrss
     return {"process": process, "db": db, "files": files, "peak_mib": peak_kib / 1024}
 
 
