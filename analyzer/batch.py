@@ -24,6 +24,7 @@ import csv
 import io
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,12 +48,15 @@ class InputRecord:
     position: int  # 1-based line (JSONL), data row (CSV) or row (Parquet)
     id: Any
     text: Any
+    # Where reading resumes after this record: a byte offset (JSONL) or rows read (CSV, Parquet).
+    end: int = 0
 
 
 @dataclass
 class RecordProblem:
     position: int
     message: str
+    end: int = 0
 
 
 @dataclass
@@ -79,25 +83,32 @@ def read_records(
     id_field: str = "id",
     text_field: str = "text",
     progress: ProgressCallback | None = None,
+    start: tuple[int, int] = (0, 0),
 ) -> Iterator[InputRecord | RecordProblem]:
-    """Stream records from a JSONL, CSV or Parquet file (format from the extension)."""
+    """Stream records from a JSONL, CSV or Parquet file (format from the extension).
+
+    ``start`` resumes reading at a previous record's ``(end, position)``.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path} does not exist or is not a file")
     kind = detect_format(path)
     if kind == "jsonl":
-        yield from _read_jsonl(path, id_field, text_field, progress)
+        yield from _read_jsonl(path, id_field, text_field, progress, start)
     elif kind == "csv":
-        yield from _read_csv(path, id_field, text_field, progress)
+        yield from _read_csv(path, id_field, text_field, progress, start[0])
     else:
-        yield from _read_parquet(path, id_field, text_field, progress)
+        yield from _read_parquet(path, id_field, text_field, progress, start[0])
 
 
-def _read_jsonl(path: Path, id_field: str, text_field: str, progress: ProgressCallback | None) -> Iterator[InputRecord | RecordProblem]:
+def _read_jsonl(
+    path: Path, id_field: str, text_field: str, progress: ProgressCallback | None, start: tuple[int, int] = (0, 0)
+) -> Iterator[InputRecord | RecordProblem]:
     total = path.stat().st_size
-    done = 0
+    done, first_line = start
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        handle.seek(done)
+        for number, raw in enumerate(handle, start=first_line + 1):
             done += len(raw)
             if progress and number % 256 == 0:
                 progress(done, total)
@@ -106,15 +117,15 @@ def _read_jsonl(path: Path, id_field: str, text_field: str, progress: ProgressCa
             try:
                 value = json.loads(raw.decode("utf-8"))
             except UnicodeDecodeError:
-                yield RecordProblem(number, f"line {number}: not valid UTF-8")
+                yield RecordProblem(number, f"line {number}: not valid UTF-8", done)
                 continue
             except json.JSONDecodeError as exc:
-                yield RecordProblem(number, f"line {number}: invalid JSON ({exc.msg} at column {exc.colno})")
+                yield RecordProblem(number, f"line {number}: invalid JSON ({exc.msg} at column {exc.colno})", done)
                 continue
             if not isinstance(value, dict):
-                yield RecordProblem(number, f"line {number}: expected a JSON object, got {type(value).__name__}")
+                yield RecordProblem(number, f"line {number}: expected a JSON object, got {type(value).__name__}", done)
                 continue
-            yield InputRecord(number, value.get(id_field, number), value.get(text_field))
+            yield InputRecord(number, value.get(id_field, number), value.get(text_field), done)
     if progress:
         progress(total, total)
 
@@ -135,7 +146,9 @@ class _CountingReader(io.RawIOBase):
         return count
 
 
-def _read_csv(path: Path, id_field: str, text_field: str, progress: ProgressCallback | None) -> Iterator[InputRecord | RecordProblem]:
+def _read_csv(
+    path: Path, id_field: str, text_field: str, progress: ProgressCallback | None, skip: int = 0
+) -> Iterator[InputRecord | RecordProblem]:
     csv.field_size_limit(CSV_FIELD_LIMIT)
     total = path.stat().st_size
     with open(path, "rb") as raw:
@@ -156,7 +169,9 @@ def _read_csv(path: Path, id_field: str, text_field: str, progress: ProgressCall
             except csv.Error as exc:
                 number += 1
                 consecutive_errors += 1
-                yield RecordProblem(number, f"line {reader.line_num}: {exc}")
+                if number <= skip:
+                    continue
+                yield RecordProblem(number, f"line {reader.line_num}: {exc}", number)
                 if consecutive_errors >= 100:
                     yield RecordProblem(number, f"line {reader.line_num}: too many CSV errors in a row; stopped reading")
                     break
@@ -165,12 +180,16 @@ def _read_csv(path: Path, id_field: str, text_field: str, progress: ProgressCall
             number += 1
             if progress and number % 256 == 0:
                 progress(counter.consumed, total)
-            yield InputRecord(number, row.get(id_field) if id_field in row else number, row.get(text_field))
+            if number <= skip:  # already read by an interrupted run
+                continue
+            yield InputRecord(number, row.get(id_field) if id_field in row else number, row.get(text_field), number)
     if progress:
         progress(total, total)
 
 
-def _read_parquet(path: Path, id_field: str, text_field: str, progress: ProgressCallback | None) -> Iterator[InputRecord | RecordProblem]:
+def _read_parquet(
+    path: Path, id_field: str, text_field: str, progress: ProgressCallback | None, skip: int = 0
+) -> Iterator[InputRecord | RecordProblem]:
     import pyarrow.parquet as pq
 
     try:
@@ -182,14 +201,27 @@ def _read_parquet(path: Path, id_field: str, text_field: str, progress: Progress
         raise InputError(f"{path}: no {text_field!r} column (columns: {', '.join(names)})")
     columns = [text_field] + ([id_field] if id_field in names else [])
     total = parquet.metadata.num_rows
-    number = 0
-    for batch in parquet.iter_batches(batch_size=PARQUET_READ_ROWS, columns=columns):
-        data = batch.to_pydict()
+    # Row groups wholly before ``skip`` (read by an interrupted run) are not read again.
+    groups, number, first_row = [], 0, 0
+    for index in range(parquet.metadata.num_row_groups):
+        rows = parquet.metadata.row_group(index).num_rows
+        if first_row + rows <= skip:
+            number += rows
+        else:
+            groups.append(index)
+        first_row += rows
+    for batch in parquet.iter_batches(batch_size=PARQUET_READ_ROWS, columns=columns, row_groups=groups):
+        if number + batch.num_rows <= skip:
+            number += batch.num_rows
+            continue
+        offset = max(0, skip - number)
+        data = batch.slice(offset).to_pydict()
+        number += offset
         texts = data[text_field]
         ids = data.get(id_field) or [None] * len(texts)
         for identifier, text in zip(ids, texts):
             number += 1
-            yield InputRecord(number, identifier if id_field in names else number, text)
+            yield InputRecord(number, identifier if id_field in names else number, text, number)
         if progress:
             progress(number, total)
 
@@ -414,3 +446,407 @@ def _write(buffer: list[ScoredRecord], writer: RecordWriter, sentence_writer: Re
         rows = [row for s in buffer for row in s.sentences]
         sentence_writer.write(rows)
         summary.sentences += len(rows)
+
+
+# --------------------------------------------------------------------------- resumable runs at scale
+# score_file_resumable: the same rows as score_file, written so that an interrupted run (Ctrl-C,
+# kill -9, a crash) can continue where it stopped without losing or duplicating rows, with
+# identical sentences scored once per run. Work files live in OUTPUT.partial/ next to the
+# output until the run completes; the output then appears in one atomic rename.
+
+CHECKPOINT_FORMAT = 1
+CHECKPOINT_FILE = "checkpoint.json"
+DEFAULT_CHECKPOINT_RECORDS = 2048
+DEFAULT_CHECKPOINT_SECONDS = 30.0
+DEFAULT_SENTENCE_CACHE = 200_000
+MAX_PROBLEMS_KEPT = 1000
+_FINGERPRINT_BYTES = 1 << 20
+
+
+class SentenceCache:
+    """Scores ``score_documents`` requests, computing each distinct sentence once per run.
+
+    Boilerplate and syndicated copies repeat the same sentences across records; their scores
+    are kept in a bounded LRU keyed by a hash of the sentence (not the sentence itself, so
+    memory stays small). Results are the same as ``scorer.score_documents``.
+    """
+
+    def __init__(self, scorer: Any, max_entries: int = DEFAULT_SENTENCE_CACHE):
+        from collections import OrderedDict
+
+        self.scorer = scorer
+        self.max_entries = max_entries
+        self.labels = tuple(scorer.labels)
+        self._scores: OrderedDict[bytes, tuple[float, ...]] = OrderedDict()
+        self.hits = 0
+        self.computed = 0
+
+    @staticmethod
+    def key(sentence: str) -> bytes:
+        import hashlib
+
+        return hashlib.blake2b(sentence.encode("utf-8"), digest_size=16).digest()
+
+    def sentence_scores(self, sentences: list[str]) -> list[dict[str, float]]:
+        keys = [self.key(s) for s in sentences]
+        missing: dict[bytes, str] = {}
+        for key, sentence in zip(keys, sentences):
+            if key in self._scores:
+                self._scores.move_to_end(key)
+            elif key not in missing:
+                missing[key] = sentence
+        found = {key: self._scores[key] for key in keys if key in self._scores}
+        self.hits += len(keys) - len(missing)  # served from the cache or repeated in this request
+        if missing:
+            computed = self.scorer.sentence_scores(list(missing.values()))
+            self.computed += len(missing)
+            for key, values in zip(missing, computed):
+                found[key] = tuple(values[label] for label in self.labels)
+                self._scores[key] = found[key]
+            while len(self._scores) > self.max_entries:
+                self._scores.popitem(last=False)
+        return [dict(zip(self.labels, found[key])) for key in keys]
+
+    def score_documents(self, texts: list[str], *, max_sentences: int | None = None, **_: Any) -> list[dict[str, Any]]:
+        prepared = [self.scorer.prepare_document(t, max_sentences=max_sentences) for t in texts]
+        wanted = [s for p in prepared if p["reason"] is None for s in p["sentences"]]
+        scores = iter(self.sentence_scores(wanted))
+        return [
+            self.scorer.finish_document(p, [next(scores) for _ in p["sentences"]] if p["reason"] is None else None)
+            for p in prepared
+        ]
+
+
+def input_fingerprint(path: Path) -> dict[str, Any]:
+    """Identity of an input file: size, modification time and a hash of its first MiB."""
+    import hashlib
+
+    stat = path.stat()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        digest.update(handle.read(_FINGERPRINT_BYTES))
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "head_sha256": digest.hexdigest()}
+
+
+def _fsync_write(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+class _LineSink:
+    """Rows appended to a JSONL or CSV work file; a commit records its length, a resume truncates to it."""
+
+    def __init__(self, path: Path, kind: str, columns: list[str], committed: dict[str, Any] | None):
+        self.path, self.kind, self.columns = path, kind, columns
+        if committed is None:
+            self.handle = open(path, "wb")
+            if kind == "csv":
+                self.handle.write(self._csv_bytes([dict(zip(columns, columns))]))
+        else:
+            self.handle = open(path, "r+b")
+            self.handle.truncate(int(committed["bytes"]))  # drop rows written after the last commit
+            self.handle.seek(0, os.SEEK_END)
+
+    def _csv_bytes(self, rows: list[dict[str, Any]]) -> bytes:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, extrasaction="ignore")
+        writer.writerows({c: "" if row.get(c) is None else row.get(c) for c in self.columns} for row in rows)
+        return buffer.getvalue().encode("utf-8")
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if self.kind == "jsonl":
+            data = "".join(
+                json.dumps({c: row.get(c) for c in self.columns}, ensure_ascii=False, default=str) + "\n"
+                for row in rows
+            ).encode("utf-8")
+        else:
+            data = self._csv_bytes(rows)
+        self.handle.write(data)
+
+    def commit(self) -> dict[str, Any]:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        return {"bytes": self.handle.tell()}
+
+    def finish(self, target: Path) -> None:
+        self.handle.close()
+        _finish_artifact(self.path, target)
+
+    def close(self) -> None:
+        if not self.handle.closed:
+            self.handle.close()
+
+
+class _PartSink:
+    """Parquet rows as numbered part files (one per commit), joined into the output at the end."""
+
+    def __init__(self, directory: Path, columns: list[str], committed: dict[str, Any] | None):
+        self.directory, self.columns = directory, columns
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.parts = int(committed["parts"]) if committed else 0
+        for stray in self.directory.glob("*.parquet"):  # parts after the last commit
+            if not stray.name.startswith("part-") or int(stray.stem.split("-")[1]) >= self.parts:
+                stray.unlink()
+        self.pending: list[dict[str, Any]] = []
+
+    def _part(self, index: int) -> Path:
+        return self.directory / f"part-{index:06d}.parquet"
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        self.pending.extend(rows)
+
+    def commit(self) -> dict[str, Any]:
+        if self.pending:
+            temporary = self.directory / f"writing-{self.parts:06d}.parquet"
+            with RecordWriter(temporary, self.columns) as writer:
+                writer.write(self.pending)
+            with open(temporary, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temporary, self._part(self.parts))
+            self.parts += 1
+            self.pending = []
+        return {"parts": self.parts}
+
+    def finish(self, target: Path) -> None:
+        _finish_artifact(self.directory, target)
+
+    def close(self) -> None:
+        self.pending = []
+
+
+def _finish_artifact(artifact: Path, target: Path) -> None:
+    """Move a finished work file into place, or join a folder of Parquet parts into ``target``.
+
+    Either way the target appears by one atomic rename; the artifact is gone afterwards.
+    """
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    if not artifact.is_dir():
+        os.replace(artifact, target)
+        return
+
+    temporary = target.with_name(f".{target.name}.assembling.parquet")
+    with RecordWriter(temporary, SENTENCE_COLUMNS if artifact.name.startswith("sentences") else OUTPUT_COLUMNS) as empty:
+        schema = empty._schema()
+    writer = pq.ParquetWriter(temporary, schema)
+    try:
+        for part_file in sorted(artifact.glob("part-*.parquet")):
+            part = pq.ParquetFile(part_file)
+            for group in range(part.num_row_groups):  # one row group at a time: bounded memory
+                writer.write_table(part.read_row_group(group))
+    finally:
+        writer.close()
+    os.replace(temporary, target)
+    shutil.rmtree(artifact, ignore_errors=True)
+
+
+def _artifact(work: Path, name: str, target: Path) -> Path:
+    kind = detect_format(target)
+    return work / (f"{name}-parts" if kind == "parquet" else f"{name}.{kind}")
+
+
+def _open_sink(work: Path, name: str, target: Path, columns: list[str], committed: dict[str, Any] | None) -> Any:
+    kind = detect_format(target)
+    if kind == "parquet":
+        return _PartSink(_artifact(work, name, target), columns, committed)
+    return _LineSink(_artifact(work, name, target), kind, columns, committed)
+
+
+@dataclass
+class ResumableSummary(ScoreFileSummary):
+    problem_count: int = 0  # all problems; ``problems`` keeps the first MAX_PROBLEMS_KEPT messages
+    resumed_at_record: int = 0
+    sentence_cache_hits: int = 0
+    sentences_computed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "problems": self.problem_count, "resumed_at_record": self.resumed_at_record,
+                "sentence_cache_hits": self.sentence_cache_hits, "sentences_computed": self.sentences_computed}
+
+
+def work_dir_for(output_path: str | os.PathLike[str]) -> Path:
+    output_path = Path(output_path)
+    return output_path.with_name(output_path.name + ".partial")
+
+
+def score_file_resumable(
+    scorer: Any,
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    sentences_path: str | os.PathLike[str] | None = None,
+    id_field: str = "id",
+    text_field: str = "text",
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    max_sentences: int | None = None,
+    resume: bool = True,
+    checkpoint_records: int = DEFAULT_CHECKPOINT_RECORDS,
+    checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS,
+    sentence_cache: int = DEFAULT_SENTENCE_CACHE,
+    progress: ProgressCallback | None = None,
+    on_problem: Callable[[str], None] | None = None,
+    on_resume: Callable[[str], None] | None = None,
+) -> ResumableSummary:
+    """Score ``input_path`` into ``output_path`` like :func:`score_file`, resumably, in bounded memory.
+
+    Rows go to ``OUTPUT.partial/``; every ``checkpoint_records`` records (or
+    ``checkpoint_seconds``) the work files are synced and ``checkpoint.json`` records how far the
+    input was read, how much output is final and the running summary. After an interruption
+    the same call continues from the checkpoint (``resume``, the default) when the input file,
+    the model version and the settings are unchanged, discarding any output written after it;
+    otherwise it starts over. Finished, the output appears by atomic rename and the work
+    directory is removed. Memory: one chunk of records, the rows since the last checkpoint for
+    Parquet output, and a bounded cache of sentence scores (``sentence_cache`` entries).
+    """
+    import shutil
+
+    input_path, output_path = Path(input_path), Path(output_path)
+    sentences_target = Path(sentences_path) if sentences_path is not None else None
+    detect_format(input_path)
+    for target in (output_path, sentences_target):
+        if target is not None:
+            detect_format(target)
+            if target.resolve() == input_path.resolve():
+                raise InputError(f"refusing to overwrite the input file {input_path}")
+    if not input_path.is_file():
+        raise InputError(f"{input_path} does not exist or is not a file")
+    if chunk_size < 1 or checkpoint_records < 1:
+        raise InputError("chunk size and checkpoint interval must be at least 1")
+    work = work_dir_for(output_path)
+    identity = {
+        "format": CHECKPOINT_FORMAT, "input": input_fingerprint(input_path), "model_version": scorer.model_version,
+        "settings": {"id_field": id_field, "text_field": text_field, "max_sentences": max_sentences,
+                     "output": output_path.name, "sentences": sentences_target.name if sentences_target else None},
+    }
+    state = _load_checkpoint(work)
+    if state is not None and (not resume or any(state.get(k) != v for k, v in identity.items())):
+        if on_resume:
+            why = "--no-resume" if not resume else "the input, model or settings changed"
+            on_resume(f"discarding the unfinished run in {work} ({why})")
+        state = None
+    if state is None:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+    elif on_resume:
+        on_resume(f"resuming after record {state['position']} ({state['summary']['records']} rows already written)")
+    summary = ResumableSummary(**(state["summary"] if state else {}))
+    summary.resumed_at_record = state["position"] if state else 0
+    targets = {"output": output_path, "sentences": sentences_target}
+    if state is not None and state.get("finished"):
+        # Interrupted while moving the finished files into place: complete that step only.
+        for name, target in targets.items():
+            if target is not None and _artifact(work, name, target).exists():
+                _finish_artifact(_artifact(work, name, target), target)
+        shutil.rmtree(work, ignore_errors=True)
+        return summary
+
+    def problem(item: RecordProblem | str) -> None:
+        message = item.message if isinstance(item, RecordProblem) else item
+        summary.problem_count += 1
+        if len(summary.problems) < MAX_PROBLEMS_KEPT:
+            summary.problems.append(message)
+        if on_problem:
+            on_problem(message)
+
+    committed = state["outputs"] if state else {}
+    sinks = {"output": _open_sink(work, "output", output_path, list(OUTPUT_COLUMNS), committed.get("output"))}
+    if sentences_target is not None:
+        sinks["sentences"] = _open_sink(work, "sentences", sentences_target, list(SENTENCE_COLUMNS),
+                                        committed.get("sentences"))
+    cache = SentenceCache(scorer, sentence_cache)
+    start = (state["offset"], state["position"]) if state else (0, 0)
+    position = {"offset": start[0], "position": start[1]}
+    records = read_records(input_path, id_field=id_field, text_field=text_field, progress=progress, start=start)
+
+    def commit(finished: bool = False) -> None:
+        outputs = {name: sink.commit() for name, sink in sinks.items()}
+        document = {**identity, **position, "outputs": outputs, "finished": finished,
+                    "summary": {"records": summary.records, "unscored": summary.unscored,
+                                "sentences": summary.sentences, "problems": summary.problems,
+                                "problem_count": summary.problem_count}}
+        _fsync_write(work / CHECKPOINT_FILE, json.dumps(document, ensure_ascii=False))
+
+    since_commit, last_commit = 0, time.monotonic()
+    # True while a chunk's rows and counts are being recorded: an interrupt then must not commit
+    # a half-recorded chunk (the last checkpoint stays valid instead).
+    recording = False
+    try:
+        for chunk, skipped, end in _chunks(records, chunk_size):
+            scored = list(score_records(cache, chunk, chunk_size=len(chunk) or 1,
+                                        with_sentences=sentences_target is not None, max_sentences=max_sentences))
+            recording = True
+            for item in skipped:
+                problem(item)
+            for item in scored:
+                if item.warning:
+                    problem(item.warning)
+            sinks["output"].write([s.row for s in scored])
+            if "sentences" in sinks:
+                rows = [row for s in scored for row in s.sentences]
+                sinks["sentences"].write(rows)
+                summary.sentences += len(rows)
+            summary.records += len(scored)
+            summary.unscored += sum(bool(s.row.get("unscored")) for s in scored)
+            position.update(end)
+            recording = False
+            since_commit += len(scored)
+            if since_commit >= checkpoint_records or time.monotonic() - last_commit >= checkpoint_seconds:
+                commit()
+                since_commit, last_commit = 0, time.monotonic()
+        commit(finished=True)
+        sinks["output"].finish(output_path)
+        if "sentences" in sinks and sentences_target is not None:
+            sinks["sentences"].finish(sentences_target)
+    except KeyboardInterrupt:
+        if not recording:
+            commit()  # everything scored so far is kept for the next run
+        raise
+    except Exception:
+        if not (work / CHECKPOINT_FILE).exists():  # failed before anything was kept (e.g. a bad header)
+            for sink in sinks.values():
+                sink.close()
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    finally:
+        for sink in sinks.values():
+            sink.close()
+    shutil.rmtree(work, ignore_errors=True)
+    summary.sentence_cache_hits = cache.hits
+    summary.sentences_computed = cache.computed
+    return summary
+
+
+def _chunks(
+    records: Iterable[InputRecord | RecordProblem], size: int
+) -> Iterator[tuple[list[InputRecord], list[RecordProblem], dict[str, int]]]:
+    """Chunks of ``size`` records with the problems met among them and the input position after them."""
+    chunk: list[InputRecord] = []
+    problems: list[RecordProblem] = []
+    end: dict[str, int] | None = None
+    for item in records:
+        end = {"offset": item.end, "position": item.position}
+        if isinstance(item, RecordProblem):
+            problems.append(item)
+            continue
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk, problems, end
+            chunk, problems, end = [], [], None
+    if end is not None:
+        yield chunk, problems, end
+
+
+def _load_checkpoint(work: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((work / CHECKPOINT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

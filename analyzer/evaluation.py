@@ -236,7 +236,7 @@ def _zero_shot(scorer: HypeScorer, texts: Sequence[str], y: np.ndarray) -> dict[
     from .model import SentenceEncoder
 
     if scorer.method == "head":
-        encoder = scorer.encoder  # frozen: it is the base encoder
+        encoder = scorer.encoder.with_layers([-1])  # frozen: it is the base encoder
     else:
         model, tokenizer, max_length = load_base_encoder(scorer.config["base"])
         encoder = SentenceEncoder(model, tokenizer, max_length, scorer.device)
@@ -424,7 +424,7 @@ def render_model_card(metrics: dict[str, Any], config: dict[str, Any]) -> str:
         "|---|---|",
         f"| model_version | `{model['model_version']}` |",
         f"| method | `{model['method']}` |",
-        f"| base encoder | `{model['base']}` (mean pooling, L2-normalised, max {config.get('max_length')} tokens) |",
+        f"| base encoder | `{model['base']}` (mean pooling of {_layers_text(config)}, L2-normalised, max {config.get('max_length')} tokens) |",
         f"| head | {_head_text(config.get('head') or {})} |",
         f"| languages | {', '.join(model['languages']) or 'n/a'}{' (multilingual base)' if model['multilingual'] else ''} |",
         f"| training time | {_fmt(training.get('train_seconds'), 1)} s on {training.get('device', 'n/a')} |",
@@ -498,6 +498,13 @@ def render_model_card(metrics: dict[str, Any], config: dict[str, Any]) -> str:
         "_All numbers on this card were written by `analyzer evaluate --update-card` from `metrics.json`._",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _layers_text(config: dict[str, Any]) -> str:
+    layers = config.get("pooling_layers") or [-1]
+    if layers == [-1]:
+        return "the last layer"
+    return "hidden states " + ", ".join(str(x) for x in layers) + " (concatenated)"
 
 
 def _head_text(head: dict[str, Any]) -> str:

@@ -178,20 +178,66 @@ def load_base_encoder(reference: str) -> tuple[Any, Any, int]:
 # --------------------------------------------------------------------------- building blocks
 
 
-class SentenceEncoder:
-    """A transformers encoder with mean pooling and L2 normalisation (sentence-transformers style)."""
+def resolve_layers(layers: str | Sequence[int] | None, num_hidden_layers: int) -> list[int]:
+    """Hidden-state indices to pool: ``None``/``"last"`` -> ``[-1]``, ``"all"`` -> embeddings and every layer.
 
-    def __init__(self, model: Any, tokenizer: Any, max_length: int, device: str = "cpu"):
+    Index 0 is the embedding output, ``num_hidden_layers`` (or -1) the last layer.
+    """
+    if layers is None or layers == "last":
+        return [-1]
+    if layers == "all":
+        return list(range(num_hidden_layers + 1))
+    if isinstance(layers, str):
+        try:
+            layers = [int(x) for x in layers.split(",") if x.strip()]
+        except ValueError as exc:
+            raise ModelError(f"layers must be 'last', 'all' or comma-separated integers, got {layers!r}") from exc
+    chosen = [int(x) for x in layers]
+    if not chosen or any(not -(num_hidden_layers + 1) <= x <= num_hidden_layers for x in chosen):
+        raise ModelError(f"layers {chosen} out of range for an encoder with {num_hidden_layers} layers")
+    return chosen
+
+
+def pool_hidden_states(hidden_states: Sequence[Any], attention_mask: Any, layers: Sequence[int]) -> Any:
+    """Masked mean of each chosen layer's token states, each L2-normalised, concatenated."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1)
+    pooled = []
+    for index in layers:
+        hidden = hidden_states[index]
+        weights = mask.to(hidden.dtype)
+        mean = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+        pooled.append(torch.nn.functional.normalize(mean, p=2, dim=-1))
+    return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=-1)
+
+
+class SentenceEncoder:
+    """A transformers encoder with mean pooling and L2 normalisation (sentence-transformers style).
+
+    With ``layers`` other than ``[-1]`` (the last layer), the mean-pooled, normalised states of
+    several layers are concatenated: lower layers keep cues (tense, modality, intensifiers)
+    that the last layer of a similarity-tuned encoder partly discards.
+    """
+
+    def __init__(
+        self, model: Any, tokenizer: Any, max_length: int, device: str = "cpu", layers: Sequence[int] = (-1,)
+    ):
         self.model = model
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
         self.device = device
+        self.layers = [int(x) for x in layers]
         self.model.to(device)
         self.model.eval()
 
     @property
     def dimension(self) -> int:
-        return int(self.model.config.hidden_size)
+        return int(self.model.config.hidden_size) * len(self.layers)
+
+    def with_layers(self, layers: Sequence[int]) -> SentenceEncoder:
+        """The same model and tokenizer pooled over other layers (no copy of the weights)."""
+        return SentenceEncoder(self.model, self.tokenizer, self.max_length, self.device, layers)
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         batch = self.tokenizer(
@@ -201,13 +247,10 @@ class SentenceEncoder:
 
     def pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean of token states over the attention mask, L2-normalised (differentiable)."""
-        import torch
-
-        hidden = self.model(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        summed = (hidden * mask).sum(dim=1)
-        mean = summed / mask.sum(dim=1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(mean, p=2, dim=-1)
+        if self.layers == [-1]:
+            return pool_hidden_states([self.model(**batch).last_hidden_state], batch["attention_mask"], [-1])
+        hidden_states = self.model(**batch, output_hidden_states=True).hidden_states
+        return pool_hidden_states(hidden_states, batch["attention_mask"], self.layers)
 
     def embed(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> torch.Tensor:
         """Embeddings (n, dim) on the CPU, computed in length-sorted batches without gradients."""
@@ -354,8 +397,12 @@ class HypeScorer:
         lora_alpha: int = 16,
         lora_dropout: float = 0.1,
         seed: int = 0,
+        layers: str | Sequence[int] | None = None,
     ) -> HypeScorer:
-        """An untrained scorer over ``base`` (default: the packaged all-MiniLM-L6-v2)."""
+        """An untrained scorer over ``base`` (default: the packaged all-MiniLM-L6-v2).
+
+        ``layers``: which hidden states to pool (see :func:`resolve_layers`; default the last).
+        """
         import torch
 
         if method not in METHODS:
@@ -374,7 +421,8 @@ class HypeScorer:
                 warnings.simplefilter("ignore", FutureWarning)  # peft probing deprecated transformers helpers
                 model = get_peft_model(model, LoraConfig(bias="none", **lora))
         resolved = resolve_device(device)
-        encoder = SentenceEncoder(model, tokenizer, max_length, resolved)
+        pooling_layers = resolve_layers(layers, int(model.config.num_hidden_layers))
+        encoder = SentenceEncoder(model, tokenizer, max_length, resolved, pooling_layers)
         torch.manual_seed(seed)
         head = build_head(encoder.dimension, head_hidden, head_dropout, len(LABELS))
         if multilingual is None:
@@ -387,6 +435,7 @@ class HypeScorer:
             "base_fingerprint": base_fingerprint(location),
             "pooling": "mean",
             "normalize": True,
+            "pooling_layers": pooling_layers,
             "max_length": max_length,
             "method": method,
             "head": {"input_dim": encoder.dimension, "hidden": head_hidden, "dropout": head_dropout},
@@ -443,7 +492,8 @@ class HypeScorer:
             model, tokenizer, _ = load_base_encoder(config["base"])
             if method == "lora":
                 model = _attach_lora(model, directory / "adapter", config.get("lora") or {})
-        encoder = SentenceEncoder(model, tokenizer, int(config.get("max_length") or 256), resolved)
+        layers = [int(x) for x in config.get("pooling_layers") or [-1]]
+        encoder = SentenceEncoder(model, tokenizer, int(config.get("max_length") or 256), resolved, layers)
         head_config = config.get("head") or {}
         head = build_head(
             int(head_config.get("input_dim", encoder.dimension)),

@@ -170,26 +170,27 @@ def training_languages(rows: Sequence[dict[str, Any]], minimum_share: float = 0.
 class TrainingOptions:
     """Hyper-parameters; ``None`` means the method's default."""
 
-    method: str = "head"
-    base: str | None = None
+    method: str = "head"  # head, lora or full
+    base: str | None = None  # local directory or cached hub id; None: the packaged MiniLM
     epochs: int | None = None
-    lr: float | None = None
-    head_lr: float | None = None
+    lr: float | None = None  # encoder (lora/full) or head (head) learning rate
+    head_lr: float | None = None  # head learning rate while fine-tuning the encoder
     batch_size: int = 32
     seed: int = 13
-    head_hidden: int = 256
+    head_hidden: int = 256  # 0: a linear head
     head_dropout: float = 0.1
     weight_decay: float = 0.01
-    patience: int | None = None
-    warmup_epochs: int = 150
+    patience: int | None = None  # epochs without a better validation loss before stopping
+    warmup_epochs: int = 150  # lora/full: epochs of head-only training on frozen embeddings first
     lora_rank: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.1
     device: str = "auto"
-    languages: list[str] | None = None
-    multilingual: bool | None = None
+    languages: list[str] | None = None  # None: from the data, kept only if good enough on validation
+    multilingual: bool | None = None  # None: guessed from the base name
     embed_batch_size: int = 64
-    min_language_auroc: float = 0.85
+    min_language_auroc: float = 0.9
+    layers: str | list[int] | None = None  # pooled hidden states: None/"last", "all" or indices
 
     def resolved(self) -> TrainingOptions:
         if self.method not in DEFAULT_EPOCHS:
@@ -215,6 +216,24 @@ def _batches(n: int, batch_size: int, generator: Any) -> Iterator[Any]:
     order = torch.randperm(n, generator=generator)
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]
+
+
+def _length_bucketed_batches(texts: Sequence[str], batch_size: int, generator: Any) -> list[Any]:
+    """Random batches of similar-length texts: shuffle, sort within windows of 20 batches, shuffle batches.
+
+    Much less padding than plain random batches (fine-tuning on a CPU is dominated by it), and
+    still a different, seeded order every epoch.
+    """
+    import torch
+
+    order = torch.randperm(len(texts), generator=generator).tolist()
+    window = batch_size * 20
+    batches: list[list[int]] = []
+    for start in range(0, len(order), window):
+        part = sorted(order[start : start + window], key=lambda i: len(texts[i]))
+        batches.extend(part[j : j + batch_size] for j in range(0, len(part), batch_size))
+    shuffled = torch.randperm(len(batches), generator=generator).tolist()
+    return [torch.tensor(batches[k]) for k in shuffled]
 
 
 def _bce(logits: Any, targets: Any) -> float:
@@ -340,7 +359,7 @@ def _fine_tune(
         model.train()
         head.train()
         total, seen = 0.0, 0
-        for index in _batches(len(train_texts), options.batch_size, generator):
+        for index in _length_bucketed_batches(train_texts, options.batch_size, generator):
             batch = encoder.tokenize([train_texts[i] for i in index.tolist()])
             logits = head(encoder.pooled(batch))
             loss = loss_fn(logits, y_train_device[index.to(device)])
@@ -433,6 +452,7 @@ def train_scorer(
         lora_alpha=options.lora_alpha,
         lora_dropout=options.lora_dropout,
         seed=options.seed,
+        layers=options.layers,
     )
     train_texts = [r["text"].strip() for r in train_rows]
     val_texts = [r["text"].strip() for r in validation_rows]

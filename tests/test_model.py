@@ -237,3 +237,24 @@ def test_shipped_default_model_orders_clear_cases() -> None:
     assert hype["hype"] > 0.5 > fact["hype"]
     assert fact["evidence"] > 0.5 > hype["evidence"]
     assert forecast["growth"] > 0.5 > fact["growth"]
+
+
+def test_last_layer_pooling_matches_sentence_transformers(tiny_scorer: HypeScorer, packaged_encoder_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    texts = [HYPE[0], "Short.", EVIDENCE[1]]
+    reference = SentenceTransformer(str(packaged_encoder_path), device="cpu", local_files_only=True)
+    expected = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    ours = tiny_scorer.encoder.embed(texts).numpy()
+    np.testing.assert_allclose(ours, expected, atol=1e-5)
+
+
+def test_layer_selection_is_validated() -> None:
+    from analyzer.model import resolve_layers
+
+    assert resolve_layers(None, 6) == [-1] and resolve_layers("last", 6) == [-1]
+    assert resolve_layers("all", 6) == list(range(7))
+    assert resolve_layers("4,5,6", 6) == [4, 5, 6]
+    for bad in ("7", "x", [], [9]):
+        with pytest.raises(ModelError):
+            resolve_layers(bad, 6)

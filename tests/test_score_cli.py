@@ -58,7 +58,7 @@ def test_jsonl_round_trip_with_a_broken_line(
     expected = tiny_scorer.score_document(article)
     assert rows[0]["n_sentences"] == 3 and rows[0]["unscored"] is False and rows[0]["language"] == "en"
     for label in ("hype", "growth", "evidence"):
-        assert rows[0][label] == pytest.approx(expected[label], abs=1e-6)
+        assert rows[0][label] == pytest.approx(expected[label], abs=1e-4)  # the CLI may use ONNX Runtime
     assert rows[2]["unscored"] is True and rows[2]["language"] == "ja" and rows[2]["hype"] is None
     assert rows[3]["unscored"] is True and rows[3]["n_sentences"] == 0
     assert rows[4]["unscored"] is True and "text is missing" in captured.err

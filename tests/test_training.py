@@ -12,7 +12,7 @@ import pytest
 from hype_fixtures import GROWTH, HYPE, labelled_rows, split_rows
 
 from analyzer.errors import InputError
-from analyzer.model import PACKAGED_BASE, HypeScorer
+from analyzer.model import HypeScorer, SentenceEncoder, load_base_encoder
 from analyzer.training import (
     TrainingOptions,
     read_labelled,
@@ -220,7 +220,38 @@ def test_base_given_as_a_local_path_loads_through_transformers(packaged_encoder_
     assert scorer.config["base"] == str(local) and scorer.config["base_fingerprint"]
     reloaded = HypeScorer.from_pretrained(scorer.save_pretrained(tmp_path / "m"), device="cpu")
     assert reloaded.config["base"] == str(local)
-    packaged = train_scorer(train[:20], validation[:10], TrainingOptions(method="head", epochs=5, base=str(packaged_encoder_path), device="cpu"))
-    assert packaged.config["base"] == PACKAGED_BASE
-    # Same weights, same seed: the two bases give the same embeddings and the same scores.
-    np.testing.assert_allclose(scorer.probabilities([HYPE[1]]), packaged.probabilities([HYPE[1]]), atol=1e-6)
+    np.testing.assert_array_equal(scorer.probabilities([HYPE[1]]), reloaded.probabilities([HYPE[1]]))
+    # The same weights under another path give the same embeddings as the packaged encoder.
+    packaged = SentenceEncoder(*load_base_encoder(str(packaged_encoder_path)))
+    np.testing.assert_allclose(scorer.encoder.embed(HYPE[:2]).numpy(), packaged.embed(HYPE[:2]).numpy(), atol=1e-6)
+
+
+def test_length_bucketed_batches_cover_every_index_once() -> None:
+    import torch
+
+    from analyzer.training import _length_bucketed_batches
+
+    texts = [("word " * (i % 17 + 1)).strip() for i in range(203)]
+    batches = _length_bucketed_batches(texts, 8, torch.Generator().manual_seed(0))
+    flat = sorted(int(i) for batch in batches for i in batch)
+    assert flat == list(range(203)) and max(len(b) for b in batches) == 8
+    again = _length_bucketed_batches(texts, 8, torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(batches, again))
+
+
+@pytest.mark.slow
+def test_pooling_over_several_layers(tmp_path: Path) -> None:
+    train, validation = split_rows()
+    options = TrainingOptions(method="head", epochs=5, layers="all", device="cpu")
+    scorer = train_scorer(train[:20], validation[:10], options)
+    assert scorer.config["pooling_layers"] == list(range(7))
+    assert scorer.config["head"]["input_dim"] == 7 * 384
+    reloaded = HypeScorer.from_pretrained(scorer.save_pretrained(tmp_path / "layers"), device="cpu")
+    np.testing.assert_array_equal(scorer.probabilities(HYPE[:3]), reloaded.probabilities(HYPE[:3]))
+    # The exported ONNX graphs pool the last layer only: such a model keeps the torch backend.
+    assert type(reloaded.use_backend("onnx")).__name__ == "TorchBackend"
+    np.testing.assert_allclose(scorer.probabilities(HYPE[:3]), reloaded.probabilities(HYPE[:3]), atol=1e-6)
+    features = reloaded.encoder.embed([HYPE[0]])
+    # Each layer's block is a unit vector.
+    norms = features.reshape(7, 384).norm(dim=-1)
+    np.testing.assert_allclose(norms.numpy(), np.ones(7), atol=1e-5)

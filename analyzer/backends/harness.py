@@ -12,9 +12,9 @@ Paths (all end in the same head and temperatures, so their probabilities are com
 ``reference``              ``HypeScorer.probabilities`` in plain fp32 torch: the yardstick for
                            agreement (it is timed too)
 
-Method. Each path runs in its own worker process, started one after another (so load times
-are not inflated by each other), which loads the model, prepares the path (exports ONNX when
-needed) and warms up on a few sentences. Then the parent runs ``repeats`` rounds; in each round
+Method. The ONNX exports are built first (or found in the cache). Each path then runs in its
+own worker process, started one after another (so load times are not inflated by each other),
+which loads the model, prepares the path and warms up on a few sentences. Then the parent runs ``repeats`` rounds; in each round
 every path scores all sentences once, one path at a time, in a rotating order, so slow drifts
 of the machine (other load, thermal state) hit every path alike. Throughput is sentences (and
 real, unpadded tokens) divided by the median round time: model loading, export and warm-up are
@@ -144,12 +144,24 @@ def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict
         )
         tokenize = {"truncation": True, "max_length": scorer.encoder.max_length}
 
+        layers = scorer.encoder.layers
+        from analyzer.model import pool_hidden_states
+
         def naive(texts: list[str]) -> Any:
             rows = []
             for text in texts:
-                hidden = extractor(text, return_tensors=True, tokenize_kwargs=tokenize)[0]
-                mean = hidden.float().mean(dim=0)
-                rows.append(torch.nn.functional.normalize(mean, p=2, dim=-1).cpu().numpy())
+                if layers == [-1]:
+                    hidden = extractor(text, return_tensors=True, tokenize_kwargs=tokenize)[0]
+                    mean = hidden.float().mean(dim=0)
+                    rows.append(torch.nn.functional.normalize(mean, p=2, dim=-1).cpu().numpy())
+                    continue
+                # The pipeline returns the last layer only; a head over several layers needs
+                # them all, so the same one-text-per-call work goes through the model directly.
+                inputs = extractor.tokenizer(text, return_tensors="pt", **tokenize).to(scorer.device)
+                with torch.inference_mode():
+                    output = extractor.model(**inputs, output_hidden_states=True)
+                pooled = pool_hidden_states(output.hidden_states, inputs["attention_mask"], layers)
+                rows.append(pooled[0].float().cpu().numpy())
             return head_probabilities(np.stack(rows))
 
         return naive, details
@@ -164,10 +176,29 @@ def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict
             encoder[0].auto_model = scorer.encoder.model
         encoder.max_seq_length = scorer.encoder.max_length
 
+        layers = scorer.encoder.layers
+        if layers != [-1]:
+            encoder[0].auto_model.config.output_hidden_states = True
+
         def sentence_transformers(texts: list[str]) -> Any:
-            embeddings = encoder.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
-                                        show_progress_bar=False)
-            return head_probabilities(embeddings)
+            if layers == [-1]:
+                embeddings = encoder.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
+                                            show_progress_bar=False)
+                return head_probabilities(embeddings)
+            from analyzer.model import pool_hidden_states
+
+            # encode() pools only the last layer, so for a head over several layers the batches go
+            # through SentenceTransformer's own tokenize and forward, which return every layer.
+            rows = []
+            for start in range(0, len(texts), 32):
+                prepare = getattr(encoder, "preprocess", None) or encoder.tokenize
+                features = prepare(texts[start:start + 32])
+                features = {k: v.to(scorer.device) for k, v in features.items() if hasattr(v, "to")}
+                with torch.inference_mode():
+                    output = encoder.forward(features)
+                pooled = pool_hidden_states(output["all_layer_embeddings"], output["attention_mask"], layers)
+                rows.append(pooled.float().cpu().numpy())
+            return head_probabilities(np.concatenate(rows))
 
         return sentence_transformers, details
 
@@ -194,10 +225,18 @@ def worker_main(argv: Sequence[str]) -> int:
     parser.add_argument("--path", required=True)
     parser.add_argument("--model")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--sentences", required=True)
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--sentences")
+    parser.add_argument("--out")
+    parser.add_argument("--prepare", action="store_true", help="only build the ONNX exports, then exit")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.prepare:
+        from . import ensure_onnx_model
+
+        scorer = load_scorer(args.model, args.device)
+        for quantized in (False, True):
+            ensure_onnx_model(scorer, quantized=quantized)
+        return 0
     texts = json.loads(Path(args.sentences).read_text(encoding="utf-8"))
 
     def reply(message: dict[str, Any]) -> None:
@@ -321,6 +360,15 @@ class _InProcess:
         self.output = None
 
 
+def _prepare_exports(model: str | os.PathLike[str] | None, device: str) -> None:
+    command = [sys.executable, "-m", "analyzer.backends.harness", "--path", REFERENCE, "--device", device, "--prepare"]
+    if model:
+        command += ["--model", str(model)]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if done.returncode != 0:
+        raise ModelError(f"could not export the ONNX files: {done.stderr.strip()[-2000:]}")
+
+
 def machine_info() -> dict[str, Any]:
     import numpy
     import onnxruntime
@@ -403,6 +451,10 @@ def run_benchmark(
         sentences_file.write_text(json.dumps(texts), encoding="utf-8")
         workers: dict[str, Any] = {}
         shared = None if isolate else load_scorer(model, device)
+        if isolate and any(name in ("default", "onnx", "onnx-int8") for name in names):
+            # Exports happen once, beforehand, so that no path's load time or peak RSS includes them.
+            say("exporting ONNX files (cached after the first run)")
+            _prepare_exports(model, device)
         try:
             for name in names:
                 say(f"loading {name}")
@@ -435,6 +487,10 @@ def run_benchmark(
         finally:
             for worker in workers.values():
                 worker.close()
+    try:
+        results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
     reference = outputs[REFERENCE]
     tokens = results["sentences"]["tokens"]
     for name, entry in results["paths"].items():
@@ -462,6 +518,11 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"{sentences.get('mean_tokens')} tokens) on {machine.get('cuda') or machine.get('cpu')} "
         f"({machine.get('physical_cores')} physical cores), device {results['device']}, median of "
         f"{results['repeats']} alternated rounds. `default` = backend auto -> {results['auto_backend']}.",
+    ]
+    if machine.get("load_average_at_start") is not None:
+        lines[0] += (f" 1-minute load average {machine['load_average_at_start'][0]} at the start and "
+                     f"{(machine.get('load_average_at_end') or ['?'])[0]} at the end.")
+    lines += [
         "",
         "| path | sentences/s | tokens/s | x naive | load s | peak RSS MB | max abs diff | label agreement |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",

@@ -10,7 +10,7 @@ single activation scale per batch leaves the other dimensions with a handful of 
 measures keep label agreement with fp32 at about 99.5%:
 
 * smoothing (as in SmoothQuant): before export, each quantised projection ``W x`` becomes
-  ``(W diag(s)) (x / s)`` with ``s_j = sqrt(max|x_j| / max|W_:j|)`` measured on a few
+  ``(W diag(s)) (x / s)`` with ``s_j = max|x_j|^0.6 / max|W_:j|^0.4`` measured on a few
   calibration sentences, an identity in exact arithmetic that moves the outliers into the
   weights, which are quantised per channel;
 * only the attention query/key/value and the feed-forward input projections (about 60% of the
@@ -20,6 +20,7 @@ measures keep label agreement with fp32 at about 99.5%:
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import logging
@@ -44,9 +45,11 @@ ONNX_OPSET = 17
 ONNX_CACHE_DIR = Path("data") / "cache" / "onnx"
 ONNX_CACHE_ENV_VAR = "ANALYZER_ONNX_CACHE"
 # Bump when the export or quantisation recipe changes: cached files of other recipes are rebuilt.
-ONNX_RECIPE = {"format_version": 2, "opset": ONNX_OPSET, "int8": "smooth-0.5/qkv+ffn-in/per-channel"}
-CPU_BATCH_SIZE = 32
-SMOOTHING_ALPHA = 0.5
+ONNX_RECIPE = {"format_version": 2, "opset": ONNX_OPSET, "int8": "smooth-0.6/qkv+ffn-in/per-channel"}
+# Small batches run as concurrent single-threaded streams keep every core busy with less
+# synchronisation than one multi-threaded run: about 8% more sentences/s on 2 cores.
+CPU_BATCH_SIZE = 16
+SMOOTHING_ALPHA = 0.6
 # Module name endings of the projections that are smoothed and quantised (BERT-family names).
 _QUANTISED_SUFFIXES = (".attention.self.query", ".attention.self.key", ".attention.self.value", ".intermediate.dense")
 # The matching ONNX node names contain these parts.
@@ -76,8 +79,13 @@ CALIBRATION_SENTENCES = (
 # --------------------------------------------------------------------------- export
 
 
-def _graph_module(model: Any, head: Any) -> Any:
+def _graph_module(model: Any, head: Any, layers: Sequence[int] = (-1,)) -> Any:
     import torch
+
+    from analyzer.model import pool_hidden_states
+
+    layers = [int(x) for x in layers]
+    last_only = layers == [-1]
 
     class ScorerGraph(torch.nn.Module):
         def __init__(self) -> None:
@@ -86,10 +94,11 @@ def _graph_module(model: Any, head: Any) -> Any:
             self.head = head
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            hidden = self.encoder_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            return self.head(torch.nn.functional.normalize(mean, p=2, dim=-1))
+            output = self.encoder_model(
+                input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=not last_only
+            )
+            states = [output.last_hidden_state] if last_only else list(output.hidden_states)
+            return self.head(pool_hidden_states(states, attention_mask, [-1] if last_only else layers))
 
     return ScorerGraph().eval()
 
@@ -119,7 +128,7 @@ def export_onnx(scorer: HypeScorer, path: str | os.PathLike[str], *, smooth: boo
     model, head = _export_copy(scorer)
     if smooth:
         smooth_activations(model, scorer.encoder.tokenizer, scorer.encoder.max_length)
-    graph = _graph_module(model, head)
+    graph = _graph_module(model, head, scorer.encoder.layers)
     sample = scorer.encoder.tokenizer(
         ["A short example sentence.", "Another, slightly longer example sentence for the export."],
         padding=True, return_tensors="pt", return_token_type_ids=False,
@@ -355,7 +364,11 @@ def make_session(path: str | os.PathLike[str], *, threads: int | None = None, de
 
 
 class OnnxBackend:
-    """Logits from the exported graph (fp32, or int8 with ``quantized``) in ONNX Runtime."""
+    """Logits from the exported graph (fp32, or int8 with ``quantized``) in ONNX Runtime.
+
+    On a CPU, ``threads`` (default: the physical cores) concurrent streams each run one batch
+    on one intra-op thread; ONNX Runtime releases the GIL, so the streams run in parallel.
+    """
 
     def __init__(
         self,
@@ -373,17 +386,25 @@ class OnnxBackend:
         self.batch_size = int(batch_size or CPU_BATCH_SIZE)
         self.threads = threads or physical_cores()
         self.device = "cpu"
+        self._pool: Any = None
         self._load()
 
     def _load(self) -> None:
         self.path = ensure_onnx_model(self.scorer, quantized=self.quantized, cache_dir=self.cache_dir)
         self.version = self.scorer.model_version
-        self.session = make_session(self.path, threads=self.threads, device=self.scorer.device)
+        on_gpu = self.scorer.device.startswith("cuda")
+        self.streams = 1 if on_gpu else self.threads
+        per_stream = self.threads if on_gpu else 1
+        self.session = make_session(self.path, threads=per_stream, device=self.scorer.device)
         self.device = "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "device": self.device, "batch_size": self.batch_size,
-                "threads": self.threads, "file": str(self.path)}
+                "threads": self.threads, "streams": self.streams, "file": self.path.name}
+
+    def _run(self, batch: Any) -> tuple[Any, Any]:
+        feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+        return batch.indices, self.session.run(["logits"], feeds)[0]
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
@@ -392,7 +413,23 @@ class OnnxBackend:
             self._load()
         out = np.zeros((len(texts), len(self.scorer.labels)), dtype=np.float32)
         encoder = self.scorer.encoder
-        for batch in encode_batches(encoder.tokenizer, texts, batch_size=self.batch_size, max_length=encoder.max_length):
-            feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
-            out[batch.indices] = self.session.run(["logits"], feeds)[0]
+        batches = encode_batches(encoder.tokenizer, texts, batch_size=self.batch_size, max_length=encoder.max_length)
+        if self.streams == 1:
+            for batch in batches:
+                indices, logits = self._run(batch)
+                out[indices] = logits
+            return out
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self.streams, thread_name_prefix="analyzer-onnx")
+        pending: collections.deque[Any] = collections.deque()
+        for batch in batches:
+            pending.append(self._pool.submit(self._run, batch))
+            if len(pending) >= 2 * self.streams:  # bounded: a few batches in flight
+                indices, logits = pending.popleft().result()
+                out[indices] = logits
+        while pending:
+            indices, logits = pending.popleft().result()
+            out[indices] = logits
         return out

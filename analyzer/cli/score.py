@@ -21,13 +21,15 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def score(
         db: DbOption = None,
-        input_file: Annotated[
-            Path | None,
-            typer.Option("--input", help="JSONL, CSV or Parquet records with 'id' and 'text' (streamed)."),
+        input_arg: Annotated[
+            str | None,
+            typer.Option("--input", help="JSONL, CSV or Parquet records with 'id' and 'text' (streamed). "
+                                         "With --engine ray also a folder or URL.", show_default=False),
         ] = None,
-        output_file: Annotated[
-            Path | None,
-            typer.Option("--output", help="Output file; format from its extension (.jsonl, .csv, .parquet)."),
+        output_arg: Annotated[
+            str | None,
+            typer.Option("--output", help="Output file; format from its extension (.jsonl, .csv, .parquet). "
+                                          "With --engine ray a folder (or URL) for Parquet files.", show_default=False),
         ] = None,
         sentences_file: Annotated[
             Path | None, typer.Option("--sentences", help="Also write one row per sentence to this file.")
@@ -44,6 +46,28 @@ def register(app: typer.Typer) -> None:
         strict: Annotated[
             bool, typer.Option("--strict", help="Exit with status 1 if any input record had a problem.")
         ] = False,
+        backend: Annotated[
+            str, typer.Option("--backend", help="Inference backend: auto, torch, onnx or onnx-int8 (auto: the "
+                                                "fastest accurate one for the device).")
+        ] = "auto",
+        resume: Annotated[
+            bool, typer.Option("--resume/--no-resume", help="Continue an interrupted --input run from its checkpoint.")
+        ] = True,
+        checkpoint_every: Annotated[
+            int, typer.Option("--checkpoint-every", min=1, help="Records between checkpoints of an --input run.")
+        ] = 2048,
+        engine: Annotated[
+            str, typer.Option("--engine", help="local, or ray (Ray Data over a local instance or a cluster).")
+        ] = "local",
+        ray_address: Annotated[
+            str | None,
+            typer.Option("--ray-address", help="Ray cluster: 'auto' or ray://HOST:10001 (default: a local instance).",
+                         show_default=False),
+        ] = None,
+        actors: Annotated[
+            int | None, typer.Option("--actors", min=1, help="Ray engine: scoring actors (default: from the cluster).",
+                                     show_default=False)
+        ] = None,
         as_json: JsonOption = False,
     ) -> None:
         """Score hype, growth and evidence.
@@ -57,6 +81,13 @@ def register(app: typer.Typer) -> None:
 
         Otherwise: score the documents in the database (--db) that the current model version
         has not scored yet; scores from other versions stay.
+
+        An --input run keeps a checkpoint in OUTPUT.partial/ and the output appears only when
+        complete: after an interruption (Ctrl-C, kill) the same command resumes without scoring
+        finished records again. Identical sentences are scored once per run.
+
+        With --engine ray: score JSONL or Parquet (files, folders, or URLs) with Ray Data and
+        write Parquet files into the --output folder; see docs/SCALE.md.
         """
         from rich.console import Console
 
@@ -64,6 +95,16 @@ def register(app: typer.Typer) -> None:
         from analyzer.model import HypeScorer
 
         console = Console(stderr=True)
+        if engine not in ("local", "ray"):
+            raise InputError(f"unknown engine {engine!r}; use local or ray")
+        if engine == "ray":
+            if input_arg is None or output_arg is None:
+                raise InputError("--engine ray needs --input and --output")
+            _score_ray(input_arg, output_arg, model, backend, ray_address, id_field, text_field, max_sentences,
+                       actors, as_json)
+            return
+        input_file = Path(input_arg) if input_arg is not None else None
+        output_file = Path(output_arg) if output_arg is not None else None
         if (input_file is None) != (output_file is None):
             raise InputError("--input and --output go together")
         if sentences_file is not None and input_file is None:
@@ -72,6 +113,7 @@ def register(app: typer.Typer) -> None:
             raise InputError("use either --text or --input, not both")
 
         scorer = HypeScorer.from_pretrained(model, device=device, batch_size=batch_size)
+        scorer.use_backend(backend)
 
         if text is not None:
             print_json(scorer.score_document(text, max_sentences=max_sentences) | {"model_version": scorer.model_version})
@@ -79,7 +121,7 @@ def register(app: typer.Typer) -> None:
 
         if input_file is not None:
             _score_file(console, scorer, input_file, output_file, sentences_file, id_field, text_field,
-                        batch_size, max_sentences, strict, as_json)
+                        batch_size, max_sentences, strict, as_json, resume=resume, checkpoint_every=checkpoint_every)
             return
 
         _score_db(console, scorer, db, batch_size, max_sentences, as_json)
@@ -115,8 +157,11 @@ def _score_file(
     max_sentences: int,
     strict: bool,
     as_json: bool,
+    *,
+    resume: bool = True,
+    checkpoint_every: int = 2048,
 ) -> None:
-    from analyzer.batch import detect_format, score_file
+    from analyzer.batch import detect_format, score_file_resumable
 
     bytes_mode = detect_format(input_file) != "parquet"
     with _progress_bar(console, "Scoring", bytes_mode=bytes_mode) as bar:
@@ -128,11 +173,18 @@ def _score_file(
         def warn(message: str) -> None:
             bar.console.print(f"[yellow]Warning:[/yellow] {message}", markup=True, highlight=False)
 
-        summary = score_file(
-            scorer, input_file, output_file, sentences_path=sentences_file, id_field=id_field,
-            text_field=text_field, chunk_size=batch_size, max_sentences=max_sentences,
-            progress=progress, on_problem=warn,
-        )
+        def note(message: str) -> None:
+            bar.console.print(message, markup=False, highlight=False)
+
+        try:
+            summary = score_file_resumable(
+                scorer, input_file, output_file, sentences_path=sentences_file, id_field=id_field,
+                text_field=text_field, chunk_size=batch_size, max_sentences=max_sentences, resume=resume,
+                checkpoint_records=checkpoint_every, progress=progress, on_problem=warn, on_resume=note,
+            )
+        except KeyboardInterrupt:
+            note("Stopped; run the same command again to resume where this run left off.")
+            raise
     result = {"output": str(output_file), "model_version": scorer.model_version, **summary.as_dict()}
     if sentences_file is not None:
         result["sentences_output"] = str(sentences_file)
@@ -145,11 +197,11 @@ def _score_file(
             + f") with model {scorer.model_id} {scorer.model_version}."
         )
         if summary.problems:
-            typer.echo(f"{len(summary.problems)} record(s) had problems (see warnings above).", err=True)
+            typer.echo(f"{summary.problem_count} record(s) had problems (see warnings above).", err=True)
     if strict and summary.problems:
         from analyzer.errors import InputError
 
-        raise InputError(f"{len(summary.problems)} input record(s) had problems (--strict); the other rows were written")
+        raise InputError(f"{summary.problem_count} input record(s) had problems (--strict); the other rows were written")
 
 
 def _score_db(console: Any, scorer: Any, db: Path | None, batch_size: int, max_sentences: int, as_json: bool) -> None:
@@ -179,4 +231,31 @@ def _score_db(console: Any, scorer: Any, db: Path | None, batch_size: int, max_s
         f"Scored {stats['documents']} documents ({stats['unscored']} unscored, {stats['sentences']} sentences, "
         f"{stats['cached_sentences']} from cache) with {stats['model_id']} {stats['model_version']} "
         f"in {stats['seconds']:.1f} s."
+    )
+
+
+def _score_ray(
+    input_path: str,
+    output_dir: str,
+    model: Path | None,
+    backend: str,
+    address: str | None,
+    id_field: str,
+    text_field: str,
+    max_sentences: int,
+    actors: int | None,
+    as_json: bool,
+) -> None:
+    from analyzer.distributed import score_with_ray
+
+    result = score_with_ray(
+        input_path, output_dir, model=model, backend=backend, address=address, id_field=id_field,
+        text_field=text_field, max_sentences=max_sentences, actors=actors,
+    )
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(
+        f"Scored {result['rows']} records into {output_dir} with Ray ({result['actors']} actor(s), backend "
+        f"{result['backend']}) using model {result['model_id']} {result['model_version']} in {result['seconds']:.1f} s."
     )

@@ -38,6 +38,14 @@ def register(app: typer.Typer) -> None:
             typer.Option("--multilingual/--no-multilingual", help="Treat the base as multilingual (score every language).", show_default=False),
         ] = None,
         head_hidden: Annotated[int, typer.Option("--head-hidden", min=0, help="Hidden units of the head (0: linear).")] = 256,
+        layers: Annotated[
+            str,
+            typer.Option("--layers", help="Encoder layers to mean-pool: last, all, or indices such as 4,5,6 (0 = embeddings)."),
+        ] = "last",
+        min_language_auroc: Annotated[
+            float,
+            typer.Option("--min-language-auroc", help="A language seen in training is claimed only if its validation AUROC reaches this."),
+        ] = 0.9,
         device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
         zero_shot: Annotated[bool, typer.Option("--zero-shot/--no-zero-shot", help="Compute the zero-shot baseline.")] = True,
         as_json: JsonOption = False,
@@ -50,7 +58,8 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         options = TrainingOptions(
             method=method, base=base, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-            head_hidden=head_hidden, device=device, multilingual=multilingual,
+            head_hidden=head_hidden, device=device, multilingual=multilingual, layers=layers,
+            min_language_auroc=min_language_auroc,
             languages=[x.strip() for x in languages.split(",") if x.strip()] if languages else None,
         )
 
