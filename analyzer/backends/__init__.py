@@ -10,7 +10,7 @@ scorer, so every backend is calibrated the same way.
 ``onnx``
     Encoder, pooling, normalisation and head exported to one ONNX graph, run by ONNX Runtime
     with every graph optimisation (its fp32 kernels are about twice as fast as eager torch's
-    on many CPUs).
+    on many CPUs), as one single-threaded stream of small batches per physical core.
 ``onnx-int8``
     The same graph with smoothed dynamic int8 quantisation (see :mod:`.onnx_backend`).
 ``auto``
@@ -60,8 +60,9 @@ __all__ = [
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 # The CPU default: the fastest backend whose labels agree with the fp32 torch reference on at
 # least 99.5% of (sentence, label) decisions. Measured with benchmarks/bench_scoring.py on 2
-# AVX-512 cores (benchmarks/results/scoring.md): onnx ~490 sentences/s with identical labels,
-# onnx-int8 ~660/s but 99.2-99.6% agreement on held-out sets, torch ~240/s.
+# AVX-512 cores with the shipped model (benchmarks/results/scoring.md): onnx ~520 sentences/s
+# with identical labels; onnx-int8 ~720/s, but its agreement ranges from 99.9% (news) down to
+# 99.3% (social-media posts); torch ~240/s.
 AUTO_CPU_BACKEND = "onnx"
 BACKEND_ENV_VAR = "ANALYZER_BACKEND"
 

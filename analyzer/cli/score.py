@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         finished records again. Identical sentences are scored once per run.
 
         With --engine ray: score JSONL or Parquet (files, folders, or URLs) with Ray Data and
-        write Parquet files into the --output folder; see docs/SCALE.md.
+        write Parquet files into the --output folder; see the README, "Distributed scoring with Ray".
         """
         from rich.console import Console
 
