@@ -8,8 +8,9 @@ storage); only this module joins them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # --------------------------------------------------------------------------- entities and fundamentals
@@ -404,3 +405,58 @@ def score_store(
         flush(group)
     stats["seconds"] = round(time.perf_counter() - started, 3)
     return stats
+
+
+# --------------------------------------------------------------------------- demo
+# The bundled corpus through every stage: what `make demo` runs.
+
+
+def build_demo(
+    store: Any,
+    *,
+    corpus: Path | None = None,
+    model: str | None = None,
+    say: Callable[[str], None] = print,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Ingest, tag, score, import fundamentals and compute divergence for the demo corpus."""
+    from .demo import DEMO_ROOT_URL, default_corpus_dir, demo_inputs, serve_directory
+    from .errors import InputError
+    from .fetch import FetcherConfig
+    from .model import HypeScorer
+
+    corpus = corpus or default_corpus_dir()
+    site = corpus / "site"
+    if not site.is_dir():
+        raise InputError(f"demo corpus not found at {corpus}; run from a checkout of the project")
+    summary: dict[str, Any] = {}
+
+    entities = load_entities(store, corpus / "entities.yaml")
+    say(f"Loaded {len(entities)} entities")
+
+    with serve_directory(site) as base_url:
+        config = FetcherConfig(mirrors={DEMO_ROOT_URL: base_url})
+        report = ingest(store, demo_inputs(site), allow_private=True, fetcher_config=config)
+    summary["ingest"] = report.to_dict()
+    say(f"Ingested: {_describe_ingest(summary['ingest'])}")
+
+    scorer = HypeScorer.from_pretrained(model)
+    scored = score_store(store, scorer, progress=progress)
+    summary["score"] = scored
+    say(f"Scored {scored['documents']} new documents with {scorer.model_id} ({scorer.model_version})")
+
+    tagged = tag_entities(store, entities)
+    summary["tag"] = {"documents": tagged.documents, "tagged_documents": tagged.tagged_documents, "tags": tagged.tags}
+
+    fundamentals = import_fundamentals_csv(store, corpus / "fundamentals.csv")
+    summary["fundamentals"] = {"rows": len(fundamentals.rows), "errors": len(fundamentals.errors)}
+    say(f"Imported {len(fundamentals.rows)} fundamentals rows")
+
+    summary["divergence"] = compute_divergence(store, freq=["quarter", "month"], model_version=scorer.model_version)
+    say("Computed narrative heat and divergence")
+    return summary
+
+
+def _describe_ingest(report: dict[str, Any]) -> str:
+    keys = ("inserted", "updated", "unchanged", "duplicates", "not_modified", "rejected")
+    return ", ".join(f"{report[k]} {k.replace('_', ' ')}" for k in keys if k in report)

@@ -9,12 +9,12 @@ from hype_fixtures import tiny_model_dir  # noqa: F401
 
 from analyzer.demo import (
     DEMO_ROOT_URL,
-    build_demo,
     default_corpus_dir,
     demo_inputs,
     serve_directory,
 )
 from analyzer.fetch import FetcherConfig, SafeFetcher
+from analyzer.pipeline import build_demo
 from analyzer.storage import Store
 
 

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Build (or refresh) the demo database: ingest, score, tag, fundamentals, divergence."""
-        from analyzer.demo import build_demo
+        from analyzer.pipeline import build_demo
 
         def say(message: str) -> None:
             if not as_json:
