@@ -77,6 +77,26 @@ def _covers(params: dict[str, Any] | None, entity: str | None) -> bool:
     return entity is not None and entity in covered
 
 
+def _filtered(
+    sql: str, args: list[Any], entity: str | None, metric: str | None
+) -> tuple[str, list[Any]]:
+    """Narrow a query over a materialised table to one entity and/or metric."""
+    if entity:
+        sql += " AND entity_id = ?"
+        args = [*args, entity]
+    if metric:
+        sql += " AND metric = ?"
+        args = [*args, metric]
+    return sql, args
+
+
+def _same_rule(stored: dict[str, Any], threshold: float | None, min_periods: int | None) -> bool:
+    """Whether a requested flag rule is the one the stored results were computed with."""
+    return (threshold is None or threshold == stored.get("threshold")) and (
+        min_periods is None or min_periods == stored.get("min_periods")
+    )
+
+
 def _frame(store: Any, sql: str, params: list[Any] | tuple[Any, ...]) -> pd.DataFrame:
     cursor = store.conn.execute(sql, params)
     return pd.DataFrame(cursor.fetchall(), columns=[c[0] for c in cursor.description])
@@ -185,19 +205,11 @@ def divergence_frame(
             " fundamental_level, fundamental_growth, growth_z, growth_basis, unit, divergence,"
             " flagged FROM divergence WHERE freq = ? AND model_version = ?"
         )
-        args: list[Any] = [freq, version]
-        if entity:
-            sql += " AND entity_id = ?"
-            args.append(entity)
-        if metric:
-            sql += " AND metric = ?"
-            args.append(metric)
+        sql, args = _filtered(sql, [freq, version], entity, metric)
         frame = _periods(_frame(store, sql + " ORDER BY entity_id, metric, period", args), "period")
         frame["flagged"] = frame["flagged"].astype(bool)
         stored = params or {}
-        if (threshold is not None and threshold != stored.get("threshold")) or (
-            min_periods is not None and min_periods != stored.get("min_periods")
-        ):
+        if not _same_rule(stored, threshold, min_periods):
             flagged, _ = detect_flags(
                 frame,
                 threshold if threshold is not None else stored.get("threshold", 1.0),
@@ -226,22 +238,13 @@ def flags(
     check_freq(freq)
     version, params = _run(store, freq, model_version)
     stored = params or {}
-    same_rule = (threshold is None or threshold == stored.get("threshold")) and (
-        min_periods is None or min_periods == stored.get("min_periods")
-    )
-    if _covers(params, entity) and same_rule:
+    if _covers(params, entity) and _same_rule(stored, threshold, min_periods):
         sql = (
             "SELECT entity_id AS entity, NULLIF(metric, '') AS metric, freq, start_period AS start,"
             " end_period AS end, peak_period, peak_value, periods, threshold, min_periods, top_sentences"
             " FROM flags WHERE freq = ? AND model_version = ?"
         )
-        args: list[Any] = [freq, version]
-        if entity:
-            sql += " AND entity_id = ?"
-            args.append(entity)
-        if metric:
-            sql += " AND metric = ?"
-            args.append(metric)
+        sql, args = _filtered(sql, [freq, version], entity, metric)
         frame = _frame(store, sql + " ORDER BY entity_id, metric, start_period", args)
         frame["top_sentences"] = [json.loads(s)[:top_k] for s in frame["top_sentences"]]
     else:

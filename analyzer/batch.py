@@ -12,7 +12,7 @@ parallel workers, other formats) without touching the others:
 ``RecordWriter``
     appends rows to a JSONL, CSV or Parquet file chunk by chunk.
 
-:func:`score_file` joins them. Error policy: a record that cannot be parsed (a broken JSONL
+:func:`score_file_resumable` joins them. Error policy: a record that cannot be parsed (a broken JSONL
 line, an undecodable line) is skipped with a warning naming its line, and everything else is
 still scored; the summary lists the problems. A record without usable text still gets an output
 row, marked ``unscored``. Rows already written stay written if the run is interrupted.
@@ -386,70 +386,8 @@ class ScoreFileSummary:
                 "problems": len(self.problems), "problem_details": self.problems[:100]}
 
 
-def score_file(
-    scorer: Any,
-    input_path: str | os.PathLike[str],
-    output_path: str | os.PathLike[str],
-    *,
-    sentences_path: str | os.PathLike[str] | None = None,
-    id_field: str = "id",
-    text_field: str = "text",
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    max_sentences: int | None = None,
-    progress: ProgressCallback | None = None,
-    on_problem: Callable[[str], None] | None = None,
-) -> ScoreFileSummary:
-    """Score every record of ``input_path`` into ``output_path`` (and per-sentence rows into ``sentences_path``)."""
-    input_path, output_path = Path(input_path), Path(output_path)
-    detect_format(input_path)
-    detect_format(output_path)
-    if sentences_path is not None:
-        detect_format(sentences_path)
-    for target in (output_path, sentences_path):
-        if target is not None and Path(target).resolve() == input_path.resolve():
-            raise InputError(f"refusing to overwrite the input file {input_path}")
-    summary = ScoreFileSummary()
-
-    def problem(item: RecordProblem | str) -> None:
-        message = item.message if isinstance(item, RecordProblem) else item
-        summary.problems.append(message)
-        if on_problem:
-            on_problem(message)
-
-    records = read_records(input_path, id_field=id_field, text_field=text_field, progress=progress)
-    sentence_writer = RecordWriter(sentences_path, SENTENCE_COLUMNS) if sentences_path else None
-    try:
-        with RecordWriter(output_path, OUTPUT_COLUMNS) as writer:
-            buffer: list[ScoredRecord] = []
-            for scored in score_records(
-                scorer, records, chunk_size=chunk_size, with_sentences=sentence_writer is not None,
-                max_sentences=max_sentences, on_problem=problem,
-            ):
-                if scored.warning:
-                    problem(scored.warning)
-                buffer.append(scored)
-                if len(buffer) >= chunk_size:
-                    _write(buffer, writer, sentence_writer, summary)
-                    buffer = []
-            _write(buffer, writer, sentence_writer, summary)
-    finally:
-        if sentence_writer is not None:
-            sentence_writer.close()
-    return summary
-
-
-def _write(buffer: list[ScoredRecord], writer: RecordWriter, sentence_writer: RecordWriter | None, summary: ScoreFileSummary) -> None:
-    writer.write(s.row for s in buffer)
-    summary.records += len(buffer)
-    summary.unscored += sum(bool(s.row.get("unscored")) for s in buffer)
-    if sentence_writer is not None:
-        rows = [row for s in buffer for row in s.sentences]
-        sentence_writer.write(rows)
-        summary.sentences += len(rows)
-
-
 # --------------------------------------------------------------------------- resumable runs at scale
-# score_file_resumable: the same rows as score_file, written so that an interrupted run (Ctrl-C,
+# score_file_resumable: every record scored into the output, written so that an interrupted run (Ctrl-C,
 # kill -9, a crash) can continue where it stopped without losing or duplicating rows, with
 # identical sentences scored once per run. Work files live in OUTPUT.partial/ next to the
 # output until the run completes; the output then appears in one atomic rename.
@@ -696,7 +634,7 @@ def score_file_resumable(
     on_problem: Callable[[str], None] | None = None,
     on_resume: Callable[[str], None] | None = None,
 ) -> ResumableSummary:
-    """Score ``input_path`` into ``output_path`` like :func:`score_file`, resumably, in bounded memory.
+    """Score ``input_path`` into ``output_path`` resumably, in bounded memory.
 
     Rows go to ``OUTPUT.partial/``; every ``checkpoint_records`` records (or
     ``checkpoint_seconds``) the work files are synced and ``checkpoint.json`` records how far the

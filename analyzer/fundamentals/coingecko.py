@@ -13,7 +13,7 @@ from typing import Any
 from analyzer.errors import InputError
 
 from .http import HttpClient, HttpStatusError
-from .values import utc_day
+from .values import fundamental_row, utc_day
 
 SOURCE_KEY = "coingecko"
 SOURCE_NAME = "CoinGecko"
@@ -56,17 +56,7 @@ def parse_market_chart(payload: Any, entity_id: str, *, coin_id: str = "") -> li
     rows: list[dict[str, Any]] = []
     for key, metric in SERIES_METRICS.items():
         for day, value in downsample_daily(payload.get(key)).items():
-            rows.append(
-                {
-                    "entity_id": entity_id,
-                    "metric": metric,
-                    "date": day,
-                    "value": value,
-                    "unit": "USD",
-                    "source": SOURCE_KEY,
-                    "filed_at": None,
-                }
-            )
+            rows.append(fundamental_row(entity_id, metric, day, value, source=SOURCE_KEY))
     return rows
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from analyzer.errors import InputError
 
 from .http import HttpClient, HttpStatusError
-from .values import is_utc_midnight, utc_day
+from .values import fundamental_row, is_utc_midnight, utc_day
 
 SOURCE_KEY = "defillama"
 SOURCE_NAME = "DefiLlama"
@@ -72,7 +72,7 @@ def parse_protocol_tvl(
             dropped += 1
             continue
         by_day[utc_day(stamp)] = value
-    rows = [_row(entity_id, "tvl", day, value) for day, value in sorted(by_day.items())]
+    rows = [fundamental_row(entity_id, "tvl", day, value, source=SOURCE_KEY) for day, value in sorted(by_day.items())]
     return rows, dropped
 
 
@@ -98,19 +98,7 @@ def parse_fees_summary(
             dropped += 1
             continue
         by_day[day] = value
-    return [_row(entity_id, metric, day, value) for day, value in sorted(by_day.items())], dropped
-
-
-def _row(entity_id: str, metric: str, day: str, value: float) -> dict[str, Any]:
-    return {
-        "entity_id": entity_id,
-        "metric": metric,
-        "date": day,
-        "value": value,
-        "unit": "USD",
-        "source": SOURCE_KEY,
-        "filed_at": None,
-    }
+    return [fundamental_row(entity_id, metric, day, value, source=SOURCE_KEY) for day, value in sorted(by_day.items())], dropped
 
 
 def _not_found(what: str, slug: str) -> Callable[[HttpStatusError], HttpStatusError]:

@@ -20,7 +20,7 @@ from typing import Any
 from analyzer.errors import InputError
 
 from .http import HttpClient, HttpStatusError
-from .values import normalise_date, parse_value
+from .values import fundamental_row, normalise_date, parse_value
 
 SOURCE_KEY = "fred"
 SOURCE_NAME = "FRED"
@@ -78,17 +78,7 @@ def parse_fred_csv(
                 continue
             if value is None:
                 continue
-            rows.append(
-                {
-                    "entity_id": entity_id,
-                    "metric": metric,
-                    "date": day,
-                    "value": value,
-                    "unit": None,
-                    "source": SOURCE_KEY,
-                    "filed_at": None,
-                }
-            )
+            rows.append(fundamental_row(entity_id, metric, day, value, source=SOURCE_KEY, unit=None))
     return rows, problems
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime, timezone
+from typing import Any
 
 # Markers that mean "no observation" in FRED downloads and hand-made spreadsheets.
 MISSING_MARKERS = frozenset({"", ".", "na", "n/a", "nan", "null", "none", "-", "--", "#n/a"})
@@ -104,3 +105,13 @@ def utc_day(timestamp_s: float) -> str:
 
 def is_utc_midnight(timestamp_s: float) -> bool:
     return int(timestamp_s) % 86400 == 0
+
+
+def fundamental_row(
+    entity_id: str, metric: str, day: str, value: float | None, *, source: str, unit: str | None = "USD"
+) -> dict[str, Any]:
+    """One row for the ``fundamentals`` table from a connector whose data carries no filing date."""
+    return {
+        "entity_id": entity_id, "metric": metric, "date": day, "value": value,
+        "unit": unit, "source": source, "filed_at": None,
+    }
