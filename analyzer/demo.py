@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from analyzer.errors import InputError
 
 DEMO_ROOT_URL = "https://demo.analyzer.example/"
 

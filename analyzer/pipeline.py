@@ -22,7 +22,7 @@ DEFAULT_ENTITIES_FILE = "entities.yaml"
 
 def load_entities(store: Any, path: str | os.PathLike[str] | None = None) -> list[Any]:
     """Validate an entities file and upsert every entity into the store; returns the entities."""
-    from analyzer.entities import load_entities_file
+    from analyzer.entities.definitions import load_entities_file
 
     entities = load_entities_file(path or DEFAULT_ENTITIES_FILE)
     with store.transaction():
@@ -63,10 +63,9 @@ def tag_entities(
     and gain the matched text and sentences. Sentence indices follow the stored sentences when
     the document was scored, else :func:`analyzer.entities.split_sentences`.
     """
-    from analyzer.entities import (
-        DEFAULT_EMBEDDING_THRESHOLD,
+    from analyzer.entities.definitions import DEFAULT_EMBEDDING_THRESHOLD, as_entities
+    from analyzer.entities.matching import (
         EmbeddingMatcher,
-        as_entities,
         match_entities,
         split_sentences,
         tag_text,
@@ -238,9 +237,10 @@ def compute_divergence(
     ``growth_basis`` ("yoy"/"pop") override the per-metric defaults. Returns a summary per
     frequency.
     """
-    from .dedup import DEFAULT_SIMILARITY, DEFAULT_WINDOW_DAYS, cluster_documents
-    from .divergence import DEFAULT_MIN_PERIODS, DEFAULT_THRESHOLD, analyse, save_analysis
-    from .heat import check_freq
+    from analyzer.analysis.dedup import DEFAULT_SIMILARITY, DEFAULT_WINDOW_DAYS, cluster_documents
+    from analyzer.analysis.flags import DEFAULT_MIN_PERIODS, DEFAULT_THRESHOLD
+    from analyzer.analysis.periods import check_freq
+    from analyzer.analysis.run import analyse, save_analysis
 
     freqs = [freq] if isinstance(freq, str) else list(freq)
     for name in freqs:
@@ -297,7 +297,7 @@ def ingest(
     ``progress(completed, total, label)`` is called as inputs finish. One ``runs`` row and
     one ``fetches`` row per fetched URL or read file are written.
     """
-    from .ingest import Ingestor
+    from analyzer.ingest import Ingestor
 
     ingestor = Ingestor(
         store,
@@ -336,7 +336,7 @@ def score_store(
     """
     import time
 
-    from analyzer.model import DEFAULT_MAX_SENTENCES
+    from analyzer.scoring.scorer import DEFAULT_MAX_SENTENCES
     from analyzer.storage import content_hash
 
     started = time.perf_counter()
@@ -420,10 +420,10 @@ def build_demo(
     progress: Any = None,
 ) -> dict[str, Any]:
     """Ingest, tag, score, import fundamentals and compute divergence for the demo corpus."""
-    from .demo import DEMO_ROOT_URL, default_corpus_dir, demo_inputs, serve_directory
-    from .errors import InputError
-    from .fetch import FetcherConfig
-    from .model import HypeScorer
+    from analyzer.demo import DEMO_ROOT_URL, default_corpus_dir, demo_inputs, serve_directory
+    from analyzer.errors import InputError
+    from analyzer.ingest.fetch import FetcherConfig
+    from analyzer.scoring.scorer import HypeScorer
 
     corpus = corpus or default_corpus_dir()
     site = corpus / "site"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analyzer import app_api
 from analyzer.errors import AnalyzerError, ModelError
+from analyzer.views import app_api
 from app_pages import ui
 
 CHECKED_KEY = "check_input"

@@ -8,8 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from analyzer import app_api
 from analyzer.errors import AnalyzerError
+from analyzer.views import app_api
 from app_pages import ui
 
 PAGE_SIZES = (25, 50, 100, 200)

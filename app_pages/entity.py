@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analyzer import app_api, plots
+from analyzer.views import app_api, plots
 from app_pages import ui
 
 MAX_DOCUMENT_ROWS = 100

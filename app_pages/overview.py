@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analyzer import app_api
+from analyzer.views import app_api
 from app_pages import ui
 
 st.title("Narrative heat vs fundamentals")

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from analyzer import app_api
+from analyzer.views import app_api
 
 CACHE_TTL_SECONDS = 300
 MODEL_VERSION_KEY = "model_version"
@@ -207,7 +207,7 @@ def model_directory() -> str:
 
 @st.cache_resource(show_spinner="Loading the hype model…", max_entries=2)
 def _scorer(directory: str, config_stamp: float) -> Any:
-    from analyzer.model import HypeScorer
+    from analyzer.scoring.scorer import HypeScorer
 
     return HypeScorer.from_pretrained(directory, device="cpu")
 

@@ -5,7 +5,7 @@
 Sentences: real financial news sentences from ``../shared/realdata/labeled`` when that folder
 is present (Financial PhraseBank, then FiQA posts and SemEval-2017 headlines), else the
 bundled corpus test split. Results go to ``benchmarks/results/scoring.json`` and the summary
-table to ``benchmarks/results/scoring.md``; see ``analyzer.backends.harness`` for the method.
+table to ``benchmarks/results/scoring.md``; see ``analyzer.scoring.benchmark`` for the method.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def fiqa_sentences(folder: Path) -> list[str]:
 
 
 def benchmark_sentences(n: int, source: str) -> tuple[list[str], str]:
-    from analyzer.backends.harness import read_sentences
+    from analyzer.scoring.benchmark import read_sentences
 
     if source in ("auto", "realdata") and SHARED_LABELED.is_dir():
         pool = list(dict.fromkeys(phrasebank_sentences(SHARED_LABELED) + fiqa_sentences(SHARED_LABELED)))
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(PROJECT_ROOT))
 
-    from analyzer.backends.harness import PATHS, markdown_table, run_benchmark, write_results
+    from analyzer.scoring.benchmark import PATHS, markdown_table, run_benchmark, write_results
 
     sentences, source = benchmark_sentences(args.n, args.source)
     paths = [p.strip() for p in args.paths.split(",")] if args.paths else list(PATHS)

@@ -135,8 +135,8 @@ def _fundamentals() -> list[dict[str, Any]]:
 
 def seed_database(path: Path, model_dir: Path) -> dict[str, Any]:
     """Build the seeded database at ``path`` with the model in ``model_dir``; returns a summary."""
-    from analyzer.model import HypeScorer
     from analyzer.pipeline import compute_divergence, tag_entities
+    from analyzer.scoring.scorer import HypeScorer
     from analyzer.storage import DocumentRecord, Store
 
     scorer = HypeScorer.from_pretrained(model_dir, device="cpu")

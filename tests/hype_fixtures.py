@@ -96,7 +96,7 @@ def split_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 @functools.cache
 def _trained_model_dir(directory: str) -> Path:
-    from analyzer.training import TrainingOptions, train_scorer
+    from analyzer.training.train import TrainingOptions, train_scorer
 
     train, validation = split_rows()
     scorer = train_scorer(train, validation, TrainingOptions(method="head", epochs=60, seed=3, device="cpu"))
@@ -110,7 +110,7 @@ def tiny_model_dir_for(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @functools.cache
 def _loaded(directory: str) -> Any:
-    from analyzer.model import HypeScorer
+    from analyzer.scoring.scorer import HypeScorer
 
     return HypeScorer.from_pretrained(directory, device="cpu")
 

@@ -20,9 +20,9 @@ from app_seed import HOSTILE_AUTHOR, HOSTILE_SENTENCE, HOSTILE_TITLE, seeded
 from hype_fixtures import tiny_model_dir  # noqa: F401 - a fixture
 from streamlit.testing.v1 import AppTest
 
-from analyzer import app_api
 from analyzer.errors import FetchError, InputError
 from analyzer.storage import Store
+from analyzer.views import app_api
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGES = ["overview", "entity", "check", "documents", "model"]

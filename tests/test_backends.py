@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from hype_fixtures import EVIDENCE, GROWTH, HYPE, NEUTRAL
 
-from analyzer.backends import (
+from analyzer.errors import ModelError
+from analyzer.scoring.backends import (
     AUTO_CPU_BACKEND,
     OnnxBackend,
     TorchBackend,
@@ -21,8 +22,7 @@ from analyzer.backends import (
     prefetch,
     resolve_backend_name,
 )
-from analyzer.errors import ModelError
-from analyzer.model import HypeScorer
+from analyzer.scoring.scorer import HypeScorer
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,7 @@ def test_onnx_cache_is_reused_and_rebuilt_for_a_new_model_version(
     sidecar = json.loads(first.with_suffix(".json").read_text())
     assert sidecar["model_version"] == scorer.model_version and scorer.model_version in first.name
 
-    import analyzer.backends.onnx_backend as onnx_backend
+    import analyzer.scoring.backends.onnx_backend as onnx_backend
 
     def no_export(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cached export should have been reused")

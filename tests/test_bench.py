@@ -9,9 +9,9 @@ import hype_fixtures
 import pytest
 from hype_fixtures import EVIDENCE, GROWTH, HYPE, NEUTRAL
 
-from analyzer.backends.harness import PATHS, REFERENCE, read_sentences, run_benchmark
 from analyzer.cli import main
 from analyzer.errors import InputError
+from analyzer.scoring.benchmark import PATHS, REFERENCE, read_sentences, run_benchmark
 
 pytestmark = pytest.mark.slow
 SENTENCES = HYPE + GROWTH + EVIDENCE + NEUTRAL

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analyzer.calibration import (
+from analyzer.scoring.calibration import (
     TemperatureScaler,
     binary_nll,
     expected_calibration_error,

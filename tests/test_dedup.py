@@ -7,10 +7,10 @@ import random
 import pytest
 from analysis_seed import add_document, quarter_starts, story_text
 
-from analyzer import analysis
-from analyzer.dedup import cluster_documents, minhash, shingles
+from analyzer.analysis.dedup import cluster_documents, minhash, shingles
 from analyzer.errors import InputError
 from analyzer.pipeline import compute_divergence
+from analyzer.views import data as analysis
 
 
 def _clusters(store) -> dict[int, int]:

@@ -13,7 +13,7 @@ from analyzer.demo import (
     demo_inputs,
     serve_directory,
 )
-from analyzer.fetch import FetcherConfig, SafeFetcher
+from analyzer.ingest.fetch import FetcherConfig, SafeFetcher
 from analyzer.pipeline import build_demo
 from analyzer.storage import Store
 

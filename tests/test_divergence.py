@@ -15,18 +15,17 @@ from analysis_seed import (
     seed_quarterly_story,
 )
 
-from analyzer import analysis
-from analyzer.divergence import (
-    cross_correlation,
+from analyzer.analysis.divergence import (
     divergence_rows,
-    flag_runs,
     fundamental_series,
-    granger_test,
     growth_rate,
     native_frequency,
 )
+from analyzer.analysis.flags import flag_runs
+from analyzer.analysis.statistics import cross_correlation, granger_test
 from analyzer.errors import InputError
 from analyzer.pipeline import compute_divergence
+from analyzer.views import data as analysis
 
 QUARTERS = quarter_starts(2018, 24)
 CALM, RAMP = 12, 12

@@ -10,14 +10,8 @@ from typer.testing import CliRunner
 
 from analyzer import pipeline
 from analyzer.cli import app
-from analyzer.entities import (
-    EmbeddingMatcher,
-    Entity,
-    load_entities_file,
-    match_entities,
-    parse_entities_yaml,
-    split_sentences,
-)
+from analyzer.entities.definitions import Entity, load_entities_file, parse_entities_yaml
+from analyzer.entities.matching import EmbeddingMatcher, match_entities, split_sentences
 from analyzer.errors import InputError
 from analyzer.storage import DocumentRecord
 

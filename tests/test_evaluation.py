@@ -11,14 +11,14 @@ import pytest
 from hype_fixtures import labelled_rows
 
 from analyzer.cli import main
-from analyzer.evaluation import (
+from analyzer.scoring.scorer import LABELS, HypeScorer
+from analyzer.training.evaluation import (
     binary_metrics,
     evaluate_scorer,
     render_model_card,
     write_evaluation,
     zero_shot_metrics,
 )
-from analyzer.model import LABELS, HypeScorer
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from analyzer.errors import InputError
-from analyzer.explosive import (
+from analyzer.analysis.explosiveness import (
     adf_window_matrix,
     critical_values,
     gsadf_test,
     minimum_window,
     sadf_bsadf,
 )
+from analyzer.errors import InputError
 
 T = 100
 

@@ -8,7 +8,7 @@ import zlib
 import pytest
 from ingest_server import LocalServer, Reply, running_server
 
-from analyzer.fetch import (
+from analyzer.ingest.fetch import (
     AddressPolicy,
     FetcherConfig,
     FetchRefused,

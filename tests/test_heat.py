@@ -16,17 +16,12 @@ from analysis_seed import (
     story_text,
 )
 
-from analyzer import analysis
+from analyzer.analysis.heat import compute_heat
+from analyzer.analysis.periods import FREQUENCIES, period_sql, period_start, period_starts
+from analyzer.analysis.standardise import robust_z
 from analyzer.errors import InputError
-from analyzer.heat import (
-    FREQUENCIES,
-    compute_heat,
-    period_sql,
-    period_start,
-    period_starts,
-    robust_z,
-)
 from analyzer.pipeline import compute_divergence
+from analyzer.views import data as analysis
 
 # --------------------------------------------------------------------------- periods
 

@@ -16,8 +16,8 @@ import pytest
 from ingest_server import LocalServer, Reply, minimal_pdf, rss, running_server
 
 from analyzer.cli import main as cli_main
-from analyzer.fetch import FetcherConfig
 from analyzer.ingest import IngestRejected, canonicalize_url
+from analyzer.ingest.fetch import FetcherConfig
 from analyzer.pipeline import ingest
 from analyzer.storage import Store
 

@@ -15,16 +15,13 @@ import pytest
 from hype_fixtures import EVIDENCE, GROWTH, HYPE, NEUTRAL
 
 from analyzer.errors import InputError, ModelError
-from analyzer.model import (
-    DEFAULT_MODEL_DIR,
-    LABELS,
+from analyzer.scoring.encoder import (
     PACKAGED_BASE,
-    HypeScorer,
-    aggregate_scores,
     base_reference,
     length_sorted_batches,
     resolve_device,
 )
+from analyzer.scoring.scorer import DEFAULT_MODEL_DIR, LABELS, HypeScorer, aggregate_scores
 
 pytestmark = pytest.mark.slow
 
@@ -188,7 +185,7 @@ def test_loading_errors_are_model_errors(tiny_model_dir: Path, tmp_path: Path, m
     with pytest.raises(ModelError, match="head.safetensors"):
         HypeScorer.from_pretrained(broken)
     monkeypatch.delenv("ANALYZER_MODEL", raising=False)
-    monkeypatch.setattr("analyzer.model.DEFAULT_MODEL_DIR", tmp_path / "models" / "hype-default")
+    monkeypatch.setattr("analyzer.scoring.scorer.DEFAULT_MODEL_DIR", tmp_path / "models" / "hype-default")
     with pytest.raises(ModelError, match="analyzer train"):
         HypeScorer.from_pretrained(None)
     monkeypatch.setenv("ANALYZER_MODEL", str(tiny_model_dir))
@@ -250,7 +247,7 @@ def test_last_layer_pooling_matches_sentence_transformers(tiny_scorer: HypeScore
 
 
 def test_layer_selection_is_validated() -> None:
-    from analyzer.model import resolve_layers
+    from analyzer.scoring.encoder import resolve_layers
 
     assert resolve_layers(None, 6) == [-1] and resolve_layers("last", 6) == [-1]
     assert resolve_layers("all", 6) == list(range(7))

@@ -7,10 +7,10 @@ import plotly.graph_objects as go
 import pytest
 from analysis_seed import add_quarterly_fundamentals, quarter_starts, seed_quarterly_story
 
-from analyzer import analysis
-from analyzer.divergence import Flag
+from analyzer.analysis.flags import Flag
 from analyzer.pipeline import compute_divergence
-from analyzer.plots import (
+from analyzer.views import data as analysis
+from analyzer.views.plots import (
     fig_divergence_bars,
     fig_heat_components,
     fig_heat_vs_fundamentals,

@@ -11,7 +11,7 @@ from hype_fixtures import EVIDENCE, GROWTH, HYPE, NEUTRAL
 
 from analyzer.cli import main
 from analyzer.errors import InputError
-from analyzer.model import HypeScorer
+from analyzer.scoring.scorer import HypeScorer
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="ray is an optional extra (pip install '.[scale]')")
@@ -68,7 +68,7 @@ def test_ray_engine_scores_jsonl_and_parquet_like_the_local_engine(
             assert scored[row["id"]][label] == pytest.approx(expected[label], abs=1e-5)
 
     # Parquet in a folder works the same way, through the library function.
-    from analyzer.distributed import score_with_ray
+    from analyzer.scoring.distributed import score_with_ray
 
     parquet_dir = tmp_path / "parquet-in"
     parquet_dir.mkdir()
@@ -80,7 +80,7 @@ def test_ray_engine_scores_jsonl_and_parquet_like_the_local_engine(
 
 
 def test_ray_engine_input_errors_are_clear(local_ray: object, model_dir: Path, tmp_path: Path) -> None:
-    from analyzer.distributed import input_format, score_with_ray
+    from analyzer.scoring.distributed import input_format, score_with_ray
 
     with pytest.raises(InputError, match="cannot tell the format"):
         input_format(str(tmp_path / "data.txt"))

@@ -11,9 +11,9 @@ import hype_fixtures
 import pytest
 from hype_fixtures import EVIDENCE, GROWTH, HYPE, NEUTRAL
 
-from analyzer.batch import OUTPUT_COLUMNS, InputRecord, RecordProblem, score_records
 from analyzer.cli import main
-from analyzer.model import HypeScorer
+from analyzer.scoring.files import OUTPUT_COLUMNS, InputRecord, RecordProblem, score_records
+from analyzer.scoring.scorer import HypeScorer
 from analyzer.storage import DocumentRecord, Store
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analyzer.sentences import iter_sentences, split_sentences
+from analyzer.scoring.sentences import iter_sentences, split_sentences
 
 
 @pytest.mark.parametrize(

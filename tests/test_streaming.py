@@ -14,7 +14,7 @@ import hype_fixtures
 import pytest
 from hype_fixtures import EVIDENCE, GROWTH, HYPE, NEUTRAL
 
-from analyzer.batch import (
+from analyzer.scoring.files import (
     CHECKPOINT_FILE,
     InputRecord,
     RecordProblem,
@@ -22,7 +22,7 @@ from analyzer.batch import (
     score_file_resumable,
     work_dir_for,
 )
-from analyzer.model import HypeScorer
+from analyzer.scoring.scorer import HypeScorer
 
 pytestmark = pytest.mark.slow
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -12,15 +12,10 @@ import pytest
 from hype_fixtures import GROWTH, HYPE, labelled_rows, split_rows
 
 from analyzer.errors import InputError
-from analyzer.model import HypeScorer, SentenceEncoder, load_base_encoder
-from analyzer.training import (
-    TrainingOptions,
-    read_labelled,
-    resolve_training_data,
-    train_scorer,
-    train_to_directory,
-    training_languages,
-)
+from analyzer.scoring.encoder import SentenceEncoder, load_base_encoder
+from analyzer.scoring.scorer import HypeScorer
+from analyzer.training.data import read_labelled, resolve_training_data, training_languages
+from analyzer.training.train import TrainingOptions, train_scorer, train_to_directory
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -229,7 +224,7 @@ def test_base_given_as_a_local_path_loads_through_transformers(packaged_encoder_
 def test_length_bucketed_batches_cover_every_index_once() -> None:
     import torch
 
-    from analyzer.training import _length_bucketed_batches
+    from analyzer.training.train import _length_bucketed_batches
 
     texts = [("word " * (i % 17 + 1)).strip() for i in range(203)]
     batches = _length_bucketed_batches(texts, 8, torch.Generator().manual_seed(0))

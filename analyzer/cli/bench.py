@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, print_json
+from analyzer.cli.common import JsonOption, print_json
 
 DEFAULT_SENTENCES = Path(__file__).resolve().parent.parent.parent / "corpora" / "hype" / "test.jsonl"
 
@@ -49,14 +49,14 @@ def register(app: typer.Typer) -> None:
         """
         from rich.console import Console
 
-        from analyzer.backends.harness import (
+        from analyzer.scoring.benchmark import (
             PATHS,
             markdown_table,
             read_sentences,
             run_benchmark,
             write_results,
         )
-        from analyzer.model import resolve_device
+        from analyzer.scoring.encoder import resolve_device
 
         console = Console(stderr=True)
         source = sentences or DEFAULT_SENTENCES

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, JsonOption, open_store, print_json
+from analyzer.cli.common import DbOption, JsonOption, open_store, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(summary)
         if serve:
-            from .serve import serve_app
+            from analyzer.cli.serve import serve_app
 
             typer.echo(f"Serving the demo at http://localhost:{port} (Ctrl-C to stop)")
             raise typer.Exit(serve_app(path, port))

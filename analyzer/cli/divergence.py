@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import DbOption, open_store, print_json, print_table
+from analyzer.cli.common import DbOption, open_store, print_json, print_table
 
 
 class Frequency(str, enum.Enum):
@@ -87,8 +87,8 @@ def register(app: typer.Typer) -> None:
         start), heat, fundamental_level, fundamental_growth, divergence and flagged. Entities
         without fundamentals get heat rows with metric null.
         """
-        from analyzer import analysis
         from analyzer.errors import InputError
+        from analyzer.views import data as analysis
 
         with open_store(db, readonly=not compute) as store:
             known = {row["id"] for row in store.query("SELECT id FROM entities")}

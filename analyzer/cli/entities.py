@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, JsonOption, open_store, print_json, print_table
+from analyzer.cli.common import DbOption, JsonOption, open_store, print_json, print_table
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, JsonOption, open_store, print_json, print_table
+from analyzer.cli.common import DbOption, JsonOption, open_store, print_json, print_table
 
 fundamentals_app = typer.Typer(
     help="Import, fetch and list fundamentals (revenue, capex, TVL, fees, prices, macro series).",

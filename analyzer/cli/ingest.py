@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import DbOption, JsonOption, open_store, print_json, print_table
+from analyzer.cli.common import DbOption, JsonOption, open_store, print_json, print_table
 
 
 def _print_summary(report: Any) -> None:
@@ -84,8 +84,8 @@ def register(app: typer.Typer) -> None:
         """
         from dataclasses import replace
 
-        from analyzer.fetch import FetcherConfig
         from analyzer.ingest import IngestLimits, IngestRejected
+        from analyzer.ingest.fetch import FetcherConfig
         from analyzer.pipeline import ingest as run_ingest
 
         max_bytes = int(max_mb * 1024 * 1024)

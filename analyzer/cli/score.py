@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import DbOption, JsonOption, open_store, print_json
+from analyzer.cli.common import DbOption, JsonOption, open_store, print_json
 
 ModelOption = Annotated[
     Path | None,
@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from analyzer.errors import InputError
-        from analyzer.model import HypeScorer
+        from analyzer.scoring.scorer import HypeScorer
 
         console = Console(stderr=True)
         if engine not in ("local", "ray"):
@@ -161,7 +161,7 @@ def _score_file(
     resume: bool = True,
     checkpoint_every: int = 2048,
 ) -> None:
-    from analyzer.batch import detect_format, score_file_resumable
+    from analyzer.scoring.files import detect_format, score_file_resumable
 
     bytes_mode = detect_format(input_file) != "parquet"
     with _progress_bar(console, "Scoring", bytes_mode=bytes_mode) as bar:
@@ -246,7 +246,7 @@ def _score_ray(
     actors: int | None,
     as_json: bool,
 ) -> None:
-    from analyzer.distributed import score_with_ray
+    from analyzer.scoring.distributed import score_with_ray
 
     result = score_with_ray(
         input_path, output_dir, model=model, backend=backend, address=address, id_field=id_field,

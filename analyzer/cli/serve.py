@@ -10,9 +10,8 @@ from typing import Annotated
 
 import typer
 
+from analyzer.cli.common import DbOption
 from analyzer.errors import InputError
-
-from .common import DbOption
 
 
 def app_script() -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .common import DbOption, JsonOption, open_store, print_json, print_table
+from analyzer.cli.common import DbOption, JsonOption, open_store, print_json, print_table
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import JsonOption, print_json
+from analyzer.cli.common import JsonOption, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         """Train a classifier, calibrate it on the validation split, save it, and evaluate it on the test split."""
         from rich.console import Console
 
-        from analyzer.training import TrainingOptions, train_to_directory
+        from analyzer.training.train import TrainingOptions, train_to_directory
 
         console = Console(stderr=True)
         options = TrainingOptions(
@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Measure a model on held-out data: per-label P/R/F1, macro F1, AUROC, AP, ECE, zero-shot baseline."""
-        from analyzer.evaluation import evaluate_path
+        from analyzer.training.evaluation import evaluate_path
 
         metrics = evaluate_path(model, data, out, update_card=update_card, zero_shot=zero_shot,
                                 device=device, batch_size=batch_size)

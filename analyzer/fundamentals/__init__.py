@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import InputError
-
-from . import coingecko, defillama, fred, sec
-from .http import DEFAULT_TIMEOUT_S, HttpClient, source_cache_dir
+from analyzer.fundamentals import coingecko, defillama, fred, sec
+from analyzer.fundamentals.http import DEFAULT_TIMEOUT_S, HttpClient, source_cache_dir
 
 SOURCES = ("sec", "defillama", "coingecko", "fred")
 SOURCE_NAMES = {m.SOURCE_KEY: m.SOURCE_NAME for m in (sec, defillama, coingecko, fred)}

@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from analyzer.errors import InputError
-
-from .http import HttpClient, HttpStatusError
-from .values import fundamental_row, utc_day
+from analyzer.fundamentals.http import HttpClient, HttpStatusError
+from analyzer.fundamentals.values import fundamental_row, utc_day
 
 SOURCE_KEY = "coingecko"
 SOURCE_NAME = "CoinGecko"

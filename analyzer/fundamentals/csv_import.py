@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import InputError
-
-from .values import normalise_date, parse_value
+from analyzer.fundamentals.values import normalise_date, parse_value
 
 REQUIRED_COLUMNS = ("entity", "metric", "date", "value")
 OPTIONAL_COLUMNS = ("unit", "source", "filed_at")

@@ -18,9 +18,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from analyzer.errors import InputError
-
-from .http import HttpClient, HttpStatusError
-from .values import fundamental_row, is_utc_midnight, utc_day
+from analyzer.fundamentals.http import HttpClient, HttpStatusError
+from analyzer.fundamentals.values import fundamental_row, is_utc_midnight, utc_day
 
 SOURCE_KEY = "defillama"
 SOURCE_NAME = "DefiLlama"

@@ -18,9 +18,8 @@ import re
 from typing import Any
 
 from analyzer.errors import InputError
-
-from .http import HttpClient, HttpStatusError
-from .values import fundamental_row, normalise_date, parse_value
+from analyzer.fundamentals.http import HttpClient, HttpStatusError
+from analyzer.fundamentals.values import fundamental_row, normalise_date, parse_value
 
 SOURCE_KEY = "fred"
 SOURCE_NAME = "FRED"

@@ -24,8 +24,7 @@ from datetime import date
 from typing import Any
 
 from analyzer.errors import InputError
-
-from .http import HttpClient, HttpStatusError
+from analyzer.fundamentals.http import HttpClient, HttpStatusError
 
 SOURCE_KEY = "sec"
 SOURCE_NAME = "SEC"

@@ -7,15 +7,20 @@ The entry point is :func:`analyzer.pipeline.ingest`; the pieces are usable on th
 
 from __future__ import annotations
 
-from .articles import ExtractedDocument, extract_article, extract_pdf, extract_plain_text
-from .base import ContentError, IngestLimits
-from .feeds import FeedItem, ParsedFeed, parse_feed
-from .jsonl import RecordError, iter_jsonl, record_from_json
-from .runner import Ingestor, IngestRejected, IngestReport, Rejection
-from .sniff import sniff
-from .sources import SourceSpec, load_sources, read_sources
-from .text import clean_text, decode_bytes, html_to_text, normalize_date
-from .urls import canonicalize_url, is_http_url
+from analyzer.ingest.articles import (
+    ExtractedDocument,
+    extract_article,
+    extract_pdf,
+    extract_plain_text,
+)
+from analyzer.ingest.base import ContentError, IngestLimits
+from analyzer.ingest.feeds import FeedItem, ParsedFeed, parse_feed
+from analyzer.ingest.jsonl import RecordError, iter_jsonl, record_from_json
+from analyzer.ingest.runner import Ingestor, IngestRejected, IngestReport, Rejection
+from analyzer.ingest.sniff import sniff
+from analyzer.ingest.sources import SourceSpec, load_sources, read_sources
+from analyzer.ingest.text import clean_text, decode_bytes, html_to_text, normalize_date
+from analyzer.ingest.urls import canonicalize_url, is_http_url
 
 __all__ = [
     "ContentError",

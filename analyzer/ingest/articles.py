@@ -7,8 +7,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from .base import ContentError
-from .text import charset_from_content_type, clean_text, decode_bytes, normalize_date
+from analyzer.ingest.base import ContentError
+from analyzer.ingest.text import charset_from_content_type, clean_text, decode_bytes, normalize_date
 
 # Hidden elements are not part of what a reader sees (and a classic place for keyword spam).
 _HIDDEN_XPATH = (

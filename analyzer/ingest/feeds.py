@@ -20,9 +20,9 @@ from typing import Any
 
 import feedparser
 
-from .base import ContentError
-from .text import clean_text, html_to_text, looks_like_html, normalize_date
-from .urls import is_http_url
+from analyzer.ingest.base import ContentError
+from analyzer.ingest.text import clean_text, html_to_text, looks_like_html, normalize_date
+from analyzer.ingest.urls import is_http_url
 
 
 @dataclass

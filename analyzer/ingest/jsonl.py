@@ -12,9 +12,15 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
-from ..storage import DOCUMENT_KINDS, DocumentRecord
-from .text import clean_text, decode_bytes, html_to_text, looks_like_html, normalize_date
-from .urls import canonicalize_url
+from analyzer.ingest.text import (
+    clean_text,
+    decode_bytes,
+    html_to_text,
+    looks_like_html,
+    normalize_date,
+)
+from analyzer.ingest.urls import canonicalize_url
+from analyzer.storage import DOCUMENT_KINDS, DocumentRecord
 
 
 class RecordError(ValueError):

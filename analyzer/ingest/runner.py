@@ -20,8 +20,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from ..errors import InputError
-from ..fetch import (
+from analyzer.errors import InputError
+from analyzer.ingest.articles import (
+    ExtractedDocument,
+    extract_article,
+    extract_pdf,
+    extract_plain_text,
+)
+from analyzer.ingest.base import ContentError, IngestLimits
+from analyzer.ingest.feeds import FeedItem, ParsedFeed, parse_feed
+from analyzer.ingest.fetch import (
     FEED_ACCEPT,
     PAGE_ACCEPT,
     FetcherConfig,
@@ -29,15 +37,12 @@ from ..fetch import (
     SafeFetcher,
     decompress_gzip_bounded,
 )
-from ..language import detect_language
-from ..storage import DocumentRecord, StorageError, Store
-from .articles import ExtractedDocument, extract_article, extract_pdf, extract_plain_text
-from .base import ContentError, IngestLimits
-from .feeds import FeedItem, ParsedFeed, parse_feed
-from .jsonl import RecordError, iter_jsonl
-from .sniff import SNIFF_BYTES, SOURCES_EXTENSIONS, TEXT_EXTENSIONS, sniff
-from .sources import SourceSpec, read_sources
-from .urls import canonicalize_url, is_http_url
+from analyzer.ingest.jsonl import RecordError, iter_jsonl
+from analyzer.ingest.sniff import SNIFF_BYTES, SOURCES_EXTENSIONS, TEXT_EXTENSIONS, sniff
+from analyzer.ingest.sources import SourceSpec, read_sources
+from analyzer.ingest.urls import canonicalize_url, is_http_url
+from analyzer.scoring.language import detect_language
+from analyzer.storage import DocumentRecord, StorageError, Store
 
 ProgressCallback = Callable[[int, int, str], None]
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..storage import DOCUMENT_KINDS
-from .urls import is_http_url
+from analyzer.errors import InputError
+from analyzer.ingest.urls import is_http_url
+from analyzer.storage import DOCUMENT_KINDS
 
 MAX_SOURCES_FILE_BYTES = 5 * 1024 * 1024
 

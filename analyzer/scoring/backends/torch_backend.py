@@ -6,13 +6,18 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelError
-from .batching import EncodedBatch, configure_torch_threads, encode_batches, prefetch
+from analyzer.errors import ModelError
+from analyzer.scoring.backends.batching import (
+    EncodedBatch,
+    configure_torch_threads,
+    encode_batches,
+    prefetch,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from ..model import HypeScorer
+    from analyzer.scoring.scorer import HypeScorer
 
 CPU_BATCH_SIZE = 32
 GPU_BATCH_SIZE = 256

@@ -31,13 +31,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelError
-from .batching import encode_batches, physical_cores
+from analyzer.errors import ModelError
+from analyzer.scoring.backends.batching import encode_batches, physical_cores
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from ..model import HypeScorer
+    from analyzer.scoring.scorer import HypeScorer
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ CALIBRATION_SENTENCES = (
 def _graph_module(model: Any, head: Any, layers: Sequence[int] = (-1,)) -> Any:
     import torch
 
-    from analyzer.model import pool_hidden_states
+    from analyzer.scoring.encoder import pool_hidden_states
 
     layers = [int(x) for x in layers]
     last_only = layers == [-1]

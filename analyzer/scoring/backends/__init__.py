@@ -1,4 +1,4 @@
-"""Fast inference backends for :class:`analyzer.model.HypeScorer`.
+"""Fast inference backends for :class:`analyzer.scoring.scorer.HypeScorer`.
 
 A backend turns sentences into the head's uncalibrated logits; the temperatures stay with the
 scorer, so every backend is calibrated the same way.
@@ -29,15 +29,15 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelError
-from .batching import (
+from analyzer.errors import ModelError
+from analyzer.scoring.backends.batching import (
     EncodedBatch,
     configure_torch_threads,
     encode_batches,
     physical_cores,
     prefetch,
 )
-from .onnx_backend import (
+from analyzer.scoring.backends.onnx_backend import (
     ONNX_CACHE_DIR,
     OnnxBackend,
     ensure_onnx_model,
@@ -46,10 +46,10 @@ from .onnx_backend import (
     onnx_model_path,
     quantize_onnx,
 )
-from .torch_backend import TorchBackend
+from analyzer.scoring.backends.torch_backend import TorchBackend
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..model import HypeScorer
+    from analyzer.scoring.scorer import HypeScorer
 
 __all__ = [
     "AUTO_CPU_BACKEND", "BACKENDS", "EncodedBatch", "ONNX_CACHE_DIR", "OnnxBackend", "TorchBackend",

@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, ModelError
+from analyzer.errors import InputError, ModelError
 
 PATHS = ("naive", "sentence-transformers", "default", "torch", "onnx", "onnx-int8")
 REFERENCE = "reference"
@@ -98,8 +98,8 @@ def _sigmoid_probabilities(logits: Any, temperatures: Sequence[float]) -> Any:
 
 
 def load_scorer(model: str | os.PathLike[str] | None, device: str) -> Any:
-    from ..backends import configure_torch_threads
-    from ..model import HypeScorer
+    from analyzer.scoring.backends import configure_torch_threads
+    from analyzer.scoring.scorer import HypeScorer
 
     configure_torch_threads()
     return HypeScorer.from_pretrained(model, device=device)
@@ -112,7 +112,7 @@ def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict
     import numpy as np
     import torch
 
-    from ..model import resolve_base_path
+    from analyzer.scoring.encoder import resolve_base_path
 
     details: dict[str, Any] = {"device": scorer.device}
     temperatures = scorer.temperatures
@@ -145,7 +145,7 @@ def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict
         tokenize = {"truncation": True, "max_length": scorer.encoder.max_length}
 
         layers = scorer.encoder.layers
-        from analyzer.model import pool_hidden_states
+        from analyzer.scoring.encoder import pool_hidden_states
 
         def naive(texts: list[str]) -> Any:
             rows = []
@@ -185,7 +185,7 @@ def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict
                 embeddings = encoder.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
                                             show_progress_bar=False)
                 return head_probabilities(embeddings)
-            from analyzer.model import pool_hidden_states
+            from analyzer.scoring.encoder import pool_hidden_states
 
             # encode() pools only the last layer, so for a head over several layers the batches go
             # through SentenceTransformer's own tokenize and forward, which return every layer.
@@ -221,7 +221,7 @@ def worker_main(argv: Sequence[str]) -> int:
 
     import numpy as np
 
-    parser = argparse.ArgumentParser(prog="analyzer.backends.harness")
+    parser = argparse.ArgumentParser(prog="analyzer.scoring.benchmark")
     parser.add_argument("--path", required=True)
     parser.add_argument("--model")
     parser.add_argument("--device", default="cpu")
@@ -231,7 +231,7 @@ def worker_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.prepare:
-        from . import ensure_onnx_model
+        from analyzer.scoring.backends import ensure_onnx_model
 
         scorer = load_scorer(args.model, args.device)
         for quantized in (False, True):
@@ -278,7 +278,7 @@ class _Worker:
         self.name = name
         self.out = out_dir / f"{name}.npy"
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-        command = [sys.executable, "-m", "analyzer.backends.harness", "--path", name, "--device", device,
+        command = [sys.executable, "-m", "analyzer.scoring.benchmark", "--path", name, "--device", device,
                    "--sentences", str(sentences_file), "--out", str(self.out)]
         if model:
             command += ["--model", str(model)]
@@ -361,7 +361,7 @@ class _InProcess:
 
 
 def _prepare_exports(model: str | os.PathLike[str] | None, device: str) -> None:
-    command = [sys.executable, "-m", "analyzer.backends.harness", "--path", REFERENCE, "--device", device, "--prepare"]
+    command = [sys.executable, "-m", "analyzer.scoring.benchmark", "--path", REFERENCE, "--device", device, "--prepare"]
     if model:
         command += ["--model", str(model)]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -375,7 +375,7 @@ def machine_info() -> dict[str, Any]:
     import torch
     import transformers
 
-    from . import physical_cores
+    from analyzer.scoring.backends import physical_cores
 
     cpu = platform.processor() or ""
     try:
@@ -417,7 +417,7 @@ def run_benchmark(
     """
     import numpy as np
 
-    from . import AUTO_CPU_BACKEND, resolve_backend_name
+    from analyzer.scoring.backends import AUTO_CPU_BACKEND, resolve_backend_name
 
     texts = [s for s in sentences if isinstance(s, str) and s.strip()]
     if not texts:

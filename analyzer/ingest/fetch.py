@@ -38,7 +38,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from .errors import FetchError
+from analyzer.errors import FetchError
 
 DEFAULT_USER_AGENT = "analyzer/0.1 (+https://github.com/analyzer; narrative research)"
 ROBOTS_AGENT_TOKEN = "analyzer"

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import AnalyzerError, InputError
+from analyzer.errors import AnalyzerError, InputError
 
 RAY_INSTALL_HINT = "the Ray engine needs the 'scale' extra: pip install 'analyzer[scale]' (or pip install 'ray[data]')"
 DEFAULT_RAY_BATCH = 256
@@ -77,8 +77,8 @@ class ScoreBatch:
         onnx_cache: str | None = None,
     ):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from .batch import SentenceCache
-        from .model import HypeScorer
+        from analyzer.scoring.files import SentenceCache
+        from analyzer.scoring.scorer import HypeScorer
 
         self.scorer = HypeScorer.from_pretrained(model_dir, device=device)
         options: dict[str, Any] = {"threads": threads} if threads else {}
@@ -136,8 +136,8 @@ def score_with_ray(
     the cluster. ``num_cpus`` limits a local instance started for this run. The output
     directory is overwritten.
     """
-    from .backends import ensure_onnx_model, resolve_backend_name
-    from .model import DEFAULT_MODEL_DIR, MODEL_ENV_VAR, HypeScorer
+    from analyzer.scoring.backends import ensure_onnx_model, resolve_backend_name
+    from analyzer.scoring.scorer import DEFAULT_MODEL_DIR, MODEL_ENV_VAR, HypeScorer
 
     ray = import_ray()
     kind = input_format(input_path, declared_format)

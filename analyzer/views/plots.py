@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from .heat import next_period_start
+from analyzer.analysis.periods import next_period_start
 
 HEAT_COLOR = "#d62728"
 FUNDAMENTAL_COLOR = "#1f77b4"

@@ -17,26 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .divergence import (
-    DEFAULT_MAX_LAG,
-    DEFAULT_TOP_SENTENCES,
-    DIVERGENCE_COLUMNS,
-    Flag,
-    analyse,
-    cross_correlation,
-    detect_flags,
-    granger_test,
-    span_bounds,
-    top_sentence_rows,
-)
-from .errors import InputError
-from .heat import (
-    HEAT_COLUMNS,
-    check_freq,
-    iso_day,
-    next_period_start,
-)
-from .heat import period_start as _period_start
+from analyzer.analysis.divergence import DIVERGENCE_COLUMNS
+from analyzer.analysis.flags import Flag, detect_flags, span_bounds
+from analyzer.analysis.heat import HEAT_COLUMNS
+from analyzer.analysis.periods import check_freq, iso_day, next_period_start
+from analyzer.analysis.periods import period_start as _period_start
+from analyzer.analysis.run import DEFAULT_TOP_SENTENCES, analyse, top_sentence_rows
+from analyzer.analysis.statistics import DEFAULT_MAX_LAG, cross_correlation, granger_test
+from analyzer.errors import InputError
 
 FLAG_COLUMNS = [
     "entity", "metric", "freq", "start", "end", "peak_period", "peak_value", "periods",
@@ -130,7 +118,7 @@ def heat_frame(
     check_freq(freq)
     version, params = _run(store, freq, model_version)
     if not _covers(params, entity):
-        from .heat import compute_heat
+        from analyzer.analysis.heat import compute_heat
 
         heat, _ = compute_heat(store, freq, version, [entity] if entity else None,
                                (params or {}).get("weights"))
@@ -165,7 +153,7 @@ def source_mix(
             args.append(entity)
         frame = _frame(store, sql, args)
     else:
-        from .heat import compute_heat
+        from analyzer.analysis.heat import compute_heat
 
         _, frame = compute_heat(store, freq, version, [entity] if entity else None)
     names = dict(store.conn.execute("SELECT id, name FROM sources").fetchall())
@@ -316,7 +304,7 @@ def explosiveness(
     model_version: str | None = None,
 ) -> dict[str, Any]:
     """SADF/GSADF results for the entity's heat (``metric`` None) or a valuation metric's level."""
-    from .explosive import gsadf_test
+    from analyzer.analysis.explosiveness import gsadf_test
 
     check_freq(freq)
     version, params = _run(store, freq, model_version)

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import FetchError, InputError
-from .storage import StorageError, Store, resolve_db_path
+from analyzer.errors import FetchError, InputError
+from analyzer.storage import StorageError, Store, resolve_db_path
 
 LABELS = ("hype", "growth", "evidence")
 EMPTY_DATABASE_HINT = "run `analyzer ingest FEED` (then `analyzer score`) or `make demo`"
@@ -526,7 +526,8 @@ def extract_figures(sentences: Sequence[str]) -> pd.DataFrame:
 
 def find_entities(db: str | os.PathLike[str] | None, text: str) -> pd.DataFrame:
     """Entities of the database mentioned in ``text``: id, name, mentions, first matched words."""
-    from .entities import as_entities, match_entities
+    from analyzer.entities.definitions import as_entities
+    from analyzer.entities.matching import match_entities
 
     columns = ["entity", "name", "mentions", "matched"]
     table = entity_table(db)
@@ -557,7 +558,7 @@ def find_entities(db: str | os.PathLike[str] | None, text: str) -> pd.DataFrame:
 def check_text(scorer: Any, text: str, *, max_sentences: int | None = 2000) -> dict[str, Any]:
     """Score one pasted or fetched text: document scores plus a ``sentences`` DataFrame.
 
-    ``scorer`` is a loaded :class:`analyzer.model.HypeScorer`. The result holds the document
+    ``scorer`` is a loaded :class:`analyzer.scoring.scorer.HypeScorer`. The result holds the document
     values (hype, growth, evidence and their ``_top``/``_share``), ``language``, ``unscored``
     and ``reason`` (e.g. a language the model does not cover), ``model_version`` and
     ``figures`` (see :func:`extract_figures`).
@@ -714,7 +715,7 @@ def fetch_article(url: str, *, allow_private: bool = False) -> dict[str, Any]:
     Raises FetchError with a plain explanation when the URL is refused (private addresses,
     non-http schemes), unreachable, too large or holds no article text.
     """
-    from .fetch import PAGE_ACCEPT, SafeFetcher
+    from analyzer.ingest.fetch import PAGE_ACCEPT, SafeFetcher
 
     url = (url or "").strip()
     if not url:
@@ -741,8 +742,8 @@ def extract_article(content: bytes, content_type: str | None, url: str) -> dict[
 
     Raises FetchError (with the extractor's reason) when no article text can be found.
     """
-    from .ingest import ContentError, extract_pdf, extract_plain_text, sniff
-    from .ingest import extract_article as extract_html
+    from analyzer.ingest import ContentError, extract_pdf, extract_plain_text, sniff
+    from analyzer.ingest import extract_article as extract_html
 
     kind = sniff(content, name=url, content_type=content_type)
     try:
@@ -765,7 +766,7 @@ def extract_article(content: bytes, content_type: str | None, url: str) -> dict[
 
 def model_directory() -> Path:
     """The model the app loads: ``$ANALYZER_MODEL``, else the shipped models/hype-default."""
-    from .model import DEFAULT_MODEL_DIR, MODEL_ENV_VAR
+    from analyzer.scoring.scorer import DEFAULT_MODEL_DIR, MODEL_ENV_VAR
 
     return Path(os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL_DIR).expanduser()
 
@@ -929,7 +930,7 @@ def overview(
     Columns of :func:`analyzer.analysis.entity_overview` plus ``rank``; entities with no
     documents come last.
     """
-    from .analysis import entity_overview
+    from analyzer.views.data import entity_overview
 
     with open_readonly(db) as store:
         frame = entity_overview(store, freq, model_version or None, trend_periods=trend_periods)
@@ -949,7 +950,7 @@ def latest_flags(
     limit: int = 10, entity: str | None = None,
 ) -> pd.DataFrame:
     """The most recent flags (latest end first), each with a one-line ``summary`` from its numbers."""
-    from .analysis import divergence_frame, flags
+    from analyzer.views.data import divergence_frame, flags
 
     with open_readonly(db) as store:
         found = flags(store, entity, None, freq, model_version or None)
@@ -980,7 +981,7 @@ def entity_view(
     and ``reliability``: stories per period and a ``warning`` when too few documents make the
     series unreliable.
     """
-    from .analysis import divergence_frame, heat_frame, source_mix
+    from analyzer.views.data import divergence_frame, heat_frame, source_mix
 
     with open_readonly(db) as store:
         row = store.conn.execute("SELECT name, kind FROM entities WHERE id = ?", (entity,)).fetchone()
@@ -1021,7 +1022,7 @@ def lead_lag_summary(
 ) -> dict[str, Any]:
     """Lead-lag of heat against the metric's growth, with a sentence that reads the numbers and
     the caveat that goes with them."""
-    from .analysis import lead_lag
+    from analyzer.views.data import lead_lag
 
     with open_readonly(db) as store:
         result = lead_lag(store, entity, metric, freq, model_version or None)
@@ -1058,7 +1059,7 @@ def period_detail(
     model_version: str | None = None, limit: int = 100, top_k: int = 8,
 ) -> dict[str, Any]:
     """The documents about ``entity`` published in ``period`` and its highest-hype sentences."""
-    from .analysis import period_documents, top_sentences
+    from analyzer.views.data import period_documents, top_sentences
 
     with open_readonly(db) as store:
         documents = period_documents(store, entity, period, freq, model_version or None, limit=limit)
@@ -1076,8 +1077,8 @@ def standardised_figure(
     with every flagged span of the chosen metrics shaded."""
     import plotly.graph_objects as go
 
-    from .heat import next_period_start
-    from .plots import FLAG_COLOR, HEAT_COLOR
+    from analyzer.analysis.periods import next_period_start
+    from analyzer.views.plots import FLAG_COLOR, HEAT_COLOR
 
     fig = go.Figure()
     if divergence.empty:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
+from analyzer.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

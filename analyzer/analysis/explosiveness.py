@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from analyzer.errors import InputError
 
 DEFAULT_LEVEL = 0.95
 DEFAULT_REPLICATIONS = 999

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from .calibration import DEFAULT_BINS, expected_calibration_error, reliability_bins
-from .model import LABELS, HypeScorer, load_base_encoder
+from analyzer.scoring.calibration import DEFAULT_BINS, expected_calibration_error, reliability_bins
+from analyzer.scoring.encoder import load_base_encoder
+from analyzer.scoring.scorer import LABELS, HypeScorer
 
 TARGETS = {"macro_f1": 0.85, "auroc": 0.95, "ece": 0.05}
 
@@ -89,7 +90,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict
 
 def zero_shot_scores(encoder: Any, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     """(n, labels) zero-shot margins: cos(sentence, positive description) - cos(sentence, negative)."""
-    from .model import SentenceEncoder
+    from analyzer.scoring.encoder import SentenceEncoder
 
     if not isinstance(encoder, SentenceEncoder):
         raise TypeError("encoder must be a SentenceEncoder")
@@ -149,7 +150,7 @@ def evaluate_scorer(
     supported = [r for r in rows if scorer.supports_language(r.get("lang"))]
     excluded = len(rows) - len(supported)
     if not supported:
-        from .errors import InputError
+        from analyzer.errors import InputError
 
         raise InputError("no evaluation sentence is in a language the model supports")
     texts = [r["text"].strip() for r in supported]
@@ -233,7 +234,7 @@ def _mean_or_none(values: Sequence[float | None]) -> float | None:
 
 
 def _zero_shot(scorer: HypeScorer, texts: Sequence[str], y: np.ndarray) -> dict[str, Any]:
-    from .model import SentenceEncoder
+    from analyzer.scoring.encoder import SentenceEncoder
 
     if scorer.method == "head":
         encoder = scorer.encoder.with_layers([-1])  # frozen: it is the base encoder
@@ -536,8 +537,8 @@ def evaluate_path(
     batch_size: int = 64,
 ) -> dict[str, Any]:
     """Load a saved model, evaluate it on ``data`` (a JSONL file, or a split folder's test.jsonl), write outputs."""
-    from .errors import InputError
-    from .training import SPLIT_FILES, read_labelled
+    from analyzer.errors import InputError
+    from analyzer.training.data import SPLIT_FILES, read_labelled
 
     data = Path(data)
     if data.is_dir():

@@ -18,8 +18,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InputError
-from .heat import shift_days
+from analyzer.analysis.periods import shift_days
+from analyzer.errors import InputError
 
 DEFAULT_WINDOW_DAYS = 7
 DEFAULT_SIMILARITY = 0.7  # estimated Jaccard similarity of shingle sets

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from analyzer.errors import InputError
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 OUTPUT_COLUMNS = ("id", "hype", "growth", "evidence", "language", "n_sentences", "unscored")
@@ -243,7 +243,7 @@ def score_records(
     Problems from the reader are passed to ``on_problem`` (and produce no output row). A record
     whose text is missing or not a string yields an ``unscored`` row with a ``warning``.
     """
-    from .model import DEFAULT_MAX_SENTENCES
+    from analyzer.scoring.scorer import DEFAULT_MAX_SENTENCES
 
     if chunk_size < 1:
         raise InputError("chunk size must be at least 1")

@@ -1,0 +1,379 @@
+"""Divergence between narrative heat and fundamentals, the flags it raises, and lead-lag statistics.
+
+Fundamentals are put on the heat's frequency (flows summed within a period, levels take the
+period's last value), turned into growth rates (year-over-year or period-over-period), and read
+point-in-time: a value counts in a period only if it was filed by the period's end. The
+divergence index is the heat's robust z-score minus the growth's robust z-score over the
+periods where both exist; a flag is a run of at least ``min_periods`` consecutive periods above
+``threshold``. See docs/METHOD.md for every formula and its caveats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analyzer.analysis.periods import (
+    PERIODS_PER_YEAR,
+    check_freq,
+    iso_day,
+    period_end,
+    period_starts,
+)
+from analyzer.analysis.standardise import robust_z
+from analyzer.errors import InputError
+
+# How a metric aggregates within a period. Flows accumulate over time (sum them); levels are
+# stocks or prices observed at a point (take the period's last value). Unknown metrics are
+# treated as levels: taking the last value never double counts.
+METRIC_KINDS: dict[str, str] = {
+    "revenue": "flow",
+    "revenues": "flow",
+    "fees": "flow",
+    "protocol_revenue": "flow",
+    "capex": "flow",
+    "rd": "flow",
+    "operating_income": "flow",
+    "net_income": "flow",
+    "gross_profit": "flow",
+    "operating_cash_flow": "flow",
+    "free_cash_flow": "flow",
+    "volume": "flow",
+    "total_volume": "flow",
+    "tvl": "level",
+    "price": "level",
+    "market_cap": "level",
+    "active_users": "level",
+    "employees": "level",
+    "shares_outstanding": "level",
+}
+# Metrics whose level series is a valuation; these get the explosiveness (bubble) test.
+VALUATION_METRICS = ("price", "market_cap", "tvl")
+GROWTH_BASES = ("yoy", "pop")
+STALE_PERIODS = 2
+PERIOD_DAYS = {"day": 1, "week": 7, "month": 31, "quarter": 92, "year": 366}
+
+DIVERGENCE_COLUMNS = [
+    "entity", "metric", "freq", "model_version", "period", "heat",
+    "fundamental_level", "fundamental_growth", "growth_z", "growth_basis", "unit",
+    "divergence", "flagged",
+]
+
+
+def metric_kind(metric: str, overrides: Mapping[str, str] | None = None) -> str:
+    kind = (overrides or {}).get(metric) or METRIC_KINDS.get(metric.lower(), "level")
+    if kind not in ("flow", "level"):
+        raise InputError(f"metric kind for {metric!r} must be 'flow' or 'level', not {kind!r}")
+    return kind
+
+
+# --------------------------------------------------------------------------- fundamentals
+
+
+def native_frequency(dates: pd.Series) -> str:
+    """Reporting frequency guessed from the median gap between observation dates."""
+    days = pd.to_datetime(dates.astype("string").str.slice(0, 10), errors="coerce").dropna()
+    unique = np.sort(days.unique())
+    if len(unique) < 2:
+        return "unknown"
+    gap = float(np.median(np.diff(unique).astype("timedelta64[D]").astype(float)))
+    if gap <= 1.5:
+        return "day"
+    if gap <= 10:
+        return "week"
+    if gap <= 45:
+        return "month"
+    if gap <= 140:
+        return "quarter"
+    return "year"
+
+
+def growth_rate(values: pd.Series, lag: int) -> pd.Series:
+    """(x_t - x_{t-lag}) / |x_{t-lag}|; undefined when the base is zero or missing.
+
+    Dividing by the absolute base keeps the sign meaningful for metrics that can be negative
+    (operating income): a loss shrinking from -10 to -5 is +50%.
+    """
+    base = values.shift(lag)
+    return (values - base) / base.abs().where(base.abs() > 0)
+
+
+def _bucket(frame: pd.DataFrame, freq: str, kind: str) -> pd.DataFrame:
+    """Aggregate observations into periods of ``freq`` on a gap-free grid.
+
+    Flow buckets holding clearly fewer observations than the typical bucket (a partial first or
+    last period) are left missing rather than summed into a misleadingly small number.
+    """
+    frame = frame.assign(bucket=period_starts(frame["date"], freq)).dropna(subset=["bucket"])
+    frame = frame.sort_values("date")
+    grouped = frame.groupby("bucket")
+    if kind == "flow":
+        values = grouped["value"].sum(min_count=1)
+        counts = grouped["value"].count()
+        typical = float(counts.median()) if len(counts) else 0.0
+        values = values.where(counts >= 0.8 * typical)
+    else:
+        values = grouped["value"].last()
+    observed = pd.to_datetime(grouped["date"].max().astype("string").str.slice(0, 10))
+    out = pd.DataFrame({"value": values, "observed": observed})
+    if out.empty:
+        return out
+    grid = pd.date_range(out.index.min(), out.index.max(), freq=_grid_alias(freq))
+    return out.reindex(grid)
+
+
+def _grid_alias(freq: str) -> str:
+    return {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS", "year": "YS"}[freq]
+
+
+def _transform(
+    observations: pd.DataFrame,
+    periods: pd.DatetimeIndex,
+    freq: str,
+    kind: str,
+    basis: str | None,
+) -> tuple[pd.DataFrame, str]:
+    """Level and growth of one vintage of a metric, on ``periods`` of ``freq``.
+
+    When the metric is reported at least as often as ``freq`` it is aggregated into those
+    periods; when it is reported less often (quarterly revenue on a monthly heat) it keeps its
+    own periods. Either way each target period carries the latest complete value dated on or
+    before the period's end.
+    """
+    native = native_frequency(observations["date"])
+    target_rate = PERIODS_PER_YEAR[freq]
+    native_rate = PERIODS_PER_YEAR.get(native, target_rate)
+    bucket_freq = freq if native_rate >= target_rate else native
+    bucketed = _bucket(observations, bucket_freq, kind)
+    # Company filings (quarterly or rarer) are seasonal: compare with the same period a year
+    # earlier. Faster series (crypto, daily prices) change within a year: period over period.
+    chosen = basis or ("yoy" if native_rate <= 4 and native != "unknown" else "pop")
+    yearly_lag = PERIODS_PER_YEAR[bucket_freq]
+    growth = growth_rate(bucketed["value"], yearly_lag if chosen == "yoy" else 1) if len(bucketed) else None
+    if chosen == "yoy" and basis is None and (growth is None or growth.notna().sum() < 3):
+        pop = growth_rate(bucketed["value"], 1) if len(bucketed) else None
+        if pop is not None and pop.notna().sum() > (0 if growth is None else growth.notna().sum()):
+            growth, chosen = pop, "pop"
+    result = pd.DataFrame(index=periods, columns=["level", "growth"], dtype=float)
+    if growth is None:
+        return result, chosen
+    bucketed = bucketed.assign(growth=growth)
+    # Each period shows the latest complete report known at its end: the report of the period
+    # itself when it is in, else the previous one (a partial flow period, a filing delay), but
+    # never one older than STALE_PERIODS reporting periods.
+    known = bucketed.dropna(subset=["observed", "value"]).sort_values("observed")
+    ends = pd.DataFrame({"period": periods, "end": [period_end(p, freq) for p in periods]})
+    merged = pd.merge_asof(
+        ends.sort_values("end"),
+        known[["observed", "value", "growth"]].rename(columns={"observed": "end"}),
+        on="end",
+        direction="backward",
+        tolerance=pd.Timedelta(days=STALE_PERIODS * PERIOD_DAYS[bucket_freq]),
+    ).set_index("period").reindex(periods)
+    result["level"] = merged["value"].to_numpy(dtype=float)
+    result["growth"] = merged["growth"].to_numpy(dtype=float)
+    return result, chosen
+
+
+def _latest_vintage(rows: pd.DataFrame, as_of: str | None) -> pd.DataFrame:
+    visible = rows
+    if as_of is not None:
+        filed = rows["filed_at"].astype("string").str.slice(0, 10)
+        visible = rows[(rows["day"] <= as_of) & (filed.isna() | (filed <= as_of))]
+    visible = visible.sort_values(["day", "filed_key", "id"])
+    return visible.drop_duplicates(subset=["day"], keep="last")[["date", "value"]]
+
+
+def fundamental_series(
+    rows: pd.DataFrame,
+    periods: pd.DatetimeIndex,
+    freq: str,
+    *,
+    kind: str = "level",
+    basis: str | None = None,
+    point_in_time: bool = True,
+) -> tuple[pd.DataFrame, str]:
+    """Level and growth of one metric per period, as they were known at each period's end.
+
+    ``rows`` holds every stored vintage (columns id, date, value, filed_at). Without filing
+    dates a value counts as known on its own date. With them and ``point_in_time``, each period
+    sees only filings made by its end, the latest filing of each date winning, so revisions and
+    late filings never leak backwards.
+    """
+    if basis is not None and basis not in GROWTH_BASES:
+        raise InputError(f"growth basis must be one of {GROWTH_BASES}, not {basis!r}")
+    empty = pd.DataFrame(index=periods, columns=["level", "growth"], dtype=float)
+    rows = rows.dropna(subset=["value"]).copy()
+    if rows.empty or len(periods) == 0:
+        return empty, basis or "pop"
+    rows["day"] = rows["date"].astype("string").str.slice(0, 10)
+    rows["filed_key"] = rows["filed_at"].astype("string").fillna("")
+    has_vintages = point_in_time and rows["filed_at"].notna().any()
+    if not has_vintages:
+        return _transform(_latest_vintage(rows, None), periods, freq, kind, basis)
+    # The growth basis is chosen once, on everything known today, so that one series never mixes
+    # year-over-year and period-over-period rates.
+    _, chosen = _transform(_latest_vintage(rows, None), periods, freq, kind, basis)
+    # A row becomes known on the later of its own date and its filing date; the visible set only
+    # grows with time, so each distinct count of known rows is one vintage, transformed once.
+    filed = rows["filed_at"].astype("string").str.slice(0, 10).fillna(rows["day"])
+    known_at = np.sort(
+        np.asarray([max(d, f) for d, f in zip(rows["day"], filed)], dtype=str)
+    )
+    as_of = [iso_day(period_end(p, freq)) for p in periods]
+    visible_counts = np.searchsorted(known_at, np.asarray(as_of, dtype=str), side="right")
+    result = empty.copy()
+    for count in np.unique(visible_counts):
+        if count == 0:
+            continue
+        positions = np.flatnonzero(visible_counts == count)
+        vintage = _latest_vintage(rows, as_of[positions[-1]])
+        known, _ = _transform(vintage, periods, freq, kind, chosen)
+        result.iloc[positions] = known.iloc[positions].to_numpy()
+    return result, chosen
+
+
+# --------------------------------------------------------------------------- flags
+
+
+
+
+
+
+
+
+# --------------------------------------------------------------------------- divergence
+
+
+def load_fundamentals(store: Any, entities: Iterable[str] | None = None) -> pd.DataFrame:
+    """Every stored vintage of the entities' fundamentals (small: one row per report)."""
+    sql = "SELECT id, entity_id, metric, date, value, unit, source, filed_at FROM fundamentals"
+    params: list[Any] = []
+    if entities is not None:
+        chosen = list(entities)
+        if not chosen:
+            return pd.DataFrame(columns=["id", "entity_id", "metric", "date", "value", "unit", "source", "filed_at"])
+        sql += f" WHERE entity_id IN ({','.join('?' * len(chosen))})"
+        params = chosen
+    cursor = store.conn.execute(sql, params)
+    return pd.DataFrame(cursor.fetchall(), columns=[c[0] for c in cursor.description])
+
+
+def _main_source(rows: pd.DataFrame) -> pd.DataFrame:
+    """Keep one source per metric (the one with most observations) so definitions never mix."""
+    if rows["source"].nunique() <= 1:
+        return rows
+    counts = rows.groupby("source")["date"].nunique().reset_index()
+    counts = counts.sort_values(["date", "source"], ascending=[False, True])
+    return rows[rows["source"] == counts["source"].iloc[0]]
+
+
+def divergence_rows(
+    heat: pd.DataFrame,
+    fundamentals: pd.DataFrame,
+    freq: str,
+    *,
+    point_in_time: bool = True,
+    metric_kinds: Mapping[str, str] | None = None,
+    growth_basis: Mapping[str, str] | None = None,
+    metrics: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Align heat with each fundamental metric and compute the divergence index (unflagged).
+
+    An entity without fundamentals keeps its heat rows with ``metric`` None. Only periods in
+    which the entity has heat appear; fundamentals outside them are not reported.
+    """
+    check_freq(freq)
+    wanted = set(metrics) if metrics is not None else None
+    frames = []
+    by_entity = dict(tuple(fundamentals.groupby("entity_id"))) if not fundamentals.empty else {}
+    for entity, entity_heat in heat.groupby("entity", sort=True):
+        entity_heat = entity_heat.sort_values("period")
+        periods = pd.DatetimeIndex(entity_heat["period"])
+        model_version = entity_heat["model_version"].iloc[0]
+        entity_rows = by_entity.get(entity)
+        metric_names = sorted(entity_rows["metric"].unique()) if entity_rows is not None else []
+        if not metric_names:
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "entity": entity, "metric": None, "freq": freq, "model_version": model_version,
+                        "period": periods, "heat": entity_heat["heat"].to_numpy(dtype=float),
+                        "fundamental_level": np.nan, "fundamental_growth": np.nan,
+                        "growth_z": np.nan, "growth_basis": None, "unit": None, "divergence": np.nan,
+                    }
+                )
+            )
+            continue
+        for metric in metric_names:
+            if wanted is not None and metric not in wanted:
+                continue
+            rows = _main_source(entity_rows[entity_rows["metric"] == metric])
+            kind = metric_kind(metric, metric_kinds)
+            series, basis = fundamental_series(
+                rows, periods, freq, kind=kind, basis=(growth_basis or {}).get(metric),
+                point_in_time=point_in_time,
+            )
+            heat_values = entity_heat["heat"].to_numpy(dtype=float)
+            growth = series["growth"].to_numpy(dtype=float)
+            # Heat is already standardised against the entity's whole history; growth is
+            # standardised against its own history over the same periods.
+            growth_z = robust_z(growth)
+            units = rows["unit"].dropna()
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "entity": entity, "metric": metric, "freq": freq, "model_version": model_version,
+                        "period": periods, "heat": heat_values,
+                        "fundamental_level": series["level"].to_numpy(dtype=float),
+                        "fundamental_growth": growth, "growth_z": growth_z, "growth_basis": basis,
+                        "unit": units.iloc[-1] if len(units) else None,
+                        "divergence": heat_values - growth_z,
+                    }
+                )
+            )
+    if not frames:
+        return pd.DataFrame(columns=DIVERGENCE_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    out["flagged"] = False
+    return out[DIVERGENCE_COLUMNS]
+
+
+# --------------------------------------------------------------------------- lead-lag & Granger
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+# --------------------------------------------------------------------------- traceability
+
+
+
+
+# --------------------------------------------------------------------------- compute & save
+
+
+
+
+
+
+
+
+
+
+
+

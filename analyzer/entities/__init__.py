@@ -1,0 +1,1 @@
+"""Entities (companies, tokens, protocols, themes): definitions and finding them in text."""

@@ -1,0 +1,2 @@
+"""Training: labelled data (:mod:`.data`), fitting a scorer (:mod:`.train`) and measuring it
+(:mod:`.evaluation`)."""

@@ -1,0 +1,1 @@
+"""Read models for the app and the Python API: DataFrames, dicts and Plotly figures, no Streamlit."""
