@@ -40,13 +40,6 @@ class TagReport:
     by_entity: dict[str, int] = field(default_factory=dict)
 
 
-def _stored_sentences(store: Any, document_id: int) -> list[str]:
-    rows = store.conn.execute(
-        "SELECT text FROM sentences WHERE document_id = ? ORDER BY sentence_index", (document_id,)
-    ).fetchall()
-    return [row[0] for row in rows]
-
-
 def tag_entities(
     store: Any,
     entities: Iterable[Any] | None = None,
@@ -87,7 +80,6 @@ def tag_entities(
             DEFAULT_EMBEDDING_THRESHOLD if threshold is None else threshold, model_path=model_path
         ).fit(entity_list)
     entity_ids = [e.id for e in entity_list]
-    marks = ",".join("?" * len(entity_ids))
     if document_ids is not None:
         wanted = sorted({int(i) for i in document_ids})
         documents = (d for i in wanted if (d := store.document(i)) is not None)
@@ -103,30 +95,14 @@ def tag_entities(
         sentences: list[str] | None = None
         tags: dict[str, Any] = {}
         if present or matcher is not None:
-            sentences = _stored_sentences(store, document_id) or split_sentences(text)
+            sentences = store.stored_sentences(document_id) or split_sentences(text)
         if present:
             tags = tag_text(title, sentences or [], [e for e in entity_list if e.id in present])
         if matcher is not None:
             for tag in matcher.match(title, sentences or []):
                 tags.setdefault(tag.entity_id, tag)
-        explicit = {
-            row[0]
-            for row in store.conn.execute(
-                f"SELECT entity_id FROM document_entities WHERE document_id = ? AND method = 'explicit'"
-                f" AND entity_id IN ({marks})",
-                (document_id, *entity_ids),
-            )
-        }
         with store.transaction():
-            store.conn.execute(
-                f"DELETE FROM document_entities WHERE document_id = ? AND method != 'explicit'"
-                f" AND entity_id IN ({marks})",
-                (document_id, *entity_ids),
-            )
-            store.conn.execute(
-                f"DELETE FROM sentence_entities WHERE document_id = ? AND entity_id IN ({marks})",
-                (document_id, *entity_ids),
-            )
+            explicit = store.clear_entity_tags(document_id, entity_ids)
             for tag in tags.values():
                 method = "explicit" if tag.entity_id in explicit else tag.method
                 store.tag_document(
@@ -237,10 +213,10 @@ def compute_divergence(
     ``growth_basis`` ("yoy"/"pop") override the per-metric defaults. Returns a summary per
     frequency.
     """
-    from analyzer.analysis.dedup import DEFAULT_SIMILARITY, DEFAULT_WINDOW_DAYS, cluster_documents
+    from analyzer.analysis.dedup import DEFAULT_SIMILARITY, DEFAULT_WINDOW_DAYS
     from analyzer.analysis.flags import DEFAULT_MIN_PERIODS, DEFAULT_THRESHOLD
     from analyzer.analysis.periods import check_freq
-    from analyzer.analysis.run import analyse, save_analysis
+    from analyzer.analysis.run import analyse, cluster_documents, save_result
 
     freqs = [freq] if isinstance(freq, str) else list(freq)
     for name in freqs:
@@ -269,7 +245,7 @@ def compute_divergence(
             growth_basis=growth_basis,
             statistics=statistics,
         )
-        written = save_analysis(store, result)
+        written = save_result(store, result)
         summary["frequencies"][name] = {"model_version": result.model_version, **written}
     return summary
 
@@ -342,11 +318,7 @@ def score_store(
     started = time.perf_counter()
     version, model_id = scorer.model_version, scorer.model_id
     cap = DEFAULT_MAX_SENTENCES if max_sentences is None else max_sentences
-    total = store.conn.execute(
-        "SELECT COUNT(*) FROM documents d WHERE NOT EXISTS"
-        " (SELECT 1 FROM scores s WHERE s.document_id = d.id AND s.model_version = ?)",
-        (version,),
-    ).fetchone()[0]
+    total = store.count_documents_to_score(version)
     if limit is not None:
         total = min(total, limit)
     stats: dict[str, Any] = {

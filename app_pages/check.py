@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from analyzer.errors import AnalyzerError, ModelError
-from analyzer.views import app_api
-from app_pages import ui
+from analyzer.views import check as check_reads
+from analyzer.views import common
+from app_pages import render, ui
 
 CHECKED_KEY = "check_input"
 MAX_HIGHLIGHTED = 400
@@ -44,10 +45,10 @@ else:
     if st.button("Fetch and check", type="primary", key="check_url_button"):
         try:
             with st.spinner("Fetching…"):
-                article = app_api.fetch_article(url)
+                article = check_reads.fetch_article(url)
         except AnalyzerError as exc:
             st.session_state.pop(CHECKED_KEY, None)
-            st.warning(f"Could not use that address: {app_api.markdown_escape(exc)}. Paste the article's text instead.")
+            st.warning(f"Could not use that address: {render.markdown_escape(exc)}. Paste the article's text instead.")
         else:
             st.session_state[CHECKED_KEY] = {"text": article["text"], "source": article["url"],
                                              "title": article.get("title")}
@@ -60,19 +61,19 @@ try:
     result = ui.check_text(checked["text"])
 except ModelError as exc:
     st.warning(
-        f"The hype model is not available ({app_api.markdown_escape(exc)}). Next step: train it with "
+        f"The hype model is not available ({render.markdown_escape(exc)}). Next step: train it with "
         "`analyzer train corpora/hype --out models/hype-default` (or `make demo`), or point "
         "`ANALYZER_MODEL` at a saved model."
     )
     st.stop()
 except AnalyzerError as exc:
-    st.warning(f"Could not score this text: {app_api.markdown_escape(exc)}")
+    st.warning(f"Could not score this text: {render.markdown_escape(exc)}")
     st.stop()
 
 if checked.get("title"):
-    st.subheader(app_api.markdown_escape(checked["title"]))
+    st.subheader(render.markdown_escape(checked["title"]))
 if checked["source"] != "pasted text":
-    st.caption(f"Fetched from {app_api.markdown_escape(checked['source'])}")
+    st.caption(f"Fetched from {render.markdown_escape(checked['source'])}")
 
 sentences: pd.DataFrame = result["sentences"]
 if result["unscored"]:
@@ -104,20 +105,20 @@ if not result["unscored"]:
     latest_only = right.toggle("Latest quarter only", value=True, key="check_latest_quarter")
     entity = None if scope == ALL else scope
 
-    scores = {label: result.get(label) for label in app_api.LABELS}
-    comparison = {"percentiles": dict.fromkeys(app_api.LABELS), "scope": None}
+    scores = {label: result.get(label) for label in common.LABELS}
+    comparison = {"percentiles": dict.fromkeys(common.LABELS), "scope": None}
     if database["ready"]:
         comparison = ui.percentiles(scores, result["model_version"], entity, latest_only)
         if comparison.get("reason"):
             st.info(f"No comparison with the corpus: {comparison['reason']}.")
         elif comparison.get("note"):
-            st.caption(app_api.markdown_escape(comparison["note"]))
+            st.caption(render.markdown_escape(comparison["note"]))
     else:
-        st.info(f"No comparison with the corpus: {app_api.markdown_escape(database['message'])} "
+        st.info(f"No comparison with the corpus: {render.markdown_escape(database['message'])} "
                 f"Next step: {database['next_step']}.")
 
     columns = st.columns(3)
-    for column, label in zip(columns, app_api.LABELS):
+    for column, label in zip(columns, common.LABELS):
         percentile = comparison["percentiles"].get(label)
         column.metric(
             label.capitalize(),
@@ -125,7 +126,7 @@ if not result["unscored"]:
             help=f"Mean sentence probability; the three loudest sentences average "
                  f"{ui.format_score(result.get(label + '_top'))}.",
         )
-        column.caption(app_api.markdown_escape(app_api.percentile_sentence(label, percentile, comparison.get("scope"))))
+        column.caption(render.markdown_escape(check_reads.percentile_sentence(label, percentile, comparison.get("scope"))))
 
 st.caption(
     f"{result['n_sentences']} sentences · language `{result.get('language')}` · model "
@@ -168,11 +169,11 @@ with right:
 # ----------------------------------------------------------------- downloads
 percentile_info = comparison if database["ready"] else None
 left, right, _ = st.columns([1, 1, 3])
-left.download_button("Download CSV", app_api.check_result_csv(result), file_name="hype-check.csv",
+left.download_button("Download CSV", check_reads.check_result_csv(result), file_name="hype-check.csv",
                      mime="text/csv", key="check_download_csv")
 right.download_button(
     "Download JSON",
-    app_api.check_result_json(result, source=checked["source"], entities=entities_found,
+    check_reads.check_result_json(result, source=checked["source"], entities=entities_found,
                               percentiles=percentile_info),
     file_name="hype-check.json", mime="application/json", key="check_download_json",
 )

@@ -9,8 +9,9 @@ from typing import Any
 import streamlit as st
 
 from analyzer.errors import AnalyzerError
-from analyzer.views import app_api
-from app_pages import ui
+from analyzer.views import common
+from analyzer.views import documents as documents_reads
+from app_pages import render, ui
 
 PAGE_SIZES = (25, 50, 100, 200)
 ANY = ""  # the "no filter" choice of every selectbox
@@ -51,7 +52,7 @@ with st.expander("Filters", expanded=True):
     hype_range = third.slider("Hype score", 0.0, 1.0, (0.0, 1.0), step=0.05, key="docs_hype",
                               help="Documents without a score are left out once the range is narrowed.")
     first, second, _ = st.columns(3)
-    sorts = (["relevance"] if search.strip() else []) + list(app_api.DOCUMENT_SORTS)
+    sorts = (["relevance"] if search.strip() else []) + list(documents_reads.DOCUMENT_SORTS)
     sort = first.selectbox("Sort by", sorts, key=f"docs_sort_{bool(search.strip())}")
     page_size = second.selectbox("Rows per page", PAGE_SIZES, index=1, key="docs_page_size")
 
@@ -72,7 +73,7 @@ page_number = int(st.session_state.setdefault("docs_page", 1))
 try:
     rows, total = ui.search_documents(query, limit=page_size, offset=(page_number - 1) * page_size)
 except AnalyzerError as exc:
-    st.warning(f"That search could not be run: {app_api.markdown_escape(exc)}")
+    st.warning(f"That search could not be run: {render.markdown_escape(exc)}")
     st.stop()
 
 pages = max(1, -(-total // page_size))
@@ -122,20 +123,20 @@ if detail is None:
 meta = [detail.get("source") or "unknown source", detail.get("kind"), detail.get("language") or "und"]
 if detail.get("author"):
     meta.insert(0, detail["author"])
-st.caption(" · ".join(app_api.markdown_escape(m) for m in meta if m))
+st.caption(" · ".join(render.markdown_escape(m) for m in meta if m))
 if detail.get("url"):
     st.link_button("Open the original", detail["url"])
 scores = detail.get("scores")
 if scores and not scores.get("unscored"):
     columns = st.columns(3)
-    for column, label in zip(columns, app_api.LABELS):
+    for column, label in zip(columns, common.LABELS):
         column.metric(label.capitalize(), ui.format_score(scores.get(label)))
 elif scores:
     st.info("This document was not scored (its language is not one the model covers).")
 else:
     st.info("This document has no scores from the selected model version; run `analyzer score`.")
 if detail["entities"]:
-    st.caption("Entities: " + ", ".join(app_api.markdown_escape(e) for e in detail["entities"]))
+    st.caption("Entities: " + ", ".join(render.markdown_escape(e) for e in detail["entities"]))
 sentences = detail["sentences"]
 if sentences.empty:
     st.caption("Its sentences are stored once it has been scored.")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analyzer.views import app_api, plots
-from app_pages import ui
+from analyzer.views import common, plots
+from app_pages import render, ui
 
 MAX_DOCUMENT_ROWS = 100
 
@@ -56,7 +56,7 @@ if not metrics:
     st.caption("No fundamentals are loaded for this entity: the chart shows heat alone. "
                "Load some with `analyzer fundamentals import FILE`.")
 if mode == "Standardised" or not chosen_metrics:
-    figure = app_api.standardised_figure(divergence, chosen_metrics, flags,
+    figure = plots.standardised_figure(divergence, chosen_metrics, flags,
                                          title=f"{names.get(entity, entity)}: heat and fundamentals")
     st.plotly_chart(figure, key="entity_standardised")
 else:
@@ -79,7 +79,7 @@ if chosen_metrics:
     st.subheader("Lead and lag")
     for metric in chosen_metrics:
         summary = ui.lead_lag(entity, metric)
-        st.markdown(app_api.markdown_escape(summary["sentence"]))
+        st.markdown(render.markdown_escape(summary["sentence"]))
         with st.expander(f"Correlations and Granger tests ({metric})"):
             correlations = summary["correlations"]
             st.dataframe(correlations, hide_index=True, key=f"entity_correlations_{metric}")
@@ -96,13 +96,13 @@ if not flags.empty:
 stories = dict(zip((pd.Timestamp(p).strftime("%Y-%m-%d") for p in heat["period"]), heat["stories"]))
 period = st.selectbox(
     "Period", periods, index=default_period, key=f"entity_period_{entity}_{freq}",
-    format_func=lambda p: f"{app_api.period_label(p, freq)} · {int(stories.get(p, 0))} stories",
+    format_func=lambda p: f"{common.period_label(p, freq)} · {int(stories.get(p, 0))} stories",
 )
 if period is not None:
     detail = ui.period_detail(entity, period)
     top = detail["sentences"]
     if top.empty:
-        st.caption(f"No scored sentences about {app_api.markdown_escape(names.get(entity, entity))} in {detail['label']}.")
+        st.caption(f"No scored sentences about {render.markdown_escape(names.get(entity, entity))} in {detail['label']}.")
     else:
         st.markdown(f"**Highest-hype sentences in {detail['label']}**")
         ui.highlighted_sentences(top.assign(note=[

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analyzer.views import app_api
+from analyzer.views import model as model_reads
 from app_pages import ui
 
 st.title("Model")
 
-card = app_api.model_card(ui.model_directory())
+card = model_reads.model_card(ui.model_directory())
 database = ui.status()
 in_use = ui.model_version() if database["exists"] else ""
 
@@ -57,7 +57,7 @@ if metrics:
     for column, (name, label) in zip(columns, (("macro_f1", "Macro F1"), ("auroc", "AUROC"), ("ece", "ECE"))):
         value = summary.get(name)
         column.metric(label, "–" if value is None else f"{value:.3f}", help="Held-out test split, mean over labels.")
-    table = app_api.metrics_table(metrics)
+    table = model_reads.metrics_frame(metrics)
     if not table.empty:
         st.dataframe(table, hide_index=True, width="stretch", key="model_metrics")
 else:

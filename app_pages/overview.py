@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analyzer.views import app_api
-from app_pages import ui
+from analyzer.views import common
+from app_pages import render, ui
 
 st.title("Narrative heat vs fundamentals")
 database = ui.require_documents()
@@ -33,7 +33,7 @@ first.metric("Entities with coverage", f"{len(covered)}")
 second.metric("Flagged right now", f"{int(covered['flagged_now'].sum())}",
               help="Entities whose latest period lies inside a flagged span.")
 latest = covered["last_period"].max()
-third.metric("Latest period", app_api.period_label(latest, freq))
+third.metric("Latest period", common.period_label(latest, freq))
 
 st.subheader("Entities")
 st.caption(
@@ -42,7 +42,7 @@ st.caption(
 )
 table = covered.assign(
     metrics=[", ".join(m) for m in covered["metrics"]],
-    last_period=[app_api.period_label(p, freq) for p in covered["last_period"]],
+    last_period=[common.period_label(p, freq) for p in covered["last_period"]],
 )
 selection = st.dataframe(
     table,
@@ -89,4 +89,4 @@ else:
 
 without = ranking[ranking["documents"] == 0]
 if not without.empty:
-    st.caption(f"No coverage yet: {', '.join(app_api.markdown_escape(n) for n in without['name'])}.")
+    st.caption(f"No coverage yet: {', '.join(render.markdown_escape(n) for n in without['name'])}.")

@@ -2,7 +2,9 @@
 
 Reads are wrapped in ``st.cache_data`` keyed by the database path, a stamp that changes when
 the database is written, and the arguments, with a time-to-live; the model is a
-``st.cache_resource``. Pages call these wrappers and ``analyzer.app_api``, never SQL or torch.
+``st.cache_resource``. Pages call these wrappers and the read models in ``analyzer.views``,
+never SQL or torch. When the analysis for the chosen frequency is not stored, the wrappers ask
+the read models explicitly for an on-the-fly computation, which runs once per database state.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from analyzer.views import app_api
+from analyzer.views import check as check_reads
+from analyzer.views import common, results
+from analyzer.views import documents as documents_reads
+from analyzer.views import entity as entity_reads
+from analyzer.views import model as model_reads
+from analyzer.views import overview as overview_reads
+from app_pages import render
 
 CACHE_TTL_SECONDS = 300
 MODEL_VERSION_KEY = "model_version"
@@ -25,16 +33,16 @@ FREQ_KEY = "freq"
 
 
 def db_path() -> str:
-    return str(app_api.database_path())
+    return str(common.database_path())
 
 
 def db_stamp() -> str:
-    return app_api.database_stamp(db_path())
+    return common.database_stamp(db_path())
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
 def _status(db: str, stamp: str) -> dict[str, Any]:
-    return app_api.database_status(db)
+    return common.database_status(db)
 
 
 def status() -> dict[str, Any]:
@@ -45,7 +53,7 @@ def require_documents() -> dict[str, Any]:
     """The database status; stops the page with a friendly notice when there is nothing to show."""
     current = status()
     if not current["ready"]:
-        st.info(f"{app_api.markdown_escape(current['message'])} Next step: {current['next_step']}.")
+        st.info(f"{render.markdown_escape(current['message'])} Next step: {current['next_step']}.")
         st.stop()
     return current
 
@@ -61,7 +69,7 @@ def model_version() -> str:
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
 def _entity_table(db: str, stamp: str) -> pd.DataFrame:
-    return app_api.entity_table(db)
+    return common.entity_table(db)
 
 
 def entity_table() -> pd.DataFrame:
@@ -70,7 +78,7 @@ def entity_table() -> pd.DataFrame:
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
 def _filter_options(db: str, stamp: str) -> dict[str, Any]:
-    return app_api.filter_options(db)
+    return documents_reads.filter_options(db)
 
 
 def filter_options() -> dict[str, Any]:
@@ -80,7 +88,7 @@ def filter_options() -> dict[str, Any]:
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=512)
 def _search_documents(db: str, stamp: str, query: dict[str, Any], version: str, limit: int,
                       offset: int) -> tuple[pd.DataFrame, int]:
-    return app_api.search_documents(db, query, model_version=version, limit=limit, offset=offset)
+    return documents_reads.search_documents(db, query, model_version=version, limit=limit, offset=offset)
 
 
 def search_documents(query: dict[str, Any], *, limit: int, offset: int) -> tuple[pd.DataFrame, int]:
@@ -89,7 +97,7 @@ def search_documents(query: dict[str, Any], *, limit: int, offset: int) -> tuple
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=256)
 def _document_detail(db: str, stamp: str, document_id: int, version: str) -> dict[str, Any] | None:
-    return app_api.document_detail(db, document_id, model_version=version)
+    return documents_reads.document_detail(db, document_id, model_version=version)
 
 
 def document_detail(document_id: int) -> dict[str, Any] | None:
@@ -99,7 +107,7 @@ def document_detail(document_id: int) -> dict[str, Any] | None:
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=256)
 def _percentiles(db: str, stamp: str, scores: dict[str, float | None], version: str, entity: str | None,
                  latest_quarter: bool) -> dict[str, Any]:
-    return app_api.corpus_percentiles(db, scores, model_version=version, entity=entity,
+    return check_reads.corpus_percentiles(db, scores, model_version=version, entity=entity,
                                       latest_quarter=latest_quarter)
 
 
@@ -110,7 +118,7 @@ def percentiles(scores: dict[str, float | None], version: str, entity: str | Non
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=64)
 def _find_entities(db: str, stamp: str, text: str) -> pd.DataFrame:
-    return app_api.find_entities(db, text)
+    return check_reads.find_entities(db, text)
 
 
 def find_entities(text: str) -> pd.DataFrame:
@@ -137,11 +145,16 @@ def freq() -> str:
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
 def _analysis_state(db: str, stamp: str, freq_: str, version: str) -> dict[str, Any]:
-    return app_api.analysis_state(db, freq_, version)
+    return common.analysis_state(db, freq_, version)
 
 
 def analysis_state() -> dict[str, Any]:
     return _analysis_state(db_path(), db_stamp(), freq(), model_version())
+
+
+def compute_on_the_fly() -> bool:
+    """Whether the pages must compute heat and divergence (nothing stored for this frequency)."""
+    return not analysis_state()["materialised"]
 
 
 def analysis_notice() -> None:
@@ -149,49 +162,49 @@ def analysis_notice() -> None:
     if not analysis_state()["materialised"]:
         st.caption(
             f"Heat and divergence for this frequency are computed on the fly (nothing stored yet); "
-            f"{app_api.NO_ANALYSIS_HINT} so pages load instantly."
+            f"{results.NO_ANALYSIS_HINT} so pages load instantly."
         )
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner="Reading narrative heat…")
-def _overview(db: str, stamp: str, freq_: str, version: str) -> pd.DataFrame:
-    return app_api.overview(db, freq_, version)
+def _overview(db: str, stamp: str, freq_: str, version: str, compute: bool) -> pd.DataFrame:
+    return overview_reads.overview(db, freq_, version, compute=compute)
 
 
 def overview() -> pd.DataFrame:
-    return _overview(db_path(), db_stamp(), freq(), model_version())
+    return _overview(db_path(), db_stamp(), freq(), model_version(), compute_on_the_fly())
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _latest_flags(db: str, stamp: str, freq_: str, version: str, limit: int) -> pd.DataFrame:
-    return app_api.latest_flags(db, freq_, version, limit=limit)
+def _latest_flags(db: str, stamp: str, freq_: str, version: str, limit: int, compute: bool) -> pd.DataFrame:
+    return overview_reads.latest_flags(db, freq_, version, limit=limit, compute=compute)
 
 
 def latest_flags(limit: int = 10) -> pd.DataFrame:
-    return _latest_flags(db_path(), db_stamp(), freq(), model_version(), limit)
+    return _latest_flags(db_path(), db_stamp(), freq(), model_version(), limit, compute_on_the_fly())
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner="Reading the entity's series…", max_entries=64)
-def _entity_view(db: str, stamp: str, entity: str, freq_: str, version: str) -> dict[str, Any]:
-    return app_api.entity_view(db, entity, freq_, version)
+def _entity_view(db: str, stamp: str, entity: str, freq_: str, version: str, compute: bool) -> dict[str, Any]:
+    return entity_reads.entity_view(db, entity, freq_, version, compute=compute)
 
 
 def entity_view(entity: str) -> dict[str, Any]:
-    return _entity_view(db_path(), db_stamp(), entity, freq(), model_version())
+    return _entity_view(db_path(), db_stamp(), entity, freq(), model_version(), compute_on_the_fly())
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=128)
-def _lead_lag(db: str, stamp: str, entity: str, metric: str, freq_: str, version: str) -> dict[str, Any]:
-    return app_api.lead_lag_summary(db, entity, metric, freq_, version)
+def _lead_lag(db: str, stamp: str, entity: str, metric: str, freq_: str, version: str, compute: bool) -> dict[str, Any]:
+    return entity_reads.lead_lag_summary(db, entity, metric, freq_, version, compute=compute)
 
 
 def lead_lag(entity: str, metric: str) -> dict[str, Any]:
-    return _lead_lag(db_path(), db_stamp(), entity, metric, freq(), model_version())
+    return _lead_lag(db_path(), db_stamp(), entity, metric, freq(), model_version(), compute_on_the_fly())
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=256)
 def _period_detail(db: str, stamp: str, entity: str, period: str, freq_: str, version: str) -> dict[str, Any]:
-    return app_api.period_detail(db, entity, period, freq_, version)
+    return entity_reads.period_detail(db, entity, period, freq_, version)
 
 
 def period_detail(entity: str, period: str) -> dict[str, Any]:
@@ -202,7 +215,7 @@ def period_detail(entity: str, period: str) -> dict[str, Any]:
 
 
 def model_directory() -> str:
-    return str(app_api.model_directory())
+    return str(model_reads.model_directory())
 
 
 @st.cache_resource(show_spinner="Loading the hype model…", max_entries=2)
@@ -225,7 +238,7 @@ def scorer() -> Any:
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner="Scoring…", max_entries=32)
 def _check_text(directory: str, version: str, text: str, _model: Any) -> dict[str, Any]:
-    return app_api.check_text(_model, text)
+    return check_reads.check_text(_model, text)
 
 
 def check_text(text: str) -> dict[str, Any]:
@@ -239,20 +252,20 @@ def check_text(text: str) -> dict[str, Any]:
 def highlighted_sentences(sentences: pd.DataFrame, *, max_sentences: int | None = None,
                           note_column: str | None = None) -> None:
     """Sentences coloured by hype, scores on hover; every sentence is escaped before wrapping."""
-    st.html(app_api.HIGHLIGHT_LEGEND_HTML)
-    st.html(app_api.highlight_sentences_html(sentences, max_sentences=max_sentences, note_column=note_column))
+    st.html(render.HIGHLIGHT_LEGEND_HTML)
+    st.html(render.highlight_sentences_html(sentences, max_sentences=max_sentences, note_column=note_column))
     if max_sentences is not None and len(sentences) > max_sentences:
         st.caption(f"First {max_sentences} of {len(sentences)} sentences shown; the table has all of them.")
 
 
 SCORE_COLUMNS = {
     label: st.column_config.ProgressColumn(label.capitalize(), min_value=0.0, max_value=1.0, format="%.2f")
-    for label in app_api.LABELS
+    for label in common.LABELS
 }
 # Narrow numbers for wide document tables, where titles need the room.
 SCORE_NUMBER_COLUMNS = {
     label: st.column_config.NumberColumn(label.capitalize(), format="%.2f", width="small")
-    for label in app_api.LABELS
+    for label in common.LABELS
 }
 
 
@@ -305,5 +318,5 @@ def sidebar() -> None:
         elif versions:
             st.caption(f"Scores: model version `{versions[0]['model_version']}`")
         options = freq_options()
-        st.selectbox("Periods", options, key=FREQ_KEY, format_func=app_api.FREQ_LABELS.get,
+        st.selectbox("Periods", options, key=FREQ_KEY, format_func=common.FREQ_LABELS.get,
                      help="Frequency of the heat and divergence series.")

@@ -22,7 +22,12 @@ from streamlit.testing.v1 import AppTest
 
 from analyzer.errors import FetchError, InputError
 from analyzer.storage import Store
-from analyzer.views import app_api
+from analyzer.views import check as check_reads
+from analyzer.views import common
+from analyzer.views import documents as documents_reads
+from analyzer.views import entity as entity_reads
+from analyzer.views import overview as overview_reads
+from app_pages import render
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGES = ["overview", "entity", "check", "documents", "model"]
@@ -121,10 +126,10 @@ def test_overview_computes_on_the_fly_when_nothing_is_materialised(
 
 
 def test_overview_flag_lines_match_the_numbers(app_env: dict[str, Any]) -> None:
-    flags = app_api.latest_flags(app_env["path"], "quarter", app_env["model_version"])
+    flags = overview_reads.latest_flags(app_env["path"], "quarter", app_env["model_version"])
     assert not flags.empty
     nvidia = flags[(flags["entity"] == "nvidia") & (flags["metric"] == "revenue")].iloc[0]
-    frame = app_api.entity_view(app_env["path"], "nvidia", "quarter", app_env["model_version"])["divergence"]
+    frame = entity_reads.entity_view(app_env["path"], "nvidia", "quarter", app_env["model_version"])["divergence"]
     peak = frame[(frame["metric"] == "revenue") & (frame["period"] == nvidia["peak_period"])].iloc[0]
     heat_z = peak.get("heat_z")
     heat_z = peak["heat"] if heat_z is None or pd.isna(heat_z) else heat_z
@@ -141,10 +146,10 @@ def test_describe_flag_words_follow_the_direction_of_growth() -> None:
     })
     flag = {"entity": "acme", "metric": "revenue", "freq": "quarter", "start": periods[1], "end": periods[2],
             "peak_period": periods[2], "peak_value": 4.1, "periods": 2}
-    falling = app_api.describe_flag(flag, rows, "Acme")
+    falling = common.describe_flag(flag, rows, "Acme")
     assert "narrative heat up 2.6σ" in falling and "revenue fell 5% year over year" in falling
     assert "2024 Q2–2024 Q3" in falling
-    slowing = app_api.describe_flag({**flag, "peak_period": periods[1]}, rows, "Acme")
+    slowing = common.describe_flag({**flag, "peak_period": periods[1]}, rows, "Acme")
     assert "revenue growth slowed to 12% year over year (from 30%)" in slowing
 
 
@@ -197,7 +202,7 @@ def test_entity_page_without_fundamentals_says_so(app_env: dict[str, Any]) -> No
 
 
 def test_lead_lag_summary_reads_its_own_numbers(app_env: dict[str, Any]) -> None:
-    summary = app_api.lead_lag_summary(app_env["path"], "nvidia", "revenue", "quarter", app_env["model_version"])
+    summary = entity_reads.lead_lag_summary(app_env["path"], "nvidia", "revenue", "quarter", app_env["model_version"])
     assert len(summary["granger"]) == 2
     if summary["best_lag"] is None:
         assert summary["sentence"].startswith("No lead-lag estimate")
@@ -209,11 +214,11 @@ def test_lead_lag_summary_reads_its_own_numbers(app_env: dict[str, Any]) -> None
 
 
 def test_entity_view_warns_when_too_few_documents(app_env: dict[str, Any]) -> None:
-    view = app_api.entity_view(app_env["path"], "ai-datacenters", "quarter", app_env["model_version"])
-    assert view["reliability"]["median_stories"] < app_api.MIN_RELIABLE_STORIES
+    view = entity_reads.entity_view(app_env["path"], "ai-datacenters", "quarter", app_env["model_version"])
+    assert view["reliability"]["median_stories"] < entity_reads.MIN_RELIABLE_STORIES
     assert "unreliable" in view["reliability"]["warning"]
     with pytest.raises(InputError):
-        app_api.entity_view(app_env["path"], "no-such-entity", "quarter", app_env["model_version"])
+        entity_reads.entity_view(app_env["path"], "no-such-entity", "quarter", app_env["model_version"])
 
 
 # --------------------------------------------------------------------------- documents
@@ -268,14 +273,14 @@ def test_documents_page_turns_a_malformed_query_into_a_message(app_env: dict[str
 
 
 def test_search_documents_paginates_in_sql(app_env: dict[str, Any]) -> None:
-    first, total = app_api.search_documents(app_env["path"], {"sort": "oldest"}, limit=20, offset=0)
-    second, same_total = app_api.search_documents(app_env["path"], {"sort": "oldest"}, limit=20, offset=20)
+    first, total = documents_reads.search_documents(app_env["path"], {"sort": "oldest"}, limit=20, offset=0)
+    second, same_total = documents_reads.search_documents(app_env["path"], {"sort": "oldest"}, limit=20, offset=20)
     assert total == same_total == app_env["documents"]
     assert len(first) == len(second) == 20
     assert not set(first["id"]) & set(second["id"])
     assert first["published_at"].max() <= second["published_at"].min()
     with pytest.raises(InputError):
-        app_api.search_documents(app_env["path"], {"text": "NEAR("})
+        documents_reads.search_documents(app_env["path"], {"text": "NEAR("})
 
 
 # --------------------------------------------------------------------------- check
@@ -399,13 +404,13 @@ def article_server() -> Iterator[str]:
 
 
 def test_fetch_article_downloads_and_extracts_with_the_safe_fetcher(article_server: str) -> None:
-    article = app_api.fetch_article(f"{article_server}/article", allow_private=True)
+    article = check_reads.fetch_article(f"{article_server}/article", allow_private=True)
     assert "revenue of $30 billion" in article["text"]
     assert "Copyright" not in article["text"]
     with pytest.raises(FetchError, match="not allowed"):
-        app_api.fetch_article(f"{article_server}/article")
+        check_reads.fetch_article(f"{article_server}/article")
     with pytest.raises(FetchError, match="HTTP 404"):
-        app_api.fetch_article(f"{article_server}/missing", allow_private=True)
+        check_reads.fetch_article(f"{article_server}/missing", allow_private=True)
 
 
 # --------------------------------------------------------------------------- model
@@ -469,18 +474,18 @@ def test_percentiles_match_a_direct_count_of_stored_scores(app_env: dict[str, An
         stored = pd.DataFrame(store.query(
             "SELECT hype FROM scores WHERE model_version = ? AND unscored = 0", (app_env["model_version"],)))
     probe = float(stored["hype"].quantile(0.8))
-    result = app_api.corpus_percentiles(app_env["path"], {"hype": probe, "growth": None, "evidence": None},
+    result = check_reads.corpus_percentiles(app_env["path"], {"hype": probe, "growth": None, "evidence": None},
                                         model_version=app_env["model_version"], latest_quarter=False)
     expected = 100 * ((stored["hype"] < probe).sum() + 0.5 * (stored["hype"] == probe).sum()) / len(stored)
     assert result["percentiles"]["hype"] == pytest.approx(expected)
     assert result["percentiles"]["growth"] is None
     assert result["n"] == len(stored)
-    other = app_api.corpus_percentiles(app_env["path"], {"hype": probe}, model_version="another-version")
+    other = check_reads.corpus_percentiles(app_env["path"], {"hype": probe}, model_version="another-version")
     assert other["percentiles"]["hype"] is None and "analyzer score" in other["reason"]
 
 
 def test_extract_figures_finds_money_percentages_multiples_and_units() -> None:
-    figures = app_api.extract_figures([
+    figures = check_reads.extract_figures([
         "Revenue hit $1.2bn, up 35% year on year.",
         "It now has 300 million users and 4 GW of capacity, a 10x jump.",
         "Margins fell 2.5 percentage points to €40 million.",
@@ -501,7 +506,7 @@ def test_extract_figures_finds_money_percentages_multiples_and_units() -> None:
 
 
 def test_markdown_escape_neutralises_links_images_colours_and_maths() -> None:
-    escaped = app_api.markdown_escape("![x](http://t.example/p.png) [a](b) :red[c] $5 and $6 _i_ <b>")
+    escaped = render.markdown_escape("![x](http://t.example/p.png) [a](b) :red[c] $5 and $6 _i_ <b>")
     assert re.search(r"(?<!\\)[\[\]()$<>:_!]", escaped) is None  # nothing special left unescaped
     assert re.sub(r"\\(.)", r"\1", escaped) == "![x](http://t.example/p.png) [a](b) :red[c] $5 and $6 _i_ <b>"
 
@@ -511,7 +516,7 @@ def test_highlighting_escapes_every_sentence_and_score() -> None:
         "text": [HOSTILE_SENTENCE, 'Plain "quoted" & fine.', "Unscored."],
         "hype": [0.9, 0.1, None], "growth": [0.2, 0.3, None], "evidence": [0.0, 0.5, None],
     })
-    markup = app_api.highlight_sentences_html(sentences)
+    markup = render.highlight_sentences_html(sentences)
     assert "<img" not in markup and "&lt;img src=x onerror=alert(1)&gt;" in markup
     assert "&quot;quoted&quot; &amp; fine." in markup
     assert 'title="hype 0.90 · growth 0.20 · evidence 0.00"' in markup
@@ -525,10 +530,10 @@ def test_check_result_downloads_hold_every_sentence() -> None:
     sentences = pd.DataFrame({"sentence": [0, 1], "text": ["One.", "Two."], "hype": [0.2, 0.8],
                               "growth": [0.1, 0.1], "evidence": [0.5, np.nan]})
     result = {"hype": 0.5, "growth": 0.1, "evidence": 0.5, "language": "en", "model_version": "v",
-              "unscored": False, "sentences": sentences, "figures": app_api.extract_figures(["One."])}
-    csv_lines = app_api.check_result_csv(result).strip().splitlines()
+              "unscored": False, "sentences": sentences, "figures": check_reads.extract_figures(["One."])}
+    csv_lines = check_reads.check_result_csv(result).strip().splitlines()
     assert len(csv_lines) == 3 and "document_hype" in csv_lines[0]
-    document = json.loads(app_api.check_result_json(result, source="pasted text"))
+    document = json.loads(check_reads.check_result_json(result, source="pasted text"))
     assert [s["text"] for s in document["sentences"]] == ["One.", "Two."]
     assert document["sentences"][1]["evidence"] is None
     assert document["hype"] == 0.5

@@ -7,10 +7,11 @@ import random
 import pytest
 from analysis_seed import add_document, quarter_starts, story_text
 
-from analyzer.analysis.dedup import cluster_documents, minhash, shingles
+from analyzer.analysis.dedup import minhash, shingles
+from analyzer.analysis.run import cluster_documents
 from analyzer.errors import InputError
 from analyzer.pipeline import compute_divergence
-from analyzer.views import data as analysis
+from analyzer.views import results
 
 
 def _clusters(store) -> dict[int, int]:
@@ -98,7 +99,7 @@ def test_duplicated_stories_do_not_inflate_heat(store) -> None:
         for i in range(6):
             add_document(store, story_text(rng, 120), f"{day.isoformat()}T20:0{i}:00Z", source="wire")
     compute_divergence(store, freq="quarter")
-    heat = analysis.heat_frame(store).set_index(["entity", "period"])
+    heat = results.heat_frame(store).set_index(["entity", "period"])
     plain = heat.loc["plain"]
     syndicated = heat.loc["syndicated"]
     assert syndicated["stories"].tolist() == plan
@@ -109,5 +110,5 @@ def test_duplicated_stories_do_not_inflate_heat(store) -> None:
     # Without clustering the copies would count five times over.
     store.conn.execute("UPDATE documents SET cluster_id = NULL")
     compute_divergence(store, freq="quarter", cluster=False)
-    inflated = analysis.heat_frame(store, "syndicated")
+    inflated = results.heat_frame(store, "syndicated")
     assert inflated["stories"].tolist() == [5 * n for n in plan]

@@ -14,6 +14,7 @@ from analysis_seed import (
     quarter_starts,
     seed_quarterly_story,
 )
+from analyzer.analysis.flags import flag_runs
 
 from analyzer.analysis.divergence import (
     divergence_rows,
@@ -21,11 +22,10 @@ from analyzer.analysis.divergence import (
     growth_rate,
     native_frequency,
 )
-from analyzer.analysis.flags import flag_runs
 from analyzer.analysis.statistics import cross_correlation, granger_test
 from analyzer.errors import InputError
 from analyzer.pipeline import compute_divergence
-from analyzer.views import data as analysis
+from analyzer.views import results
 
 QUARTERS = quarter_starts(2018, 24)
 CALM, RAMP = 12, 12
@@ -58,13 +58,13 @@ def scenario(store):
 
 
 def test_heat_rising_over_flat_fundamentals_is_flagged(scenario) -> None:
-    frame = analysis.divergence_frame(scenario, "hot", "revenue")
+    frame = results.divergence_frame(scenario, "hot", "revenue")
     assert len(frame) == len(QUARTERS)
     late = frame.tail(4)
     assert late["flagged"].all()
     assert (late["divergence"] > 1.0).all()
     assert not frame.head(CALM)["flagged"].any()
-    flags = analysis.flags(scenario, "hot")
+    flags = results.flags(scenario, "hot")
     assert len(flags) == 1
     flag = flags.iloc[0]
     assert flag["end"] == pd.Timestamp(QUARTERS[-1])
@@ -73,17 +73,17 @@ def test_heat_rising_over_flat_fundamentals_is_flagged(scenario) -> None:
 
 
 def test_heat_and_growth_rising_together_is_not_flagged(scenario) -> None:
-    frame = analysis.divergence_frame(scenario, "together", "revenue")
+    frame = results.divergence_frame(scenario, "together", "revenue")
     assert not frame["flagged"].any()
     assert frame["divergence"].abs().max() < 1.0
     # Both series really do rise: the test would be vacuous otherwise.
     assert frame["heat"].iloc[-1] > 1.5
     assert frame["fundamental_growth"].iloc[-1] == pytest.approx(0.72)
-    assert analysis.flags(scenario, "together").empty
+    assert results.flags(scenario, "together").empty
 
 
 def test_entity_without_fundamentals_keeps_heat_rows(scenario) -> None:
-    frame = analysis.divergence_frame(scenario, "quiet")
+    frame = results.divergence_frame(scenario, "quiet")
     assert len(frame) == len(QUARTERS)
     assert frame["metric"].isna().all()
     assert frame["heat"].notna().all()
@@ -92,10 +92,10 @@ def test_entity_without_fundamentals_keeps_heat_rows(scenario) -> None:
 
 
 def test_threshold_and_min_periods_reflag_on_read(scenario) -> None:
-    default = analysis.divergence_frame(scenario, "hot", "revenue")
-    strict = analysis.divergence_frame(scenario, "hot", "revenue", threshold=50.0)
+    default = results.divergence_frame(scenario, "hot", "revenue")
+    strict = results.divergence_frame(scenario, "hot", "revenue", threshold=50.0)
     assert default["flagged"].any() and not strict["flagged"].any()
-    long_runs = analysis.flags(scenario, "hot", min_periods=len(QUARTERS) + 1)
+    long_runs = results.flags(scenario, "hot", min_periods=len(QUARTERS) + 1)
     assert long_runs.empty
 
 
@@ -115,13 +115,13 @@ def test_flag_carries_the_highest_hype_sentences_of_the_span(store) -> None:
         " AND document_id = (SELECT MAX(id) FROM documents)"
     )
     compute_divergence(store, freq="quarter")
-    flags = analysis.flags(store, "hot")
+    flags = results.flags(store, "hot")
     assert len(flags) == 1
     sentences = flags.iloc[0]["top_sentences"]
     assert sentences[0]["text"] == loud
     assert all(s["text"] != other for s in sentences)
     assert sentences[0]["hype"] >= max(s["hype"] for s in sentences)
-    frame = analysis.top_sentences(store, "hot", QUARTERS[-1])
+    frame = results.top_sentences(store, "hot", QUARTERS[-1])
     assert frame.iloc[0]["text"] == loud
 
 
@@ -133,7 +133,7 @@ def test_top_sentences_fall_back_to_document_tags(store) -> None:
     )
     store.upsert_entity({"id": "solo", "name": "Solo"})
     store.tag_document(doc, "solo", method="alias")  # no sentence indices
-    frame = analysis.top_sentences(store, "solo", "2024-01-01", model_version=MODEL_VERSION)
+    frame = results.top_sentences(store, "solo", "2024-01-01", model_version=MODEL_VERSION)
     assert list(frame["text"]) == ["Alpha is transformative.", "Beta."]
 
 
@@ -244,14 +244,14 @@ def test_irregular_dates_gaps_and_missing_values_give_defined_results(store) -> 
         {"entity_id": "gamma", "metric": "revenue", "date": "2022-06-30", "value": 15.0},
     ])
     compute_divergence(store, freq=["quarter", "month", "week", "day"])
-    quarterly = analysis.divergence_frame(store, "gamma", freq="quarter")
+    quarterly = results.divergence_frame(store, "gamma", freq="quarter")
     # 2021-Q3 has no documents at all: it is absent rather than invented.
     assert pd.Timestamp("2021-07-01") not in set(quarterly["period"])
     assert np.isfinite(quarterly["heat"]).all()
     assert quarterly["flagged"].dtype == bool
     for freq in ("month", "week", "day"):
-        frame = analysis.divergence_frame(store, "gamma", freq=freq)
-        assert len(frame) == len(analysis.heat_frame(store, "gamma", freq=freq))
+        frame = results.divergence_frame(store, "gamma", freq=freq)
+        assert len(frame) == len(results.heat_frame(store, "gamma", freq=freq))
         assert np.isfinite(frame["heat"]).all()
 
 
@@ -260,33 +260,35 @@ def test_a_single_period_is_defined(store) -> None:
     store.add_fundamentals([{"entity_id": "delta", "metric": "tvl", "date": "2024-05-01", "value": 5.0}])
     summary = compute_divergence(store, freq="quarter")
     assert summary["frequencies"]["quarter"]["heat"] == 1
-    frame = analysis.divergence_frame(store, "delta")
+    frame = results.divergence_frame(store, "delta")
     assert len(frame) == 1
     assert frame["heat"].iloc[0] == 0.0  # nothing to compare against: neutral
     assert frame["fundamental_level"].iloc[0] == 5.0
     assert not frame["flagged"].iloc[0]
-    stats = analysis.explosiveness(store, "delta")
+    stats = results.explosiveness(store, "delta")
     assert stats["statistic"] is None and "needs at least" in stats["reason"]
-    ll = analysis.lead_lag(store, "delta", "tvl")
+    ll = results.lead_lag(store, "delta", "tvl")
     assert ll["best_lag"] is None and ll["granger_heat_to_growth"]["p_value"] is None
 
 
-def test_reads_work_before_anything_is_materialised(store) -> None:
+def test_reads_before_anything_is_materialised_compute_only_when_asked(store) -> None:
     seed_quarterly_story(store, "hot", QUARTERS, MENTIONS, HYPE, seed=9)
     add_quarterly_fundamentals(store, "hot", "revenue", QUARTERS, [100.0] * len(QUARTERS))
-    frame = analysis.divergence_frame(store, "hot", "revenue")
+    with pytest.raises(results.NotMaterialised, match="analyzer divergence"):
+        results.divergence_frame(store, "hot", "revenue")
+    frame = results.divergence_frame(store, "hot", "revenue", compute=True)
     assert frame["flagged"].tail(3).all()
     assert store.conn.execute("SELECT COUNT(*) FROM divergence").fetchone()[0] == 0
-    overview = analysis.entity_overview(store)
+    overview = results.entity_overview(store, compute=True)
     assert overview.set_index("entity").loc["hot", "flagged_now"]
 
 
 def test_entity_recompute_keeps_other_entities(scenario) -> None:
-    before = analysis.divergence_frame(scenario, "together")
+    before = results.divergence_frame(scenario, "together")
     compute_divergence(scenario, freq="quarter", entity="hot", threshold=0.5)
-    after = analysis.divergence_frame(scenario, "together")
+    after = results.divergence_frame(scenario, "together")
     pd.testing.assert_frame_equal(before, after)
-    overview = analysis.entity_overview(scenario).set_index("entity")
+    overview = results.entity_overview(scenario).set_index("entity")
     assert overview.loc["hot", "flags"] >= 1 and overview.loc["quiet", "flags"] == 0
     assert overview.loc["quiet", "metrics"] == []
 
@@ -299,7 +301,7 @@ def test_divergence_rows_of_an_empty_corpus_is_empty() -> None:
 
 def test_unknown_frequency_is_an_input_error(store) -> None:
     with pytest.raises(InputError):
-        analysis.heat_frame(store, freq="hour")
+        results.heat_frame(store, freq="hour")
 
 
 # --------------------------------------------------------------------------- runs, lead-lag, Granger
@@ -336,7 +338,7 @@ def test_lead_lag_through_the_api_on_stored_series(store) -> None:
     mentions = [int(m) for m in rng.integers(1, 12, size=40)]
     seed_quarterly_story(store, "lagged", quarters, mentions, [0.3] * 40, background=12, seed=11)
     compute_divergence(store, freq="quarter", statistics=False)
-    heat = analysis.heat_frame(store, "lagged")["heat"].to_numpy()
+    heat = results.heat_frame(store, "lagged")["heat"].to_numpy()
     # Revenue growth (period over period) echoes heat two quarters later.
     growth = np.concatenate([[0.0, 0.0], 0.05 * heat[:-2]]) + 0.001 * rng.standard_normal(40)
     revenue = [100.0]
@@ -344,7 +346,7 @@ def test_lead_lag_through_the_api_on_stored_series(store) -> None:
         revenue.append(revenue[-1] * (1 + g))
     add_quarterly_fundamentals(store, "lagged", "revenue", quarters, revenue)
     compute_divergence(store, freq="quarter", growth_basis={"revenue": "pop"})
-    result = analysis.lead_lag(store, "lagged", "revenue", max_lag=4)
+    result = results.lead_lag(store, "lagged", "revenue", max_lag=4)
     assert result["best_lag"] == 2
     assert result["granger_heat_to_growth"]["p_value"] < 0.01
     assert set(result["correlations"]["lag"]) == set(range(-4, 5))
@@ -372,12 +374,12 @@ def test_point_in_time_is_used_by_default_in_the_pipeline(store) -> None:
     add_quarterly_fundamentals(store, "late", "revenue", QUARTERS[:8],
                                [100.0 + i for i in range(8)], filed_lag_days=40)
     compute_divergence(store, freq="quarter")
-    frame = analysis.divergence_frame(store, "late", "revenue")
+    frame = results.divergence_frame(store, "late", "revenue")
     # Filed 40 days after quarter end: each quarter shows the previous quarter's revenue.
     assert frame["fundamental_level"].iloc[1] == 100.0
     assert frame["fundamental_level"].iloc[-1] == 106.0
     compute_divergence(store, freq="quarter", point_in_time=False)
-    hindsight = analysis.divergence_frame(store, "late", "revenue")
+    hindsight = results.divergence_frame(store, "late", "revenue")
     assert hindsight["fundamental_level"].iloc[-1] == 107.0
 
 
@@ -402,7 +404,7 @@ def test_real_daily_tvl_series_on_a_monthly_heat(store, realdata) -> None:
         add_document(store, f"Drift update number {i}: volumes, vaults and perps {i * 13}.",
                      f"{month.strftime('%Y-%m')}-15T12:00:00Z", entities=["drift"], hype=0.2 + 0.01 * (i % 7))
     compute_divergence(store, freq="month")
-    frame = analysis.divergence_frame(store, "drift", "tvl", freq="month")
+    frame = results.divergence_frame(store, "drift", "tvl", freq="month")
     assert len(frame) == len(months)
     assert set(frame["growth_basis"]) == {"pop"}
     by_day = {r["date"]: r["value"] for r in rows}  # the last point of a day wins
@@ -410,5 +412,5 @@ def test_real_daily_tvl_series_on_a_monthly_heat(store, realdata) -> None:
     in_month = sorted(d for d in by_day if d.startswith(month["period"].strftime("%Y-%m")))
     assert month["fundamental_level"] == pytest.approx(by_day[in_month[-1]])
     assert frame["fundamental_growth"].iloc[1:].notna().mean() > 0.9
-    stats = analysis.explosiveness(store, "drift", "tvl", freq="month")
+    stats = results.explosiveness(store, "drift", "tvl", freq="month")
     assert stats["n"] == len(months) and (stats["statistic"] is None) == (len(months) < 20)

@@ -16,12 +16,13 @@ from analysis_seed import (
     story_text,
 )
 
-from analyzer.analysis.heat import compute_heat
-from analyzer.analysis.periods import FREQUENCIES, period_sql, period_start, period_starts
+from analyzer.analysis.periods import FREQUENCIES, period_start, period_starts
+from analyzer.storage.analysis import period_sql
+from analyzer.analysis.run import heat_from_store
 from analyzer.analysis.standardise import robust_z
 from analyzer.errors import InputError
 from analyzer.pipeline import compute_divergence
-from analyzer.views import data as analysis
+from analyzer.views import results
 
 # --------------------------------------------------------------------------- periods
 
@@ -102,7 +103,7 @@ def test_volume_is_normalised_per_source(store) -> None:
         for j in range(10):  # small feed: its share rises from 10% to 50%
             add_document(store, story_text(rng), f"{day}T01:00:{j:02d}Z", source="small",
                          entities=["epsilon"] if j < small_counts[i] else ())
-    heat, mix = compute_heat(store, "quarter")
+    heat, mix = heat_from_store(store, "quarter")
     heat = heat[heat["entity"] == "epsilon"]
     small = np.array(small_counts) / 10
     expected = (1.0 + small / small.std()) / 2  # the big feed is constant: scaled by its mean
@@ -122,7 +123,7 @@ def test_sources_that_never_mention_the_entity_do_not_dilute_it(store) -> None:
         add_document(store, story_text(rng), f"{day}T00:00:01Z", source="niche")
         for j in range(5):
             add_document(store, story_text(rng), f"{day}T00:01:{j:02d}Z", source="general")
-    heat, _ = compute_heat(store, "quarter")
+    heat, _ = heat_from_store(store, "quarter")
     # One mentioning source with a constant 50% share: scaled by its mean to exactly 1.
     assert heat["volume_index"].tolist() == pytest.approx([1.0] * 4)
     assert heat["volume_share"].tolist() == pytest.approx([1 / 7] * 4)
@@ -138,7 +139,7 @@ def test_top_decile_is_the_mean_of_the_highest_tenth(store) -> None:
     for i, h in enumerate(hype):
         add_document(store, story_text(rng), f"2024-01-{i + 1:02d}T00:00:00Z", entities=["eta"],
                      hype=h, growth=0.1, evidence=1.0 - h)
-    heat, _ = compute_heat(store, "quarter")
+    heat, _ = heat_from_store(store, "quarter")
     row = heat.iloc[0]
     assert row["hype_top"] == pytest.approx((0.95 + 0.90) / 2)  # ceil(20 / 10) = 2 stories
     assert row["hype_mean"] == pytest.approx(np.mean(hype))
@@ -157,7 +158,7 @@ def test_hype_raises_heat_and_evidence_lowers_it(store) -> None:
                          hype=rising[i], growth=0.2, evidence=0.3)
             add_document(store, story_text(rng), f"{day}T1{j}:00:00Z", entities=["proven"],
                          hype=0.2, growth=0.2, evidence=rising[i])
-    heat = analysis.heat_frame(store, freq="quarter")
+    heat = results.heat_frame(store, freq="quarter", compute=True)
     hyped = heat[heat["entity"] == "hyped"]["heat"].to_numpy()
     proven = heat[heat["entity"] == "proven"]["heat"].to_numpy()
     assert np.all(np.diff(hyped) > 0)
@@ -168,12 +169,12 @@ def test_hype_raises_heat_and_evidence_lowers_it(store) -> None:
 def test_weights_change_the_index(store) -> None:
     quarters = quarter_starts(2020, 6)
     seed_quarterly_story(store, "theta", quarters, [3] * 6, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
-    default, _ = compute_heat(store, "quarter")
-    silent, _ = compute_heat(store, "quarter", weights={"hype": 0.0, "hype_top": 0.0})
+    default, _ = heat_from_store(store, "quarter")
+    silent, _ = heat_from_store(store, "quarter", weights={"hype": 0.0, "hype_top": 0.0})
     assert default["heat"].iloc[-1] > 1.0
     assert silent["heat"].abs().max() == 0.0  # nothing else moves
     with pytest.raises(InputError):
-        compute_heat(store, "quarter", weights={"sentiment": 1.0})
+        heat_from_store(store, "quarter", weights={"sentiment": 1.0})
 
 
 def test_unscored_entity_gets_volume_only_heat(store) -> None:
@@ -182,7 +183,7 @@ def test_unscored_entity_gets_volume_only_heat(store) -> None:
         for j in range(count):
             add_document(store, story_text(rng), f"2024-0{i + 1}-10T0{j}:00:00Z", entities=["iota"])
         add_document(store, story_text(rng), f"2024-0{i + 1}-11T00:00:00Z")
-    heat, _ = compute_heat(store, "month")
+    heat, _ = heat_from_store(store, "month")
     assert heat["hype_mean"].isna().all() and (heat["scored"] == 0).all()
     assert heat["model_version"].iloc[0] == ""
     assert np.all(np.diff(heat["heat"].to_numpy()) >= 0) and heat["heat"].iloc[-1] > 0
@@ -194,7 +195,7 @@ def test_periods_without_the_entity_count_as_zero_volume(store) -> None:
     add_document(store, story_text(rng), "2024-02-10T00:00:00Z", hype=0.5)  # corpus only
     add_document(store, story_text(rng), "2024-03-10T00:00:00Z", entities=["kappa"], hype=0.5)
     add_document(store, story_text(rng), "2023-06-10T00:00:00Z", hype=0.5)  # before kappa's first story
-    heat, _ = compute_heat(store, "month")
+    heat, _ = heat_from_store(store, "month")
     assert [p.strftime("%Y-%m") for p in heat["period"]] == ["2024-01", "2024-02", "2024-03"]
     assert heat["stories"].tolist() == [1, 0, 1]
     assert heat["volume_share"].tolist() == [1.0, 0.0, 1.0]
@@ -203,7 +204,7 @@ def test_periods_without_the_entity_count_as_zero_volume(store) -> None:
 
 def test_undated_documents_are_left_out(store) -> None:
     add_document(store, "Undated kappa note.", None, entities=["lam"], hype=0.9)  # type: ignore[arg-type]
-    heat, _ = compute_heat(store, "quarter")
+    heat, _ = heat_from_store(store, "quarter")
     assert heat.empty
 
 
@@ -211,8 +212,8 @@ def test_model_version_selects_scores(store) -> None:
     add_document(store, "Mu news one.", "2024-01-01T00:00:00Z", entities=["mu"], hype=0.9)
     add_document(store, "Mu news two.", "2024-01-02T00:00:00Z", entities=["mu"], hype=0.1,
                  model_version="other-v2")
-    first, _ = compute_heat(store, "quarter", model_version=MODEL_VERSION)
-    second, _ = compute_heat(store, "quarter", model_version="other-v2")
+    first, _ = heat_from_store(store, "quarter", model_version=MODEL_VERSION)
+    second, _ = heat_from_store(store, "quarter", model_version="other-v2")
     assert first["hype_mean"].iloc[0] == pytest.approx(0.9)
     assert second["hype_mean"].iloc[0] == pytest.approx(0.1)
     assert first["stories"].iloc[0] == second["stories"].iloc[0] == 2
@@ -220,11 +221,11 @@ def test_model_version_selects_scores(store) -> None:
 
 def test_materialised_heat_matches_in_memory_heat(store) -> None:
     seed_quarterly_story(store, "nu", quarter_starts(2021, 8), [1, 2, 3, 4, 5, 6, 7, 8], [0.3] * 8)
-    in_memory = analysis.heat_frame(store, "nu")
+    in_memory = results.heat_frame(store, "nu", compute=True)
     compute_divergence(store, freq="quarter")
-    stored = analysis.heat_frame(store, "nu")
+    stored = results.heat_frame(store, "nu")
     pd.testing.assert_frame_equal(
         in_memory.reset_index(drop=True), stored.reset_index(drop=True), check_dtype=False
     )
-    mix = analysis.source_mix(store, "nu")
+    mix = results.source_mix(store, "nu")
     assert set(mix["source"]) == {"wire"} and mix["share"].between(0, 1).all()

@@ -395,8 +395,8 @@ def test_reingest_is_idempotent(tmp_path: Path) -> None:
         second = run(store, [folder])
     assert first.inserted == 6
     assert (second.inserted, second.updated) == (0, 0)
-    # The JSONL record has neither URL nor source, so the store recognises it by its text.
-    assert (second.unchanged, second.duplicates) == (5, 1)
+    # The JSONL record has no URL and no source, but its id identifies it (not its text).
+    assert (second.unchanged, second.duplicates) == (6, 0)
     assert comparable_rows(db) == before
 
 

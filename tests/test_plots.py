@@ -6,10 +6,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 from analysis_seed import add_quarterly_fundamentals, quarter_starts, seed_quarterly_story
-
 from analyzer.analysis.flags import Flag
+
 from analyzer.pipeline import compute_divergence
-from analyzer.views import data as analysis
+from analyzer.views import results
 from analyzer.views.plots import (
     fig_divergence_bars,
     fig_heat_components,
@@ -112,11 +112,11 @@ def test_figures_from_the_analysis_api(store) -> None:
                          [0.2] * 8 + [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9])
     add_quarterly_fundamentals(store, "acme", "revenue", quarters, [100.0] * 16)
     compute_divergence(store, freq="quarter")
-    frame = analysis.divergence_frame(store, "acme")
-    flags = analysis.flags(store, "acme")
+    frame = results.divergence_frame(store, "acme")
+    flags = results.flags(store, "acme")
     assert len(flags) >= 1
     fig = fig_heat_vs_fundamentals(frame, flags)
     assert len(fig.layout.shapes) == len(flags)
-    components = fig_heat_components(analysis.heat_frame(store, "acme"))
+    components = fig_heat_components(results.heat_frame(store, "acme"))
     assert [t.name for t in components.data][-1] == "heat" and len(components.data) == 6
-    assert len(fig_source_mix(analysis.source_mix(store, "acme")).data) == 1
+    assert len(fig_source_mix(results.source_mix(store, "acme")).data) == 1

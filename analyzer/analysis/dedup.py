@@ -1,7 +1,7 @@
 """Near-duplicate clustering, so a syndicated story counts once in narrative heat.
 
-Exact copies never reach the database twice (the store deduplicates on content hash). Wire
-copies with a different headline, byline or footer do; they are found here with MinHash over
+Documents with their own URL or GUID are stored even when their text equals another's, and
+wire copies carry a different headline, byline or footer; both are found here with MinHash over
 word 5-gram shingles (character 5-grams for text written without spaces) and a locality
 sensitive hash, comparing only documents published within ``window_days`` of one another.
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,35 +97,39 @@ class _Clusters:
         self.parent[root_b] = root_a
 
 
-def cluster_documents(
-    store: Any,
-    *,
-    window_days: int = DEFAULT_WINDOW_DAYS,
-    similarity: float = DEFAULT_SIMILARITY,
-    num_perm: int = DEFAULT_NUM_PERM,
-    recluster: bool = False,
-) -> ClusterSummary:
-    """Assign ``documents.cluster_id`` for dated documents not clustered yet (all with ``recluster``).
+@dataclass
+class ClusterChanges:
+    """What a clustering pass changes: ``merged`` (new root, old root) renames whole clusters
+    that began before the examined range; ``assigned`` (root, document) places documents."""
 
-    Work is incremental: only documents from ``window_days`` before the earliest unclustered
-    one onward are hashed; earlier clusters keep their ids and may gain members.
-    """
+    merged: list[tuple[int, int]]
+    assigned: list[tuple[int, int]]
+    summary: ClusterSummary
+
+
+def check_cluster_settings(window_days: int, similarity: float) -> None:
     if window_days < 0:
         raise InputError("window_days must be >= 0")
     if not 0.0 < similarity <= 1.0:
         raise InputError("similarity must be in (0, 1]")
-    from datasketch import MinHashLSH
 
-    conn = store.conn
-    if recluster:
-        with store.transaction():
-            conn.execute("UPDATE documents SET cluster_id = NULL WHERE cluster_id IS NOT NULL")
-    first = conn.execute(
-        "SELECT MIN(published_at) FROM documents WHERE cluster_id IS NULL AND published_at IS NOT NULL"
-    ).fetchone()[0]
-    if first is None:
-        return ClusterSummary(examined=0, clusters=0, duplicates=0)
-    lower = shift_days(first[:10], -window_days)
+
+def cluster_rows(
+    rows: Iterable[tuple[int, str, int | None, str]],
+    published_at: Callable[[int], str | None],
+    *,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    similarity: float = DEFAULT_SIMILARITY,
+    num_perm: int = DEFAULT_NUM_PERM,
+) -> ClusterChanges:
+    """Cluster ``(id, published_at, cluster_id, text)`` rows given in date order.
+
+    Rows already in a cluster keep it and may pull new members in; ``published_at`` looks up
+    the date of a representative that lies before the rows. Only documents within
+    ``window_days`` of each other are compared.
+    """
+    check_cluster_settings(window_days, similarity)
+    from datasketch import MinHashLSH
 
     clusters = _Clusters()
     previous: dict[int, int | None] = {}
@@ -134,59 +139,38 @@ def cluster_documents(
     signatures: dict[int, Any] = {}
     window: deque[tuple[str, int]] = deque()
     examined = 0
-    cursor = conn.execute(
-        "SELECT id, published_at, cluster_id, text FROM documents"
-        " WHERE published_at IS NOT NULL AND published_at >= ? ORDER BY published_at, id",
-        (lower,),
-    )
-    while True:
-        batch = cursor.fetchmany(500)
-        if not batch:
-            break
-        for doc_id, published_at, cluster_id, text in batch:
-            examined += 1
-            day = published_at[:10]
-            clusters.add(doc_id, published_at)
-            previous[doc_id] = cluster_id
-            if cluster_id is not None and cluster_id != doc_id:
-                if cluster_id not in clusters.key:
-                    clusters.add(cluster_id, _published(conn, cluster_id) or "")
-                clusters.union(doc_id, cluster_id)
-            horizon = shift_days(day, -window_days)
-            while window and window[0][0] < horizon:
-                _, old = window.popleft()
-                lsh.remove(old)
-                del signatures[old]
-            signature = minhash(text, num_perm)
-            for candidate in lsh.query(signature):
-                if signature.jaccard(signatures[candidate]) >= similarity:
-                    clusters.union(doc_id, candidate)
-            lsh.insert(doc_id, signature)
-            signatures[doc_id] = signature
-            window.append((day, doc_id))
+    for doc_id, published, cluster_id, text in rows:
+        examined += 1
+        day = published[:10]
+        clusters.add(doc_id, published)
+        previous[doc_id] = cluster_id
+        if cluster_id is not None and cluster_id != doc_id:
+            if cluster_id not in clusters.key:
+                clusters.add(cluster_id, published_at(cluster_id) or "")
+            clusters.union(doc_id, cluster_id)
+        horizon = shift_days(day, -window_days)
+        while window and window[0][0] < horizon:
+            _, old = window.popleft()
+            lsh.remove(old)
+            del signatures[old]
+        signature = minhash(text, num_perm)
+        for candidate in lsh.query(signature):
+            if signature.jaccard(signatures[candidate]) >= similarity:
+                clusters.union(doc_id, candidate)
+        lsh.insert(doc_id, signature)
+        signatures[doc_id] = signature
+        window.append((day, doc_id))
 
-    updates = [
-        (clusters.find(doc_id), doc_id)
-        for doc_id, old in previous.items()
-        if clusters.find(doc_id) != old
-    ]
-    # Clusters that started before the examined range and were merged into another one.
-    moved = [
+    assigned = [(clusters.find(d), d) for d, old in previous.items() if clusters.find(d) != old]
+    merged = [
         (clusters.find(old_root), old_root)
         for old_root in {c for c in previous.values() if c is not None and c in clusters.parent}
         if clusters.find(old_root) != old_root
     ]
-    with store.transaction():
-        conn.executemany("UPDATE documents SET cluster_id = ? WHERE cluster_id = ?", moved)
-        conn.executemany("UPDATE documents SET cluster_id = ? WHERE id = ?", updates)
-    roots = {clusters.find(doc_id) for doc_id in previous}
-    return ClusterSummary(
+    roots = {clusters.find(d) for d in previous}
+    summary = ClusterSummary(
         examined=examined,
         clusters=len(roots),
-        duplicates=sum(1 for doc_id in previous if clusters.find(doc_id) != doc_id),
+        duplicates=sum(1 for d in previous if clusters.find(d) != d),
     )
-
-
-def _published(conn: Any, doc_id: int) -> str | None:
-    row = conn.execute("SELECT published_at FROM documents WHERE id = ?", (doc_id,)).fetchone()
-    return row[0] if row else None
+    return ClusterChanges(merged, assigned, summary)

@@ -11,7 +11,6 @@ periods where both exist; a flag is a run of at least ``min_periods`` consecutiv
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -248,18 +247,6 @@ def fundamental_series(
 # --------------------------------------------------------------------------- divergence
 
 
-def load_fundamentals(store: Any, entities: Iterable[str] | None = None) -> pd.DataFrame:
-    """Every stored vintage of the entities' fundamentals (small: one row per report)."""
-    sql = "SELECT id, entity_id, metric, date, value, unit, source, filed_at FROM fundamentals"
-    params: list[Any] = []
-    if entities is not None:
-        chosen = list(entities)
-        if not chosen:
-            return pd.DataFrame(columns=["id", "entity_id", "metric", "date", "value", "unit", "source", "filed_at"])
-        sql += f" WHERE entity_id IN ({','.join('?' * len(chosen))})"
-        params = chosen
-    cursor = store.conn.execute(sql, params)
-    return pd.DataFrame(cursor.fetchall(), columns=[c[0] for c in cursor.description])
 
 
 def _main_source(rows: pd.DataFrame) -> pd.DataFrame:

@@ -15,13 +15,12 @@ per entity/period/source aggregates. Formulas and their reasons are in docs/METH
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from analyzer.analysis.periods import check_freq, period_sql
+from analyzer.analysis.periods import check_freq
 from analyzer.analysis.standardise import robust_z
 from analyzer.errors import InputError
 
@@ -78,108 +77,13 @@ HEAT_COLUMNS = [
 # --------------------------------------------------------------------------- model version
 
 
-def resolve_model_version(store: Any, model_version: str | None) -> str:
-    """The explicit version, else the most recently used one, else '' (no scores yet)."""
-    if model_version:
-        return model_version
-    return store.latest_model_version() or ""
-
-
 # --------------------------------------------------------------------------- SQL aggregates
 
 
-def _entity_filter(entities: Iterable[str] | None, column: str) -> tuple[str, list[Any]]:
-    if entities is None:
-        return "", []
-    chosen = [str(e) for e in entities]
-    if not chosen:
-        return " AND 0", []
-    return f" AND {column} IN ({','.join('?' * len(chosen))})", chosen
 
 
-def source_totals(store: Any, freq: str) -> pd.DataFrame:
-    """Stories (clusters counted once) per source and period over the whole corpus."""
-    period = period_sql("published_at", freq)
-    rows = store.conn.execute(
-        f"SELECT COALESCE(source_id, 0) AS source_id, {period} AS period, COUNT(*) AS total"
-        " FROM documents INDEXED BY idx_documents_heat"
-        " WHERE published_at IS NOT NULL AND (cluster_id IS NULL OR cluster_id = id)"
-        " GROUP BY 1, 2 HAVING period IS NOT NULL"
-    ).fetchall()
-    return pd.DataFrame(rows, columns=["source_id", "period", "total"])
 
 
-def entity_source_aggregates(
-    store: Any, freq: str, model_version: str, entities: Iterable[str] | None = None
-) -> pd.DataFrame:
-    """One row per entity, period and source with story counts and score sums.
-
-    A story is a near-duplicate cluster (or a lone document); it is placed at its
-    representative's date and source, and its scores are the mean over its tagged members.
-    Documents are read through the covering index on (published_at, source_id, cluster_id);
-    only representatives of clusters whose representative is not itself tagged are looked up.
-    Top-decile sums cover, per entity and period, the ceil(n/10) stories with the highest score.
-    """
-    period = period_sql("at", freq)
-    where, params = _entity_filter(entities, "de.entity_id")
-    rank_columns = []
-    top_columns = []
-    for name in ("hype", "growth", "evidence"):
-        rank_columns.append(
-            f"ROW_NUMBER() OVER (PARTITION BY entity_id, period ORDER BY {name} DESC) AS rank_{name},"
-            f" COUNT({name}) OVER (PARTITION BY entity_id, period) AS n_{name}"
-        )
-        top_columns.append(
-            f"SUM(CASE WHEN rank_{name} <= (n_{name} + 9) / 10 THEN {name} END) AS top_{name}_sum,"
-            f" SUM(CASE WHEN {name} IS NOT NULL AND rank_{name} <= (n_{name} + 9) / 10 THEN 1 ELSE 0 END)"
-            f" AS top_{name}_n,"
-            f" SUM({name}) AS {name}_sum, COUNT({name}) AS {name}_n"
-        )
-    sql = f"""
-        WITH tagged AS (
-            SELECT de.entity_id AS entity_id, COALESCE(d.cluster_id, d.id) AS unit, d.id AS document_id,
-                   d.published_at, d.source_id
-            FROM documents d INDEXED BY idx_documents_heat
-            CROSS JOIN document_entities de ON de.document_id = d.id
-            WHERE d.published_at IS NOT NULL{where}
-        ),
-        units AS (
-            SELECT t.entity_id, t.unit, COUNT(*) AS documents,
-                   AVG(s.hype) AS hype, AVG(s.growth) AS growth, AVG(s.evidence) AS evidence,
-                   MAX(t.document_id = t.unit) AS rep_tagged,
-                   MAX(CASE WHEN t.document_id = t.unit THEN t.published_at END) AS rep_published,
-                   MAX(CASE WHEN t.document_id = t.unit THEN t.source_id END) AS rep_source
-            FROM tagged t LEFT JOIN scores s
-              ON s.document_id = t.document_id AND s.model_version = ? AND s.unscored = 0
-            GROUP BY t.entity_id, t.unit
-        ),
-        represented AS (
-            SELECT entity_id, unit, documents, hype, growth, evidence,
-                   CASE WHEN rep_tagged THEN rep_published
-                        ELSE (SELECT r.published_at FROM documents r WHERE r.id = unit) END AS at,
-                   CASE WHEN rep_tagged THEN COALESCE(rep_source, 0)
-                        ELSE (SELECT COALESCE(r.source_id, 0) FROM documents r WHERE r.id = unit) END
-                     AS source_id
-            FROM units
-        ),
-        placed AS MATERIALIZED (
-            SELECT entity_id, unit, documents, hype, growth, evidence, source_id, {period} AS period
-            FROM represented WHERE at IS NOT NULL
-        ),
-        ranked AS (
-            SELECT *, {', '.join(rank_columns)} FROM placed WHERE period IS NOT NULL
-        )
-        SELECT entity_id, period, source_id, COUNT(*) AS stories, SUM(documents) AS documents,
-               {', '.join(top_columns)}
-        FROM ranked GROUP BY entity_id, period, source_id
-    """
-    cursor = store.conn.execute(sql, [*params, model_version])
-    columns = [c[0] for c in cursor.description]
-    frame = pd.DataFrame(cursor.fetchall(), columns=columns)
-    # Without any scores the sums come back as all-NULL object columns.
-    for column in columns[3:]:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    return frame
 
 
 # --------------------------------------------------------------------------- heat
@@ -204,32 +108,32 @@ def _volume_index(shares: pd.DataFrame) -> pd.Series:
 
 
 def compute_heat(
-    store: Any,
+    aggregates: pd.DataFrame,
+    totals: pd.DataFrame,
     freq: str = "quarter",
-    model_version: str | None = None,
-    entities: Iterable[str] | None = None,
+    model_version: str = "",
     weights: Mapping[str, float] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Heat per entity and period, plus the per-source story counts behind it.
 
+    ``aggregates`` holds one row per entity, period and source with story counts and score
+    sums, ``totals`` the corpus' stories per source and period (both as
+    :meth:`analyzer.storage.Store.entity_source_aggregates` and ``source_totals`` return them).
     Returns ``(heat, source_mix)``. ``heat`` has :data:`HEAT_COLUMNS` with ``period`` as
     Timestamps; an entity's rows run from its first story's period to the corpus' last period,
     over every period in which the corpus holds any dated story (periods without the entity get
-    zero volume and neutral language scores). Nothing is written.
+    zero volume and neutral language scores).
     """
     check_freq(freq)
-    model_version = resolve_model_version(store, model_version)
     weights = {**DEFAULT_HEAT_WEIGHTS, **(weights or {})}
     unknown = set(weights) - set(HEAT_COMPONENTS)
     if unknown:
         raise InputError(f"unknown heat weight(s) {sorted(unknown)}; use {sorted(HEAT_COMPONENTS)}")
-
-    totals = source_totals(store, freq)
-    aggregates = entity_source_aggregates(store, freq, model_version, entities)
     mix_columns = ["entity", "freq", "period", "source_id", "stories", "documents", "source_total"]
     if aggregates.empty or totals.empty:
         return pd.DataFrame(columns=HEAT_COLUMNS), pd.DataFrame(columns=mix_columns)
-
+    totals = totals.copy()
+    aggregates = aggregates.copy()
     totals["period"] = pd.to_datetime(totals["period"])
     aggregates["period"] = pd.to_datetime(aggregates["period"])
     corpus_periods = np.sort(totals["period"].unique())

@@ -21,27 +21,6 @@ def check_freq(freq: str) -> str:
     return freq
 
 
-def period_sql(expr: str, freq: str) -> str:
-    """SQL expression mapping an ISO date/datetime expression to its period start (YYYY-MM-DD).
-
-    Weeks start on Monday; only the first ten characters (the calendar date as written) count.
-    """
-    day = f"date(substr({expr}, 1, 10))"
-    if freq == "day":
-        return day
-    if freq == "week":
-        return f"date(substr({expr}, 1, 10), '-6 days', 'weekday 1')"
-    if freq == "month":
-        return f"strftime('%Y-%m-01', substr({expr}, 1, 10))"
-    if freq == "quarter":
-        return (
-            f"printf('%s-%02d-01', strftime('%Y', {day}),"
-            f" ((CAST(strftime('%m', {day}) AS INTEGER) - 1) / 3) * 3 + 1)"
-            f" || CASE WHEN {day} IS NULL THEN NULL ELSE '' END"
-        )
-    if freq == "year":
-        return f"strftime('%Y-01-01', substr({expr}, 1, 10))"
-    raise InputError(f"unknown frequency {freq!r}")
 
 
 def period_start(value: Any, freq: str) -> pd.Timestamp:

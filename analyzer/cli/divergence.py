@@ -88,20 +88,13 @@ def register(app: typer.Typer) -> None:
         without fundamentals get heat rows with metric null.
         """
         from analyzer.errors import InputError
-        from analyzer.views import data as analysis
+        from analyzer.views import results
 
         with open_store(db, readonly=not compute) as store:
-            known = {row["id"] for row in store.query("SELECT id FROM entities")}
-            if entity and entity not in known:
+            if entity and store.entity(entity) is None:
                 raise InputError(f"unknown entity {entity!r}; see `analyzer entities list`")
             if metric:
-                names = {
-                    row["metric"] for row in store.query(
-                        "SELECT DISTINCT metric FROM fundamentals"
-                        + (" WHERE entity_id = ?" if entity else ""),
-                        (entity,) if entity else (),
-                    )
-                }
+                names = set(store.fundamental_metrics(entity))
                 if metric not in names:
                     listed = ", ".join(sorted(names)) or "none"
                     raise InputError(f"no fundamentals named {metric!r} (known: {listed})")
@@ -113,11 +106,11 @@ def register(app: typer.Typer) -> None:
                     threshold=threshold, min_periods=min_periods,
                 )
             if show_flags:
-                frame = analysis.flags(
+                frame = results.flags(
                     store, entity, metric, freq.value, model_version, threshold, min_periods
                 )
             else:
-                frame = analysis.divergence_frame(
+                frame = results.divergence_frame(
                     store, entity, metric, freq.value, model_version, threshold, min_periods
                 )
 

@@ -17,9 +17,7 @@ def register(app: typer.Typer) -> None:
                 "schema_version": store.schema_version(),
                 "counts": store.counts(),
                 "model_versions": store.model_versions(),
-                "recent_runs": store.query(
-                    "SELECT id, command, status, started_at, finished_at FROM runs ORDER BY id DESC LIMIT 5"
-                ),
+                "recent_runs": store.recent_runs(5),
             }
         if as_json:
             print_json(result)

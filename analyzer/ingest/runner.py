@@ -729,19 +729,15 @@ class Ingestor:
         """
         if not records:
             return
-        conn = self.store.conn
         with self.store.transaction():
             for where, record in records:
                 if not record.text.strip():
                     self._reject(where, "no_text", "item has neither text nor title")
                     continue
-                conn.execute("SAVEPOINT ingest_document")
                 try:
-                    result = self.store.upsert_document(record, run_id=self.report.run_id)
+                    with self.store.savepoint("ingest_document"):
+                        result = self.store.upsert_document(record, run_id=self.report.run_id)
                 except (StorageError, sqlite3.IntegrityError, ValueError) as exc:
-                    conn.execute("ROLLBACK TO SAVEPOINT ingest_document")
-                    conn.execute("RELEASE SAVEPOINT ingest_document")
                     self._reject(where, "store_refused", str(exc))
                     continue
-                conn.execute("RELEASE SAVEPOINT ingest_document")
                 self.report.count(result.action)

@@ -294,7 +294,7 @@ def _escape_md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def metrics_table(metrics: dict[str, Any]) -> str:
+def metrics_markdown(metrics: dict[str, Any]) -> str:
     lines = [
         "| label | precision | recall | F1 | macro F1 | AUROC | avg. precision | ECE | positives / total |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -347,7 +347,7 @@ def render_report(metrics: dict[str, Any]) -> str:
         "",
         "## Metrics (positive class at the model threshold; macro F1 over both classes)",
         "",
-        metrics_table(metrics),
+        metrics_markdown(metrics),
         "",
         f"Targets: macro F1 >= {TARGETS['macro_f1']}, AUROC >= {TARGETS['auroc']}, ECE <= {TARGETS['ece']}.",
         "",
@@ -451,7 +451,7 @@ def render_model_card(metrics: dict[str, Any], config: dict[str, Any]) -> str:
     lines += [
         f"## Held-out test metrics ({data['name'] or 'test split'}, {data['sentences']} sentences)",
         "",
-        metrics_table(metrics),
+        metrics_markdown(metrics),
         "",
         f"Targets: macro F1 >= {TARGETS['macro_f1']}, AUROC >= {TARGETS['auroc']}, ECE <= {TARGETS['ece']} per label: "
         + ("**all met**." if met else "**not all met**: " + _unmet(summary["meets_targets"]) + "."),

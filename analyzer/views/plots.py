@@ -1,6 +1,6 @@
 """Plotly figures for the app. Every function is pure: DataFrames in, ``go.Figure`` out, no I/O.
 
-Inputs are the frames of :mod:`analyzer.analysis` (``divergence_frame``, ``heat_frame``,
+Inputs are the frames of :mod:`analyzer.views.results` (``divergence_frame``, ``heat_frame``,
 ``flags``, ``source_mix``). Labels that come from ingested data (source and entity names) are
 HTML-escaped, because Plotly interprets a few tags inside text.
 """
@@ -8,7 +8,7 @@ HTML-escaped, because Plotly interprets a few tags inside text.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -231,3 +231,37 @@ def fig_heat_components(frame: pd.DataFrame, *, title: str | None = None) -> go.
         legend={"orientation": "h", "y": -0.2}, margin={"l": 50, "r": 20, "t": 50, "b": 40},
     )
     return fig
+
+
+def standardised_figure(
+    divergence: pd.DataFrame, metrics: Sequence[str], flags: pd.DataFrame | None = None,
+    *, title: str = "Heat and fundamentals on one scale",
+) -> Any:
+    """Heat and each metric's growth as robust z-scores on one axis (comparable whatever the units),
+    with every flagged span of the chosen metrics shaded."""
+    fig = go.Figure()
+    if divergence.empty:
+        fig.update_layout(title=title, template="plotly_white")
+        return fig
+    freq = str(divergence["freq"].iloc[0])
+    heat = divergence.drop_duplicates("period").sort_values("period")
+    fig.add_trace(go.Scatter(x=heat["period"], y=heat["heat"], name="narrative heat (z)", mode="lines+markers",
+                             line={"color": HEAT_COLOR, "width": 3}))
+    for metric in metrics:
+        rows = divergence[divergence["metric"] == metric].sort_values("period")
+        if rows.empty:
+            continue
+        fig.add_trace(go.Scatter(x=rows["period"], y=rows["growth_z"], name=html.escape(f"{metric} growth (z)"),
+                                 mode="lines+markers", line={"dash": "dot"}))
+    if flags is not None and not flags.empty:
+        chosen = flags[flags["metric"].isin(list(metrics))] if metrics else flags
+        for flag in chosen.drop_duplicates(["start", "end"]).itertuples():
+            fig.add_vrect(x0=pd.Timestamp(flag.start), x1=next_period_start(flag.end, freq), fillcolor=FLAG_COLOR,
+                          line_width=0, layer="below")
+    fig.add_hline(y=0, line_color="#bbbbbb", line_width=1)
+    fig.update_layout(title=html.escape(title), template="plotly_white", hovermode="x unified",
+                      yaxis={"title": "robust z (own history)"}, legend={"orientation": "h", "y": -0.2},
+                      margin={"l": 50, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
