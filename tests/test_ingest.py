@@ -19,7 +19,9 @@ from analyzer.cli import main as cli_main
 from analyzer.ingest import IngestRejected, canonicalize_url
 from analyzer.ingest.fetch import FetcherConfig
 from analyzer.pipeline import ingest
+from analyzer.pipeline import compute_divergence
 from analyzer.storage import Store
+from analyzer.views import results
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAST = FetcherConfig(connect_timeout=2.0, read_timeout=2.0, deadline=10.0, backoff=0.01, max_retry_after=0.05)
@@ -174,12 +176,45 @@ def test_summary_only_items_get_the_full_article(server: LocalServer, store: Sto
     for paragraph in ARTICLE_PARAGRAPHS:
         assert paragraph in full
     assert "SCRIPT-SHOULD-NOT-APPEAR" not in full and "<p>" not in full
-    assert by_title["Blocked page"]["text"] == "A short summary."
-    assert by_title["Gone page"]["text"] == "Another short summary."
+    # Summaries keep their headline, so what is scored says what the story is.
+    assert by_title["Blocked page"]["text"] == "Blocked page\n\nA short summary."
+    assert by_title["Gone page"]["text"] == "Gone page\n\nAnother short summary."
     assert fetch_rows(store, article)[0]["status"] == "ok"
     assert fetch_rows(store, blocked)[0]["status"] == "disallowed"
     assert fetch_rows(store, gone)[0]["status"] == "http_error"
     assert server.hits(blocked_path) == []  # robots.txt kept us away
+
+
+def test_summary_only_items_sharing_boilerplate_stay_separate_stories(server: LocalServer, store: Store) -> None:
+    boilerplate = "Read the full story on our website."
+    items = [
+        {"title": f"Company {i} reports its quarter", "link": server.base + server.unique(f"/gone-{i}.html"),
+         "guid": f"syndicated-{i}", "pubDate": "Tue, 02 Jan 2024 10:00:00 GMT", "description": boilerplate}
+        for i in range(10)
+    ]
+    feed = server.route(server.unique("/boilerplate.xml"), Reply(body=rss(items)))
+    report = run(store, [feed], follow_links=True)
+    assert report.inserted == 10 and report.duplicates == 0
+    texts = [d["text"] for d in documents(store)]
+    assert len(set(texts)) == 10
+    assert all(text.endswith(boilerplate) and text.startswith("Company ") for text in texts)
+    store.upsert_entity({"id": "wire", "name": "Wire"})
+    for document in documents(store):
+        store.tag_document(document["id"], "wire", method="alias")
+    compute_divergence(store, freq="quarter")
+    assert int(results.heat_frame(store, "wire")["stories"].sum()) == 10
+
+
+def test_a_summary_never_replaces_a_longer_stored_text(server: LocalServer, store: Store) -> None:
+    page = ARTICLE_PAGE.format(paragraphs="\n".join(f"<p>{p}</p>" for p in ARTICLE_PARAGRAPHS))
+    article = server.route(server.unique("/kept.html"), Reply(body=page.encode(), headers={"Content-Type": "text/html; charset=utf-8"}))
+    item = {"title": "Kept story", "link": article, "guid": "kept-1", "description": "Short summary."}
+    feed = server.route(server.unique("/kept.xml"), Reply(body=rss([item])))
+    assert run(store, [feed], follow_links=True).inserted == 1
+    full = documents(store)[0]["text"]
+    assert ARTICLE_PARAGRAPHS[0] in full
+    again = run(store, [feed], follow_links=False)
+    assert again.updated == 0 and documents(store)[0]["text"] == full
 
 
 def test_pdf_url_is_ingested_as_a_whitepaper(server: LocalServer, store: Store) -> None:
@@ -214,7 +249,8 @@ def test_charset_given_only_in_content_type_is_honoured(
     report = run(store, [url])
     assert report.inserted == 1
     doc = documents(store)[0]
-    assert doc["title"] == title and doc["text"] == body
+    # A short summary keeps its headline (see test_summary_only_items_get_the_full_article).
+    assert doc["title"] == title and doc["text"] == f"{title}\n\n{body}"
     assert doc["language"] == ("ru" if charset == "windows-1251" else "fr")
 
 

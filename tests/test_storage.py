@@ -104,3 +104,31 @@ def test_old_database_upgrades_in_place(tmp_path: Path) -> None:
         assert store.schema_version() == SCHEMA_VERSION
     with Store(path, readonly=True) as store:
         assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_equal_text_never_merges_documents_with_their_own_urls(store: Store) -> None:
+    text = "Shares rose after the company raised its outlook for the year."
+    first = store.upsert_document(DocumentRecord(text=text, url="https://a.example/1", canonical_url="https://a.example/1"))
+    second = store.upsert_document(DocumentRecord(text=text, url="https://b.example/2", canonical_url="https://b.example/2"))
+    by_guid = store.upsert_document(DocumentRecord(text=text, external_id="guid-3", source="Wire"))
+    assert (first.action, second.action, by_guid.action) == ("inserted", "inserted", "inserted")
+    assert len({first.document_id, second.document_id, by_guid.document_id}) == 3
+    # Only a document with neither URL nor GUID is recognised by its text.
+    anonymous = store.upsert_document(DocumentRecord(text=text))
+    assert anonymous.action == "duplicate" and anonymous.document_id == first.document_id
+
+
+def test_guid_identifies_a_document_without_a_source(store: Store) -> None:
+    first = store.upsert_document(DocumentRecord(text="First text of record r1.", external_id="r1"))
+    again = store.upsert_document(DocumentRecord(text="Edited text of record r1.", external_id="r1"))
+    assert again.document_id == first.document_id and again.action == "updated"
+    assert store.document(first.document_id)["text"] == "Edited text of record r1."
+
+
+def test_a_summary_keeps_the_longer_stored_text_but_updates_the_title(store: Store) -> None:
+    full = "The article in full. " * 20
+    first = store.upsert_document(DocumentRecord(text=full, title="Old", canonical_url="https://x.example/a"))
+    summary = DocumentRecord(text="Old\n\nShort.", title="New", canonical_url="https://x.example/a", is_summary=True)
+    result = store.upsert_document(summary)
+    row = store.document(first.document_id)
+    assert result.action == "updated" and row["text"] == full and row["title"] == "New"

@@ -627,11 +627,17 @@ class Ingestor:
             published_at=item.published_at,
             kind=kind,
             source=source,
+            # Short text from a feed that carried no content block is a teaser, not the story.
+            is_summary=not item.has_full_content and len(item.text) < self.limits.summary_follow_chars,
         )
 
     def _finalise(self, record: DocumentRecord, language_hint: str | None) -> DocumentRecord:
         if not record.text.strip() and record.title:
             record.text = record.title  # a headline-only item is still a statement worth scoring
+        elif record.is_summary and record.title and not record.text.lstrip().startswith(record.title.strip()):
+            # A summary is often boilerplate ("Read the full story..."); with its headline the
+            # document says what the story is, and two stories never share one text.
+            record.text = f"{record.title.strip()}\n\n{record.text}"
         if record.text.strip():
             record.language = self._language_of(record.text, language_hint)
         return record
@@ -671,6 +677,7 @@ class Ingestor:
                 extracted = outcome.extracted
                 if len(extracted.text) > len(record.text):
                     record.text = extracted.text
+                    record.is_summary = False
                     if extracted.kind and record.kind == "news":
                         record.kind = extracted.kind
                 record.title = record.title or extracted.title
