@@ -49,7 +49,7 @@ from analyzer.scoring.backends.onnx_backend import (
 from analyzer.scoring.backends.torch_backend import TorchBackend
 
 if TYPE_CHECKING:  # pragma: no cover
-    from analyzer.scoring.scorer import HypeScorer
+    from analyzer.scoring.protocols import ScorerModel
 
 __all__ = [
     "AUTO_CPU_BACKEND", "BACKENDS", "EncodedBatch", "ONNX_CACHE_DIR", "OnnxBackend", "TorchBackend",
@@ -77,7 +77,7 @@ def resolve_backend_name(name: str | None, device: str) -> str:
     return "torch" if device.startswith(("cuda", "mps")) else AUTO_CPU_BACKEND
 
 
-def create_backend(scorer: HypeScorer, name: str | None = "auto", **options: Any) -> Any:
+def create_backend(scorer: ScorerModel, name: str | None = "auto", **options: Any) -> Any:
     """A backend for ``scorer``; ``options`` go to the backend (``batch_size``, ``threads``, ...)."""
     resolved = resolve_backend_name(name, scorer.device)
     if resolved == "torch":

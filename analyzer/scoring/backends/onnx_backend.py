@@ -37,7 +37,7 @@ from analyzer.scoring.backends.batching import encode_batches, physical_cores
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from analyzer.scoring.scorer import HypeScorer
+    from analyzer.scoring.protocols import ScorerModel
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def _graph_module(model: Any, head: Any, layers: Sequence[int] = (-1,)) -> Any:
     return ScorerGraph().eval()
 
 
-def _export_copy(scorer: HypeScorer) -> tuple[Any, Any]:
+def _export_copy(scorer: ScorerModel) -> tuple[Any, Any]:
     """fp32 CPU copies of the encoder (eager attention, which the classic exporter handles) and head."""
     model = copy.deepcopy(scorer.encoder.model).to("cpu").float().eval()
     if hasattr(model, "set_attn_implementation"):
@@ -114,7 +114,7 @@ def _export_copy(scorer: HypeScorer) -> tuple[Any, Any]:
     return model, copy.deepcopy(scorer.head).to("cpu").float().eval()
 
 
-def export_onnx(scorer: HypeScorer, path: str | os.PathLike[str], *, smooth: bool = False) -> Path:
+def export_onnx(scorer: ScorerModel, path: str | os.PathLike[str], *, smooth: bool = False) -> Path:
     """Export encoder, pooling and head (fp32) to one ONNX file with dynamic batch and length.
 
     ``smooth`` applies the int8 smoothing (see the module docstring); the graph computes the
@@ -264,7 +264,7 @@ def _writable(directory: Path) -> bool:
         return False
 
 
-def onnx_cache_dir(scorer: HypeScorer, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+def onnx_cache_dir(scorer: ScorerModel, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """``cache_dir`` if given, else ``MODEL_DIR/onnx`` when writable, else ``data/cache/onnx/<model_id>``."""
     if cache_dir is not None:
         return Path(cache_dir)
@@ -274,7 +274,7 @@ def onnx_cache_dir(scorer: HypeScorer, cache_dir: str | os.PathLike[str] | None 
     return root / scorer.model_id
 
 
-def onnx_model_path(scorer: HypeScorer, *, quantized: bool, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+def onnx_model_path(scorer: ScorerModel, *, quantized: bool, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     suffix = "-int8" if quantized else ""
     return onnx_cache_dir(scorer, cache_dir) / f"model-{scorer.model_version}{suffix}.onnx"
 
@@ -283,7 +283,7 @@ def _sidecar(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def _is_current(path: Path, scorer: HypeScorer, variant: str) -> bool:
+def _is_current(path: Path, scorer: ScorerModel, variant: str) -> bool:
     if not path.is_file() or not _sidecar(path).is_file():
         return False
     try:
@@ -295,7 +295,7 @@ def _is_current(path: Path, scorer: HypeScorer, variant: str) -> bool:
 
 
 def ensure_onnx_model(
-    scorer: HypeScorer, *, quantized: bool = False, cache_dir: str | os.PathLike[str] | None = None
+    scorer: ScorerModel, *, quantized: bool = False, cache_dir: str | os.PathLike[str] | None = None
 ) -> Path:
     """Path of the cached ONNX file for the scorer's current version, exporting it when needed.
 
@@ -372,7 +372,7 @@ class OnnxBackend:
 
     def __init__(
         self,
-        scorer: HypeScorer,
+        scorer: ScorerModel,
         *,
         quantized: bool = False,
         cache_dir: str | os.PathLike[str] | None = None,

@@ -17,7 +17,7 @@ from analyzer.scoring.backends.batching import (
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from analyzer.scoring.scorer import HypeScorer
+    from analyzer.scoring.protocols import ScorerModel
 
 CPU_BATCH_SIZE = 32
 GPU_BATCH_SIZE = 256
@@ -39,7 +39,7 @@ class TorchBackend:
 
     def __init__(
         self,
-        scorer: HypeScorer,
+        scorer: ScorerModel,
         *,
         batch_size: int | None = None,
         precision: str = "auto",
