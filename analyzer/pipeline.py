@@ -11,7 +11,10 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from analyzer.storage import Store
 
 # --------------------------------------------------------------------------- entities and fundamentals
 # Entity definitions from entities.yaml, tagging documents with them, and fundamentals from
@@ -20,7 +23,7 @@ from typing import Any
 DEFAULT_ENTITIES_FILE = "entities.yaml"
 
 
-def load_entities(store: Any, path: str | os.PathLike[str] | None = None) -> list[Any]:
+def load_entities(store: Store, path: str | os.PathLike[str] | None = None) -> list[Any]:
     """Validate an entities file and upsert every entity into the store; returns the entities."""
     from analyzer.entities.definitions import load_entities_file
 
@@ -41,7 +44,29 @@ class TagReport:
 
 
 def tag_entities(
-    store: Any,
+    store: Store,
+    entities: Iterable[Any] | None = None,
+    *,
+    embeddings: bool = False,
+    threshold: float | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+    document_ids: Iterable[int] | None = None,
+) -> TagReport:
+    """(Re-)tag stored documents with entities by alias, ticker and, optionally, embeddings.
+
+    Previous alias/ticker/embedding tags of these entities are replaced, so edited aliases or
+    exclusions take effect; links stated explicitly by the source (method 'explicit') are kept
+    and gain the matched text and sentences. Sentence indices follow the stored sentences when
+    the document was scored, else :func:`analyzer.entities.split_sentences`.
+    """
+    with store.run("tag", {"entities": None if entities is None else "given", "embeddings": embeddings}) as run:
+        result = _tag_entities(store, entities, embeddings=embeddings, threshold=threshold, model_path=model_path, document_ids=document_ids)
+        run.stats.update({"documents": result.documents, "tagged_documents": result.tagged_documents, "tags": result.tags})
+    return result
+
+
+def _tag_entities(
+    store: Store,
     entities: Iterable[Any] | None = None,
     *,
     embeddings: bool = False,
@@ -121,7 +146,15 @@ def tag_entities(
     return report
 
 
-def import_fundamentals_csv(store: Any, path: str | os.PathLike[str]) -> Any:
+def import_fundamentals_csv(store: Store, path: str | os.PathLike[str]) -> Any:
+    """Store the good rows of a fundamentals CSV; returns the parse (``rows``, ``errors`` with lines)."""
+    with store.run("fundamentals", {"source": "csv", "path": str(path)}) as run:
+        result = _import_fundamentals_csv(store, path)
+        run.stats.update({"rows": len(result.rows), "errors": len(result.errors)})
+    return result
+
+
+def _import_fundamentals_csv(store: Store, path: str | os.PathLike[str]) -> Any:
     """Store the good rows of a fundamentals CSV; returns the parse (``rows``, ``errors`` with lines)."""
     from analyzer.fundamentals.csv_import import read_fundamentals_csv
 
@@ -132,7 +165,29 @@ def import_fundamentals_csv(store: Any, path: str | os.PathLike[str]) -> Any:
 
 
 def fetch_fundamentals(
-    store: Any,
+    store: Store,
+    source: str,
+    ids: Iterable[str] = (),
+    options: Any | None = None,
+    **overrides: Any,
+) -> Any:
+    """Fetch fundamentals for entities (or raw identifiers) from one source into the store.
+
+    ``options`` is an :class:`analyzer.fundamentals.FetchOptions`; keyword arguments override
+    its fields (``cache_dir``, ``refresh``, ``user_agent``, ``api_key``, ``base_url``, ...).
+    Each target's rows are stored as soon as they arrive, so one failing id loses nothing
+    fetched before it; failures are listed in the report's ``errors``. When every target
+    fails, the first failure is raised.
+    """
+    ids = list(ids)
+    with store.run("fundamentals", {"source": source, "ids": ids}) as run:
+        result = _fetch_fundamentals(store, source, ids, options, **overrides)
+        run.stats.update(result.as_dict())
+    return result
+
+
+def _fetch_fundamentals(
+    store: Store,
     source: str,
     ids: Iterable[str] = (),
     options: Any | None = None,
@@ -190,7 +245,38 @@ def fetch_fundamentals(
 
 
 def compute_divergence(
-    store: Any,
+    store: Store,
+    *,
+    freq: str | Iterable[str] = "quarter",
+    entity: str | None = None,
+    model_version: str | None = None,
+    threshold: float | None = None,
+    min_periods: int | None = None,
+    weights: dict[str, float] | None = None,
+    point_in_time: bool = True,
+    metric_kinds: dict[str, str] | None = None,
+    growth_basis: dict[str, str] | None = None,
+    cluster: bool = True,
+    window_days: int | None = None,
+    similarity: float | None = None,
+    statistics: bool = True,
+) -> dict[str, Any]:
+    """Cluster near-duplicates, compute heat, divergence, flags and statistics, and store them.
+
+    ``freq`` may name several frequencies. With ``entity`` only that entity's rows are
+    replaced (volume shares still use the whole corpus). ``metric_kinds`` ("flow"/"level") and
+    ``growth_basis`` ("yoy"/"pop") override the per-metric defaults. Returns a summary per
+    frequency.
+    """
+    freq = [freq] if isinstance(freq, str) else list(freq)
+    with store.run("divergence", {"freq": freq, "entity": entity, "model_version": model_version}) as run:
+        result = _compute_divergence(store, freq=freq, entity=entity, model_version=model_version, threshold=threshold, min_periods=min_periods, weights=weights, point_in_time=point_in_time, metric_kinds=metric_kinds, growth_basis=growth_basis, cluster=cluster, window_days=window_days, similarity=similarity, statistics=statistics)
+        run.stats.update(result)
+    return result
+
+
+def _compute_divergence(
+    store: Store,
     *,
     freq: str | Iterable[str] = "quarter",
     entity: str | None = None,
@@ -255,7 +341,7 @@ def compute_divergence(
 
 
 def ingest(
-    store: Any,
+    store: Store,
     inputs: Iterable[str | os.PathLike[str]],
     *,
     allow_private: bool = False,
@@ -285,7 +371,11 @@ def ingest(
         fetcher_config=fetcher_config,
         limits=limits,
     )
-    return ingestor.run(list(inputs))
+    inputs = list(inputs)
+    with store.run("ingest", ingestor.arguments(inputs)) as run:
+        report = ingestor.run(inputs, run=run)
+        run.status = report.status
+    return report
 
 
 # --------------------------------------------------------------------------- hype classifier: scoring stored documents
@@ -294,7 +384,7 @@ def ingest(
 
 
 def score_store(
-    store: Any,
+    store: Store,
     scorer: Any,
     *,
     batch_size: int = 64,
@@ -304,16 +394,18 @@ def score_store(
 ) -> dict[str, Any]:
     """Score stored documents not yet scored by ``scorer.model_version``; returns counts.
 
-    Documents are processed in groups of ``batch_size``: their sentences are looked up in the
-    score cache, only unseen sentences go through the model, and each document's sentences and
-    scores are saved in one transaction (an interrupted run loses at most the current group).
-    Scores of other model versions are left as they are. ``progress(done, total)`` is called
-    after every group. A document's stored ``language`` is used when present, else detected.
+    Documents go through :meth:`HypeScorer.score_documents` in groups of ``batch_size`` with the
+    database's score cache, so only sentences this model version never saw are computed; each
+    document's sentences and scores are saved in one transaction (an interrupted run loses at
+    most the current group, and a rerun picks up where it stopped). Scores of other model
+    versions are left as they are. ``progress(done, total)`` is called after every group. A
+    document's stored ``language`` is used when present, else detected. The run is recorded in
+    the ``runs`` table.
     """
     import time
 
+    from analyzer.scoring.cache import CacheCounter
     from analyzer.scoring.scorer import DEFAULT_MAX_SENTENCES
-    from analyzer.storage import content_hash
 
     started = time.perf_counter()
     version, model_id = scorer.model_version, scorer.model_id
@@ -321,62 +413,51 @@ def score_store(
     total = store.count_documents_to_score(version)
     if limit is not None:
         total = min(total, limit)
-    stats: dict[str, Any] = {
-        "model_id": model_id, "model_version": version, "documents": 0, "unscored": 0, "truncated": 0,
-        "sentences": 0, "cached_sentences": 0, "computed_sentences": 0,
-    }
+    cache = store.sentence_cache(version)
+    counter = CacheCounter()
+    labels = list(scorer.labels)
+    with store.run("score", {"model": model_id, "model_version": version}) as run:
+        stats = run.stats
+        stats.update(model_id=model_id, model_version=version, documents=0, unscored=0, truncated=0, sentences=0)
 
-    def flush(group: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
-        hashes = {
-            sentence: content_hash(sentence)
-            for _, prepared in group if prepared["reason"] is None
-            for sentence in prepared["sentences"]
-        }
-        cached = store.cached_sentence_scores(list(hashes.values()), version) if hashes else {}
-        missing = [s for s, h in hashes.items() if h not in cached]
-        computed = dict(zip(missing, scorer.sentence_scores(missing))) if missing else {}
-        labels = list(scorer.labels)
-        for document, prepared in group:
-            sentence_scores = None
-            if prepared["reason"] is None:
-                sentence_scores = [
-                    computed[s] if s in computed else dict(zip(labels, cached[hashes[s]]))
-                    for s in prepared["sentences"]
-                ]
-            result = scorer.finish_document(prepared, sentence_scores)
-            sentences = result.pop("sentences")
-            store.save_document_scores(
-                int(document["id"]),
-                model_id=model_id,
-                model_version=version,
-                document_scores=result,
-                sentences=[s["text"] for s in sentences],
-                sentence_scores=[{label: s[label] for label in labels} for s in sentences],
+        def flush(group: list[dict[str, Any]]) -> None:
+            results = scorer.score_documents(
+                [d.get("text") or "" for d in group],
+                languages=[d.get("language") or None for d in group],
+                max_sentences=cap, cache=cache, counter=counter,
             )
-            stats["documents"] += 1
-            stats["unscored"] += int(result["unscored"])
-            stats["truncated"] += int(result["truncated"])
-            stats["sentences"] += len(sentences)
-        stats["cached_sentences"] += sum(1 for h in hashes.values() if h in cached)
-        stats["computed_sentences"] += len(missing)
-        if progress:
-            progress(stats["documents"], total)
+            for document, result in zip(group, results):
+                sentences = result.pop("sentences")
+                store.save_document_scores(
+                    int(document["id"]),
+                    model_id=model_id,
+                    model_version=version,
+                    document_scores=result,
+                    sentences=[s["text"] for s in sentences],
+                    sentence_scores=[{label: s[label] for label in labels} for s in sentences],
+                )
+                stats["documents"] += 1
+                stats["unscored"] += int(result["unscored"])
+                stats["truncated"] += int(result["truncated"])
+                stats["sentences"] += len(sentences)
+            cache.flush()
+            stats["cached_sentences"], stats["computed_sentences"] = counter.cached, counter.computed
+            if progress:
+                progress(stats["documents"], total)
 
-    group: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    for document in store.documents_to_score(version):
-        if limit is not None and stats["documents"] + len(group) >= limit:
-            break
-        prepared = scorer.prepare_document(
-            document.get("text") or "", language=document.get("language") or None, max_sentences=cap
-        )
-        group.append((document, prepared))
-        if len(group) >= batch_size:
+        group: list[dict[str, Any]] = []
+        stats["cached_sentences"] = stats["computed_sentences"] = 0
+        for document in store.documents_to_score(version):
+            if limit is not None and stats["documents"] + len(group) >= limit:
+                break
+            group.append(document)
+            if len(group) >= batch_size:
+                flush(group)
+                group = []
+        if group:
             flush(group)
-            group = []
-    if group:
-        flush(group)
-    stats["seconds"] = round(time.perf_counter() - started, 3)
-    return stats
+        stats["seconds"] = round(time.perf_counter() - started, 3)
+    return dict(stats)
 
 
 # --------------------------------------------------------------------------- demo
@@ -384,7 +465,7 @@ def score_store(
 
 
 def build_demo(
-    store: Any,
+    store: Store,
     *,
     corpus: Path | None = None,
     model: str | None = None,

@@ -14,7 +14,6 @@ from analysis_seed import (
     quarter_starts,
     seed_quarterly_story,
 )
-from analyzer.analysis.flags import flag_runs
 
 from analyzer.analysis.divergence import (
     divergence_rows,
@@ -22,6 +21,7 @@ from analyzer.analysis.divergence import (
     growth_rate,
     native_frequency,
 )
+from analyzer.analysis.flags import flag_runs
 from analyzer.analysis.statistics import cross_correlation, granger_test
 from analyzer.errors import InputError
 from analyzer.pipeline import compute_divergence

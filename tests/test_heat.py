@@ -17,11 +17,11 @@ from analysis_seed import (
 )
 
 from analyzer.analysis.periods import FREQUENCIES, period_start, period_starts
-from analyzer.storage.analysis import period_sql
 from analyzer.analysis.run import heat_from_store
 from analyzer.analysis.standardise import robust_z
 from analyzer.errors import InputError
 from analyzer.pipeline import compute_divergence
+from analyzer.storage.analysis import period_sql
 from analyzer.views import results
 
 # --------------------------------------------------------------------------- periods

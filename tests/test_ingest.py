@@ -18,8 +18,7 @@ from ingest_server import LocalServer, Reply, minimal_pdf, rss, running_server
 from analyzer.cli import main as cli_main
 from analyzer.ingest import IngestRejected, canonicalize_url
 from analyzer.ingest.fetch import FetcherConfig
-from analyzer.pipeline import ingest
-from analyzer.pipeline import compute_divergence
+from analyzer.pipeline import compute_divergence, ingest
 from analyzer.storage import Store
 from analyzer.views import results
 

@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 from analysis_seed import add_quarterly_fundamentals, quarter_starts, seed_quarterly_story
-from analyzer.analysis.flags import Flag
 
+from analyzer.analysis.flags import Flag
 from analyzer.pipeline import compute_divergence
 from analyzer.views import results
 from analyzer.views.plots import (

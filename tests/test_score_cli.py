@@ -210,3 +210,42 @@ def test_db_that_does_not_exist_is_an_error(
         main(["score", "--db", str(tmp_path / "nope.db"), "--model", str(tiny_model_dir)])
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_one_cache_key_from_the_database_to_files(
+    tiny_model_dir: Path, store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from analyzer.scoring.cache import MemorySentenceCache
+    from analyzer.storage import content_hash
+
+    text = f"{HYPE[1]} {EVIDENCE[1]}"
+    _add_documents(store, [text])
+    main(["score", "--db", str(store.path), "--model", str(tiny_model_dir), "--json"])
+    capsys.readouterr()
+    stored_keys = {row["text_hash"] for row in store.query("SELECT text_hash FROM score_cache")}
+    sentences = [row["text"] for row in store.query("SELECT text FROM sentences")]
+    assert stored_keys == {content_hash(s) for s in sentences}
+
+    # A file run with --db reads those scores instead of computing them again.
+    source = _jsonl(tmp_path / "again.jsonl", [json.dumps({"id": "x", "text": text})])
+    out = tmp_path / "again.jsonl.out.jsonl"
+    main(["score", "--input", str(source), "--output", str(out), "--db", str(store.path),
+          "--model", str(tiny_model_dir), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["sentences_computed"] == 0 and summary["sentence_cache_hits"] == len(sentences)
+
+    # The memory cache of a file run holds the same keys.
+    scorer = hype_fixtures.loaded_scorer(tiny_model_dir)
+    cache = MemorySentenceCache(max_entries=10)
+    scorer.score_documents([text], cache=cache)
+    assert set(cache.get_many(sorted(stored_keys))) == stored_keys
+
+
+def test_memory_cache_is_bounded_and_least_recently_used_goes_first() -> None:
+    from analyzer.scoring.cache import MemorySentenceCache
+
+    cache = MemorySentenceCache(max_entries=2)
+    cache.put_many({"a": (0.1,), "b": (0.2,)})
+    assert cache.get_many(["a"]) == {"a": (0.1,)}  # "a" is now the most recent
+    cache.put_many({"c": (0.3,)})
+    assert set(cache.get_many(["a", "b", "c"])) == {"a", "c"} and len(cache) == 2

@@ -121,7 +121,8 @@ def register(app: typer.Typer) -> None:
 
         if input_file is not None:
             _score_file(console, scorer, input_file, output_file, sentences_file, id_field, text_field,
-                        batch_size, max_sentences, strict, as_json, resume=resume, checkpoint_every=checkpoint_every)
+                        batch_size, max_sentences, strict, as_json, resume=resume, checkpoint_every=checkpoint_every,
+                        db=db)
             return
 
         _score_db(console, scorer, db, batch_size, max_sentences, as_json)
@@ -160,6 +161,26 @@ def _score_file(
     *,
     resume: bool = True,
     checkpoint_every: int = 2048,
+    db: Path | None = None,
+) -> None:
+    from contextlib import ExitStack
+
+    from analyzer.scoring.cache import LayeredCache, MemorySentenceCache
+
+    with ExitStack() as stack:
+        cache = None
+        if db is not None:
+            # Sentences the database already scored with this model version are reused, read-only.
+            store = stack.enter_context(open_store(db, readonly=True))
+            cache = LayeredCache(MemorySentenceCache(), store.sentence_cache(scorer.model_version))
+        _score_file_with_cache(console, scorer, input_file, output_file, sentences_file, id_field, text_field,
+                               batch_size, max_sentences, strict, as_json, resume, checkpoint_every, cache)
+
+
+def _score_file_with_cache(
+    console: Any, scorer: Any, input_file: Path, output_file: Path, sentences_file: Path | None, id_field: str,
+    text_field: str, batch_size: int, max_sentences: int, strict: bool, as_json: bool, resume: bool,
+    checkpoint_every: int, cache: Any,
 ) -> None:
     from analyzer.scoring.files import detect_format, score_file_resumable
 
@@ -181,6 +202,7 @@ def _score_file(
                 scorer, input_file, output_file, sentences_path=sentences_file, id_field=id_field,
                 text_field=text_field, chunk_size=batch_size, max_sentences=max_sentences, resume=resume,
                 checkpoint_records=checkpoint_every, progress=progress, on_problem=warn, on_resume=note,
+                cache=cache,
             )
         except KeyboardInterrupt:
             note("Stopped; run the same command again to resume where this run left off.")
@@ -211,19 +233,12 @@ def _score_db(console: Any, scorer: Any, db: Path | None, batch_size: int, max_s
     path = resolve_db_path(db)
     if not path.exists():
         raise StorageError(f"database {path} does not exist; run `analyzer ingest` first")
-    with open_store(path) as store:
-        run_id = store.start_run("score", {"model": scorer.model_id, "model_version": scorer.model_version})
-        try:
-            with _progress_bar(console, "Scoring documents") as bar:
-                task = bar.add_task("score", total=None)
-                stats = score_store(
-                    store, scorer, batch_size=batch_size, max_sentences=max_sentences,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )
-        except BaseException:
-            store.finish_run(run_id, "failed")
-            raise
-        store.finish_run(run_id, "ok", stats)
+    with open_store(path) as store, _progress_bar(console, "Scoring documents") as bar:
+        task = bar.add_task("score", total=None)
+        stats = score_store(
+            store, scorer, batch_size=batch_size, max_sentences=max_sentences,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     if as_json:
         print_json(stats)
         return

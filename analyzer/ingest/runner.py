@@ -43,6 +43,7 @@ from analyzer.ingest.sources import SourceSpec, read_sources
 from analyzer.ingest.urls import canonicalize_url, is_http_url
 from analyzer.scoring.language import detect_language
 from analyzer.storage import DocumentRecord, StorageError, Store
+from analyzer.storage.runs import RunRecord
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -254,17 +255,20 @@ class Ingestor:
         )
 
     # ----------------------------------------------------------------- entry point
-    def run(self, inputs: Sequence[str | os.PathLike[str]]) -> IngestReport:
+    def arguments(self, inputs: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
+        """What the ``runs`` row records about this ingest."""
+        return {
+            "inputs": [str(i) for i in inputs],
+            "allow_private": self.allow_private,
+            "strict": self.strict,
+            "follow_links": self.follow_links,
+        }
+
+    def run(self, inputs: Sequence[str | os.PathLike[str]], *, run: RunRecord | None = None) -> IngestReport:
+        """Ingest ``inputs``; fetches are recorded under ``run`` (see :meth:`Store.run`), whose
+        stats this fills as it goes, also when the run fails."""
         report = self.report
-        report.run_id = self.store.start_run(
-            "ingest",
-            {
-                "inputs": [str(i) for i in inputs],
-                "allow_private": self.allow_private,
-                "strict": self.strict,
-                "follow_links": self.follow_links,
-            },
-        )
+        report.run_id = run.id if run is not None else None
         status = "failed"
         try:
             tasks = list(self._expand(inputs))
@@ -287,11 +291,8 @@ class Ingestor:
                 self._pool.shutdown(wait=status == "ok", cancel_futures=True)
             if self._own_fetcher and self._fetcher is not None:
                 self._fetcher.close()
-            try:
-                self.store.finish_run(report.run_id, status, report.stats())
-            except (StorageError, sqlite3.Error):
-                if status == "ok":
-                    raise
+            if run is not None:
+                run.stats.update(report.stats())
         return report
 
     # ----------------------------------------------------------------- inputs

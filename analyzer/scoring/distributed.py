@@ -77,7 +77,7 @@ class ScoreBatch:
         onnx_cache: str | None = None,
     ):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from analyzer.scoring.files import SentenceCache
+        from analyzer.scoring.cache import MemorySentenceCache
         from analyzer.scoring.scorer import HypeScorer
 
         self.scorer = HypeScorer.from_pretrained(model_dir, device=device)
@@ -85,7 +85,7 @@ class ScoreBatch:
         if backend in ("onnx", "onnx-int8") and onnx_cache:
             options["cache_dir"] = onnx_cache
         self.scorer.use_backend(backend, **options)
-        self.cache = SentenceCache(self.scorer)
+        self.cache = MemorySentenceCache()
         self.id_field, self.text_field = id_field, text_field
         self.max_sentences = max_sentences
 
@@ -96,7 +96,9 @@ class ScoreBatch:
         texts = data.get(self.text_field) or [None] * batch.num_rows
         ids = data.get(self.id_field) or [None] * batch.num_rows
         usable = [i for i, text in enumerate(texts) if isinstance(text, str)]
-        results = self.cache.score_documents([texts[i] for i in usable], max_sentences=self.max_sentences)
+        results = self.scorer.score_documents(
+            [texts[i] for i in usable], max_sentences=self.max_sentences, cache=self.cache
+        )
         by_row = dict(zip(usable, results))
         columns: dict[str, list[Any]] = {name: [] for name in OUTPUT_COLUMNS}
         for row, identifier in enumerate(ids):

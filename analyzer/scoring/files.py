@@ -28,9 +28,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analyzer.errors import InputError
+from analyzer.scoring.cache import DEFAULT_MAX_ENTRIES, CacheCounter, MemorySentenceCache
+
+if TYPE_CHECKING:  # pragma: no cover
+    from analyzer.scoring.protocols import SentenceCache
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 OUTPUT_COLUMNS = ("id", "hype", "growth", "evidence", "language", "n_sentences", "unscored")
@@ -237,11 +241,14 @@ def score_records(
     with_sentences: bool = False,
     max_sentences: int | None = None,
     on_problem: Callable[[RecordProblem], None] | None = None,
+    cache: SentenceCache | None = None,
+    counter: CacheCounter | None = None,
 ) -> Iterator[ScoredRecord]:
     """Score records chunk by chunk; yields one :class:`ScoredRecord` per :class:`InputRecord`.
 
     Problems from the reader are passed to ``on_problem`` (and produce no output row). A record
-    whose text is missing or not a string yields an ``unscored`` row with a ``warning``.
+    whose text is missing or not a string yields an ``unscored`` row with a ``warning``. Scoring
+    is :meth:`HypeScorer.score_documents` with the given sentence ``cache``.
     """
     from analyzer.scoring.scorer import DEFAULT_MAX_SENTENCES
 
@@ -256,15 +263,21 @@ def score_records(
             continue
         chunk.append(item)
         if len(chunk) >= chunk_size:
-            yield from _score_chunk(scorer, chunk, with_sentences, limit)
+            yield from _score_chunk(scorer, chunk, with_sentences, limit, cache, counter)
             chunk = []
     if chunk:
-        yield from _score_chunk(scorer, chunk, with_sentences, limit)
+        yield from _score_chunk(scorer, chunk, with_sentences, limit, cache, counter)
 
 
-def _score_chunk(scorer: Any, chunk: list[InputRecord], with_sentences: bool, limit: int) -> Iterator[ScoredRecord]:
+def _score_chunk(
+    scorer: Any, chunk: list[InputRecord], with_sentences: bool, limit: int,
+    cache: SentenceCache | None, counter: CacheCounter | None,
+) -> Iterator[ScoredRecord]:
     usable = [r for r in chunk if isinstance(r.text, str)]
-    results = iter(scorer.score_documents([r.text for r in usable], max_sentences=limit)) if usable else iter(())
+    results = iter(
+        scorer.score_documents([r.text for r in usable], max_sentences=limit, cache=cache, counter=counter)
+        if usable else ()
+    )
     for record in chunk:
         if not isinstance(record.text, str):
             kind = "missing" if record.text is None else f"a {type(record.text).__name__}, not text"
@@ -396,63 +409,9 @@ CHECKPOINT_FORMAT = 1
 CHECKPOINT_FILE = "checkpoint.json"
 DEFAULT_CHECKPOINT_RECORDS = 2048
 DEFAULT_CHECKPOINT_SECONDS = 30.0
-DEFAULT_SENTENCE_CACHE = 200_000
+DEFAULT_SENTENCE_CACHE = DEFAULT_MAX_ENTRIES
 MAX_PROBLEMS_KEPT = 1000
 _FINGERPRINT_BYTES = 1 << 20
-
-
-class SentenceCache:
-    """Scores ``score_documents`` requests, computing each distinct sentence once per run.
-
-    Boilerplate and syndicated copies repeat the same sentences across records; their scores
-    are kept in a bounded LRU keyed by a hash of the sentence (not the sentence itself, so
-    memory stays small). Results are the same as ``scorer.score_documents``.
-    """
-
-    def __init__(self, scorer: Any, max_entries: int = DEFAULT_SENTENCE_CACHE):
-        from collections import OrderedDict
-
-        self.scorer = scorer
-        self.max_entries = max_entries
-        self.labels = tuple(scorer.labels)
-        self._scores: OrderedDict[bytes, tuple[float, ...]] = OrderedDict()
-        self.hits = 0
-        self.computed = 0
-
-    @staticmethod
-    def key(sentence: str) -> bytes:
-        import hashlib
-
-        return hashlib.blake2b(sentence.encode("utf-8"), digest_size=16).digest()
-
-    def sentence_scores(self, sentences: list[str]) -> list[dict[str, float]]:
-        keys = [self.key(s) for s in sentences]
-        missing: dict[bytes, str] = {}
-        for key, sentence in zip(keys, sentences):
-            if key in self._scores:
-                self._scores.move_to_end(key)
-            elif key not in missing:
-                missing[key] = sentence
-        found = {key: self._scores[key] for key in keys if key in self._scores}
-        self.hits += len(keys) - len(missing)  # served from the cache or repeated in this request
-        if missing:
-            computed = self.scorer.sentence_scores(list(missing.values()))
-            self.computed += len(missing)
-            for key, values in zip(missing, computed):
-                found[key] = tuple(values[label] for label in self.labels)
-                self._scores[key] = found[key]
-            while len(self._scores) > self.max_entries:
-                self._scores.popitem(last=False)
-        return [dict(zip(self.labels, found[key])) for key in keys]
-
-    def score_documents(self, texts: list[str], *, max_sentences: int | None = None, **_: Any) -> list[dict[str, Any]]:
-        prepared = [self.scorer.prepare_document(t, max_sentences=max_sentences) for t in texts]
-        wanted = [s for p in prepared if p["reason"] is None for s in p["sentences"]]
-        scores = iter(self.sentence_scores(wanted))
-        return [
-            self.scorer.finish_document(p, [next(scores) for _ in p["sentences"]] if p["reason"] is None else None)
-            for p in prepared
-        ]
 
 
 def input_fingerprint(path: Path) -> dict[str, Any]:
@@ -630,6 +589,7 @@ def score_file_resumable(
     checkpoint_records: int = DEFAULT_CHECKPOINT_RECORDS,
     checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS,
     sentence_cache: int = DEFAULT_SENTENCE_CACHE,
+    cache: SentenceCache | None = None,
     progress: ProgressCallback | None = None,
     on_problem: Callable[[str], None] | None = None,
     on_resume: Callable[[str], None] | None = None,
@@ -643,7 +603,8 @@ def score_file_resumable(
     the model version and the settings are unchanged, discarding any output written after it;
     otherwise it starts over. Finished, the output appears by atomic rename and the work
     directory is removed. Memory: one chunk of records, the rows since the last checkpoint for
-    Parquet output, and a bounded cache of sentence scores (``sentence_cache`` entries).
+    Parquet output, and a bounded cache of sentence scores (``sentence_cache`` entries, or the
+    given ``cache``, e.g. one that also reads the database's score cache).
     """
     import shutil
 
@@ -700,7 +661,8 @@ def score_file_resumable(
     if sentences_target is not None:
         sinks["sentences"] = _open_sink(work, "sentences", sentences_target, list(SENTENCE_COLUMNS),
                                         committed.get("sentences"))
-    cache = SentenceCache(scorer, sentence_cache)
+    cache = cache if cache is not None else MemorySentenceCache(sentence_cache)
+    counter = CacheCounter()
     start = (state["offset"], state["position"]) if state else (0, 0)
     position = {"offset": start[0], "position": start[1]}
     records = read_records(input_path, id_field=id_field, text_field=text_field, progress=progress, start=start)
@@ -719,8 +681,9 @@ def score_file_resumable(
     recording = False
     try:
         for chunk, skipped, end in _chunks(records, chunk_size):
-            scored = list(score_records(cache, chunk, chunk_size=len(chunk) or 1,
-                                        with_sentences=sentences_target is not None, max_sentences=max_sentences))
+            scored = list(score_records(scorer, chunk, chunk_size=len(chunk) or 1,
+                                        with_sentences=sentences_target is not None, max_sentences=max_sentences,
+                                        cache=cache, counter=counter))
             recording = True
             for item in skipped:
                 problem(item)
@@ -758,8 +721,8 @@ def score_file_resumable(
         for sink in sinks.values():
             sink.close()
     shutil.rmtree(work, ignore_errors=True)
-    summary.sentence_cache_hits = cache.hits
-    summary.sentences_computed = cache.computed
+    summary.sentence_cache_hits = counter.cached
+    summary.sentences_computed = counter.computed
     return summary
 
 

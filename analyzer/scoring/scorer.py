@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analyzer.errors import InputError, ModelError
+from analyzer.scoring.cache import CacheCounter
 from analyzer.scoring.encoder import (
     DEFAULT_BATCH_SIZE,
     SentenceEncoder,
@@ -48,6 +49,8 @@ from analyzer.scoring.sentences import DEFAULT_MAX_CHARS, iter_sentences
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
+
+    from analyzer.scoring.protocols import SentenceCache
 
 log = logging.getLogger(__name__)
 
@@ -567,22 +570,49 @@ class HypeScorer:
         *,
         languages: Sequence[str | None] | None = None,
         max_sentences: int | None = DEFAULT_MAX_SENTENCES,
+        cache: SentenceCache | None = None,
+        counter: CacheCounter | None = None,
     ) -> list[dict[str, Any]]:
-        """Score several documents, batching all their sentences together (see :meth:`score_document`)."""
+        """Score several documents, batching all their sentences together (see :meth:`score_document`).
+
+        This is the one scoring loop: the database, ``analyzer score --input`` and Ray all call it.
+        With a ``cache`` (an in-memory LRU, the database's score cache, see
+        :mod:`analyzer.scoring.cache`), sentences already scored by this model version are not
+        computed again; ``counter`` tallies cached against computed sentences.
+        """
         texts = list(texts)
         langs = list(languages) if languages is not None else [None] * len(texts)
         if len(langs) != len(texts):
             raise InputError("languages must have one entry per document")
         prepared = [self.prepare_document(t, language=lang, max_sentences=max_sentences) for t, lang in zip(texts, langs)]
         wanted = [s for p in prepared if p["reason"] is None for s in p["sentences"]]
-        scores = iter(self.sentence_scores(wanted))
+        by_sentence = self._scores_for(wanted, cache, counter)
         results = []
         for p in prepared:
             if p["reason"] is None:
-                results.append(self.finish_document(p, [next(scores) for _ in p["sentences"]]))
+                results.append(self.finish_document(p, [dict(by_sentence[s]) for s in p["sentences"]]))
             else:
                 results.append(self.finish_document(p, None))
         return results
+
+    def _scores_for(
+        self, sentences: Sequence[str], cache: SentenceCache | None, counter: CacheCounter | None
+    ) -> dict[str, dict[str, float]]:
+        """Scores of each distinct sentence: from the cache where it has them, else computed."""
+        from analyzer.storage import content_hash
+
+        keys = {s: content_hash(s) for s in dict.fromkeys(sentences)}
+        found = cache.get_many(list(dict.fromkeys(keys.values()))) if cache is not None else {}
+        missing = [s for s, k in keys.items() if k not in found]
+        computed = self.sentence_scores(missing) if missing else []
+        fresh = {keys[s]: tuple(score[label] for label in self.labels) for s, score in zip(missing, computed)}
+        if cache is not None and fresh:
+            cache.put_many(fresh)
+        if counter is not None:
+            counter.computed += len(fresh)
+            counter.cached += len(sentences) - len(fresh)
+        values = {**found, **fresh}
+        return {s: dict(zip(self.labels, values[k])) for s, k in keys.items()}
 
     def score_document(
         self, text: str, *, language: str | None = None, max_sentences: int | None = DEFAULT_MAX_SENTENCES

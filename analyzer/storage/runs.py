@@ -47,16 +47,27 @@ class RunTables(StoreBase):
     def run(self, command: str, args: dict[str, Any] | None = None) -> Iterator[RunRecord]:
         """Record a stage: a ``running`` row now, and its status and stats when it ends.
 
-        An exception marks the run ``failed`` with the error in its stats and propagates; a
-        run killed outright stays ``running`` (what a later reader should conclude).
+        An exception marks the run ``failed`` with the error in its stats (Ctrl-C marks it
+        ``interrupted``) and propagates; a run killed outright stays ``running``, which is what a
+        later reader should conclude.
         """
         record = RunRecord(self.start_run(command, args), command)
         try:
             yield record
+        except KeyboardInterrupt:
+            self._finish_quietly(record, "interrupted", record.stats)
+            raise
         except BaseException as exc:
-            self.finish_run(record.id, "failed", {**record.stats, "error": f"{type(exc).__name__}: {exc}"})
+            self._finish_quietly(record, "failed", {**record.stats, "error": f"{type(exc).__name__}: {exc}"})
             raise
         self.finish_run(record.id, record.status, record.stats)
+
+    def _finish_quietly(self, record: RunRecord, status: str, stats: dict[str, Any]) -> None:
+        # The original error matters more than a failure to record it (a broken database, say).
+        try:
+            self.finish_run(record.id, status, stats)
+        except Exception:  # noqa: BLE001
+            pass
 
     def recent_runs(self, limit: int = 5) -> list[dict[str, Any]]:
         return self.query(
