@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from analysis_seed import add_quarterly_fundamentals, quarter_starts, seed_quarterly_story
+
 from analyzer import pipeline
 from analyzer.errors import InputError
 from analyzer.storage import Store
