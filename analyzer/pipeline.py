@@ -340,7 +340,7 @@ def _compute_divergence(
 # Sources files, feeds, article pages, PDFs, local files and JSONL dumps into the store.
 
 
-def ingest(
+def ingest_inputs(
     store: Store,
     inputs: Iterable[str | os.PathLike[str]],
     *,
@@ -385,7 +385,7 @@ def ingest(
 
 def score_store(
     store: Store,
-    scorer: Any,
+    scorer: Any = None,
     *,
     batch_size: int = 64,
     progress: Any | None = None,
@@ -400,12 +400,16 @@ def score_store(
     most the current group, and a rerun picks up where it stopped). Scores of other model
     versions are left as they are. ``progress(done, total)`` is called after every group. A
     document's stored ``language`` is used when present, else detected. The run is recorded in
-    the ``runs`` table.
+    the ``runs`` table. ``scorer`` defaults to the shipped model (or ``$ANALYZER_MODEL``).
     """
     import time
 
     from analyzer.scoring.cache import CacheCounter
-    from analyzer.scoring.scorer import DEFAULT_MAX_SENTENCES
+    from analyzer.scoring.scorer import DEFAULT_MAX_SENTENCES, HypeScorer
+
+    if scorer is None:
+        scorer = HypeScorer.from_pretrained()
+        scorer.use_backend("auto")
 
     started = time.perf_counter()
     version, model_id = scorer.model_version, scorer.model_id
@@ -489,7 +493,7 @@ def build_demo(
 
     with serve_directory(site) as base_url:
         config = FetcherConfig(mirrors={DEMO_ROOT_URL: base_url})
-        report = ingest(store, demo_inputs(site), allow_private=True, fetcher_config=config)
+        report = ingest_inputs(store, demo_inputs(site), allow_private=True, fetcher_config=config)
     summary["ingest"] = report.to_dict()
     say(f"Ingested: {_describe_ingest(summary['ingest'])}")
 

@@ -18,7 +18,7 @@ from ingest_server import LocalServer, Reply, minimal_pdf, rss, running_server
 from analyzer.cli import main as cli_main
 from analyzer.ingest import IngestRejected, canonicalize_url
 from analyzer.ingest.fetch import FetcherConfig
-from analyzer.pipeline import compute_divergence, ingest
+from analyzer.pipeline import compute_divergence, ingest_inputs
 from analyzer.storage import Store
 from analyzer.views import results
 
@@ -46,7 +46,7 @@ def run(store: Store, inputs: list[Any], **options: Any) -> Any:
     options.setdefault("allow_private", True)
     options.setdefault("follow_links", False)
     options.setdefault("fetcher_config", FAST)
-    return ingest(store, [str(i) for i in inputs], **options)
+    return ingest_inputs(store, [str(i) for i in inputs], **options)
 
 
 def documents(store: Store) -> list[dict[str, Any]]:

@@ -149,3 +149,19 @@ def test_dependencies_point_from_later_stages_to_earlier_ones() -> None:
             if here is not None and there is not None and there > here:
                 backwards.append(f"{source} -> {target}")
     assert not backwards, f"imports against the pipeline's direction: {sorted(backwards)}"
+
+
+def test_the_public_api_is_one_import_away_and_light() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, analyzer\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
+        "names = {n: getattr(analyzer, n) for n in analyzer.__all__}\n"
+        "assert callable(names['ingest_inputs']) and callable(names['score_store'])\n"
+        "assert hasattr(names['results'], 'divergence_frame') and names['Store'].__name__ == 'Store'\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

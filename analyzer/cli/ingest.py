@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
 
         from analyzer.ingest import IngestLimits, IngestRejected
         from analyzer.ingest.fetch import FetcherConfig
-        from analyzer.pipeline import ingest as run_ingest
+        from analyzer.pipeline import ingest_inputs
 
         max_bytes = int(max_mb * 1024 * 1024)
         config = FetcherConfig(connect_timeout=min(timeout, 10.0), read_timeout=timeout, max_bytes=max_bytes,
@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
 
         with open_store(db) as store, _progress(enabled=not as_json) as progress:
             try:
-                report = run_ingest(
+                report = ingest_inputs(
                     store, inputs, allow_private=allow_private, strict=strict, follow_links=follow_links,
                     progress=progress, fetcher_config=config, limits=limits,
                 )
