@@ -19,7 +19,7 @@ from analyzer.analysis.periods import (
     PERIODS_PER_YEAR,
     check_freq,
     iso_day,
-    period_end,
+    period_ends,
     period_starts,
 )
 from analyzer.analysis.standardise import robust_z
@@ -134,6 +134,7 @@ def _transform(
     freq: str,
     kind: str,
     basis: str | None,
+    native: str | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """Level and growth of one vintage of a metric, on ``periods`` of ``freq``.
 
@@ -142,7 +143,7 @@ def _transform(
     own periods. Either way each target period carries the latest complete value dated on or
     before the period's end.
     """
-    native = native_frequency(observations["date"])
+    native = native or native_frequency(observations["date"])
     target_rate = PERIODS_PER_YEAR[freq]
     native_rate = PERIODS_PER_YEAR.get(native, target_rate)
     bucket_freq = freq if native_rate >= target_rate else native
@@ -164,7 +165,7 @@ def _transform(
     # itself when it is in, else the previous one (a partial flow period, a filing delay), but
     # never one older than STALE_PERIODS reporting periods.
     known = bucketed.dropna(subset=["observed", "value"]).sort_values("observed")
-    ends = pd.DataFrame({"period": periods, "end": [period_end(p, freq) for p in periods]})
+    ends = pd.DataFrame({"period": periods, "end": period_ends(periods, freq)})
     merged = pd.merge_asof(
         ends.sort_values("end"),
         known[["observed", "value", "growth"]].rename(columns={"observed": "end"}),
@@ -211,18 +212,21 @@ def fundamental_series(
     rows["day"] = rows["date"].astype("string").str.slice(0, 10)
     rows["filed_key"] = rows["filed_at"].astype("string").fillna("")
     has_vintages = point_in_time and rows["filed_at"].notna().any()
+    latest = _latest_vintage(rows, None)
+    # The reporting frequency is a property of the series, read once from everything known today.
+    native = native_frequency(latest["date"])
     if not has_vintages:
-        return _transform(_latest_vintage(rows, None), periods, freq, kind, basis)
+        return _transform(latest, periods, freq, kind, basis, native)
     # The growth basis is chosen once, on everything known today, so that one series never mixes
     # year-over-year and period-over-period rates.
-    _, chosen = _transform(_latest_vintage(rows, None), periods, freq, kind, basis)
+    _, chosen = _transform(latest, periods, freq, kind, basis, native)
     # A row becomes known on the later of its own date and its filing date; the visible set only
     # grows with time, so each distinct count of known rows is one vintage, transformed once.
     filed = rows["filed_at"].astype("string").str.slice(0, 10).fillna(rows["day"])
     known_at = np.sort(
         np.asarray([max(d, f) for d, f in zip(rows["day"], filed)], dtype=str)
     )
-    as_of = [iso_day(period_end(p, freq)) for p in periods]
+    as_of = [iso_day(end) for end in period_ends(periods, freq)]
     visible_counts = np.searchsorted(known_at, np.asarray(as_of, dtype=str), side="right")
     result = empty.copy()
     for count in np.unique(visible_counts):
@@ -230,7 +234,7 @@ def fundamental_series(
             continue
         positions = np.flatnonzero(visible_counts == count)
         vintage = _latest_vintage(rows, as_of[positions[-1]])
-        known, _ = _transform(vintage, periods, freq, kind, chosen)
+        known, _ = _transform(vintage, periods, freq, kind, chosen, native)
         result.iloc[positions] = known.iloc[positions].to_numpy()
     return result, chosen
 

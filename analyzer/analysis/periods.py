@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -86,3 +87,13 @@ def shift_days(day: str, days: int) -> str:
     return (date.fromisoformat(day[:10]) + timedelta(days=days)).isoformat()
 
 
+
+
+def period_ends(starts: pd.DatetimeIndex | Sequence[Any], freq: str) -> pd.DatetimeIndex:
+    """:func:`period_end` of many period starts at once (each must be the first day of its period)."""
+    index = pd.DatetimeIndex(starts)
+    step = {"day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7), "month": pd.DateOffset(months=1),
+            "quarter": pd.DateOffset(months=3), "year": pd.DateOffset(years=1)}.get(freq)
+    if step is None:
+        raise InputError(f"unknown frequency {freq!r}")
+    return index + step - pd.Timedelta(days=1)

@@ -13,13 +13,27 @@ import pandas as pd
 
 from analyzer.analysis.figures import extract_figures
 from analyzer.errors import InputError
-from analyzer.ingest.pages import extract_article, fetch_article
 from analyzer.views.common import LABELS, entity_table, open_readonly
 
 __all__ = [
     "MIN_PERCENTILE_SAMPLE", "check_result_csv", "check_result_json", "check_text", "corpus_percentiles",
     "extract_article", "extract_figures", "fetch_article", "find_entities", "percentile_sentence",
 ]
+
+def fetch_article(url: str, *, allow_private: bool = False) -> dict[str, Any]:
+    """Download and extract one article (see :func:`analyzer.ingest.pages.fetch_article`)."""
+    # Imported on use: the fetching and extraction stack is not needed to draw other pages.
+    from analyzer.ingest.pages import fetch_article as fetch
+
+    return fetch(url, allow_private=allow_private)
+
+
+def extract_article(content: bytes, content_type: str | None, url: str) -> dict[str, Any]:
+    """Title and text of fetched bytes (see :func:`analyzer.ingest.pages.extract_article`)."""
+    from analyzer.ingest.pages import extract_article as extract
+
+    return extract(content, content_type, url)
+
 
 # Below this many documents in the comparison scope a percentile says little; widen the scope.
 MIN_PERCENTILE_SAMPLE = 30
