@@ -235,6 +235,7 @@ def _fetch_fundamentals(
         report.targets.append(
             {"entity_id": target.entity_id, "identifier": target.identifier, "rows": written, "error": None}
         )
+    client.close()
     report.requests, report.cache_hits = client.requests_made, client.cache_hits
     if first_error is not None and len(report.errors) == len(targets):
         raise first_error

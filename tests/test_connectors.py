@@ -20,7 +20,7 @@ import pytest
 from analyzer import pipeline
 from analyzer.errors import FetchError, InputError
 from analyzer.fundamentals import FetchOptions
-from analyzer.fundamentals.http import HttpClient, TokenBucket, parse_retry_after
+from analyzer.fundamentals.http import HttpClient, TokenBucket
 
 DAY = 86400
 
@@ -90,7 +90,8 @@ def server() -> Iterator[FixtureServer]:
 
 
 def options(server: FixtureServer, tmp_path: Path, **extra: Any) -> FetchOptions:
-    settings = {"base_url": server.url, "cache_dir": tmp_path / "cache", "timeout": 5.0, "rate_per_second": 100.0}
+    settings = {"base_url": server.url, "cache_dir": tmp_path / "cache", "timeout": 5.0, "rate_per_second": 100.0,
+                "allow_private": True}
     settings.update(extra)
     return FetchOptions(**settings)
 
@@ -331,15 +332,6 @@ def test_unknown_source_and_bad_base_url(store, tmp_path):
         HttpClient(source="FRED", base_url="ftp://example.org", cache_dir=tmp_path)
 
 
-def test_retry_after_parsing():
-    from datetime import datetime, timezone
-
-    now = datetime(2024, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after("Mon, 01 Jan 2024 12:00:30 GMT", now=now) == 30.0
-    assert parse_retry_after("soon") is None
-
-
 def test_token_bucket_spaces_requests():
     clock = [0.0]
     bucket = TokenBucket(rate=10.0, clock=lambda: clock[0])
@@ -347,3 +339,30 @@ def test_token_bucket_spaces_requests():
     assert bucket.wait_time() == pytest.approx(0.1)
     clock[0] += 1.0  # after a pause, the bucket has refilled
     assert bucket.wait_time() == 0.0
+
+
+def test_a_private_base_url_is_refused_without_allow_private(server, tmp_path, store):
+    server.route("/series/observations", Reply(body="DATE,X\n2024-01-01,1\n"))
+    with pytest.raises(FetchError, match=r"FRED: refused .*not public.*--allow-private"):
+        pipeline.fetch_fundamentals(store, "fred", ["X"], options(server, tmp_path, allow_private=False))
+    assert server.requests == []  # refused before any connection was made
+
+
+def test_a_redirect_to_a_private_address_is_refused(server, tmp_path, store):
+    from analyzer.ingest.fetch import AddressPolicy
+
+    server.route("/moved", Reply(302, headers={"Location": "http://10.0.0.1/internal"}))
+    # The test server's network is allowed; the private address the redirect points to is not.
+    policy = AddressPolicy(allowed_networks=["127.0.0.0/8"])
+    with HttpClient(source="FRED", base_url=server.url, cache_dir=tmp_path, policy=policy) as client:
+        with pytest.raises(FetchError, match=r"FRED: refused .*10\.0\.0\.1"):
+            client.get_text("/moved")
+    assert server.hits("/moved") == 1
+
+
+def test_an_unresolvable_host_is_an_error_naming_the_source(tmp_path, store):
+    with pytest.raises(FetchError, match="DefiLlama: cannot resolve the host no-such-host.invalid"):
+        pipeline.fetch_fundamentals(
+            store, "defillama", ["aave"],
+            FetchOptions(base_url="http://no-such-host.invalid", cache_dir=tmp_path, timeout=5.0),
+        )

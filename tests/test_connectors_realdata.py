@@ -106,7 +106,7 @@ def test_snowflake_served_over_http_end_to_end(snowflake, financial, store, tmp_
         store.upsert_entity({"id": "snowflake", "name": "Snowflake", "sec_cik": "1640147"})
         report = pipeline.fetch_fundamentals(
             store, "sec", ["snowflake"],
-            FetchOptions(base_url=f"http://127.0.0.1:{httpd.server_address[1]}", cache_dir=tmp_path,
+            FetchOptions(base_url=f"http://127.0.0.1:{httpd.server_address[1]}", cache_dir=tmp_path, allow_private=True,
                          user_agent="Tests tests@example.com"),
         )
     finally:

@@ -281,6 +281,12 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after("120") == 120.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 60) == pytest.approx(60.0)
     assert parse_retry_after("soon") is None
+    from datetime import datetime, timezone
+
+    arrived = datetime(2024, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    assert parse_retry_after("Mon, 01 Jan 2024 12:00:30 GMT", now=arrived) == 30.0
+    assert parse_retry_after("7") == 7.0 and parse_retry_after("1.5") == 1.5
+    assert parse_retry_after("Mon, 01 Jan 2024 11:00:00 GMT", now=arrived) == 0.0
     assert parse_retry_after(None) is None
 
 

@@ -72,6 +72,9 @@ def fetch(
         str | None, typer.Option("--entity", help="Store the rows under this entity id (FRED default: macro).")
     ] = None,
     no_fees: Annotated[bool, typer.Option("--no-fees", help="DefiLlama: TVL only, skip fees and revenue.")] = False,
+    allow_private: Annotated[
+        bool, typer.Option("--allow-private", help="Allow a --base-url on loopback or a private network.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Fetch fundamentals from a public source into the database (cached, rate limited)."""
@@ -89,6 +92,7 @@ def fetch(
         days=days,
         entity=entity,
         fees=not no_fees,
+        allow_private=allow_private,
     )
     with open_store(db) as store:
         report = pipeline.fetch_fundamentals(store, source, ids or [], options)

@@ -62,6 +62,7 @@ class FetchOptions:
     rate_per_second: float | None = None
     max_retry_wait: float = 60.0
     fees: bool = True
+    allow_private: bool = False  # loopback and private networks (a local mirror or test server)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ def make_client(source: str, options: FetchOptions) -> HttpClient:
         rate_per_second=options.rate_per_second or rate,
         headers=headers,
         max_retry_wait=options.max_retry_wait,
+        allow_private=options.allow_private,
     )
 
 

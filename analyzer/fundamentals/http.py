@@ -1,20 +1,20 @@
-"""The one HTTP path every fundamentals connector uses: disk cache, rate limit, retries.
+"""What every fundamentals connector fetches through: the project's one safe fetcher
+(:class:`analyzer.ingest.fetch.SafeFetcher`) with a disk cache, a rate limit and retries.
 
 Connectors talk to a handful of public APIs whose base URLs the user may point elsewhere (a
-mirror, a test server). Each response body is cached on disk keyed by a hash of its URL, so a
-second run costs no request; ``refresh=True`` bypasses the cache. Requests are paced by a
-token bucket shared by all clients of the same source, 429/503 answers are retried after the
-server's ``Retry-After``, and every request has a timeout and a size cap.
+mirror, a test server). The address is checked on every connect and every redirect, as for
+feeds: loopback and private networks are refused unless ``allow_private`` is set, and a host
+that does not resolve is an error naming the source. Each response body is cached on disk keyed
+by a hash of its URL, so a second run costs no request; ``refresh=True`` bypasses the cache.
+Requests are paced by a token bucket shared by all clients of the same source, 429/503 answers
+are retried after the server's ``Retry-After``, and every request has a timeout and a size cap.
 """
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
-import ipaddress
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,11 +22,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
-
-import httpx
+from urllib.parse import urlencode, urlsplit
 
 from analyzer.errors import FetchError, InputError
+from analyzer.ingest.fetch import (
+    AddressPolicy,
+    FetcherConfig,
+    FetchResult,
+    SafeFetcher,
+    parse_retry_after,
+)
 
 DEFAULT_CACHE_ROOT = Path("data") / "cache"
 DEFAULT_TIMEOUT_S = 30.0
@@ -89,47 +94,16 @@ def shared_bucket(source: str, rate: float) -> TokenBucket:
         return _BUCKETS[key]
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    return max(0.0, (when - now).total_seconds())
-
-
 def cache_key(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
 
-def _is_public_host(host: str) -> bool:
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except socket.gaierror:
-        return True  # unresolvable: the request itself will fail with a clear message
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global:
-            return False
-    return True
-
-
 @dataclass
 class HttpClient:
-    """A cached, rate-limited GET client for one data source.
+    """A cached, rate-limited GET client for one data source, over the safe fetcher.
 
-    ``source`` is the name users see in messages ("SEC", "DefiLlama"...). ``base_url`` is
-    trusted configuration; redirects may only leave its host for public addresses.
+    ``source`` is the name users see in messages ("SEC", "DefiLlama"...). Every address it
+    connects to, the base URL's and every redirect's, must be public unless ``allow_private``.
     """
 
     source: str
@@ -142,8 +116,12 @@ class HttpClient:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_retries: int = DEFAULT_MAX_RETRIES
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT_S
+    allow_private: bool = False
+    # Finer control than allow_private: e.g. AddressPolicy(allowed_networks=["10.1.0.0/16"]).
+    policy: AddressPolicy | None = None
     requests_made: int = 0
     cache_hits: int = 0
+    _fetcher: SafeFetcher | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -232,24 +210,40 @@ class HttpClient:
             ) from exc
 
     # ----------------------------------------------------------------- network
+    def close(self) -> None:
+        if self._fetcher is not None:
+            self._fetcher.close()
+            self._fetcher = None
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _safe_fetcher(self) -> SafeFetcher:
+        if self._fetcher is None:
+            config = FetcherConfig(
+                connect_timeout=self.timeout, read_timeout=self.timeout, deadline=max(self.timeout, 4 * self.timeout),
+                max_bytes=self.max_bytes, max_redirects=MAX_REDIRECTS, retries=0, per_host=1, max_workers=1,
+            )
+            self._fetcher = SafeFetcher(config, allow_private=self.allow_private, policy=self.policy)
+        return self._fetcher
+
     def _fetch(self, url: str) -> tuple[bytes, str | None]:
         attempt = 0
         while True:
             self._bucket.acquire()
-            try:
-                status, headers, body, final_url = self._request_following_redirects(url)
-            except httpx.TimeoutException as exc:
-                raise FetchError(
-                    f"{self.source}: request to {url} timed out after {self.timeout:g} s;"
-                    " try again later or raise --timeout"
-                ) from exc
-            except httpx.HTTPError as exc:
-                raise FetchError(
-                    f"{self.source}: cannot reach {url} ({type(exc).__name__}: {exc});"
-                    " check your network connection or --base-url"
-                ) from exc
-            if status in RETRY_STATUSES and attempt < self.max_retries:
-                wait = parse_retry_after(headers.get("retry-after"))
+            self.requests_made += 1
+            result = self._safe_fetcher().fetch(
+                url, accept="application/json, text/csv, text/plain, */*;q=0.5", headers=dict(self.headers), retries=0
+            )
+            self.requests_made += len(result.redirects)
+            if result.ok:
+                return result.content, result.content_type
+            status = result.http_status
+            if result.status == "http_error" and status in RETRY_STATUSES and attempt < self.max_retries:
+                wait = parse_retry_after(result.headers.get("retry-after"))
                 if wait is None:
                     wait = min(self.max_retry_wait, 2.0**attempt)
                 if wait > self.max_retry_wait:
@@ -263,58 +257,41 @@ class HttpClient:
                 attempt += 1
                 time.sleep(wait)
                 continue
-            if status in RETRY_STATUSES:
-                raise HttpStatusError(
-                    f"{self.source}: still unavailable (HTTP {status}) after {attempt} retries;"
-                    " try again later",
-                    status,
-                    final_url,
-                )
-            if status >= 400:
-                raise HttpStatusError(
-                    f"{self.source}: HTTP {status} for {final_url}", status, final_url
-                )
-            return body, headers.get("content-type")
+            raise self._error(result, url, attempt)
 
-    def _request_following_redirects(self, url: str) -> tuple[int, httpx.Headers, bytes, str]:
-        base_host = urlsplit(self.base_url).hostname
-        with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
-            for _ in range(MAX_REDIRECTS + 1):
-                self.requests_made += 1
-                with client.stream("GET", url, headers=dict(self.headers)) as response:
-                    if response.is_redirect and "location" in response.headers:
-                        next_url = urljoin(url, response.headers["location"])
-                        parts = urlsplit(next_url)
-                        if parts.scheme not in ("http", "https"):
-                            raise FetchError(f"{self.source}: refusing redirect to {next_url}")
-                        if parts.hostname != base_host and not _is_public_host(parts.hostname or ""):
-                            raise FetchError(
-                                f"{self.source}: refusing redirect from {url} to a private address"
-                                f" ({next_url})"
-                            )
-                        url = next_url
-                        continue
-                    body = self._read_capped(response, url)
-                    return response.status_code, response.headers, body, url
-        raise FetchError(f"{self.source}: too many redirects starting at {url}")
-
-    def _read_capped(self, response: httpx.Response, url: str) -> bytes:
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            raise FetchError(
-                f"{self.source}: response from {url} is {int(declared)} bytes, over the"
-                f" {self.max_bytes}-byte limit"
+    def _error(self, result: FetchResult, url: str, attempt: int) -> FetchError:
+        """A message that names the source, what went wrong and what to do about it."""
+        status = result.http_status
+        final_url = result.final_url or url
+        if result.status == "http_error" and status in RETRY_STATUSES:
+            return HttpStatusError(
+                f"{self.source}: still unavailable (HTTP {status}) after {attempt} retries; try again later",
+                status, final_url,
             )
-        chunks: list[bytes] = []
-        total = 0
-        for chunk in response.iter_bytes():
-            total += len(chunk)
-            if total > self.max_bytes:
-                raise FetchError(
-                    f"{self.source}: response from {url} exceeds the {self.max_bytes}-byte limit"
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
+        if result.status == "http_error" and status is not None:
+            return HttpStatusError(f"{self.source}: HTTP {status} for {final_url}", status, final_url)
+        if result.status == "timeout":
+            return FetchError(
+                f"{self.source}: request to {url} timed out after {self.timeout:g} s; try again later or raise --timeout"
+            )
+        if result.status == "too_large":
+            return FetchError(f"{self.source}: response from {url} is over the {self.max_bytes}-byte limit ({result.error})")
+        if result.status == "refused":
+            return FetchError(
+                f"{self.source}: refused to fetch {url}: {result.error}"
+                + ("" if self.allow_private or "allow-private" in (result.error or "") else
+                   " (a local or private --base-url needs --allow-private)")
+            )
+        host = urlsplit(url).hostname or url
+        if result.error and "cannot resolve" in result.error:
+            return FetchError(
+                f"{self.source}: cannot resolve the host {host} ({result.error}); check --base-url and your"
+                " network connection"
+            )
+        return FetchError(
+            f"{self.source}: cannot reach {url} ({result.error or result.status}); check your network connection"
+            " or --base-url"
+        )
 
 
 def _charset(content_type: str | None) -> str:
