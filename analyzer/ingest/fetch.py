@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import socket
 import threading
 import time
@@ -51,6 +52,8 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, application/pdf;q=0.8, */
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+BODY_PRESERVING_REDIRECTS = frozenset({307, 308})
+DEFAULT_POST_RESPONSE_BYTES = 1024 * 1024
 
 # Cloud instance-metadata endpoints: never a legitimate source of news, always refused.
 METADATA_ADDRESSES = frozenset(
@@ -309,6 +312,15 @@ class FetchResult:
 
 
 @dataclass
+class _Request:
+    """A request other than a plain GET: its method, body and extra headers."""
+
+    method: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class FetcherConfig:
     """Tunable limits of :class:`SafeFetcher`; the defaults suit news feeds and articles."""
 
@@ -493,6 +505,42 @@ class SafeFetcher:
         result.duration_ms = int((time.monotonic() - started) * 1000)
         return result
 
+    def post_json(
+        self,
+        url: str,
+        payload: Any,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        retries: int | None = None,
+        max_bytes: int = DEFAULT_POST_RESPONSE_BYTES,
+    ) -> FetchResult:
+        """POST ``payload`` as JSON to ``url`` under the same rules as :meth:`fetch`.
+
+        The address is checked on every connect and redirect, timeouts and the response size
+        cap apply, and 429/5xx answers and failed connections are retried with backoff
+        (``retries`` defaults to the configuration's). Only 307 and 308 redirects are
+        followed, re-sending the same body; others end as ``http_error``. ``body`` sends
+        these exact bytes instead of encoding ``payload`` (a signature made over them stays
+        valid). Never raises for network problems.
+        """
+        started = time.monotonic()
+        started_at = _utc_now_iso()
+        try:
+            self.check_url(url)
+        except FetchRefused as exc:
+            return FetchResult(url=url, status="refused", error=str(exc), started_at=started_at)
+        if body is None:
+            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+        request = _Request("POST", body, {"Content-Type": "application/json", **(headers or {})})
+        result = self._fetch(
+            url, accept="application/json, */*;q=0.5",
+            retries=self.config.retries if retries is None else retries, max_bytes=max_bytes, request=request,
+        )
+        result.started_at = started_at
+        result.duration_ms = int((time.monotonic() - started) * 1000)
+        return result
+
     def _fetch(
         self,
         url: str,
@@ -502,12 +550,13 @@ class SafeFetcher:
         accept: str,
         retries: int,
         max_bytes: int | None,
+        request: _Request | None = None,
     ) -> FetchResult:
         attempt = 0
         public_url, url = url, self._through_mirror(url)
         while True:
             attempt += 1
-            result = self._fetch_following_redirects(url, etag, last_modified, accept, max_bytes)
+            result = self._fetch_following_redirects(url, etag, last_modified, accept, max_bytes, request)
             result.attempts = attempt
             if not result.retryable or attempt > retries:
                 if url != public_url:
@@ -542,14 +591,20 @@ class SafeFetcher:
         last_modified: str | None,
         accept: str,
         max_bytes: int | None,
+        request: _Request | None = None,
     ) -> FetchResult:
         redirects: list[str] = []
         current = url
         while True:
-            result = self._fetch_one(current, etag, last_modified, accept, max_bytes)
+            result = self._fetch_one(current, etag, last_modified, accept, max_bytes, request)
             result.url = url
             result.redirects = redirects
             if result.status != "redirect":
+                return result
+            if request is not None and result.http_status not in BODY_PRESERVING_REDIRECTS:
+                # 301/302/303 would turn the POST into a GET and drop its body: not what was asked.
+                result.status = "http_error"
+                result.error = f"HTTP {result.http_status} redirect not followed for a {request.method}"
                 return result
             if len(redirects) >= self.config.max_redirects:
                 result.status = "failed"
@@ -573,10 +628,11 @@ class SafeFetcher:
         last_modified: str | None,
         accept: str,
         max_bytes: int | None,
+        request: _Request | None = None,
     ) -> FetchResult:
         limit = max_bytes or self.config.max_bytes
         compressed_limit = self.config.max_compressed_bytes or limit
-        headers = {"Accept": accept}
+        headers = {"Accept": accept, **(request.headers if request else {})}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -585,7 +641,8 @@ class SafeFetcher:
         result = FetchResult(url=url, status="failed", final_url=url)
         host = (urlsplit(url).hostname or "").lower()
         try:
-            with self._host_slot(host), self._client.stream("GET", url, headers=headers) as response:
+            method, body = (request.method, request.body) if request else ("GET", None)
+            with self._host_slot(host), self._client.stream(method, url, headers=headers, content=body) as response:
                 result.http_status = response.status_code
                 result.headers = {k.lower(): v for k, v in response.headers.items()}
                 result.content_type = response.headers.get("content-type")

@@ -22,7 +22,10 @@ from typing import Any
 import sqlite_utils
 
 from analyzer.errors import AnalyzerError
+from analyzer.storage.labels import LabelsMixin
 from analyzer.storage.schema import DOCUMENT_KINDS, MIGRATIONS, SCHEMA_VERSION
+from analyzer.storage.versions import VersionsMixin
+from analyzer.storage.watches import WatchesMixin
 
 DEFAULT_DB_PATH = Path("data") / "analyzer.db"
 
@@ -89,7 +92,7 @@ class UpsertResult:
     action: str  # "inserted", "updated", "unchanged" or "duplicate"
 
 
-class Store:
+class Store(LabelsMixin, VersionsMixin, WatchesMixin):
     """The analyzer database.
 
     >>> store = Store("data/analyzer.db")   # creates and migrates the file when needed
