@@ -12,6 +12,14 @@ from analyzer.alerts.runner import WatchRunReport, add_watch, current_flags, run
 from analyzer.alerts.webhook import SIGNATURE_HEADER, sign_body, verify_signature
 
 __all__ = [
-    "SIGNATURE_HEADER", "WatchRunReport", "add_watch", "alert_payload", "current_flags", "email_subject",
-    "run_watches", "sign_body", "text_body", "verify_signature",
+    "SIGNATURE_HEADER",
+    "WatchRunReport",
+    "add_watch",
+    "alert_payload",
+    "current_flags",
+    "email_subject",
+    "run_watches",
+    "sign_body",
+    "text_body",
+    "verify_signature",
 ]

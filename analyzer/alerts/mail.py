@@ -60,29 +60,47 @@ class SmtpSettings:
 
         host = get("HOST")
         if not host:
-            raise InputError(f"e-mail alerts need {ENV_PREFIX}HOST (and usually {ENV_PREFIX}USER, "
-                             f"{ENV_PREFIX}PASSWORD and {ENV_PREFIX}FROM)")
+            raise InputError(
+                f"e-mail alerts need {ENV_PREFIX}HOST (and usually {ENV_PREFIX}USER, "
+                f"{ENV_PREFIX}PASSWORD and {ENV_PREFIX}FROM)"
+            )
         try:
             port = int(get("PORT") or 587)
             timeout = float(get("TIMEOUT") or 20)
         except ValueError as exc:
-            raise InputError(f"{ENV_PREFIX}PORT and {ENV_PREFIX}TIMEOUT must be numbers: {exc}") from exc
+            raise InputError(
+                f"{ENV_PREFIX}PORT and {ENV_PREFIX}TIMEOUT must be numbers: {exc}"
+            ) from exc
         mode = (get("STARTTLS") or "required").lower()
         if mode not in ("required", "on", "1", "true", "yes", "off", "0", "false", "no"):
             raise InputError(f"{ENV_PREFIX}STARTTLS must be 'required' or 'off', not {mode!r}")
         starttls = mode in ("required", "on", "1", "true", "yes")
         user, password = get("USER"), env.get(ENV_PREFIX + "PASSWORD")
         if not starttls and password:
-            raise InputError(f"refusing to send an SMTP password without STARTTLS; unset {ENV_PREFIX}PASSWORD "
-                             f"or set {ENV_PREFIX}STARTTLS=required")
+            raise InputError(
+                f"refusing to send an SMTP password without STARTTLS; unset {ENV_PREFIX}PASSWORD "
+                f"or set {ENV_PREFIX}STARTTLS=required"
+            )
         sender = get("FROM") or user
         if not sender:
             raise InputError(f"set {ENV_PREFIX}FROM to the sender address")
-        return cls(host=host, port=port, user=user, password=password, sender=sender, starttls=starttls,
-                   ca_file=get("CA_FILE"), timeout=timeout)
+        return cls(
+            host=host,
+            port=port,
+            user=user,
+            password=password,
+            sender=sender,
+            starttls=starttls,
+            ca_file=get("CA_FILE"),
+            timeout=timeout,
+        )
 
     def ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else ssl.create_default_context()
+        context = (
+            ssl.create_default_context(cafile=self.ca_file)
+            if self.ca_file
+            else ssl.create_default_context()
+        )
         return context
 
 
@@ -117,7 +135,10 @@ def _send_once(settings: SmtpSettings, message: EmailMessage) -> None:
 def _transient(exc: Exception) -> bool:
     if isinstance(exc, smtplib.SMTPResponseException):
         return exc.smtp_code in TRANSIENT_SMTP_CODES
-    return isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError))
+    return isinstance(
+        exc,
+        (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError),
+    )
 
 
 def send_email(
@@ -142,5 +163,7 @@ def send_email(
         except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
             if attempt > settings.retries or not _transient(exc):
                 detail = str(exc) or type(exc).__name__
-                return f"{type(exc).__name__}: {detail}" + (f" after {attempt} attempts" if attempt > 1 else "")
+                return f"{type(exc).__name__}: {detail}" + (
+                    f" after {attempt} attempts" if attempt > 1 else ""
+                )
             sleep(settings.backoff * (2 ** (attempt - 1)))

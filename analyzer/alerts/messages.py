@@ -36,16 +36,25 @@ def delivery_id(watch_id: int, key: tuple[str, str, str, str]) -> str:
 
 
 def alert_payload(
-    flag: Mapping[str, Any], *, watch_id: int, key: tuple[str, str, str, str], base_url: str | None = None,
+    flag: Mapping[str, Any],
+    *,
+    watch_id: int,
+    key: tuple[str, str, str, str],
+    base_url: str | None = None,
 ) -> dict[str, Any]:
     """The JSON message for one flag (``flag`` as :func:`analyzer.alerts.current_flags` gives it)."""
     sentences = []
     for sentence in list(flag.get("top_sentences") or [])[:MAX_TOP_SENTENCES]:
-        sentences.append({
-            "text": sentence.get("text"), "source": sentence.get("source"), "title": sentence.get("title"),
-            "url": sentence.get("url"), "published_at": sentence.get("published_at"),
-            "hype": sentence.get("hype"),
-        })
+        sentences.append(
+            {
+                "text": sentence.get("text"),
+                "source": sentence.get("source"),
+                "title": sentence.get("title"),
+                "url": sentence.get("url"),
+                "published_at": sentence.get("published_at"),
+                "hype": sentence.get("hype"),
+            }
+        )
     return {
         "event": EVENT,
         "delivery_id": delivery_id(watch_id, key),
@@ -79,10 +88,16 @@ def text_body(payload: Mapping[str, Any]) -> str:
     if sentences:
         lines.append("Top sentences:")
         for sentence in sentences:
-            where = ", ".join(str(x) for x in (sentence.get("source"), (sentence.get("published_at") or "")[:10]) if x)
+            where = ", ".join(
+                str(x)
+                for x in (sentence.get("source"), (sentence.get("published_at") or "")[:10])
+                if x
+            )
             lines.append(f"- \u201c{sentence.get('text')}\u201d" + (f" ({where})" if where else ""))
         lines.append("")
     lines.append(f"Entity page: {payload['link']}")
     lines.append("")
-    lines.append(f"Model version {payload.get('model_version') or 'unknown'}; delivery {payload['delivery_id']}.")
+    lines.append(
+        f"Model version {payload.get('model_version') or 'unknown'}; delivery {payload['delivery_id']}."
+    )
     return "\n".join(lines) + "\n"

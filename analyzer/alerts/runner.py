@@ -44,16 +44,25 @@ def current_flags(store: Any, freq: str, model_version: str | None = None) -> li
     frame = app_api.latest_flags(store.path, freq, version, limit=FLAG_LIMIT)
     flags = []
     for row in frame.to_dict("records"):
-        flags.append({
-            "entity": str(row["entity"]), "name": row.get("name"), "metric": row.get("metric") or "",
-            "freq": freq, "start": _iso_day(row.get("start")), "end": _iso_day(row.get("end")),
-            "peak_period": _iso_day(row.get("peak_period")), "peak_value": _float(row.get("peak_value")),
-            "periods": int(row["periods"]) if row.get("periods") is not None else None,
-            "model_version": version, "summary": str(row["summary"]),
-            "top_sentences": [
-                {k: _plain(v) for k, v in dict(s).items()} for s in (row.get("top_sentences") or [])
-            ],
-        })
+        flags.append(
+            {
+                "entity": str(row["entity"]),
+                "name": row.get("name"),
+                "metric": row.get("metric") or "",
+                "freq": freq,
+                "start": _iso_day(row.get("start")),
+                "end": _iso_day(row.get("end")),
+                "peak_period": _iso_day(row.get("peak_period")),
+                "peak_value": _float(row.get("peak_value")),
+                "periods": int(row["periods"]) if row.get("periods") is not None else None,
+                "model_version": version,
+                "summary": str(row["summary"]),
+                "top_sentences": [
+                    {k: _plain(v) for k, v in dict(s).items()}
+                    for s in (row.get("top_sentences") or [])
+                ],
+            }
+        )
     return flags
 
 
@@ -127,15 +136,31 @@ def add_watch(
     if entity is not None and not any(e["id"] == entity for e in store.entities()):
         raise InputError(f"unknown entity {entity!r}; see `analyzer entities list`")
     watch_id, created = store.add_watch(
-        channel=channel, target=target, entity_id=entity, freq=freq, secret=secret, secret_env=secret_env,
+        channel=channel,
+        target=target,
+        entity_id=entity,
+        freq=freq,
+        secret=secret,
+        secret_env=secret_env,
         allow_private=allow_private,
     )
     baseline = 0
     if created and not send_existing:
-        flags = [f for f in current_flags(store, freq, model_version) if entity is None or f["entity"] == entity]
+        flags = [
+            f
+            for f in current_flags(store, freq, model_version)
+            if entity is None or f["entity"] == entity
+        ]
         baseline = store.record_baseline(watch_id, [flag_key(f) for f in flags])
-    return {"id": watch_id, "created": created, "baseline_flags": baseline, "channel": channel, "target": target,
-            "entity": entity, "freq": freq}
+    return {
+        "id": watch_id,
+        "created": created,
+        "baseline_flags": baseline,
+        "channel": channel,
+        "target": target,
+        "entity": entity,
+        "freq": freq,
+    }
 
 
 @dataclass
@@ -148,8 +173,14 @@ class WatchRunReport:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"watches": self.watches, "new_flags": self.new_flags, "sent": self.sent, "failed": self.failed,
-                "deferred": self.deferred, "deliveries": self.deliveries}
+        return {
+            "watches": self.watches,
+            "new_flags": self.new_flags,
+            "sent": self.sent,
+            "failed": self.failed,
+            "deferred": self.deferred,
+            "deliveries": self.deliveries,
+        }
 
 
 def _webhook_secret(watch: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -181,8 +212,14 @@ def run_watches(
     wanted = {int(i) for i in watch_ids} if watch_ids is not None else None
     watches = [w for w in store.watches(enabled_only=True) if wanted is None or w["id"] in wanted]
     report.watches = len(watches)
-    config = fetcher_config or FetcherConfig(connect_timeout=5.0, read_timeout=10.0, deadline=20.0, retries=2,
-                                             backoff=0.5, max_bytes=1024 * 1024)
+    config = fetcher_config or FetcherConfig(
+        connect_timeout=5.0,
+        read_timeout=10.0,
+        deadline=20.0,
+        retries=2,
+        backoff=0.5,
+        max_bytes=1024 * 1024,
+    )
     fetchers: dict[bool, Any] = {}
     flags_by_freq: dict[str, list[dict[str, Any]]] = {}
     smtp: Any = smtp_settings
@@ -198,7 +235,11 @@ def run_watches(
             freq = watch["freq"]
             if freq not in flags_by_freq:
                 flags_by_freq[freq] = current_flags(store, freq, model_version)
-            flags = [f for f in flags_by_freq[freq] if watch["entity_id"] is None or f["entity"] == watch["entity_id"]]
+            flags = [
+                f
+                for f in flags_by_freq[freq]
+                if watch["entity_id"] is None or f["entity"] == watch["entity_id"]
+            ]
             known = store.known_flag_keys(watch["id"])
             todo: list[tuple[tuple[str, str, str, str], dict[str, Any] | None]] = [
                 ((d["entity_id"], d["metric"], d["freq"], d["start_period"]), d["payload"])
@@ -206,8 +247,13 @@ def run_watches(
             ]
             fresh = [f for f in flags if flag_key(f) not in known]
             report.new_flags += len(fresh)
-            todo += [(flag_key(f), alert_payload(f, watch_id=watch["id"], key=flag_key(f), base_url=base_url))
-                     for f in fresh]
+            todo += [
+                (
+                    flag_key(f),
+                    alert_payload(f, watch_id=watch["id"], key=flag_key(f), base_url=base_url),
+                )
+                for f in fresh
+            ]
             broken: str | None = None
             for key, payload in todo:
                 if payload is None:  # claimed by a run that died before building its message
@@ -215,8 +261,14 @@ def run_watches(
                     if match is None:
                         continue
                     payload = alert_payload(match, watch_id=watch["id"], key=key, base_url=base_url)
-                entry = {"watch_id": watch["id"], "channel": watch["channel"], "target": watch["target"],
-                         "entity": key[0], "metric": key[1] or None, "start": key[3]}
+                entry = {
+                    "watch_id": watch["id"],
+                    "channel": watch["channel"],
+                    "target": watch["target"],
+                    "entity": key[0],
+                    "metric": key[1] or None,
+                    "start": key[3],
+                }
                 if broken is not None:
                     store.defer_delivery(watch["id"], key, payload, f"not attempted: {broken}")
                     report.deferred += 1
@@ -226,7 +278,10 @@ def run_watches(
                 if watch["channel"] == "webhook":
                     secret, problem = _webhook_secret(watch)
                     error = problem or send_webhook(
-                        fetcher_for(bool(watch["allow_private"])), watch["target"], payload, secret=secret
+                        fetcher_for(bool(watch["allow_private"])),
+                        watch["target"],
+                        payload,
+                        secret=secret,
                     )
                 else:
                     if smtp is None and smtp_problem is None:
@@ -249,4 +304,3 @@ def run_watches(
         for fetcher in fetchers.values():
             fetcher.close()
     return report
-

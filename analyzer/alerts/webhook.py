@@ -20,7 +20,9 @@ EVENT_HEADER = "X-Analyzer-Event"
 
 
 def encode_payload(payload: Mapping[str, Any]) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode(
+        "utf-8"
+    )
 
 
 def sign_body(body: bytes, secret: str) -> str:
@@ -35,10 +37,15 @@ def verify_signature(body: bytes, secret: str, header: str | None) -> bool:
     return hmac.compare_digest(sign_body(body, secret), header.strip())
 
 
-def send_webhook(fetcher: Any, url: str, payload: Mapping[str, Any], *, secret: str | None = None) -> str | None:
+def send_webhook(
+    fetcher: Any, url: str, payload: Mapping[str, Any], *, secret: str | None = None
+) -> str | None:
     """POST the alert; returns None when the receiver accepted it (2xx), else the reason."""
     body = encode_payload(payload)
-    headers = {DELIVERY_HEADER: str(payload.get("delivery_id", "")), EVENT_HEADER: str(payload.get("event", ""))}
+    headers = {
+        DELIVERY_HEADER: str(payload.get("delivery_id", "")),
+        EVENT_HEADER: str(payload.get("event", "")),
+    }
     if secret:
         headers[SIGNATURE_HEADER] = sign_body(body, secret)
     result = fetcher.post_json(url, None, body=body, headers=headers)

@@ -12,7 +12,14 @@ import pandas as pd
 
 LABELS = ("hype", "growth", "evidence")
 AGREEMENT_COLUMNS = [
-    "annotator_a", "annotator_b", "label", "sentences", "agreement", "kappa", "positive_a", "positive_b",
+    "annotator_a",
+    "annotator_b",
+    "label",
+    "sentences",
+    "agreement",
+    "kappa",
+    "positive_a",
+    "positive_b",
 ]
 
 
@@ -36,7 +43,9 @@ def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> float | None:
     return (observed - expected) / (1.0 - expected)
 
 
-def agreement_table(labels: pd.DataFrame, labels_to_compare: Sequence[str] = LABELS) -> pd.DataFrame:
+def agreement_table(
+    labels: pd.DataFrame, labels_to_compare: Sequence[str] = LABELS
+) -> pd.DataFrame:
     """Kappa per annotator pair and label, over the sentences both labelled (unset labels skipped).
 
     ``labels`` needs ``text_hash``, ``annotator`` and the label columns. Pairs with no
@@ -47,7 +56,9 @@ def agreement_table(labels: pd.DataFrame, labels_to_compare: Sequence[str] = LAB
         return pd.DataFrame(columns=AGREEMENT_COLUMNS)
     rows = []
     annotators = sorted(labels["annotator"].unique())
-    by_annotator = {name: labels[labels["annotator"] == name].set_index("text_hash") for name in annotators}
+    by_annotator = {
+        name: labels[labels["annotator"] == name].set_index("text_hash") for name in annotators
+    }
     for first, second in combinations(annotators, 2):
         common = by_annotator[first].index.intersection(by_annotator[second].index)
         if common.empty:
@@ -60,10 +71,16 @@ def agreement_table(labels: pd.DataFrame, labels_to_compare: Sequence[str] = LAB
             b_values = [int(v) for v in b[both]]
             if not a_values:
                 continue
-            rows.append({
-                "annotator_a": first, "annotator_b": second, "label": label, "sentences": len(a_values),
-                "agreement": sum(x == y for x, y in zip(a_values, b_values)) / len(a_values),
-                "kappa": cohen_kappa(a_values, b_values),
-                "positive_a": sum(a_values), "positive_b": sum(b_values),
-            })
+            rows.append(
+                {
+                    "annotator_a": first,
+                    "annotator_b": second,
+                    "label": label,
+                    "sentences": len(a_values),
+                    "agreement": sum(x == y for x, y in zip(a_values, b_values)) / len(a_values),
+                    "kappa": cohen_kappa(a_values, b_values),
+                    "positive_a": sum(a_values),
+                    "positive_b": sum(b_values),
+                }
+            )
     return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)

@@ -18,10 +18,25 @@ LABELS = ("hype", "growth", "evidence")
 SENTENCE_KEY = ["document_id", "sentence_index"]
 FLAG_KEY = ["entity_id", "metric", "start_period"]
 FLIP_COLUMNS = ["document_id", "sentence_index", "label", "score_a", "score_b", "change"]
-FLIP_SUMMARY_COLUMNS = ["label", "compared", "positive_a", "positive_b", "turned_on", "turned_off", "flip_rate"]
+FLIP_SUMMARY_COLUMNS = [
+    "label",
+    "compared",
+    "positive_a",
+    "positive_b",
+    "turned_on",
+    "turned_off",
+    "flip_rate",
+]
 RANKING_COLUMNS = ["key", "value_a", "value_b", "rank_a", "rank_b", "rank_change"]
 FLAG_CHANGE_COLUMNS = [
-    "entity_id", "metric", "start_period", "change", "end_a", "end_b", "peak_value_a", "peak_value_b",
+    "entity_id",
+    "metric",
+    "start_period",
+    "change",
+    "end_a",
+    "end_b",
+    "peak_value_a",
+    "peak_value_b",
 ]
 
 
@@ -42,18 +57,27 @@ def label_flips(
         flipped = merged[above_a != above_b]
         if flipped.empty:
             continue
-        parts.append(pd.DataFrame({
-            "document_id": flipped["document_id"].astype(int),
-            "sentence_index": flipped["sentence_index"].astype(int),
-            "label": label,
-            "score_a": flipped[f"{label}_a"].astype(float),
-            "score_b": flipped[f"{label}_b"].astype(float),
-            "change": np.where(flipped[f"{label}_b"] >= threshold, "on", "off"),
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "document_id": flipped["document_id"].astype(int),
+                    "sentence_index": flipped["sentence_index"].astype(int),
+                    "label": label,
+                    "score_a": flipped[f"{label}_a"].astype(float),
+                    "score_b": flipped[f"{label}_b"].astype(float),
+                    "change": np.where(flipped[f"{label}_b"] >= threshold, "on", "off"),
+                }
+            )
+        )
     if not parts:
         return pd.DataFrame(columns=FLIP_COLUMNS)
     flips = pd.concat(parts, ignore_index=True)
-    order = (flips["score_b"] - flips["score_a"]).abs().sort_values(ascending=False, kind="stable").index
+    order = (
+        (flips["score_b"] - flips["score_a"])
+        .abs()
+        .sort_values(ascending=False, kind="stable")
+        .index
+    )
     return flips.loc[order, FLIP_COLUMNS].reset_index(drop=True)
 
 
@@ -69,11 +93,17 @@ def flip_summary(
         compared = len(merged)
         turned_on = int((~above_a & above_b).sum())
         turned_off = int((above_a & ~above_b).sum())
-        rows.append({
-            "label": label, "compared": compared, "positive_a": int(above_a.sum()), "positive_b": int(above_b.sum()),
-            "turned_on": turned_on, "turned_off": turned_off,
-            "flip_rate": (turned_on + turned_off) / compared if compared else None,
-        })
+        rows.append(
+            {
+                "label": label,
+                "compared": compared,
+                "positive_a": int(above_a.sum()),
+                "positive_b": int(above_b.sum()),
+                "turned_on": turned_on,
+                "turned_off": turned_off,
+                "flip_rate": (turned_on + turned_off) / compared if compared else None,
+            }
+        )
     return pd.DataFrame(rows, columns=FLIP_SUMMARY_COLUMNS)
 
 
@@ -117,7 +147,9 @@ def top_overlap(ranking: pd.DataFrame, k: int) -> float | None:
     return len(top_a & top_b) / k
 
 
-def latest_common_heat(heat_a: pd.DataFrame, heat_b: pd.DataFrame) -> tuple[pd.Series, pd.Series, str | None]:
+def latest_common_heat(
+    heat_a: pd.DataFrame, heat_b: pd.DataFrame
+) -> tuple[pd.Series, pd.Series, str | None]:
     """Each entity's heat under A and B in the latest period both versions cover."""
     empty = pd.Series(dtype=float)
     if heat_a.empty or heat_b.empty:
@@ -142,7 +174,9 @@ def flag_changes(flags_a: pd.DataFrame, flags_b: pd.DataFrame) -> pd.DataFrame:
     merged = a.merge(b, on=FLAG_KEY, how="outer", suffixes=("_a", "_b"), indicator=True)
     if merged.empty:
         return pd.DataFrame(columns=FLAG_CHANGE_COLUMNS)
-    merged["change"] = merged["_merge"].map({"left_only": "disappeared", "right_only": "appeared", "both": "kept"})
+    merged["change"] = merged["_merge"].map(
+        {"left_only": "disappeared", "right_only": "appeared", "both": "kept"}
+    )
     merged = merged.rename(columns={"end_period_a": "end_a", "end_period_b": "end_b"})
     order = {"appeared": 0, "disappeared": 1, "kept": 2}
     merged["_order"] = merged["change"].map(order)
@@ -185,16 +219,28 @@ class VersionComparison:
             "a": self.a,
             "b": self.b,
             "threshold": self.threshold,
-            "label_flips": {"summary": records(self.flip_summary), "sentences": records(self.flips),
-                            "total": int(len(self.flips))},
-            "documents": {"rank_correlation": self.document_rank_correlation,
-                          "top_overlap": self.document_top_overlap, "compared": int(len(self.documents)),
-                          "largest_moves": records(self.documents)},
-            "heat": {"period": self.heat_period, "rank_correlation": self.heat_rank_correlation,
-                     "entities": records(self.heat)},
-            "flags": {"appeared": int(len(self.flags_appeared)), "disappeared": int(len(self.flags_disappeared)),
-                      "kept": int((self.flags["change"] == "kept").sum()) if not self.flags.empty else 0,
-                      "changes": records(self.flags)},
+            "label_flips": {
+                "summary": records(self.flip_summary),
+                "sentences": records(self.flips),
+                "total": int(len(self.flips)),
+            },
+            "documents": {
+                "rank_correlation": self.document_rank_correlation,
+                "top_overlap": self.document_top_overlap,
+                "compared": int(len(self.documents)),
+                "largest_moves": records(self.documents),
+            },
+            "heat": {
+                "period": self.heat_period,
+                "rank_correlation": self.heat_rank_correlation,
+                "entities": records(self.heat),
+            },
+            "flags": {
+                "appeared": int(len(self.flags_appeared)),
+                "disappeared": int(len(self.flags_disappeared)),
+                "kept": int((self.flags["change"] == "kept").sum()) if not self.flags.empty else 0,
+                "changes": records(self.flags),
+            },
             "notes": list(self.notes),
         }
 
@@ -242,21 +288,39 @@ def compare_versions(
     notes = []
     summary = flip_summary(sentences_a, sentences_b, threshold=threshold)
     if summary["compared"].iloc[0] == 0:
-        notes.append("no sentence was scored by both versions: rescore with `analyzer score --db DB --model DIR`")
+        notes.append(
+            "no sentence was scored by both versions: rescore with `analyzer score --db DB --model DIR`"
+        )
     flips = label_flips(sentences_a, sentences_b, threshold=threshold)
     docs = ranking_change(
         documents_a.set_index("document_id")[rank_by].astype(float),
         documents_b.set_index("document_id")[rank_by].astype(float),
     )
-    titles = pd.concat([documents_a, documents_b]).drop_duplicates("document_id").set_index("document_id")["title"]
+    titles = (
+        pd.concat([documents_a, documents_b])
+        .drop_duplicates("document_id")
+        .set_index("document_id")["title"]
+    )
     docs.insert(1, "title", docs["key"].map(titles))
     heat_values_a, heat_values_b, period = latest_common_heat(heat_a, heat_b)
     heat = ranking_change(heat_values_a, heat_values_b)
     if period is None:
-        notes.append("heat is not materialised for both versions: run `analyzer divergence --model-version V` for each")
+        notes.append(
+            "heat is not materialised for both versions: run `analyzer divergence --model-version V` for each"
+        )
     flags = flag_changes(flags_a, flags_b)
     return VersionComparison(
-        a=a, b=b, threshold=threshold, flip_summary=summary, flips=flips, documents=docs,
-        document_rank_correlation=rank_correlation(docs), document_top_overlap=top_overlap(docs, top_k),
-        heat=heat, heat_period=period, heat_rank_correlation=rank_correlation(heat), flags=flags, notes=notes,
+        a=a,
+        b=b,
+        threshold=threshold,
+        flip_summary=summary,
+        flips=flips,
+        documents=docs,
+        document_rank_correlation=rank_correlation(docs),
+        document_top_overlap=top_overlap(docs, top_k),
+        heat=heat,
+        heat_period=period,
+        heat_rank_correlation=rank_correlation(heat),
+        flags=flags,
+        notes=notes,
     )

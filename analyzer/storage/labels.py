@@ -23,8 +23,15 @@ LABEL_NAMES = ("hype", "growth", "evidence")
 SELECTION_STRATEGIES = ("uncertain", "disagreement", "random")
 UNCERTAINTY_MEASURES = ("margin", "entropy")
 LABEL_COLUMNS = (
-    "text_hash", "annotator", "text", "document_id", "sentence_index", *LABEL_NAMES,
-    "guideline_version", "labelled_at", "origin",
+    "text_hash",
+    "annotator",
+    "text",
+    "document_id",
+    "sentence_index",
+    *LABEL_NAMES,
+    "guideline_version",
+    "labelled_at",
+    "origin",
 )
 
 
@@ -78,7 +85,12 @@ class LabelsMixin:
         ).fetchone()
         if row is None:
             return None
-        return {"document_id": row[0], "sentence_index": row[1], "text": row[2], "text_hash": row[3]}
+        return {
+            "document_id": row[0],
+            "sentence_index": row[1],
+            "text": row[2],
+            "text_hash": row[3],
+        }
 
     def sentence_with_hash(self, text_hash: str) -> dict[str, Any] | None:
         """A stored sentence with this text hash (the first by position), or None."""
@@ -89,16 +101,42 @@ class LabelsMixin:
         ).fetchone()
         if row is None:
             return None
-        return {"document_id": row[0], "sentence_index": row[1], "text": row[2], "text_hash": row[3]}
+        return {
+            "document_id": row[0],
+            "sentence_index": row[1],
+            "text": row[2],
+            "text_hash": row[3],
+        }
 
-    def sentence_context(self, document_id: int, sentence_index: int, window: int = 2) -> list[dict[str, Any]]:
+    def sentence_context(
+        self, document_id: int, sentence_index: int, window: int = 2
+    ) -> list[dict[str, Any]]:
         """The sentences around one, in order: ``window`` before and after it, itself included."""
         rows = self.conn.execute(
             "SELECT sentence_index, text FROM sentences WHERE document_id = ?"
             " AND sentence_index BETWEEN ? AND ? ORDER BY sentence_index",
             (int(document_id), int(sentence_index) - window, int(sentence_index) + window),
         ).fetchall()
-        return [{"sentence_index": r[0], "text": r[1], "current": r[0] == sentence_index} for r in rows]
+        return [
+            {"sentence_index": r[0], "text": r[1], "current": r[0] == sentence_index} for r in rows
+        ]
+
+    def document_summary(self, document_id: int) -> dict[str, Any] | None:
+        """A document's title, URL, publication date and source name (no text)."""
+        row = self.conn.execute(
+            "SELECT d.id, d.title, d.url, d.published_at, src.name FROM documents d"
+            " LEFT JOIN sources src ON src.id = d.source_id WHERE d.id = ?",
+            (int(document_id),),
+        ).fetchone()
+        if row is None:
+            return None
+        return {
+            "id": row[0],
+            "title": row[1],
+            "url": row[2],
+            "published_at": row[3],
+            "source": row[4],
+        }
 
     def scored_versions(self) -> list[str]:
         """Model versions with sentence scores, most recently used first."""
@@ -129,9 +167,13 @@ class LabelsMixin:
         scores, ``score`` (the ranking value), its source and its entities (comma-separated).
         """
         if strategy not in SELECTION_STRATEGIES:
-            raise LabelStorageError(f"unknown strategy {strategy!r}; use {', '.join(SELECTION_STRATEGIES)}")
+            raise LabelStorageError(
+                f"unknown strategy {strategy!r}; use {', '.join(SELECTION_STRATEGIES)}"
+            )
         if measure not in UNCERTAINTY_MEASURES:
-            raise LabelStorageError(f"unknown measure {measure!r}; use {', '.join(UNCERTAINTY_MEASURES)}")
+            raise LabelStorageError(
+                f"unknown measure {measure!r}; use {', '.join(UNCERTAINTY_MEASURES)}"
+            )
         versions = list(dict.fromkeys(model_versions))
         if not versions:
             raise LabelStorageError("no model version given")
@@ -147,7 +189,9 @@ class LabelsMixin:
             entity_params = [entity]
         if strategy == "disagreement":
             if len(versions) < 2:
-                raise LabelStorageError("the disagreement strategy needs at least two model versions")
+                raise LabelStorageError(
+                    "the disagreement strategy needs at least two model versions"
+                )
             marks = ",".join("?" * len(versions))
             inner = (
                 "SELECT ss.document_id, ss.sentence_index, se.text, se.text_hash,"
@@ -169,9 +213,7 @@ class LabelsMixin:
                 score_params: list[Any] = [int(seed)]
                 order = "score ASC"
             elif measure == "margin":
-                score = (
-                    "(3.0 - ABS(2 * ss.hype - 1) - ABS(2 * ss.growth - 1) - ABS(2 * ss.evidence - 1)) / 3.0"
-                )
+                score = "(3.0 - ABS(2 * ss.hype - 1) - ABS(2 * ss.growth - 1) - ABS(2 * ss.evidence - 1)) / 3.0"
                 score_params, order = [], "score DESC"
             else:
                 score = "(binary_entropy(ss.hype) + binary_entropy(ss.growth) + binary_entropy(ss.evidence)) / 3.0"
@@ -220,7 +262,9 @@ class LabelsMixin:
                 values["origin"] = values["origin"] or "import"
                 for name in LABEL_NAMES:
                     if values[name] not in (None, 0, 1):
-                        raise LabelStorageError(f"label {name!r} must be 0, 1 or unset, not {values[name]!r}")
+                        raise LabelStorageError(
+                            f"label {name!r} must be 0, 1 or unset, not {values[name]!r}"
+                        )
                 if not values["text_hash"] or not values["annotator"] or not values["text"]:
                     raise LabelStorageError("a label needs text_hash, annotator and text")
                 current = self.label(values["text_hash"], values["annotator"])
@@ -262,13 +306,19 @@ class LabelsMixin:
         if annotator is not None:
             sql += " WHERE l.annotator = ?"
             params.append(annotator)
-        cursor = self.conn.execute(sql + " ORDER BY l.labelled_at, l.text_hash, l.annotator", params)
+        cursor = self.conn.execute(
+            sql + " ORDER BY l.labelled_at, l.text_hash, l.annotator", params
+        )
         columns = [c[0] for c in cursor.description]
         return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
     def label_counts(self) -> dict[str, int]:
         """Labels per annotator."""
-        return dict(self.conn.execute("SELECT annotator, COUNT(*) FROM labels GROUP BY annotator").fetchall())
+        return dict(
+            self.conn.execute(
+                "SELECT annotator, COUNT(*) FROM labels GROUP BY annotator"
+            ).fetchall()
+        )
 
 
 # --------------------------------------------------------------------------- the app's writer
@@ -278,12 +328,15 @@ _WRITE_ACTIONS = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_D
 _SCHEMA_ACTIONS = {
     getattr(sqlite3, name)
     for name in dir(sqlite3)
-    if name.startswith(("SQLITE_CREATE_", "SQLITE_DROP_")) or name in ("SQLITE_ALTER_TABLE", "SQLITE_REINDEX")
+    if name.startswith(("SQLITE_CREATE_", "SQLITE_DROP_"))
+    or name in ("SQLITE_ALTER_TABLE", "SQLITE_REINDEX")
 }
 WRITABLE_TABLES = frozenset({"labels"})
 
 
-def _only_labels(action: int, arg1: str | None, arg2: str | None, database: str | None, source: str | None) -> int:
+def _only_labels(
+    action: int, arg1: str | None, arg2: str | None, database: str | None, source: str | None
+) -> int:
     if action in _SCHEMA_ACTIONS:
         return sqlite3.SQLITE_DENY
     if action in _WRITE_ACTIONS and arg1 not in WRITABLE_TABLES:
@@ -308,7 +361,9 @@ class LabelWriter(LabelsMixin):
         if not self.path.is_file():
             raise LabelStorageError(f"database {self.path} does not exist")
         try:
-            self.conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, check_same_thread=False)
+            self.conn = sqlite3.connect(
+                f"file:{self.path}?mode=rw", uri=True, check_same_thread=False
+            )
             self.conn.execute("PRAGMA busy_timeout = 30000")
             self.conn.execute("PRAGMA foreign_keys = ON")
             version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])

@@ -71,7 +71,8 @@ class VersionsMixin:
     def is_analysed(self, model_version: str, freq: str) -> bool:
         """Whether heat and flags are materialised for this version and frequency."""
         row = self.conn.execute(
-            "SELECT 1 FROM analysis_runs WHERE model_version = ? AND freq = ?", (model_version, freq)
+            "SELECT 1 FROM analysis_runs WHERE model_version = ? AND freq = ?",
+            (model_version, freq),
         ).fetchone()
         return row is not None
 
@@ -94,9 +95,17 @@ class VersionsMixin:
             " GROUP BY model_version ORDER BY MAX(scored_at) DESC"
         ).fetchall()
         analysed: dict[str, list[str]] = {}
-        for version, freq in self.conn.execute("SELECT model_version, freq FROM analysis_runs ORDER BY freq"):
+        for version, freq in self.conn.execute(
+            "SELECT model_version, freq FROM analysis_runs ORDER BY freq"
+        ):
             analysed.setdefault(version, []).append(freq)
         return [
-            {"model_version": v, "model_id": m, "documents": n, "last_scored": t, "analysed": analysed.get(v, [])}
+            {
+                "model_version": v,
+                "model_id": m,
+                "documents": n,
+                "last_scored": t,
+                "analysed": analysed.get(v, []),
+            }
             for v, m, n, t in versions
         ]

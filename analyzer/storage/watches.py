@@ -18,12 +18,30 @@ from analyzer.errors import AnalyzerError
 WATCH_CHANNELS = ("webhook", "email")
 DELIVERY_STATUSES = ("baseline", "sending", "sent", "failed")
 WATCH_COLUMNS = (
-    "id", "entity_id", "channel", "target", "freq", "secret", "secret_env", "allow_private", "enabled",
+    "id",
+    "entity_id",
+    "channel",
+    "target",
+    "freq",
+    "secret",
+    "secret_env",
+    "allow_private",
+    "enabled",
     "created_at",
 )
 DELIVERY_COLUMNS = (
-    "watch_id", "entity_id", "metric", "freq", "start_period", "status", "attempts", "first_seen_at",
-    "last_attempt_at", "sent_at", "last_error", "payload",
+    "watch_id",
+    "entity_id",
+    "metric",
+    "freq",
+    "start_period",
+    "status",
+    "attempts",
+    "first_seen_at",
+    "last_attempt_at",
+    "sent_at",
+    "last_error",
+    "payload",
 )
 FlagKey = tuple[str, str, str, str]  # entity_id, metric ('' for none), freq, start_period
 
@@ -61,7 +79,9 @@ class WatchesMixin:
     ) -> tuple[int, bool]:
         """Store a watch; returns (id, created). Adding the same watch again returns its id."""
         if channel not in WATCH_CHANNELS:
-            raise WatchStorageError(f"unknown channel {channel!r}; use {' or '.join(WATCH_CHANNELS)}")
+            raise WatchStorageError(
+                f"unknown channel {channel!r}; use {' or '.join(WATCH_CHANNELS)}"
+            )
         with self.transaction():
             row = self.conn.execute(
                 "SELECT id FROM watches WHERE COALESCE(entity_id, '') = ? AND channel = ? AND target = ?"
@@ -121,7 +141,9 @@ class WatchesMixin:
             )
         return max(cursor.rowcount, 0)
 
-    def claim_delivery(self, watch_id: int, key: FlagKey, payload: dict[str, Any]) -> dict[str, Any]:
+    def claim_delivery(
+        self, watch_id: int, key: FlagKey, payload: dict[str, Any]
+    ) -> dict[str, Any]:
         """Mark a delivery as being sent (committed before sending); returns its row.
 
         The payload stored at the first claim is kept, so every retry sends the same message.
@@ -134,13 +156,21 @@ class WatchesMixin:
                 " ON CONFLICT(watch_id, entity_id, metric, freq, start_period) DO UPDATE SET"
                 " status = 'sending', attempts = attempts + 1, last_attempt_at = excluded.last_attempt_at,"
                 " payload = COALESCE(payload, excluded.payload)",
-                (int(watch_id), *key, now, now, json.dumps(payload, default=str, ensure_ascii=False)),
+                (
+                    int(watch_id),
+                    *key,
+                    now,
+                    now,
+                    json.dumps(payload, default=str, ensure_ascii=False),
+                ),
             )
         row = self.delivery(watch_id, key)
         assert row is not None
         return row
 
-    def finish_delivery(self, watch_id: int, key: FlagKey, *, ok: bool, error: str | None = None) -> None:
+    def finish_delivery(
+        self, watch_id: int, key: FlagKey, *, ok: bool, error: str | None = None
+    ) -> None:
         """Record the outcome of a claimed delivery."""
         with self.transaction():
             if ok:
@@ -156,7 +186,9 @@ class WatchesMixin:
                     (error, int(watch_id), *key),
                 )
 
-    def defer_delivery(self, watch_id: int, key: FlagKey, payload: dict[str, Any], reason: str) -> None:
+    def defer_delivery(
+        self, watch_id: int, key: FlagKey, payload: dict[str, Any], reason: str
+    ) -> None:
         """Record a delivery as failed without an attempt, so the next run tries it."""
         with self.transaction():
             self.conn.execute(
@@ -164,7 +196,13 @@ class WatchesMixin:
                 " attempts, first_seen_at, last_error, payload) VALUES (?, ?, ?, ?, ?, 'failed', 0, ?, ?, ?)"
                 " ON CONFLICT(watch_id, entity_id, metric, freq, start_period) DO UPDATE SET"
                 " status = 'failed', last_error = excluded.last_error, payload = COALESCE(payload, excluded.payload)",
-                (int(watch_id), *key, _now(), reason, json.dumps(payload, default=str, ensure_ascii=False)),
+                (
+                    int(watch_id),
+                    *key,
+                    _now(),
+                    reason,
+                    json.dumps(payload, default=str, ensure_ascii=False),
+                ),
             )
 
     def delivery(self, watch_id: int, key: FlagKey) -> dict[str, Any] | None:
@@ -191,7 +229,9 @@ class WatchesMixin:
         if watch_id is not None:
             sql += " WHERE watch_id = ?"
             params.append(int(watch_id))
-        rows = self.conn.execute(sql + " ORDER BY watch_id, first_seen_at, entity_id, start_period", params)
+        rows = self.conn.execute(
+            sql + " ORDER BY watch_id, first_seen_at, entity_id, start_period", params
+        )
         return [_delivery_row(r) for r in rows.fetchall()]
 
     # ----------------------------------------------------------------- scheduled updates

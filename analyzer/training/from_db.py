@@ -55,9 +55,11 @@ def consensus_labels(labels: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for text_hash, group in grouped.items():
         row: dict[str, Any] = {
-            "text": group[0]["text"], "text_hash": text_hash,
+            "text": group[0]["text"],
+            "text_hash": text_hash,
             "document_key": group[0].get("document_key") or text_hash,
-            "annotators": sorted({g["annotator"] for g in group}), "source": "database",
+            "annotators": sorted({g["annotator"] for g in group}),
+            "source": "database",
             "lang": group[0].get("language") or None,
         }
         for name in LABEL_NAMES:
@@ -110,9 +112,14 @@ def training_data_from_store(
     paths = [Path(p) for p in corpora] if corpora else default_corpora(say)
     splits: dict[str, list[dict[str, Any]]] = {"train": [], "validation": [], "test": []}
     sources: dict[str, str] = {}
-    report: dict[str, Any] = {"corpora": [], "labels": 0, "sentences_labelled": 0, "partial": 0,
-                              "from_database": {"train": 0, "validation": 0, "test": 0},
-                              "removed_from_train": 0}
+    report: dict[str, Any] = {
+        "corpora": [],
+        "labels": 0,
+        "sentences_labelled": 0,
+        "partial": 0,
+        "from_database": {"train": 0, "validation": 0, "test": 0},
+        "removed_from_train": 0,
+    }
     for path in paths:
         if not path.exists():
             raise InputError(f"corpus {path} does not exist")
@@ -120,8 +127,14 @@ def training_data_from_store(
         splits["train"] += data.train
         splits["validation"] += data.validation
         splits["test"] += data.test or []
-        report["corpora"].append({"path": str(path), "train": len(data.train), "validation": len(data.validation),
-                                  "test": len(data.test or [])})
+        report["corpora"].append(
+            {
+                "path": str(path),
+                "train": len(data.train),
+                "validation": len(data.validation),
+                "test": len(data.test or []),
+            }
+        )
     stored = store.labels()
     report["labels"] = len(stored)
     merged = consensus_labels(stored)
@@ -166,6 +179,10 @@ def training_data_from_store(
     if splits["test"]:
         sources["test"] = f"{names} + {report['from_database']['test']} database labels"
     report["train"], report["validation"], report["test"] = (
-        len(splits["train"]), len(splits["validation"]), len(splits["test"]),
+        len(splits["train"]),
+        len(splits["validation"]),
+        len(splits["test"]),
     )
-    return TrainingData(splits["train"], splits["validation"], splits["test"] or None, sources), report
+    return TrainingData(
+        splits["train"], splits["validation"], splits["test"] or None, sources
+    ), report

@@ -97,7 +97,9 @@ def choose_sentences(
         for prefix in model_versions:
             version = store.resolve_version(prefix)
             if version is None:
-                raise InputError(f"unknown or ambiguous model version {prefix!r}; stored: {', '.join(available)}")
+                raise InputError(
+                    f"unknown or ambiguous model version {prefix!r}; stored: {', '.join(available)}"
+                )
             resolved.append(version)
         versions = resolved
     else:
@@ -109,7 +111,12 @@ def choose_sentences(
         )
     pool = max(MIN_POOL, n * POOL_FACTOR)
     rows = store.label_candidates(
-        strategy, versions, limit=pool, measure=measure, entity=entity, seed=seed,
+        strategy,
+        versions,
+        limit=pool,
+        measure=measure,
+        entity=entity,
+        seed=seed,
         exclude_labelled_by=exclude_labelled_by,
     )
     candidates = pd.DataFrame(rows)
@@ -135,8 +142,14 @@ def export_for_labelling(
 ) -> dict[str, Any]:
     """Write the sentences to label next to ``out`` (JSONL); returns a summary."""
     chosen, versions = choose_sentences(
-        store, n=n, strategy=strategy, measure=measure, model_versions=model_versions, entity=entity,
-        seed=seed, max_share=max_share,
+        store,
+        n=n,
+        strategy=strategy,
+        measure=measure,
+        model_versions=model_versions,
+        entity=entity,
+        seed=seed,
+        max_share=max_share,
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -145,15 +158,21 @@ def export_for_labelling(
     tmp = out.with_name(out.name + ".partial")
     with open(tmp, "w", encoding="utf-8") as handle:
         for row in chosen.to_dict("records") if not chosen.empty else []:
-            around = store.sentence_context(row["document_id"], row["sentence_index"], window=context)
+            around = store.sentence_context(
+                row["document_id"], row["sentence_index"], window=context
+            )
             line = {
                 "id": sentence_id(row["document_id"], row["sentence_index"]),
                 "document_id": int(row["document_id"]),
                 "sentence_index": int(row["sentence_index"]),
                 "text_hash": row["text_hash"],
                 "text": row["text"],
-                "context_before": [s["text"] for s in around if s["sentence_index"] < row["sentence_index"]],
-                "context_after": [s["text"] for s in around if s["sentence_index"] > row["sentence_index"]],
+                "context_before": [
+                    s["text"] for s in around if s["sentence_index"] < row["sentence_index"]
+                ],
+                "context_after": [
+                    s["text"] for s in around if s["sentence_index"] > row["sentence_index"]
+                ],
                 "title": row.get("title"),
                 "url": row.get("url"),
                 "source": row.get("source"),
@@ -172,8 +191,13 @@ def export_for_labelling(
             written += 1
     os.replace(tmp, out)
     return {
-        "out": str(out), "sentences": written, "strategy": strategy, "measure": measure,
-        "model_versions": versions, "entity": entity, "guideline_version": version_of_guidelines,
+        "out": str(out),
+        "sentences": written,
+        "strategy": strategy,
+        "measure": measure,
+        "model_versions": versions,
+        "entity": entity,
+        "guideline_version": version_of_guidelines,
         "sources": int(chosen["source"].nunique()) if written else 0,
     }
 
@@ -202,7 +226,10 @@ class LabelImport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path, "lines": self.lines, "inserted": self.inserted, "updated": self.updated,
+            "path": self.path,
+            "lines": self.lines,
+            "inserted": self.inserted,
+            "updated": self.updated,
             "unchanged": self.unchanged,
             "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected],
         }
@@ -261,7 +288,9 @@ def _locate(store: Any, row: dict[str, Any]) -> dict[str, Any]:
     if given_hash:
         found = store.sentence_with_hash(str(given_hash))
         if found is None:
-            raise _Rejected(f"unknown text_hash {str(given_hash)[:16]!r}: no such sentence in the database")
+            raise _Rejected(
+                f"unknown text_hash {str(given_hash)[:16]!r}: no such sentence in the database"
+            )
         return found
     raise _Rejected("no sentence given: add 'id' (DOCUMENT_ID:SENTENCE_INDEX) or 'text_hash'")
 
@@ -292,9 +321,15 @@ def _parse_line(
     guideline = row.get("guideline_version") or version
     sentence = _locate(store, row)
     return {
-        "text_hash": sentence["text_hash"], "annotator": who, "text": sentence["text"],
-        "document_id": sentence["document_id"], "sentence_index": sentence["sentence_index"],
-        **values, "guideline_version": str(guideline), "labelled_at": str(when), "origin": "import",
+        "text_hash": sentence["text_hash"],
+        "annotator": who,
+        "text": sentence["text"],
+        "document_id": sentence["document_id"],
+        "sentence_index": sentence["sentence_index"],
+        **values,
+        "guideline_version": str(guideline),
+        "labelled_at": str(when),
+        "origin": "import",
     }
 
 
@@ -329,5 +364,9 @@ def import_labels(
             report.rejected.append((number, str(exc)))
     if accepted:
         counts = store.save_labels(accepted)
-        report.inserted, report.updated, report.unchanged = counts["inserted"], counts["updated"], counts["unchanged"]
+        report.inserted, report.updated, report.unchanged = (
+            counts["inserted"],
+            counts["updated"],
+            counts["unchanged"],
+        )
     return report

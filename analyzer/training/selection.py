@@ -93,7 +93,9 @@ def select_for_labelling(
         if duplicate(i):
             continue
         source = str(rows.at[i, "source"])
-        if sources[source] >= cap or any(entities[e] >= cap for e in _groups(rows.at[i, "entities"])):
+        if sources[source] >= cap or any(
+            entities[e] >= cap for e in _groups(rows.at[i, "entities"])
+        ):
             deferred.append(i)
             continue
         take(i)
