@@ -104,3 +104,68 @@ def planted_uncertain_store(store: Store, *, seed: int = 5) -> dict[str, Any]:
             title=f"Document {d}",
         )
     return {"uncertain": uncertain, "version": "v1"}
+
+
+def shifted_model_dir(tiny_model_dir: Any, out_dir: Any, *, hype_shift: float = 1.5) -> Any:
+    """A second model version: the tiny model with its hype output's bias raised by ``hype_shift``
+    (a planted change: exactly the sentences whose hype logit lies in (-shift, 0) turn positive)."""
+    import json
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(tiny_model_dir, out_dir)
+    head = load_file(str(out_dir / "head.safetensors"))
+    last_bias = sorted(k for k in head if k.endswith(".bias"))[-1]
+    head[last_bias] = head[last_bias].clone()
+    head[last_bias][0] += hype_shift
+    save_file(head, str(out_dir / "head.safetensors"))
+    config = json.loads((out_dir / "config.json").read_text())
+    config.pop("model_version", None)
+    config["model_id"] = "tiny-hype-shifted"
+    (out_dir / "config.json").write_text(json.dumps(config))
+    from analyzer.scoring.scorer import HypeScorer
+
+    # Record the version the new weights hash to, as save_pretrained would.
+    config["model_version"] = HypeScorer.from_pretrained(out_dir, device="cpu").model_version
+    (out_dir / "config.json").write_text(json.dumps(config))
+    return out_dir
+
+
+_RESCORED: dict[str, dict[str, Any]] = {}
+
+
+def rescored_seed(tmp_path_factory: Any, seed: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the app's seeded database scored again by the shifted model, analysed for both
+    versions (built once per session; treat it as read-only)."""
+    if "rescored" not in _RESCORED:
+        import sqlite3
+
+        from analyzer.cli import main
+        from analyzer.pipeline import compute_divergence
+        from analyzer.scoring.scorer import HypeScorer
+
+        root = tmp_path_factory.mktemp("rescored")
+        model_b = shifted_model_dir(seed["model_dir"], root / "model-b")
+        path = root / "two-versions.db"
+        with sqlite3.connect(seed["path"]) as source, sqlite3.connect(path) as target:
+            source.backup(target)
+        version_a = seed["model_version"]
+        with Store(path) as store:
+            before = store.sentence_scores_frame(version_a)
+            documents_before = store.document_scores_frame(version_a)
+        # Rescoring goes through the command line, as a researcher would run it.
+        main(["score", "--db", str(path), "--model", str(model_b), "--device", "cpu", "--json"])
+        version_b = HypeScorer.from_pretrained(model_b, device="cpu").model_version
+        with Store(path) as store:
+            compute_divergence(store, freq="quarter", model_version=version_b)
+        _RESCORED["rescored"] = {
+            "path": path,
+            "a": version_a,
+            "b": version_b,
+            "model_a": seed["model_dir"],
+            "model_b": model_b,
+            "a_sentences_before": before,
+            "a_documents_before": documents_before,
+        }
+    return _RESCORED["rescored"]

@@ -174,8 +174,10 @@ def flag_changes(flags_a: pd.DataFrame, flags_b: pd.DataFrame) -> pd.DataFrame:
     merged = a.merge(b, on=FLAG_KEY, how="outer", suffixes=("_a", "_b"), indicator=True)
     if merged.empty:
         return pd.DataFrame(columns=FLAG_CHANGE_COLUMNS)
-    merged["change"] = merged["_merge"].map(
-        {"left_only": "disappeared", "right_only": "appeared", "both": "kept"}
+    merged["change"] = (
+        merged["_merge"]
+        .astype(str)
+        .map({"left_only": "disappeared", "right_only": "appeared", "both": "kept"})
     )
     merged = merged.rename(columns={"end_period_a": "end_a", "end_period_b": "end_b"})
     order = {"appeared": 0, "disappeared": 1, "kept": 2}
