@@ -295,7 +295,8 @@ def test_compare_the_two_scored_versions_against_direct_counts(
     }
     assert appeared == flags_b - flags_a and disappeared == flags_a - flags_b
     comparison = versions.compare(path, a, b)
-    assert len(comparison.flips) == result["label_flips"]["total"]
+    assert len(comparison.flips) == result["label_flips"]["total"] == turned_on
+    assert comparison.flips["text"].head(versions.MAX_FLIPS_WITH_TEXT).notna().all()
 
 
 def test_models_lists_installed_models_with_the_databases_holding_their_scores(

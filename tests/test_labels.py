@@ -339,6 +339,20 @@ def test_label_import_and_export_from_the_command_line(
             ]
         )
     assert "no scored sentences" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "label",
+                "export",
+                "--db",
+                str(store.path),
+                "--entity",
+                "atlantis",
+                "--out",
+                str(tmp_path / "x.jsonl"),
+            ]
+        )
+    assert "unknown entity 'atlantis'" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- the app's writer

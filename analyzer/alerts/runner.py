@@ -134,7 +134,7 @@ def add_watch(
     check_freq(freq)
     _check_target(channel, target, allow_private)
     if entity is not None and not any(e["id"] == entity for e in store.entities()):
-        raise InputError(f"unknown entity {entity!r}; see `analyzer entities list`")
+        raise InputError(f"unknown entity {entity!r}; see `analyzer entities`")
     watch_id, created = store.add_watch(
         channel=channel,
         target=target,

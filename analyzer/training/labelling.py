@@ -89,6 +89,8 @@ def choose_sentences(
         raise InputError(f"unknown measure {measure!r}; use {', '.join(UNCERTAINTY_MEASURES)}")
     if n < 1:
         raise InputError("--n must be at least 1")
+    if entity is not None and not any(e["id"] == entity for e in store.entities()):
+        raise InputError(f"unknown entity {entity!r}; see `analyzer entities`")
     available = store.scored_versions()
     if not available:
         raise InputError("no scored sentences in the database; run `analyzer score --db DB` first")

@@ -57,8 +57,8 @@ def compare(
 ) -> Any:
     """:class:`analyzer.analysis.compare.VersionComparison` of version ``b`` against ``a``.
 
-    Versions may be given by a unique prefix. The flipped sentences (the largest moves first,
-    up to 200) carry their ``text``.
+    Versions may be given by a unique prefix. The largest 200 flips carry their sentence's
+    ``text`` (the others ``None``).
     """
     from analyzer.analysis.compare import compare_versions
     from analyzer.analysis.periods import check_freq
@@ -88,15 +88,12 @@ def compare(
         )
         shown = result.flips.head(MAX_FLIPS_WITH_TEXT)
         texts = store.sentence_texts(list(zip(shown["document_id"], shown["sentence_index"])))
-    result.flips = (
-        shown.assign(
-            text=[
-                texts.get((int(d), int(i)))
-                for d, i in zip(shown["document_id"], shown["sentence_index"])
-            ]
-        ).reset_index(drop=True)
-        if not shown.empty
-        else result.flips.assign(text=pd.Series(dtype=object))
+    # Every flip is kept (the totals count them all); the largest ones carry their sentence.
+    result.flips = result.flips.assign(
+        text=[
+            texts.get((int(d), int(i)))
+            for d, i in zip(result.flips["document_id"], result.flips["sentence_index"])
+        ]
     )
     return result
 
