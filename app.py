@@ -27,6 +27,7 @@ PAGES = [
     st.Page("app_pages/check.py", title="Check a text or URL", icon=":material/fact_check:", url_path="check"),
     st.Page("app_pages/documents.py", title="Documents", icon=":material/article:", url_path="documents"),
     st.Page("app_pages/model.py", title="Model", icon=":material/model_training:", url_path="model"),
+    st.Page("app_pages/label.py", title="Label", icon=":material/edit_note:", url_path="label"),
 ]
 
 page = st.navigation(PAGES)

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from analyzer.views import model as model_reads
-from app_pages import ui
+from app_pages import model_versions, ui
 
 st.title("Model")
 
@@ -32,6 +32,9 @@ else:
             f"The model below (version `{card['model_version']}`) is not the one that produced the "
             "scores on screen; the Check page uses it. Re-score with `analyzer score` to compare like with like."
         )
+
+if database["exists"]:
+    model_versions.render()
 
 # ----------------------------------------------------------------- the card
 if not card["exists"]:

@@ -7,17 +7,28 @@ from typing import Annotated, Any
 
 import typer
 
-from analyzer.cli.common import JsonOption, print_json
+from analyzer.cli.common import JsonOption, open_store, print_json
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def train(
-        data: Annotated[
-            Path,
-            typer.Argument(help="A labelled JSONL file, or a folder with train.jsonl / validation.jsonl / test.jsonl."),
-        ],
         out: Annotated[Path, typer.Option("--out", help="Directory to write the model into (e.g. models/NAME).")],
+        data: Annotated[
+            Path | None,
+            typer.Argument(help="A labelled JSONL file, or a folder with train.jsonl / validation.jsonl / test.jsonl.",
+                           show_default=False),
+        ] = None,
+        from_db: Annotated[
+            Path | None,
+            typer.Option("--from-db", help="Also train on the labels stored in this database (`analyzer label import`).",
+                         show_default=False),
+        ] = None,
+        corpus: Annotated[
+            list[Path] | None,
+            typer.Option("--corpus", help="With --from-db: labelled corpora to add (default: corpora/hype and, when "
+                                          "materialised, data/corpora/hype-real); repeatable.", show_default=False),
+        ] = None,
         base: Annotated[
             str | None,
             typer.Option("--base", help="Base encoder: a local directory or a cached Hugging Face id (default: packaged all-MiniLM-L6-v2)."),
@@ -50,7 +61,10 @@ def register(app: typer.Typer) -> None:
         zero_shot: Annotated[bool, typer.Option("--zero-shot/--no-zero-shot", help="Compute the zero-shot baseline.")] = True,
         as_json: JsonOption = False,
     ) -> None:
-        """Train a classifier, calibrate it on the validation split, save it, and evaluate it on the test split."""
+        """Train a classifier, calibrate it on the validation split, save it, and evaluate it on the test split.
+
+        With --from-db the stored labels join the corpora; all sentences of one document share a split, and a sentence in an evaluation split never trains.
+        """
         from rich.console import Console
 
         from analyzer.training.train import TrainingOptions, train_to_directory
@@ -75,8 +89,20 @@ def register(app: typer.Typer) -> None:
                     highlight=False,
                 )
 
-        summary = train_to_directory(data, out, options, validation=validation, test=test,
-                                     zero_shot=zero_shot, progress=progress)
+        if from_db is not None:
+            summary = _train_from_db(from_db, [*([data] if data else []), *(corpus or [])], out, options,
+                                     validation, test, zero_shot, progress, console)
+        elif data is None:
+            from analyzer.errors import InputError
+
+            raise InputError("give the labelled DATA, or --from-db DB")
+        else:
+            if corpus:
+                from analyzer.errors import InputError
+
+                raise InputError("--corpus goes with --from-db; without it pass the data as DATA")
+            summary = train_to_directory(data, out, options, validation=validation, test=test,
+                                         zero_shot=zero_shot, progress=progress)
         if as_json:
             print_json(summary)
             return
@@ -108,6 +134,44 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"Wrote {out / 'metrics.json'} and {out / 'report.md'}"
                    + (f"; updated {model / 'README.md'}" if update_card else "") + ".")
         _echo_summary(metrics["summary"], metrics)
+
+
+def _train_from_db(
+    db: Path,
+    corpora: list[Path],
+    out: Path,
+    options: Any,
+    validation: Path | None,
+    test: Path | None,
+    zero_shot: bool,
+    progress: Any,
+    console: Any,
+) -> dict[str, Any]:
+    from analyzer.errors import InputError
+    from analyzer.storage import StorageError
+    from analyzer.training.from_db import training_data_from_store
+    from analyzer.training.train import train_dataset_to_directory
+
+    if validation is not None or test is not None:
+        raise InputError("--validation and --test do not go with --from-db: splits come from the corpora and "
+                         "from each labelled document")
+    if not db.is_file():
+        raise StorageError(f"database {db} does not exist")
+    with open_store(db) as store:
+        dataset, report = training_data_from_store(
+            store, corpora or None, say=lambda m: console.print(m, highlight=False)
+        )
+    console.print(
+        f"{report['labels']} stored labels on {report['sentences_labelled']} sentences "
+        f"({report['partial']} with a label left unset, not trained on); from the database "
+        f"{report['from_database']['train']} train, {report['from_database']['validation']} validation, "
+        f"{report['from_database']['test']} test; {report['removed_from_train']} training rows left out as "
+        "duplicates or evaluation sentences.",
+        highlight=False,
+    )
+    summary = train_dataset_to_directory(dataset, out, options, zero_shot=zero_shot, progress=progress)
+    summary["data"] = report
+    return summary
 
 
 def _echo_summary(summary: dict[str, Any] | None, metrics: dict[str, Any] | None = None) -> None:

@@ -324,10 +324,78 @@ def _m003_external_id_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_documents_external_id ON documents(source_id, external_id)")
 
 
+def _m006_labels_and_watches(db: sqlite_utils.Database) -> None:
+    """Human labels for sentences, and watches that turn new flags into alerts.
+
+    A label belongs to a sentence's text (its ``text_hash``, as in ``sentences``) and one
+    annotator; the text is kept with it so a label outlives re-ingesting its document. Any of
+    the three labels may be NULL (not judged). A delivery row records each (watch, flag) once;
+    its ``status`` is ``baseline`` (present when the watch was added, never sent), ``sending``
+    (claimed, result not recorded yet), ``sent`` or ``failed``.
+    """
+    db.execute(
+        """
+        CREATE TABLE labels (
+            text_hash TEXT NOT NULL,
+            annotator TEXT NOT NULL,
+            text TEXT NOT NULL,
+            document_id INTEGER REFERENCES documents(id) ON DELETE SET NULL,
+            sentence_index INTEGER,
+            hype INTEGER CHECK (hype IN (0, 1)),
+            growth INTEGER CHECK (growth IN (0, 1)),
+            evidence INTEGER CHECK (evidence IN (0, 1)),
+            guideline_version TEXT NOT NULL,
+            labelled_at TEXT NOT NULL,
+            origin TEXT NOT NULL DEFAULT 'import',
+            PRIMARY KEY (text_hash, annotator)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX idx_labels_document ON labels(document_id, sentence_index)")
+    db.execute("CREATE INDEX idx_labels_annotator ON labels(annotator, labelled_at)")
+    db.execute(
+        """
+        CREATE TABLE watches (
+            id INTEGER PRIMARY KEY,
+            entity_id TEXT,
+            channel TEXT NOT NULL CHECK (channel IN ('webhook', 'email')),
+            target TEXT NOT NULL,
+            freq TEXT NOT NULL DEFAULT 'quarter',
+            secret TEXT,
+            secret_env TEXT,
+            allow_private INTEGER NOT NULL DEFAULT 0,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX idx_watches_key ON watches(COALESCE(entity_id, ''), channel, target, freq)"
+    )
+    db.execute(
+        """
+        CREATE TABLE alert_deliveries (
+            watch_id INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+            entity_id TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            freq TEXT NOT NULL,
+            start_period TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            first_seen_at TEXT NOT NULL,
+            last_attempt_at TEXT,
+            sent_at TEXT,
+            last_error TEXT,
+            payload TEXT,
+            PRIMARY KEY (watch_id, entity_id, metric, freq, start_period)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX idx_alert_deliveries_status ON alert_deliveries(status, watch_id)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_analysis,
     _m003_external_id_index,
+    _m006_labels_and_watches,
 ]
 
 

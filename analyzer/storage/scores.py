@@ -70,9 +70,15 @@ class ScoreTables(StoreBase):
             raise StorageError("sentences and sentence_scores differ in length")
         hashes = [content_hash(s) for s in sentences]
         with self.transaction():
-            self.conn.execute("DELETE FROM sentences WHERE document_id = ?", (document_id,))
+            # Sentences past this version's list stay while another version's scores refer to them.
+            self.conn.execute(
+                "DELETE FROM sentences WHERE document_id = ? AND sentence_index >= ? AND NOT EXISTS"
+                " (SELECT 1 FROM sentence_scores ss WHERE ss.document_id = sentences.document_id"
+                " AND ss.sentence_index = sentences.sentence_index AND ss.model_version != ?)",
+                (document_id, len(sentences), model_version),
+            )
             self.conn.executemany(
-                "INSERT INTO sentences (document_id, sentence_index, text, text_hash) VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO sentences (document_id, sentence_index, text, text_hash) VALUES (?, ?, ?, ?)",
                 [(document_id, i, s, h) for i, (s, h) in enumerate(zip(sentences, hashes))],
             )
             self.conn.execute(

@@ -14,12 +14,18 @@ from collections.abc import Callable
 from analyzer.storage.analysis import AnalysisTables
 from analyzer.storage.documents import DocumentTables
 from analyzer.storage.fundamentals import FundamentalTables
+from analyzer.storage.labels import LabelsMixin
 from analyzer.storage.runs import RunTables
 from analyzer.storage.scores import ScoreTables
 from analyzer.storage.search import SearchQueries
+from analyzer.storage.versions import VersionsMixin
+from analyzer.storage.watches import WatchesMixin
 
 
-class Store(DocumentTables, ScoreTables, FundamentalTables, AnalysisTables, SearchQueries, RunTables):
+class Store(
+    DocumentTables, ScoreTables, FundamentalTables, AnalysisTables, SearchQueries, RunTables,
+    LabelsMixin, VersionsMixin, WatchesMixin,
+):
     """The analyzer database (see :class:`analyzer.storage.base.StoreBase` for opening it)."""
 
 

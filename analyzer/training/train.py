@@ -32,6 +32,7 @@ from typing import Any
 from analyzer.errors import InputError, ModelError
 from analyzer.scoring.scorer import LABELS, HypeScorer
 from analyzer.training.data import (
+    TrainingData,
     data_fingerprint,
     label_counts,
     label_matrix,
@@ -433,6 +434,20 @@ def train_to_directory(
     card into ``out`` (the same code as ``analyzer evaluate --update-card``).
     """
     dataset = resolve_training_data(data, validation=validation, test=test)
+    return train_dataset_to_directory(dataset, out, options, evaluate=evaluate, zero_shot=zero_shot,
+                                      progress=progress)
+
+
+def train_dataset_to_directory(
+    dataset: TrainingData,
+    out: str | Path,
+    options: TrainingOptions | None = None,
+    *,
+    evaluate: bool = True,
+    zero_shot: bool = True,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """:func:`train_to_directory` for rows already gathered (for example from the database)."""
     scorer = train_scorer(dataset.train, dataset.validation, options, progress=progress)
     scorer.config["training"]["data"] = dataset.sources
     out = Path(out)

@@ -1,0 +1,105 @@
+"""`analyzer update`: ingest, tag, score, divergence, claims, then alerts, as one command."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from app_seed import ENTITIES, _documents, _fundamentals
+from hype_fixtures import tiny_model_dir  # noqa: F401 - a fixture
+from webhook_server import WebhookServer
+
+from analyzer.alerts import add_watch
+from analyzer.cli import main
+from analyzer.storage import Store
+from analyzer.update import claims_step
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[WebhookServer]:
+    running = WebhookServer()
+    yield running
+    running.close()
+
+
+def test_update_runs_every_stage_and_alerts_once(
+    tiny_model_dir: Path,  # noqa: F811
+    tmp_path: Path,
+    server: WebhookServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dump = tmp_path / "news.jsonl"
+    dump.write_text("\n".join(json.dumps(d) for d in _documents()) + "\n", encoding="utf-8")
+    db = tmp_path / "update.db"
+    url = server.plan()
+    with Store(db) as store:
+        for entity in ENTITIES:
+            store.upsert_entity(entity)
+        store.add_fundamentals(_fundamentals())
+        assert (
+            add_watch(store, channel="webhook", target=url, allow_private=True)["baseline_flags"]
+            == 0
+        )
+    argv = [
+        "update",
+        str(dump),
+        "--db",
+        str(db),
+        "--model",
+        str(tiny_model_dir),
+        "--freq",
+        "quarter",
+        "--base-url",
+        "https://app.example",
+        "--json",
+    ]
+    main(argv)
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["ingest"]["inserted"] == len(_documents())
+    assert summary["tag"]["tagged_documents"] > 0
+    assert summary["score"]["documents"] == len(_documents())
+    assert (
+        summary["divergence"]["frequencies"]["quarter"]["model_version"]
+        == summary["score"]["model_version"]
+    )
+    assert summary["claims"]["status"] in ("ok", "skipped")
+    assert summary["watch"]["sent"] == 2 and summary["watch"]["failed"] == 0
+    assert "Claims:" in captured.err and "Alerts: 2 sent" in captured.err
+    entities = {r.json()["entity"] for r in server.at(url)}
+    assert entities == {"nvidia", "solana"}
+    assert all(
+        r.json()["link"].startswith("https://app.example/entity?entity=") for r in server.at(url)
+    )
+
+    main(argv)  # the next scheduled run: nothing new anywhere
+    again = json.loads(capsys.readouterr().out)
+    assert again["ingest"]["inserted"] == 0 and again["score"]["documents"] == 0
+    assert again["watch"]["new_flags"] == 0 and len(server.at(url)) == 2
+
+
+def test_update_without_sources_says_where_they_come_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ANALYZER_SOURCES", raising=False)
+    with pytest.raises(SystemExit):
+        main(["update", "--db", str(tmp_path / "x.db")])
+    assert "no sources to ingest" in capsys.readouterr().err
+
+
+def test_claims_run_only_when_the_claims_package_offers_them(store: Store) -> None:
+    import importlib.util
+
+    result = claims_step(store)
+    if importlib.util.find_spec("analyzer.claims") is None:
+        assert result == {
+            "status": "skipped",
+            "reason": "the analyzer.claims package is not installed",
+        }
+    else:
+        assert result["status"] in ("ok", "skipped")
