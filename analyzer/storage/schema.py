@@ -324,10 +324,19 @@ def _m003_external_id_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_documents_external_id ON documents(source_id, external_id)")
 
 
+def _m005_claims(db: sqlite_utils.Database) -> None:
+    """The claims ledger (:mod:`analyzer.storage.claims`) and the entities' EIA series links."""
+    from analyzer.storage.claims import create_claims_tables
+
+    create_claims_tables(db)
+    db.execute("ALTER TABLE entities ADD COLUMN eia_series TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_analysis,
     _m003_external_id_index,
+    _m005_claims,
 ]
 
 
