@@ -63,8 +63,12 @@ _CURRENCIES = frozenset(
 )
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+
+
 def _day(value: Any) -> date | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return None
     try:
         return date.fromisoformat(str(value)[:10])
@@ -129,22 +133,39 @@ def _spacing_days(dates: list[date]) -> float:
     return float(gaps[len(gaps) // 2]) if gaps else 365.0
 
 
-def _measure(series: list[tuple[date, float]], when: date, flow: bool) -> tuple[float, date] | None:
-    """The series' value at ``when``: a trailing-year total for flows, the latest value for levels."""
-    upto = [(d, v) for d, v in series if d <= when]
-    if not upto:
-        return None
-    last_date = upto[-1][0]
-    spacing = _spacing_days([d for d, _ in series])
-    if when - last_date > timedelta(days=int(spacing * 1.5) + 1):
-        return None  # the last value is too old to stand for this date
+def _trailing(series: list[tuple[date, float]], index: int, flow: bool, spacing: float) -> float | None:
+    """A flow's trailing-year total ending at ``series[index]``, a level's value there."""
+    end_date, value = series[index]
     if not flow or spacing >= 300:
-        return upto[-1][1], last_date
-    window = [(d, v) for d, v in upto if d > last_date - timedelta(days=365 - int(spacing / 2))]
-    expected = round(365 / spacing)
-    if len(window) < expected:
+        return value
+    window = [v for d, v in series[: index + 1] if d > end_date - timedelta(days=365 - int(spacing / 2))]
+    return float(sum(window)) if len(window) >= round(365 / spacing) else None
+
+
+def _measure(series: list[tuple[date, float]], when: date, flow: bool) -> tuple[float, date] | None:
+    """The value known at ``when`` (the latest observation, not too old), as :func:`_trailing`."""
+    spacing = _spacing_days([d for d, _ in series])
+    upto = [i for i, (d, _) in enumerate(series) if d <= when]
+    if not upto or when - series[upto[-1]][0] > timedelta(days=int(spacing * 1.5) + 1):
         return None
-    return float(sum(v for _, v in window)), last_date
+    value = _trailing(series, upto[-1], flow, spacing)
+    return None if value is None else (value, series[upto[-1]][0])
+
+
+def _measure_near(series: list[tuple[date, float]], when: date, flow: bool) -> tuple[float, date] | None:
+    """The value for the period that ends nearest ``when`` (within half a period either side).
+
+    A claim "by the end of 2024" is judged on the period ending on 2024-12-31, or for a fiscal
+    calendar the quarter ending nearest it (late January for a January year-end).
+    """
+    spacing = _spacing_days([d for d, _ in series])
+    reach = timedelta(days=int(spacing / 2) + 3)
+    near = [i for i, (d, _) in enumerate(series) if abs(d - when) <= reach]
+    if not near:
+        return None
+    index = min(near, key=lambda i: (abs(series[i][0] - when), series[i][0] > when))
+    value = _trailing(series, index, flow, spacing)
+    return None if value is None else (value, series[index][0])
 
 
 def _years(start: date, end: date) -> float:
@@ -160,6 +181,7 @@ def check_claim(
     tolerance: float = 0.0,
 ) -> dict[str, Any]:
     """Check one claim (a mapping of claim fields) against point-in-time fundamentals."""
+    claim = {k: (None if _missing(v) else v) for k, v in claim.items()}
     result: dict[str, Any] = {
         "claim_key": claim.get("claim_key"),
         "extractor_version": claim.get("extractor_version"),
@@ -184,8 +206,9 @@ def check_claim(
     published = _day(claim.get("published_at"))
     horizon = _day(claim.get("horizon"))
     if horizon is None:
-        reason = claim.get("horizon_error") or "no horizon stated"
-        if claim.get("horizon"):
+        reason = claim.get("horizon_error")
+        reason = "no horizon stated" if _missing(reason) else reason
+        if not _missing(claim.get("horizon")):
             reason = f"unreadable horizon {claim.get('horizon')!r}"
         return done("pending", str(reason))
     if published is None:
@@ -198,7 +221,7 @@ def check_claim(
     if kind == "share":
         return done("unverifiable", "a share of a total cannot be checked against one series")
     entity = claim.get("entity_id")
-    if not entity or (isinstance(entity, float) and math.isnan(entity)):
+    if _missing(entity):
         return done("unverifiable", "the claim names no entity")
     metric = str(claim.get("metric") or "other")
     if metric == "other" or metric not in FUNDAMENTAL_METRICS:
@@ -297,7 +320,7 @@ def check_claim(
             "unverifiable",
             f"the baseline {chosen} value is {baseline:g}; a change cannot be measured from it",
         )
-    realised_at = _measure(series, horizon, flow)
+    realised_at = _measure_near(series, horizon, flow)
     if realised_at is None:
         if check_date - horizon < timedelta(days=200):
             return done(

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "entities",
     "fundamentals",
     "divergence",
+    "claims",
     "serve",
     "demo",
     "stats",

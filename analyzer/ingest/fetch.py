@@ -351,6 +351,15 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
+@dataclass(frozen=True)
+class _Request:
+    """A request other than a plain GET: its method, body and extra headers."""
+
+    method: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 class SafeFetcher:
     """Fetches URLs under the safety rules in this module's docstring.
 
@@ -493,6 +502,39 @@ class SafeFetcher:
         result.duration_ms = int((time.monotonic() - started) * 1000)
         return result
 
+    def post_json(
+        self,
+        url: str,
+        payload: Any,
+        *,
+        headers: dict[str, str] | None = None,
+        max_bytes: int | None = None,
+        retries: int | None = None,
+    ) -> FetchResult:
+        """POST ``payload`` as JSON to ``url`` under the same rules as :meth:`fetch`.
+
+        The address is checked on every connect, the body is capped and the deadline holds.
+        Only 307/308 redirects (which keep the method and body) are followed. 429 and 5xx are
+        retried like a GET. Never raises for network problems; see :class:`FetchResult`.
+        """
+        import json
+
+        started = time.monotonic()
+        started_at = _utc_now_iso()
+        try:
+            self.check_url(url)
+        except FetchRefused as exc:
+            return FetchResult(url=url, status="refused", error=str(exc), started_at=started_at)
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        request = _Request("POST", body, {"Content-Type": "application/json", **(headers or {})})
+        result = self._fetch(
+            url, accept="application/json", retries=self.config.retries if retries is None else retries,
+            max_bytes=max_bytes, request=request,
+        )
+        result.started_at = started_at
+        result.duration_ms = int((time.monotonic() - started) * 1000)
+        return result
+
     def _fetch(
         self,
         url: str,
@@ -502,12 +544,13 @@ class SafeFetcher:
         accept: str,
         retries: int,
         max_bytes: int | None,
+        request: _Request | None = None,
     ) -> FetchResult:
         attempt = 0
         public_url, url = url, self._through_mirror(url)
         while True:
             attempt += 1
-            result = self._fetch_following_redirects(url, etag, last_modified, accept, max_bytes)
+            result = self._fetch_following_redirects(url, etag, last_modified, accept, max_bytes, request)
             result.attempts = attempt
             if not result.retryable or attempt > retries:
                 if url != public_url:
@@ -542,14 +585,20 @@ class SafeFetcher:
         last_modified: str | None,
         accept: str,
         max_bytes: int | None,
+        request: _Request | None = None,
     ) -> FetchResult:
         redirects: list[str] = []
         current = url
         while True:
-            result = self._fetch_one(current, etag, last_modified, accept, max_bytes)
+            result = self._fetch_one(current, etag, last_modified, accept, max_bytes, request)
             result.url = url
             result.redirects = redirects
             if result.status != "redirect":
+                return result
+            if request is not None and result.http_status not in (307, 308):
+                # 301/302/303 would turn the POST into a GET of another resource.
+                result.status = "failed"
+                result.error = f"HTTP {result.http_status} redirect of a POST is not followed"
                 return result
             if len(redirects) >= self.config.max_redirects:
                 result.status = "failed"
@@ -573,10 +622,11 @@ class SafeFetcher:
         last_modified: str | None,
         accept: str,
         max_bytes: int | None,
+        request: _Request | None = None,
     ) -> FetchResult:
         limit = max_bytes or self.config.max_bytes
         compressed_limit = self.config.max_compressed_bytes or limit
-        headers = {"Accept": accept}
+        headers = {"Accept": accept, **(request.headers if request else {})}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -585,7 +635,8 @@ class SafeFetcher:
         result = FetchResult(url=url, status="failed", final_url=url)
         host = (urlsplit(url).hostname or "").lower()
         try:
-            with self._host_slot(host), self._client.stream("GET", url, headers=headers) as response:
+            method, body = (request.method, request.body) if request else ("GET", None)
+            with self._host_slot(host), self._client.stream(method, url, headers=headers, content=body) as response:
                 result.http_status = response.status_code
                 result.headers = {k.lower(): v for k, v in response.headers.items()}
                 result.content_type = response.headers.get("content-type")
