@@ -20,7 +20,9 @@ PUBLISHED = date(2023, 6, 14)
 
 
 def claim(text: str, published: date = PUBLISHED, **context: object) -> dict:
-    found = extract_sentence(text, SentenceContext(published=published, entities=["acme"], **context))  # type: ignore[arg-type]
+    found = extract_sentence(
+        text, SentenceContext(published=published, entities=["acme"], **context)
+    )  # type: ignore[arg-type]
     assert len(found) == 1, f"no claim found in {text!r}"
     return found[0]
 
@@ -31,7 +33,12 @@ def no_claim(text: str, published: date = PUBLISHED) -> None:
 
 def test_multiplier_with_a_year_horizon() -> None:
     c = claim("Acme expects its revenue to triple by 2026.")
-    assert (c["metric"], c["magnitude_kind"], c["magnitude_value"], c["claimed_change"]) == ("revenue", "multiplier", 3.0, 3.0)
+    assert (c["metric"], c["magnitude_kind"], c["magnitude_value"], c["claimed_change"]) == (
+        "revenue",
+        "multiplier",
+        3.0,
+        3.0,
+    )
     assert c["horizon"] == "2026-12-31" and c["horizon_kind"] == "year"
     assert c["hedge"] == "expected" and c["direction"] == "up"
     assert c["entity_id"] == "acme" and c["entity_source"] == "sentence"
@@ -103,7 +110,9 @@ def test_share_of_a_total() -> None:
 
 def test_quarter_horizon() -> None:
     assert claim("Acme expects revenue to double by Q3 2025.")["horizon"] == "2025-09-30"
-    assert claim("Acme will double revenue in the third quarter of 2024.")["horizon"] == "2024-09-30"
+    assert (
+        claim("Acme will double revenue in the third quarter of 2024.")["horizon"] == "2024-09-30"
+    )
 
 
 @pytest.mark.parametrize(
@@ -156,13 +165,19 @@ def _frames(texts: list[str], growth: list[float | None]) -> tuple[pd.DataFrame,
             "entity_ids": [["acme"]] * len(texts),
         }
     )
-    documents = pd.DataFrame([{"id": 1, "published_at": "2024-03-01T09:00:00+00:00", "language": "en"}])
+    documents = pd.DataFrame(
+        [{"id": 1, "published_at": "2024-03-01T09:00:00+00:00", "language": "en"}]
+    )
     return sentences, documents
 
 
 def test_extract_claims_applies_the_growth_threshold_and_keys_claims() -> None:
     sentences, documents = _frames(
-        ["Acme expects revenue to double by 2026.", "Acme will triple capacity by 2027.", "Acme expects fees to rise 50% next year."],
+        [
+            "Acme expects revenue to double by 2026.",
+            "Acme will triple capacity by 2027.",
+            "Acme expects fees to rise 50% next year.",
+        ],
         [0.9, 0.2, None],
     )
     frame = extract_claims(sentences, documents, growth_threshold=0.5)
@@ -194,4 +209,6 @@ def test_claims_in_a_pasted_text_with_entities() -> None:
     frame = claims_in_text(text, published_at="2024-01-10", entities=entities)
     assert len(frame) == 1
     row = frame.iloc[0]
-    assert row["entity_id"] == "acme" and row["horizon"] == "2026-12-31" and row["sentence_index"] == 1
+    assert (
+        row["entity_id"] == "acme" and row["horizon"] == "2026-12-31" and row["sentence_index"] == 1
+    )

@@ -133,12 +133,16 @@ def _spacing_days(dates: list[date]) -> float:
     return float(gaps[len(gaps) // 2]) if gaps else 365.0
 
 
-def _trailing(series: list[tuple[date, float]], index: int, flow: bool, spacing: float) -> float | None:
+def _trailing(
+    series: list[tuple[date, float]], index: int, flow: bool, spacing: float
+) -> float | None:
     """A flow's trailing-year total ending at ``series[index]``, a level's value there."""
     end_date, value = series[index]
     if not flow or spacing >= 300:
         return value
-    window = [v for d, v in series[: index + 1] if d > end_date - timedelta(days=365 - int(spacing / 2))]
+    window = [
+        v for d, v in series[: index + 1] if d > end_date - timedelta(days=365 - int(spacing / 2))
+    ]
     return float(sum(window)) if len(window) >= round(365 / spacing) else None
 
 
@@ -152,7 +156,9 @@ def _measure(series: list[tuple[date, float]], when: date, flow: bool) -> tuple[
     return None if value is None else (value, series[upto[-1]][0])
 
 
-def _measure_near(series: list[tuple[date, float]], when: date, flow: bool) -> tuple[float, date] | None:
+def _measure_near(
+    series: list[tuple[date, float]], when: date, flow: bool
+) -> tuple[float, date] | None:
     """The value for the period that ends nearest ``when`` (within half a period either side).
 
     A claim "by the end of 2024" is judged on the period ending on 2024-12-31, or for a fiscal

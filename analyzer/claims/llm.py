@@ -54,8 +54,14 @@ ANSWER_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": [
-                    "sentence_id", "metric", "direction", "magnitude_kind", "magnitude_value",
-                    "horizon", "hedge", "speaker",
+                    "sentence_id",
+                    "metric",
+                    "direction",
+                    "magnitude_kind",
+                    "magnitude_value",
+                    "horizon",
+                    "hedge",
+                    "speaker",
                 ],
                 "properties": {
                     "sentence_id": {"type": "integer", "minimum": 0},
@@ -161,7 +167,12 @@ class LLMExtractor:
         if self.fetcher is None:
             from analyzer.ingest.fetch import FetcherConfig, SafeFetcher
 
-            config = FetcherConfig(read_timeout=self.timeout, deadline=self.timeout * 1.5, retries=1, max_bytes=MAX_ANSWER_BYTES)
+            config = FetcherConfig(
+                read_timeout=self.timeout,
+                deadline=self.timeout * 1.5,
+                retries=1,
+                max_bytes=MAX_ANSWER_BYTES,
+            )
             self.fetcher = SafeFetcher(config, allow_private=self.allow_private)
         return self.fetcher
 
@@ -179,7 +190,10 @@ class LLMExtractor:
             "response_format": {"type": "json_object"},
             "messages": [
                 {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": f"Publication date: {published.isoformat()}\nSentences:\n{lines}"},
+                {
+                    "role": "user",
+                    "content": f"Publication date: {published.isoformat()}\nSentences:\n{lines}",
+                },
             ],
         }
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -196,13 +210,19 @@ class LLMExtractor:
         return parse_answer(result.content, {i for i, _ in sentences})
 
     # ----------------------------------------------------------------- extraction
-    def extract(self, sentences: Any, documents: Any, *, growth_threshold: float = DEFAULT_GROWTH_THRESHOLD) -> Any:
+    def extract(
+        self, sentences: Any, documents: Any, *, growth_threshold: float = DEFAULT_GROWTH_THRESHOLD
+    ) -> Any:
         """Claims in the same frame as :func:`analyzer.claims.extract.extract_claims`."""
         import pandas as pd
 
         by_document = {
             int(d.get("document_id", d.get("id"))): d
-            for d in (documents.rename(columns={"id": "document_id"}) if "document_id" not in documents.columns else documents).to_dict("records")
+            for d in (
+                documents.rename(columns={"id": "document_id"})
+                if "document_id" not in documents.columns
+                else documents
+            ).to_dict("records")
         }
         rows: list[dict[str, Any]] = []
         chosen: dict[int, list[dict[str, Any]]] = {}
@@ -221,7 +241,9 @@ class LLMExtractor:
                 continue
             for start in range(0, len(records), self.batch_size):
                 batch = records[start : start + self.batch_size]
-                answers = self.ask([(int(r["sentence_index"]), str(r["text"])) for r in batch], published)
+                answers = self.ask(
+                    [(int(r["sentence_index"]), str(r["text"])) for r in batch], published
+                )
                 by_index = {int(r["sentence_index"]): r for r in batch}
                 counts: dict[int, int] = {}
                 for answer in answers:
@@ -231,8 +253,14 @@ class LLMExtractor:
                     rows.append(self._claim_row(answer, record, document, published, claim_index))
         return pd.DataFrame(rows, columns=[*CLAIM_COLUMNS, "magnitude_text"])
 
-    def _claim_row(self, answer: dict[str, Any], record: dict[str, Any], document: dict[str, Any],
-                   published: date, claim_index: int) -> dict[str, Any]:
+    def _claim_row(
+        self,
+        answer: dict[str, Any],
+        record: dict[str, Any],
+        document: dict[str, Any],
+        published: date,
+        claim_index: int,
+    ) -> dict[str, Any]:
         text = str(record["text"]).strip()
         sentence_entities = _entity_list(record.get("entity_ids"))
         document_entities = _entity_list(document.get("entity_ids"))
@@ -243,17 +271,28 @@ class LLMExtractor:
             try:
                 due = date.fromisoformat(horizon)
             except ValueError:
-                horizon, horizon_error = None, f"the model's horizon {answer.get('horizon')!r} is not a date"
+                horizon, horizon_error = (
+                    None,
+                    f"the model's horizon {answer.get('horizon')!r} is not a date",
+                )
             else:
                 if due <= published:
                     horizon_error = "the model's horizon is not after the publication date"
         else:
             horizon_error = "no horizon stated"
-        years = (date.fromisoformat(horizon) - published).days / 365.25 if horizon and not horizon_error else None
+        years = (
+            (date.fromisoformat(horizon) - published).days / 365.25
+            if horizon and not horizon_error
+            else None
+        )
         kind = answer["magnitude_kind"]
         claimed = _claimed_change(
-            kind, float(answer["magnitude_value"]), answer["direction"], bool(answer.get("per_year")),
-            years, answer.get("baseline_value"),
+            kind,
+            float(answer["magnitude_value"]),
+            answer["direction"],
+            bool(answer.get("per_year")),
+            years,
+            answer.get("baseline_value"),
         )
         growth = record.get("growth")
         document_id, sentence_index = int(record["document_id"]), int(record["sentence_index"])
@@ -265,18 +304,24 @@ class LLMExtractor:
             "sentence": text,
             "sentence_hash": sentence_hash(text),
             "entity_id": entity,
-            "entity_source": "sentence" if sentence_entities else ("document" if document_entities else None),
+            "entity_source": "sentence"
+            if sentence_entities
+            else ("document" if document_entities else None),
             "metric": answer["metric"],
             "metric_text": None,
             "direction": answer["direction"],
             "magnitude_kind": kind,
             "magnitude_value": float(answer["magnitude_value"]),
-            "magnitude_unit": "%" if kind in ("percent", "share") else (answer.get("magnitude_unit") or ("x" if kind == "multiplier" else None)),
+            "magnitude_unit": "%"
+            if kind in ("percent", "share")
+            else (answer.get("magnitude_unit") or ("x" if kind == "multiplier" else None)),
             "magnitude_text": None,
             "currency": answer.get("currency"),
             "per_year": bool(answer.get("per_year")),
             "baseline_value": answer.get("baseline_value"),
-            "baseline_unit": answer.get("magnitude_unit") if answer.get("baseline_value") is not None else None,
+            "baseline_unit": answer.get("magnitude_unit")
+            if answer.get("baseline_value") is not None
+            else None,
             "baseline_source": "explicit" if answer.get("baseline_value") is not None else None,
             "claimed_change": claimed,
             "horizon": horizon if not horizon_error else None,
@@ -289,7 +334,9 @@ class LLMExtractor:
             "speaker_text": None,
             "published_at": published.isoformat(),
             "language": document.get("language"),
-            "growth": float(growth) if growth is not None and not (isinstance(growth, float) and math.isnan(growth)) else None,
+            "growth": float(growth)
+            if growth is not None and not (isinstance(growth, float) and math.isnan(growth))
+            else None,
             "method": self.method,
             "extractor_version": self.extractor_version,
         }
@@ -306,7 +353,9 @@ def parse_answer(body: bytes | str, sentence_ids: set[int]) -> list[dict[str, An
     try:
         content = response["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):
-        raise LLMError("the response has no choices[0].message.content; is this a chat-completions endpoint?") from None
+        raise LLMError(
+            "the response has no choices[0].message.content; is this a chat-completions endpoint?"
+        ) from None
     if not isinstance(content, str):
         raise LLMError("the model's message content is not text")
     text = content.strip()
@@ -321,8 +370,12 @@ def parse_answer(body: bytes | str, sentence_ids: set[int]) -> list[dict[str, An
         jsonschema.validate(answer, ANSWER_SCHEMA)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
-        raise LLMError(f"the model's answer does not fit the claim schema at {where}: {exc.message}") from None
+        raise LLMError(
+            f"the model's answer does not fit the claim schema at {where}: {exc.message}"
+        ) from None
     for claim in answer["claims"]:
         if claim["sentence_id"] not in sentence_ids:
-            raise LLMError(f"the model's answer names sentence {claim['sentence_id']}, which was not asked about")
+            raise LLMError(
+                f"the model's answer names sentence {claim['sentence_id']}, which was not asked about"
+            )
     return answer["claims"]

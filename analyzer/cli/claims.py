@@ -42,18 +42,24 @@ def _fx(values: list[str] | None) -> dict[str, float]:
         try:
             rates[code.strip().upper()] = float(rate)
         except ValueError:
-            raise InputError(f"--fx {value!r}: write CURRENCY=RATE, e.g. EUR=1.08 (USD per euro)") from None
+            raise InputError(
+                f"--fx {value!r}: write CURRENCY=RATE, e.g. EUR=1.08 (USD per euro)"
+            ) from None
     if rates:
         rates.setdefault("USD", 1.0)
     return rates
 
 
-def _emit(rows: list[dict[str, Any]], fmt: OutputFormat, columns: list[str], title: str, empty: str) -> None:
+def _emit(
+    rows: list[dict[str, Any]], fmt: OutputFormat, columns: list[str], title: str, empty: str
+) -> None:
     if fmt is OutputFormat.json:
         print_json(rows)
         return
     if fmt is OutputFormat.csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else columns, extrasaction="ignore")
+        writer = csv.DictWriter(
+            sys.stdout, fieldnames=list(rows[0]) if rows else columns, extrasaction="ignore"
+        )
         writer.writeheader()
         writer.writerows(rows)
         return
@@ -76,9 +82,12 @@ def list_claims(
         str | None, typer.Option("--status", help="met | missed | pending | unverifiable")
     ] = None,
     due_before: Annotated[
-        str | None, typer.Option("--due-before", help="Only claims whose horizon is before this date.")
+        str | None,
+        typer.Option("--due-before", help="Only claims whose horizon is before this date."),
     ] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="table, json or csv.")
+    ] = OutputFormat.table,
 ) -> None:
     """List the claims in the ledger (run `analyzer claims extract` first)."""
     if ctx.invoked_subcommand is not None:
@@ -90,14 +99,29 @@ def list_claims(
     records = claim_records(frame)
     if fmt is OutputFormat.table:
         records = [
-            {**r, "claimed_change": _short(r["claimed_change"]), "realised_change": _short(r["realised_change"]),
-             "sentence": (r["sentence"] or "")[:90]}
+            {
+                **r,
+                "claimed_change": _short(r["claimed_change"]),
+                "realised_change": _short(r["realised_change"]),
+                "sentence": (r["sentence"] or "")[:90],
+            }
             for r in records
         ]
     _emit(
-        records, fmt,
-        ["entity", "metric", "claimed_change", "horizon", "published_at", "status", "realised_change", "sentence"]
-        if fmt is OutputFormat.table else list(RECORD_FIELDS),
+        records,
+        fmt,
+        [
+            "entity",
+            "metric",
+            "claimed_change",
+            "horizon",
+            "published_at",
+            "status",
+            "realised_change",
+            "sentence",
+        ]
+        if fmt is OutputFormat.table
+        else list(RECORD_FIELDS),
         f"Claims ({len(records)})",
         "No claims match; run `analyzer claims extract` after scoring.",
     )
@@ -107,21 +131,37 @@ def list_claims(
 def extract(
     db: DbOption = None,
     threshold: Annotated[
-        float, typer.Option("--threshold", help="Read sentences whose growth probability is at least this.")
+        float,
+        typer.Option(
+            "--threshold", help="Read sentences whose growth probability is at least this."
+        ),
     ] = 0.5,
-    refresh: Annotated[bool, typer.Option("--refresh", help="Read every scored document again.")] = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Read every scored document again.")
+    ] = False,
     model_version: Annotated[
-        str | None, typer.Option("--model-version", help="Whose growth scores to use (default: the latest).")
+        str | None,
+        typer.Option("--model-version", help="Whose growth scores to use (default: the latest)."),
     ] = None,
     llm_url: Annotated[
-        str | None, typer.Option("--llm-url", help="OpenAI-compatible API base URL (or $ANALYZER_LLM_URL).")
+        str | None,
+        typer.Option("--llm-url", help="OpenAI-compatible API base URL (or $ANALYZER_LLM_URL)."),
     ] = None,
-    llm_model: Annotated[str | None, typer.Option("--llm-model", help="Model name (or $ANALYZER_LLM_MODEL).")] = None,
+    llm_model: Annotated[
+        str | None, typer.Option("--llm-model", help="Model name (or $ANALYZER_LLM_MODEL).")
+    ] = None,
     allow_private: Annotated[
-        bool, typer.Option("--allow-private", help="Let the LLM endpoint be on this machine or a private network.")
+        bool,
+        typer.Option(
+            "--allow-private", help="Let the LLM endpoint be on this machine or a private network."
+        ),
     ] = False,
-    check: Annotated[bool, typer.Option("--check/--no-check", help="Check all claims afterwards.")] = True,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Check date (default today).")] = None,
+    check: Annotated[
+        bool, typer.Option("--check/--no-check", help="Check all claims afterwards.")
+    ] = True,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Check date (default today).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Extract claims from scored documents (rules, or an LLM endpoint) and check them."""
@@ -136,8 +176,13 @@ def extract(
         extractor = LLMExtractor.from_env(url=llm_url, model=llm_model, allow_private=allow_private)
     with open_store(db) as store:
         summary = pipeline.run_claims(
-            store, growth_threshold=threshold, refresh=refresh, model_version=model_version,
-            extractor=extractor, check=check, as_of=as_of,
+            store,
+            growth_threshold=threshold,
+            refresh=refresh,
+            model_version=model_version,
+            extractor=extractor,
+            check=check,
+            as_of=as_of,
         )
     if as_json:
         print_json(summary)
@@ -148,7 +193,11 @@ def extract(
         f" {extracted['claims']} claim(s)."
     )
     for failure in extracted["failed"]:
-        typer.secho(f"  document {failure['document_id']}: {failure['error']}", err=True, fg=typer.colors.YELLOW)
+        typer.secho(
+            f"  document {failure['document_id']}: {failure['error']}",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
     if summary.get("check"):
         typer.echo("Checked: " + ", ".join(f"{n} {s}" for s, n in sorted(summary["check"].items())))
 
@@ -156,12 +205,23 @@ def extract(
 @claims_app.command("check")
 def check_command(
     db: DbOption = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Check date: only fundamentals filed by then (default today).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Check date: only fundamentals filed by then (default today)."
+        ),
+    ] = None,
     tolerance: Annotated[
-        float, typer.Option("--tolerance", help="Count as met when this share short of the claimed growth (0..1).")
+        float,
+        typer.Option(
+            "--tolerance", help="Count as met when this share short of the claimed growth (0..1)."
+        ),
     ] = 0.0,
     fx: Annotated[
-        list[str] | None, typer.Option("--fx", help="Exchange rate CURRENCY=USD-per-unit, e.g. EUR=1.08 (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--fx", help="Exchange rate CURRENCY=USD-per-unit, e.g. EUR=1.08 (repeatable)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
@@ -181,8 +241,12 @@ def check_command(
 @claims_app.command("scorecard")
 def scorecard_command(
     db: DbOption = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Count claims due by this date (default today).")] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Count claims due by this date (default today).")
+    ] = None,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="table, json or csv.")
+    ] = OutputFormat.table,
 ) -> None:
     """Per-entity record: claims made, due, met, missed, and reliability (met / checked)."""
     import math
@@ -194,13 +258,24 @@ def scorecard_command(
     rows = []
     for row in frame.to_dict("records"):
         reliability = row["reliability"]
-        rows.append({
-            **{k: int(v) if hasattr(v, "item") and k != "reliability" else v for k, v in row.items()},
-            "reliability": None if reliability is None or (isinstance(reliability, float) and math.isnan(reliability)) else round(float(reliability), 3),
-        })
+        rows.append(
+            {
+                **{
+                    k: int(v) if hasattr(v, "item") and k != "reliability" else v
+                    for k, v in row.items()
+                },
+                "reliability": None
+                if reliability is None
+                or (isinstance(reliability, float) and math.isnan(reliability))
+                else round(float(reliability), 3),
+            }
+        )
     _emit(
-        rows, fmt, ["entity_id", "made", "due", "met", "missed", "pending", "unverifiable", "reliability"],
-        "Claims scorecard", "No claims yet; run `analyzer claims extract` after scoring.",
+        rows,
+        fmt,
+        ["entity_id", "made", "due", "met", "missed", "pending", "unverifiable", "reliability"],
+        "Claims scorecard",
+        "No claims yet; run `analyzer claims extract` after scoring.",
     )
 
 
