@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import httpx
 
@@ -144,6 +144,8 @@ class HttpClient:
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT_S
     requests_made: int = 0
     cache_hits: int = 0
+    # Query parameters that carry a secret (an API key): kept out of cache keys and cache files.
+    secret_params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -184,11 +186,19 @@ class HttpClient:
                 " check --base-url, or rerun with --refresh if a cached copy is damaged"
             ) from exc
 
+    def public_url(self, url: str) -> str:
+        """``url`` with the values of :attr:`secret_params` replaced by ``***``."""
+        if not self.secret_params:
+            return url
+        parts = urlsplit(url)
+        pairs = [(k, "***" if k in self.secret_params else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+        return parts._replace(query=urlencode(pairs)).geturl()
+
     # ----------------------------------------------------------------- cache
     def _cache_paths(self, url: str) -> tuple[Path, Path] | None:
         if self.cache_dir is None:
             return None
-        key = cache_key(url)
+        key = cache_key(self.public_url(url))
         return self.cache_dir / f"{key}.body", self.cache_dir / f"{key}.json"
 
     def _read_cache(self, url: str) -> str | None:
@@ -213,7 +223,7 @@ class HttpClient:
                     meta_path,
                     json.dumps(
                         {
-                            "url": url,
+                            "url": self.public_url(url),
                             "source": self.source,
                             "content_type": content_type,
                             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
