@@ -146,11 +146,16 @@ def _trailing(
     return float(sum(window)) if len(window) >= round(365 / spacing) else None
 
 
+# The latest value known at publication may be a year old (an annual series, a slow release);
+# older than this it says little about the baseline.
+MAX_BASELINE_AGE_DAYS = 400
+
+
 def _measure(series: list[tuple[date, float]], when: date, flow: bool) -> tuple[float, date] | None:
-    """The value known at ``when`` (the latest observation, not too old), as :func:`_trailing`."""
+    """The latest value known at ``when`` (at most a year or so old), as :func:`_trailing`."""
     spacing = _spacing_days([d for d, _ in series])
     upto = [i for i, (d, _) in enumerate(series) if d <= when]
-    if not upto or when - series[upto[-1]][0] > timedelta(days=int(spacing * 1.5) + 1):
+    if not upto or when - series[upto[-1]][0] > timedelta(days=max(MAX_BASELINE_AGE_DAYS, int(spacing * 1.5))):
         return None
     value = _trailing(series, upto[-1], flow, spacing)
     return None if value is None else (value, series[upto[-1]][0])
@@ -415,8 +420,10 @@ def check_claims(
 def scorecard(claims: Any, *, as_of: str | date | None = None) -> Any:
     """Per-entity record: claims made, due, met, missed, pending, unverifiable and reliability.
 
-    ``claims`` holds checked claims (``entity_id``, ``horizon``, ``status``). Reliability is
-    met / (met + missed): the share of checkable claims that came true (NaN with none).
+    ``claims`` holds checked claims (``entity_id``, ``horizon``, ``status``). The same sentence
+    republished (a syndicated copy, a repeated quote: same ``sentence_hash`` and entity) counts
+    once, at its first publication. Reliability is met / (met + missed): the share of
+    checkable claims that came true (NaN with none).
     """
     import pandas as pd
 
@@ -435,6 +442,9 @@ def scorecard(claims: Any, *, as_of: str | date | None = None) -> Any:
     today = (as_of if isinstance(as_of, date) else _day(as_of)) if as_of else date.today()
     frame = claims.copy()
     frame["entity_id"] = frame["entity_id"].fillna("(none)")
+    if "sentence_hash" in frame.columns:
+        order = ["published_at"] if "published_at" in frame.columns else []
+        frame = frame.sort_values(order).drop_duplicates(["entity_id", "sentence_hash"], keep="first") if order else frame.drop_duplicates(["entity_id", "sentence_hash"])
     frame["_due"] = frame["horizon"].map(lambda h: (d := _day(h)) is not None and d <= today)
     grouped = frame.groupby("entity_id")
     out = pd.DataFrame(

@@ -214,26 +214,50 @@ def _explicit_baseline(
     return None
 
 
+_CLAUSE_BOUNDARY = re.compile(
+    r",\s|;\s|:\s|\s(?:as|because|while|since|after|when|but|which|thanks to|amid|driven by|on the back of)\s",
+    re.IGNORECASE,
+)
+_PRICE_MOVE = re.compile(r"\b(?:go|goes|going|run|runs|rally|rallies|return|returns|pump|moon)\s+(?:another\s+)?$", re.I)
+
+
+def _clause(text: str, quantity: Quantity) -> tuple[int, int]:
+    """The clause around a number: from the last boundary before it to the first after it."""
+    start = 0
+    for match in _CLAUSE_BOUNDARY.finditer(text, 0, quantity.start):
+        start = match.end()
+    after = _CLAUSE_BOUNDARY.search(text, quantity.end)
+    return start, after.start() if after else len(text)
+
+
 def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str | None]:
-    """The claim's metric: the metric word nearest the magnitude, else one implied by its unit."""
-    best: tuple[int, str, str] | None = None
+    """The claim's metric, from the words around its number (see :data:`vocab.METRIC_PRIORITY`).
+
+    Within the number's clause, metric words before it are tried first, the most specific
+    winning ("fees users pay for compute" is about fees); then the nearest after it; then the
+    unit (GW is capacity, TWh energy); "could go 10x" is a price move.
+    """
     words = vocab.METRIC_WORDS_JA if japanese else vocab.METRIC_WORDS
-    span = (quantity.start, quantity.end)
+    start, end = (0, len(text)) if japanese else _clause(text, quantity)
+    found: list[tuple[int, int, str, str]] = []
     for metric, cues in words.items():
-        for start, end, matched in find_words(text, cues, japanese):
-            if (
-                start < quantity.end
-                and quantity.start < end
-                and metric not in ("capacity", "energy")
-            ):
+        for s, e, matched in find_words(text[start:end], cues, japanese):
+            s, e = s + start, e + start
+            if s < quantity.end and quantity.start < e and metric not in ("capacity", "energy"):
                 continue
-            distance = _distance((start, end), span)
-            if end > quantity.start:
-                distance += 6  # a metric named before its number is the usual order
-            if metric == "other":
-                distance += 10  # "market" and "industry" only when nothing more specific is named
-            if best is None or distance < best[0]:
-                best = (distance, metric, matched)
+            found.append((s, e, metric, matched))
+    before = [f for f in found if f[1] <= quantity.end]
+    after = [f for f in found if f[1] > quantity.end]
+    chosen: tuple[str, str] | None = None
+    if japanese and found:
+        nearest = min(found, key=lambda f: (_distance((f[0], f[1]), (quantity.start, quantity.end)) + (10 if f[2] == "other" else 0)))
+        chosen = (nearest[2], nearest[3])
+    elif before:
+        best = min(before, key=lambda f: (vocab.METRIC_PRIORITY.index(f[2]), quantity.start - f[1]))
+        chosen = (best[2], best[3])
+    elif after:
+        best = min(after, key=lambda f: (f[0] - quantity.end) + (10 if f[2] == "other" else 0))
+        chosen = (best[2], best[3])
     unit_metric = None
     if quantity.unit == "TWh":
         unit_metric = "energy"
@@ -243,11 +267,13 @@ def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str
         for metric in ("users", "capacity"):
             if quantity.unit in vocab.METRIC_WORDS[metric]:
                 unit_metric = metric
-    if unit_metric and (best is None or best[1] in ("other", "revenue", "price")):
+    if unit_metric and (chosen is None or chosen[0] in ("other", "revenue", "price")):
         return unit_metric, quantity.unit
-    if best is None:
+    if chosen is None and quantity.kind == MULTIPLIER and _PRICE_MOVE.search(text[: quantity.start]):
+        return "price", quantity.surface
+    if chosen is None:
         return "other", None
-    return best[1], best[2]
+    return chosen
 
 
 def _hedge(text: str, japanese: bool) -> tuple[str, str | None]:

@@ -58,8 +58,6 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
         "gpus",
         "gpu",
         "servers",
-        "data centers",
-        "data centres",
         "compute",
         "clusters",
         "output",
@@ -122,6 +120,8 @@ METRIC_WORDS_JA: dict[str, tuple[str, ...]] = {
     "other": ("市場規模", "市場"),
 }
 METRICS = tuple(METRIC_WORDS)
+# When several metrics are named in the clause of a number, the most specific one wins.
+METRIC_PRIORITY = ("capex", "tvl", "fees", "market_cap", "energy", "revenue", "users", "price", "capacity", "other")
 
 # Stored fundamentals that can check a claim of each metric, in order of preference. A name
 # ending in "*" matches any stored metric with that prefix (e.g. electricity_sales_va_com).
@@ -285,6 +285,16 @@ UP_WORDS = (
     "accelerate",
     "more than",
     "outpace",
+    "lift",
+    "lifts",
+    "raise",
+    "raises",
+    "push",
+    "pushes",
+    "drive",
+    "drives",
+    "swell",
+    "balloon",
 )
 DOWN_WORDS = (
     "fall",
