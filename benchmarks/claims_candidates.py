@@ -47,7 +47,9 @@ FORWARD = re.compile(
     r"over\s+the\s+next|in\s+the\s+coming)\b",
     re.IGNORECASE,
 )
-NUMBER = re.compile(r"\d|\b(double|triple|quadruple|twofold|threefold|tenfold|half|halve)\b", re.IGNORECASE)
+NUMBER = re.compile(
+    r"\d|\b(double|triple|quadruple|twofold|threefold|tenfold|half|halve)\b", re.IGNORECASE
+)
 
 
 @dataclass
@@ -67,7 +69,10 @@ def sha(text: str) -> str:
 
 def origins() -> dict[str, tuple[str, str, str]]:
     with (REALDATA / "FILES.tsv").open(encoding="utf-8") as handle:
-        return {r["local_path"]: (r["origin_repo"], r["origin_commit"], r["origin_path"]) for r in csv.DictReader(handle, delimiter="\t")}
+        return {
+            r["local_path"]: (r["origin_repo"], r["origin_commit"], r["origin_path"])
+            for r in csv.DictReader(handle, delimiter="\t")
+        }
 
 
 def units() -> Iterator[Unit]:
@@ -78,8 +83,18 @@ def units() -> Iterator[Unit]:
     path = "labeled/fiqa_semeval2017/data/en/SemEval2017Task5Headlines.json"
     yield Unit(path, "headlines", "file", read_unit(path, "headlines", "file"))
     path = "financial/sec-edgar/TextLayer-isw-company-similarity/tests/fixtures/entity_storage/sec_data/apple_10k_item1_business.json"
-    yield Unit(path, "10k-json", "item1_business_text", read_unit(path, "10k-json", "item1_business_text"), "2025-10-31")
-    for page in sorted((REALDATA / "articles" / "mozilla-readability" / "test" / "test-pages").glob("*/source.html")):
+    yield Unit(
+        path,
+        "10k-json",
+        "item1_business_text",
+        read_unit(path, "10k-json", "item1_business_text"),
+        "2025-10-31",
+    )
+    for page in sorted(
+        (REALDATA / "articles" / "mozilla-readability" / "test" / "test-pages").glob(
+            "*/source.html"
+        )
+    ):
         path = str(page.relative_to(REALDATA))
         try:
             text = read_unit(path, "article", "page")
@@ -98,7 +113,9 @@ def units() -> Iterator[Unit]:
             continue
         for index, item in enumerate(parsed.items[:40]):
             if item.text:
-                yield Unit(path, "feed", f"item:{index}", item.text, (item.published_at or "")[:10] or None)
+                yield Unit(
+                    path, "feed", f"item:{index}", item.text, (item.published_at or "")[:10] or None
+                )
     for pdf in sorted((REALDATA / "whitepapers").rglob("*.pdf")):
         path = str(pdf.relative_to(REALDATA))
         try:
@@ -113,7 +130,9 @@ def read_unit(local_path: str, reader: str, unit: str) -> str:
     if reader == "phrasebank":
         return path.read_bytes().decode("latin-1")
     if reader == "headlines":
-        return "\n".join(str(item.get("title", "")) for item in json.loads(path.read_text(encoding="utf-8")))
+        return "\n".join(
+            str(item.get("title", "")) for item in json.loads(path.read_text(encoding="utf-8"))
+        )
     if reader == "10k-json":
         return str(json.loads(path.read_text(encoding="utf-8"))[unit])
     if reader == "article":
@@ -174,7 +193,12 @@ def bucket(sentence: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="folder for candidates.jsonl (outside the repository)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder for candidates.jsonl (outside the repository)",
+    )
     args = parser.parse_args(argv)
     if not REALDATA.is_dir():
         print(f"no real data at {REALDATA}; nothing to do", file=sys.stderr)
@@ -195,13 +219,31 @@ def main(argv: list[str] | None = None) -> int:
             seen.add(digest)
             # PhraseBank lines and headlines stand alone: their neighbours come from other articles.
             standalone = unit.reader in ("phrasebank", "headlines")
-            context = "" if standalone else " ".join(s for _, _, s in found[max(0, position - 1) : position + 2] if s != sentence)
-            pools[bucket(sentence)].append({
-                "text": sentence, "context": context[:600], "published_at": unit.published_at,
-                "index": {"origin_repo": origin[0], "origin_commit": origin[1], "origin_path": origin[2],
-                          "local_path": unit.local_path, "reader": unit.reader, "unit": unit.unit,
-                          "char_start": start, "char_end": end, "sha256": digest},
-            })
+            context = (
+                ""
+                if standalone
+                else " ".join(
+                    s for _, _, s in found[max(0, position - 1) : position + 2] if s != sentence
+                )
+            )
+            pools[bucket(sentence)].append(
+                {
+                    "text": sentence,
+                    "context": context[:600],
+                    "published_at": unit.published_at,
+                    "index": {
+                        "origin_repo": origin[0],
+                        "origin_commit": origin[1],
+                        "origin_path": origin[2],
+                        "local_path": unit.local_path,
+                        "reader": unit.reader,
+                        "unit": unit.unit,
+                        "char_start": start,
+                        "char_end": end,
+                        "sha256": digest,
+                    },
+                }
+            )
     rng = random.Random(SEED)
     chosen: list[dict] = []
     for name, count in TARGET.items():
@@ -222,17 +264,38 @@ def main(argv: list[str] | None = None) -> int:
     rng.shuffle(chosen)
     args.out.mkdir(parents=True, exist_ok=True)
     INDEX.parent.mkdir(parents=True, exist_ok=True)
-    with (args.out / "candidates.jsonl").open("w", encoding="utf-8") as candidates, INDEX.open("w", encoding="utf-8") as index:
+    with (
+        (args.out / "candidates.jsonl").open("w", encoding="utf-8") as candidates,
+        INDEX.open("w", encoding="utf-8") as index,
+    ):
         for number, item in enumerate(chosen, 1):
             cid = f"c{number:04d}"
             known = item["published_at"] is not None
-            candidates.write(json.dumps({
-                "id": cid, "text": item["text"], "context": item["context"],
-                "published_at": item["published_at"] or REFERENCE_DATE, "published_at_known": known,
-            }, ensure_ascii=False) + "\n")
-            index.write(json.dumps({"id": cid, **item["index"], "bucket": item["bucket"],
-                                    "published_at": item["published_at"] or REFERENCE_DATE,
-                                    "published_at_known": known}) + "\n")
+            candidates.write(
+                json.dumps(
+                    {
+                        "id": cid,
+                        "text": item["text"],
+                        "context": item["context"],
+                        "published_at": item["published_at"] or REFERENCE_DATE,
+                        "published_at_known": known,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+            index.write(
+                json.dumps(
+                    {
+                        "id": cid,
+                        **item["index"],
+                        "bucket": item["bucket"],
+                        "published_at": item["published_at"] or REFERENCE_DATE,
+                        "published_at_known": known,
+                    }
+                )
+                + "\n"
+            )
     sizes = {name: len(pool) for name, pool in pools.items()}
     print(f"wrote {len(chosen)} candidates to {args.out / 'candidates.jsonl'} (pool sizes {sizes})")
     return 0

@@ -155,7 +155,9 @@ def _measure(series: list[tuple[date, float]], when: date, flow: bool) -> tuple[
     """The latest value known at ``when`` (at most a year or so old), as :func:`_trailing`."""
     spacing = _spacing_days([d for d, _ in series])
     upto = [i for i, (d, _) in enumerate(series) if d <= when]
-    if not upto or when - series[upto[-1]][0] > timedelta(days=max(MAX_BASELINE_AGE_DAYS, int(spacing * 1.5))):
+    if not upto or when - series[upto[-1]][0] > timedelta(
+        days=max(MAX_BASELINE_AGE_DAYS, int(spacing * 1.5))
+    ):
         return None
     value = _trailing(series, upto[-1], flow, spacing)
     return None if value is None else (value, series[upto[-1]][0])
@@ -444,7 +446,11 @@ def scorecard(claims: Any, *, as_of: str | date | None = None) -> Any:
     frame["entity_id"] = frame["entity_id"].fillna("(none)")
     if "sentence_hash" in frame.columns:
         order = ["published_at"] if "published_at" in frame.columns else []
-        frame = frame.sort_values(order).drop_duplicates(["entity_id", "sentence_hash"], keep="first") if order else frame.drop_duplicates(["entity_id", "sentence_hash"])
+        frame = (
+            frame.sort_values(order).drop_duplicates(["entity_id", "sentence_hash"], keep="first")
+            if order
+            else frame.drop_duplicates(["entity_id", "sentence_hash"])
+        )
     frame["_due"] = frame["horizon"].map(lambda h: (d := _day(h)) is not None and d <= today)
     grouped = frame.groupby("entity_id")
     out = pd.DataFrame(

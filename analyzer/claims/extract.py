@@ -218,7 +218,9 @@ _CLAUSE_BOUNDARY = re.compile(
     r",\s|;\s|:\s|\s(?:as|because|while|since|after|when|but|which|thanks to|amid|driven by|on the back of)\s",
     re.IGNORECASE,
 )
-_PRICE_MOVE = re.compile(r"\b(?:go|goes|going|run|runs|rally|rallies|return|returns|pump|moon)\s+(?:another\s+)?$", re.I)
+_PRICE_MOVE = re.compile(
+    r"\b(?:go|goes|going|run|runs|rally|rallies|return|returns|pump|moon)\s+(?:another\s+)?$", re.I
+)
 
 
 def _clause(text: str, quantity: Quantity) -> tuple[int, int]:
@@ -250,7 +252,13 @@ def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str
     after = [f for f in found if f[1] > quantity.end]
     chosen: tuple[str, str] | None = None
     if japanese and found:
-        nearest = min(found, key=lambda f: (_distance((f[0], f[1]), (quantity.start, quantity.end)) + (10 if f[2] == "other" else 0)))
+        nearest = min(
+            found,
+            key=lambda f: (
+                _distance((f[0], f[1]), (quantity.start, quantity.end))
+                + (10 if f[2] == "other" else 0)
+            ),
+        )
         chosen = (nearest[2], nearest[3])
     elif before:
         best = min(before, key=lambda f: (vocab.METRIC_PRIORITY.index(f[2]), quantity.start - f[1]))
@@ -269,7 +277,11 @@ def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str
                 unit_metric = metric
     if unit_metric and (chosen is None or chosen[0] in ("other", "revenue", "price")):
         return unit_metric, quantity.unit
-    if chosen is None and quantity.kind == MULTIPLIER and _PRICE_MOVE.search(text[: quantity.start]):
+    if (
+        chosen is None
+        and quantity.kind == MULTIPLIER
+        and _PRICE_MOVE.search(text[: quantity.start])
+    ):
         return "price", quantity.surface
     if chosen is None:
         return "other", None

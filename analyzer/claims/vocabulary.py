@@ -121,7 +121,18 @@ METRIC_WORDS_JA: dict[str, tuple[str, ...]] = {
 }
 METRICS = tuple(METRIC_WORDS)
 # When several metrics are named in the clause of a number, the most specific one wins.
-METRIC_PRIORITY = ("capex", "tvl", "fees", "market_cap", "energy", "revenue", "users", "price", "capacity", "other")
+METRIC_PRIORITY = (
+    "capex",
+    "tvl",
+    "fees",
+    "market_cap",
+    "energy",
+    "revenue",
+    "users",
+    "price",
+    "capacity",
+    "other",
+)
 
 # Stored fundamentals that can check a claim of each metric, in order of preference. A name
 # ending in "*" matches any stored metric with that prefix (e.g. electricity_sales_va_com).
