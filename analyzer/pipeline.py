@@ -337,6 +337,43 @@ def _compute_divergence(
     return summary
 
 
+# --------------------------------------------------------------------------- claims ledger
+# Quantified growth claims from scored sentences, checked against the fundamentals.
+
+
+def run_claims(
+    store: Store,
+    *,
+    growth_threshold: float | None = None,
+    refresh: bool = False,
+    model_version: str | None = None,
+    extractor: Any = None,
+    check: bool = True,
+    as_of: str | None = None,
+    fx_rates: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Extract claims from documents not yet read, then (optionally) check every stored claim.
+
+    A document whose extraction fails is reported and skipped; its scores stay as they are.
+    """
+    from analyzer.claims.extract import DEFAULT_GROWTH_THRESHOLD
+    from analyzer.claims.ledger import check_store, extract_store
+
+    with store.run("claims", {"model_version": model_version, "refresh": refresh, "check": check}) as run:
+        report = extract_store(
+            store,
+            growth_threshold=DEFAULT_GROWTH_THRESHOLD if growth_threshold is None else growth_threshold,
+            model_version=model_version,
+            extractor=extractor,
+            refresh=refresh,
+        )
+        summary: dict[str, Any] = {"extract": report.as_dict()}
+        if check:
+            summary["check"] = check_store(store, as_of=as_of, fx_rates=fx_rates)
+        run.stats.update(summary)
+    return summary
+
+
 # --------------------------------------------------------------------------- ingestion
 # Sources files, feeds, article pages, PDFs, local files and JSONL dumps into the store.
 
@@ -512,6 +549,13 @@ def build_demo(
 
     summary["divergence"] = compute_divergence(store, freq=["quarter", "month"], model_version=scorer.model_version)
     say("Computed narrative heat and divergence")
+
+    summary["claims"] = run_claims(store, model_version=scorer.model_version)
+    checked = summary["claims"].get("check") or {}
+    say(
+        f"Claims ledger: {summary['claims']['extract']['claims']} new claim(s); "
+        + (", ".join(f"{n} {s}" for s, n in sorted(checked.items())) or "none to check")
+    )
     return summary
 
 

@@ -1,14 +1,10 @@
 """The scheduled update: ingest the sources, tag and score what is new, recompute heat and
-divergence, extract claims, then send alerts for new flags, as one call for cron or a timer.
-
-Claims extraction runs only when the :mod:`analyzer.claims` package is installed and offers
-``extract_claims(store)`` (looked up at run time, so the update works with or without it).
+divergence, extract and check claims, then send alerts for new flags, as one call for cron or a
+timer. Every stage is recorded in the ``runs`` table.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +14,6 @@ from analyzer.errors import InputError
 
 SOURCES_ENV_VAR = "ANALYZER_SOURCES"
 DEFAULT_SOURCES_FILE = Path("sources.yaml")
-CLAIMS_FUNCTIONS = ("extract_claims", "update_claims")
 
 
 def default_inputs() -> list[str]:
@@ -34,28 +29,6 @@ def default_inputs() -> list[str]:
     )
 
 
-def claims_step(store: Any) -> dict[str, Any]:
-    """Run claims extraction when the claims package provides it; otherwise say why not."""
-    from analyzer import pipeline
-
-    function = getattr(pipeline, "extract_claims", None)
-    if not callable(function):
-        if importlib.util.find_spec("analyzer.claims") is None:
-            return {"status": "skipped", "reason": "the analyzer.claims package is not installed"}
-        module = importlib.import_module("analyzer.claims")
-        function = next(
-            (getattr(module, n) for n in CLAIMS_FUNCTIONS if callable(getattr(module, n, None))),
-            None,
-        )
-        if function is None:
-            return {
-                "status": "skipped",
-                "reason": f"analyzer.claims offers none of {', '.join(f + '(store)' for f in CLAIMS_FUNCTIONS)}",
-            }
-    result = function(store)
-    return {"status": "ok", "result": getattr(result, "__dict__", result)}
-
-
 def run_update(
     store: Any,
     inputs: Sequence[str] | None = None,
@@ -69,14 +42,20 @@ def run_update(
 ) -> dict[str, Any]:
     """Every stage in order; returns a summary per stage. Each stage's results are stored as it
     finishes, so a failure later on keeps what earlier stages did."""
-    from analyzer.pipeline import compute_divergence, ingest, score_store, tag_entities
+    from analyzer.pipeline import (
+        compute_divergence,
+        ingest_inputs,
+        run_claims,
+        score_store,
+        tag_entities,
+    )
     from analyzer.scoring.scorer import HypeScorer
     from analyzer.storage import utcnow
 
     summary: dict[str, Any] = {}
     sources = list(inputs) if inputs else default_inputs()
     started = utcnow()
-    report = ingest(store, sources, allow_private=allow_private)
+    report = ingest_inputs(store, sources, allow_private=allow_private)
     summary["ingest"] = report.to_dict()
     say(
         f"Ingested {len(sources)} input(s): {report.inserted} new, {report.updated} updated, "
@@ -106,8 +85,9 @@ def run_update(
     )
     say(f"Computed heat, divergence and flags ({', '.join(freqs)}).")
 
-    summary["claims"] = claims_step(store)
-    say("Claims: " + (summary["claims"].get("reason") or "extracted"))
+    summary["claims"] = run_claims(store, model_version=scorer.model_version)
+    extracted = summary["claims"]["extract"]
+    say(f"Claims: {extracted.get('claims', 0)} found in {extracted.get('documents', 0)} new document(s), all checked.")
 
     if watch:
         from analyzer.alerts import run_watches

@@ -10,7 +10,8 @@ import streamlit as st
 
 from analyzer.errors import AnalyzerError
 from analyzer.views import versions
-from app_pages import render, ui
+from app_pages import ui
+from app_pages.render import markdown_escape
 
 MAX_ROWS = 20
 
@@ -39,10 +40,10 @@ def _comparison(db: str, stored: list[dict]) -> None:
     try:
         result = ui_compare(db, ui.db_stamp(), a, b, ui.freq())
     except AnalyzerError as exc:
-        st.warning(f"These versions cannot be compared: {render.markdown_escape(exc)}")
+        st.warning(f"These versions cannot be compared: {markdown_escape(exc)}")
         return
     for note in result.notes:
-        st.caption(render.markdown_escape(note))
+        st.caption(markdown_escape(note))
     st.dataframe(result.flip_summary, hide_index=True, width="stretch", key="compare_flip_summary")
     if not result.flips.empty:
         st.caption(f"{len(result.flips):,} label flips; the largest moves:")
@@ -96,7 +97,7 @@ def _agreement(db: str) -> None:
         return
     st.caption(
         "Labels per annotator: "
-        + ", ".join(f"{render.markdown_escape(k)} {v:,}" for k, v in sorted(counts.items()))
+        + ", ".join(f"{markdown_escape(k)} {v:,}" for k, v in sorted(counts.items()))
     )
     table: pd.DataFrame = found["table"]
     if table.empty:
@@ -123,7 +124,7 @@ def render() -> None:
     try:
         stored = versions.stored_versions(db)
     except AnalyzerError as exc:
-        st.caption(f"Versions and labels cannot be read: {render.markdown_escape(exc)}")
+        st.caption(f"Versions and labels cannot be read: {markdown_escape(exc)}")
         return
     _comparison(db, stored)
     _agreement(db)

@@ -27,7 +27,7 @@ from analyzer.cli import main
 from analyzer.errors import InputError
 from analyzer.ingest.fetch import FetcherConfig, FetchRefused
 from analyzer.storage import Store
-from analyzer.views import app_api
+from analyzer.views import overview as overview_reads
 
 FAST = FetcherConfig(connect_timeout=1.0, read_timeout=1.0, deadline=3.0, retries=2, backoff=0.01)
 
@@ -73,7 +73,7 @@ def test_webhook_alerts_are_signed_complete_and_sent_once(
     received = server.at(url)
     assert len(received) == 2
     app_summaries = set(
-        app_api.latest_flags(flagged.path, "quarter", flagged.latest_model_version())["summary"]
+        overview_reads.latest_flags(flagged.path, "quarter", flagged.latest_model_version())["summary"]
     )
     for request in received:
         assert verify_signature(request.body, "s3cret", request.headers["x-analyzer-signature"])

@@ -18,7 +18,7 @@ from loop_fixtures import rescored_seed
 from streamlit.testing.v1 import AppTest
 
 from analyzer.storage import Store
-from analyzer.views import app_api
+from analyzer.views import common
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 READ_ONLY_PAGES = ["overview", "entity", "check", "documents", "model"]
@@ -215,7 +215,7 @@ def test_every_other_page_opens_the_database_read_only(app_db: Path) -> None:
             assert at.get("html"), "the pasted text was scored"
     assert (file_digest(app_db), table_dump(app_db)) == before
     with (
-        app_api.open_readonly(app_db) as store,
+        common.open_readonly(app_db) as store,
         pytest.raises(sqlite3.OperationalError, match="readonly"),
     ):
         store.conn.execute("DELETE FROM labels")

@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "divergence",
     "watch",
     "update",
+    "claims",
     "serve",
     "demo",
     "stats",

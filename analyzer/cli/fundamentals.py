@@ -44,12 +44,12 @@ def import_csv(
 
 @fundamentals_app.command("fetch")
 def fetch(
-    source: Annotated[str, typer.Argument(help="sec | defillama | coingecko | fred")],
+    source: Annotated[str, typer.Argument(help="sec | defillama | coingecko | fred | eia")],
     ids: Annotated[
         list[str] | None,
         typer.Argument(
             help="Entity ids from entities.yaml, or identifiers at the source (CIK, slug, coin id,"
-            " FRED series). Default: every entity with an identifier for the source."
+            " FRED series, EIA spec such as retail-sales:VA:COM). Default: every entity with an identifier for the source."
         ),
     ] = None,
     db: DbOption = None,
@@ -62,7 +62,10 @@ def fetch(
         typer.Option("--user-agent", help="SEC: 'Name email@example.com' (or $ANALYZER_SEC_USER_AGENT)."),
     ] = None,
     api_key: Annotated[
-        str | None, typer.Option("--api-key", help="CoinGecko demo or pro key (or $ANALYZER_COINGECKO_API_KEY).")
+        str | None, typer.Option(
+            "--api-key",
+            help="CoinGecko demo or pro key (or $ANALYZER_COINGECKO_API_KEY); EIA key (or $ANALYZER_EIA_API_KEY).",
+        )
     ] = None,
     pro: Annotated[bool, typer.Option("--pro", help="CoinGecko: the key is a pro key (pro API host).")] = False,
     base_url: Annotated[str | None, typer.Option("--base-url", help="Use another API host (a mirror).")] = None,

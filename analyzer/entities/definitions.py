@@ -44,10 +44,10 @@ from analyzer.errors import InputError
 KINDS = ("company", "token", "protocol", "theme")
 FIELDS = (
     "id", "name", "kind", "aliases", "exclusions", "tickers", "sec_cik", "defillama_slug",
-    "coingecko_id", "description",
+    "coingecko_id", "eia_series", "description",
 )
 LIST_FIELDS = ("aliases", "exclusions", "tickers")
-IDENTIFIER_FIELDS = ("sec_cik", "defillama_slug", "coingecko_id")
+IDENTIFIER_FIELDS = ("sec_cik", "defillama_slug", "coingecko_id", "eia_series")
 ENTITY_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,11}$")
 EXCLUSION_WINDOW = 2
@@ -110,6 +110,7 @@ class Entity:
     defillama_slug: str | None = None
     coingecko_id: str | None = None
     description: str | None = None
+    eia_series: str | None = None  # EIA series this entity is measured by, e.g. "retail-sales:VA:COM"
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Entity:
@@ -131,6 +132,7 @@ class Entity:
             sec_cik=_optional_str(data.get("sec_cik")),
             defillama_slug=_optional_str(data.get("defillama_slug")),
             coingecko_id=_optional_str(data.get("coingecko_id")),
+            eia_series=_optional_str(data.get("eia_series")),
             description=_optional_str(data.get("description")),
         )
 
@@ -145,6 +147,7 @@ class Entity:
             "sec_cik": self.sec_cik,
             "defillama_slug": self.defillama_slug,
             "coingecko_id": self.coingecko_id,
+            "eia_series": self.eia_series,
             "description": self.description,
         }
 

@@ -13,6 +13,9 @@ Metrics written (``unit`` says the currency where one applies):
 - defillama: ``tvl``, ``fees``, ``protocol_revenue`` (daily, USD)
 - coingecko: ``price``, ``market_cap``, ``volume`` (daily, last value of the UTC day, USD)
 - fred: the series id, e.g. ``DFF`` (entity ``macro`` unless told otherwise)
+- eia: ``electricity_sales``/``electricity_price`` (retail sales by state and sector) and
+  ``generating_capacity``, suffixed with state and sector (see :mod:`.eia`; entity
+  ``electricity`` unless an entity links the series with ``eia_series``)
 """
 
 from __future__ import annotations
@@ -24,17 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import InputError
-from analyzer.fundamentals import coingecko, defillama, fred, sec
+from analyzer.fundamentals import coingecko, defillama, eia, fred, sec
 from analyzer.fundamentals.http import DEFAULT_TIMEOUT_S, HttpClient, source_cache_dir
 
-SOURCES = ("sec", "defillama", "coingecko", "fred")
-SOURCE_NAMES = {m.SOURCE_KEY: m.SOURCE_NAME for m in (sec, defillama, coingecko, fred)}
+SOURCES = ("sec", "defillama", "coingecko", "fred", "eia")
+SOURCE_NAMES = {m.SOURCE_KEY: m.SOURCE_NAME for m in (sec, defillama, coingecko, fred, eia)}
 # The entities.yaml field that names an entity at each source.
 IDENTIFIER_FIELDS = {
     "sec": "sec_cik",
     "defillama": "defillama_slug",
     "coingecko": "coingecko_id",
     "fred": None,
+    "eia": "eia_series",
 }
 METRICS = {
     "sec": tuple(
@@ -43,6 +47,7 @@ METRICS = {
     "defillama": ("tvl", *defillama.FEE_METRICS.values()),
     "coingecko": tuple(coingecko.SERIES_METRICS.values()),
     "fred": (),
+    "eia": ("electricity_sales*", "electricity_price*", "generating_capacity*"),
 }
 
 
@@ -155,7 +160,8 @@ def resolve_targets(
             targets.append(Target(entity or item, str(known[item][field_name])))
             continue
         key = _normalised_identifier(source, item)
-        targets.append(Target(entity or by_identifier.get(key, item), item))
+        unmapped = eia.DEFAULT_ENTITY if source == "eia" else item
+        targets.append(Target(entity or by_identifier.get(key, unmapped), item))
     return targets
 
 
@@ -172,6 +178,8 @@ def make_client(source: str, options: FetchOptions) -> HttpClient:
         key = options.api_key or os.environ.get(coingecko.API_KEY_ENV) or None
         base, cg_headers, rate = coingecko.client_settings(key, options.pro, options.base_url)
         headers.update(cg_headers)
+    elif source == "eia":
+        base, rate = options.base_url or eia.DEFAULT_BASE_URL, eia.RATE_PER_SECOND
     else:
         base, rate = options.base_url or fred.DEFAULT_BASE_URL, fred.RATE_PER_SECOND
     return HttpClient(
@@ -184,6 +192,7 @@ def make_client(source: str, options: FetchOptions) -> HttpClient:
         headers=headers,
         max_retry_wait=options.max_retry_wait,
         allow_private=options.allow_private,
+        secret_params=("api_key",) if source == "eia" else (),
     )
 
 
@@ -198,6 +207,8 @@ def fetch_target(
     if source == "coingecko":
         rows = coingecko.fetch_market_chart(client, target.identifier, target.entity_id, days=options.days)
         return rows, []
+    if source == "eia":
+        return eia.fetch_series(client, target.identifier, target.entity_id, api_key=options.api_key)
     return fred.fetch_series(client, target.identifier, target.entity_id)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import InputError
+from analyzer.fundamentals.compute_prices import check_compute_row
 from analyzer.fundamentals.values import normalise_date, parse_value
 
 REQUIRED_COLUMNS = ("entity", "metric", "date", "value")
@@ -128,7 +129,7 @@ def _parse_row(cells: list[str], index: dict[str, int]) -> dict[str, Any]:
             filed_at = normalise_date(filed_text)
         except ValueError as exc:
             raise ValueError(f"filed_at: {exc}") from None
-    return {
+    row = {
         "entity_id": entity,
         "metric": metric,
         "date": day,
@@ -137,3 +138,5 @@ def _parse_row(cells: list[str], index: dict[str, int]) -> dict[str, Any]:
         "source": _cell(cells, index, "source") or "csv",
         "filed_at": filed_at,
     }
+    check_compute_row(row)
+    return row

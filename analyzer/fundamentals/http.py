@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from analyzer.errors import FetchError, InputError
 from analyzer.ingest.fetch import (
@@ -121,6 +121,8 @@ class HttpClient:
     policy: AddressPolicy | None = None
     requests_made: int = 0
     cache_hits: int = 0
+    # Query parameters that carry a secret (an API key): kept out of cache keys, cache files and messages.
+    secret_params: tuple[str, ...] = ()
     _fetcher: SafeFetcher | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -158,15 +160,23 @@ class HttpClient:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise FetchError(
-                f"{self.source}: the response from {self.url_for(path, params)} is not JSON ({exc});"
+                f"{self.source}: the response from {self.public_url(self.url_for(path, params))} is not JSON ({exc});"
                 " check --base-url, or rerun with --refresh if a cached copy is damaged"
             ) from exc
+
+    def public_url(self, url: str) -> str:
+        """``url`` with the values of :attr:`secret_params` replaced by ``***``."""
+        if not self.secret_params:
+            return url
+        parts = urlsplit(url)
+        pairs = [(k, "***" if k in self.secret_params else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+        return parts._replace(query=urlencode(pairs)).geturl()
 
     # ----------------------------------------------------------------- cache
     def _cache_paths(self, url: str) -> tuple[Path, Path] | None:
         if self.cache_dir is None:
             return None
-        key = cache_key(url)
+        key = cache_key(self.public_url(url))
         return self.cache_dir / f"{key}.body", self.cache_dir / f"{key}.json"
 
     def _read_cache(self, url: str) -> str | None:
@@ -191,7 +201,7 @@ class HttpClient:
                     meta_path,
                     json.dumps(
                         {
-                            "url": url,
+                            "url": self.public_url(url),
                             "source": self.source,
                             "content_type": content_type,
                             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -252,17 +262,17 @@ class HttpClient:
                         f" {wait:.0f} s. Try again later"
                         + (" or use an API key" if self.source == "CoinGecko" else ""),
                         status,
-                        url,
+                        self.public_url(url),
                     )
                 attempt += 1
                 time.sleep(wait)
                 continue
-            raise self._error(result, url, attempt)
+            raise self._error(result, self.public_url(url), attempt)
 
     def _error(self, result: FetchResult, url: str, attempt: int) -> FetchError:
         """A message that names the source, what went wrong and what to do about it."""
         status = result.http_status
-        final_url = result.final_url or url
+        final_url = self.public_url(result.final_url) if result.final_url else url
         if result.status == "http_error" and status in RETRY_STATUSES:
             return HttpStatusError(
                 f"{self.source}: still unavailable (HTTP {status}) after {attempt} retries; try again later",

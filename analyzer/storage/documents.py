@@ -257,16 +257,18 @@ class DocumentTables(StoreBase):
             "sec_cik": str(entity["sec_cik"]) if entity.get("sec_cik") not in (None, "") else None,
             "defillama_slug": entity.get("defillama_slug"),
             "coingecko_id": entity.get("coingecko_id"),
+            "eia_series": entity.get("eia_series"),
         }
         with self.transaction():
             self.conn.execute(
                 "INSERT INTO entities (id, name, kind, aliases, exclusions, tickers, description, sec_cik,"
-                " defillama_slug, coingecko_id) VALUES (:id, :name, :kind, :aliases, :exclusions, :tickers,"
-                " :description, :sec_cik, :defillama_slug, :coingecko_id)"
+                " defillama_slug, coingecko_id, eia_series) VALUES (:id, :name, :kind, :aliases, :exclusions,"
+                " :tickers, :description, :sec_cik, :defillama_slug, :coingecko_id, :eia_series)"
                 " ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind,"
                 " aliases = excluded.aliases, exclusions = excluded.exclusions, tickers = excluded.tickers,"
                 " description = excluded.description, sec_cik = excluded.sec_cik,"
-                " defillama_slug = excluded.defillama_slug, coingecko_id = excluded.coingecko_id",
+                " defillama_slug = excluded.defillama_slug, coingecko_id = excluded.coingecko_id,"
+                " eia_series = excluded.eia_series",
                 row,
             )
 

@@ -324,7 +324,15 @@ def _m003_external_id_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_documents_external_id ON documents(source_id, external_id)")
 
 
-def _m006_labels_and_watches(db: sqlite_utils.Database) -> None:
+def _m004_claims(db: sqlite_utils.Database) -> None:
+    """The claims ledger (:mod:`analyzer.storage.claims`) and the entities' EIA series links."""
+    from analyzer.storage.claims import create_claims_tables
+
+    create_claims_tables(db)
+    db.execute("ALTER TABLE entities ADD COLUMN eia_series TEXT")
+
+
+def _m005_labels_and_watches(db: sqlite_utils.Database) -> None:
     """Human labels for sentences, and watches that turn new flags into alerts.
 
     A label belongs to a sentence's text (its ``text_hash``, as in ``sentences``) and one
@@ -395,7 +403,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_analysis,
     _m003_external_id_index,
-    _m006_labels_and_watches,
+    _m004_claims,
+    _m005_labels_and_watches,
 ]
 
 

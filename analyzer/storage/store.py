@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from analyzer.storage.analysis import AnalysisTables
+from analyzer.storage.claims import ClaimsTables
 from analyzer.storage.documents import DocumentTables
 from analyzer.storage.fundamentals import FundamentalTables
 from analyzer.storage.labels import LabelsMixin
@@ -24,7 +25,7 @@ from analyzer.storage.watches import WatchesMixin
 
 class Store(
     DocumentTables, ScoreTables, FundamentalTables, AnalysisTables, SearchQueries, RunTables,
-    LabelsMixin, VersionsMixin, WatchesMixin,
+    LabelsMixin, VersionsMixin, WatchesMixin, ClaimsTables,
 ):
     """The analyzer database (see :class:`analyzer.storage.base.StoreBase` for opening it)."""
 

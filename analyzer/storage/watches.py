@@ -51,7 +51,7 @@ class WatchStorageError(AnalyzerError):
 
 
 def _now() -> str:
-    from analyzer.storage.store import utcnow
+    from analyzer.storage.base import utcnow
 
     return utcnow()
 

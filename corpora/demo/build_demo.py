@@ -328,6 +328,15 @@ MONTHLY: dict[str, dict[str, list[float | None]]] = {
     },
 }
 MONTHLY_SOURCE = {"price": "demo-approx:coingecko", "tvl": "demo-approx:defillama", "fees": "demo-approx:defillama"}
+# Electricity sold to Virginia's commercial sector (where data centers are counted), in the
+# shape of the EIA retail-sales series: approximate annual totals in million kWh, spread over
+# the months with a summer peak, and an approximate average price in cents per kWh. Written for
+# the demo from the public trend (data-center load growth in Dominion's territory); not EIA data.
+ELECTRICITY_ENTITY = "ai-datacenters"
+ELECTRICITY_SALES_ANNUAL = {2022: 57_000, 2023: 61_000, 2024: 66_500, 2025: 72_000}
+ELECTRICITY_SEASON = (0.082, 0.075, 0.078, 0.075, 0.080, 0.088, 0.097, 0.097, 0.086, 0.080, 0.078, 0.084)
+ELECTRICITY_PRICE = {2022: 8.3, 2023: 8.9, 2024: 9.2, 2025: 9.7}
+ELECTRICITY_RELEASE_LAG_DAYS = 60  # as the EIA connector estimates for monthly data
 TOKEN_LABELS = {
     "render": ("Render Network", "RNDR"),
     "akash": ("Akash Network", "AKT"),
@@ -374,6 +383,17 @@ def fundamentals_rows() -> list[list[str]]:
                     entity, metric, month_end(year, month).isoformat(), text, "USD",
                     MONTHLY_SOURCE[metric], "",
                 ])
+    season_total = sum(ELECTRICITY_SEASON)
+    for year, total in ELECTRICITY_SALES_ANNUAL.items():
+        for month, share in enumerate(ELECTRICITY_SEASON, start=1):
+            end = month_end(year, month)
+            filed = (end + timedelta(days=ELECTRICITY_RELEASE_LAG_DAYS)).isoformat()
+            sales = round(total * share / season_total)
+            price = ELECTRICITY_PRICE[year] + (0.6 if month in (6, 7, 8, 9) else 0.0)
+            rows.append([ELECTRICITY_ENTITY, "electricity_sales_va_com", end.isoformat(), f"{sales:d}",
+                         "million kWh", "demo-approx:eia", filed])
+            rows.append([ELECTRICITY_ENTITY, "electricity_price_va_com", end.isoformat(), f"{price:.2f}",
+                         "cents/kWh", "demo-approx:eia", filed])
     return rows
 
 

@@ -1,0 +1,659 @@
+"""Quantified forward-looking claims from scored sentences, by rules.
+
+:func:`extract_claims` is a pure function: (sentences frame, documents frame) -> claims frame.
+Only sentences whose *growth* probability is at least ``growth_threshold`` are read
+(:data:`DEFAULT_GROWTH_THRESHOLD`); sentences without a growth score (a language the model was
+not trained on, such as Japanese with the English model) are read too unless
+``include_unscored=False``, because the rules below are strict enough on their own.
+
+A sentence holds a claim when it
+
+1. looks ahead: a hedge or modal ("will", "expects", "could", "aims to", 見込み, 目指す) or a
+   deadline in the future ("by 2026", "within two years", 「2030年までに」), and does not
+   merely report a past result ("revenue rose 94%" with no forward cue);
+2. puts a number on a change or a level: a multiplier ("triple", "1000x", 3倍), a percentage
+   change ("grow 40%"), or an absolute target ("a $1 trillion market", "10 GW", "20,000 GPUs").
+
+One claim per sentence: the strongest magnitude (multiplier, then percentage change, then an
+absolute target, then a share of a total) with its metric, direction, baseline, horizon, hedge
+level and speaker. See :data:`CLAIM_COLUMNS` for the fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from analyzer.claims import vocabulary as vocab
+from analyzer.claims.horizons import Horizon, choose_horizon, find_horizons
+from analyzer.claims.quantities import (
+    COUNT,
+    CURRENCY,
+    MULTIPLIER,
+    PERCENT,
+    PHYSICAL,
+    Quantity,
+    find_quantities,
+    is_japanese,
+)
+from analyzer.errors import InputError
+
+EXTRACTOR_VERSION = "rules-1"
+DEFAULT_GROWTH_THRESHOLD = 0.5
+METHOD_RULES = "rules"
+
+# Magnitude kinds, strongest first.
+MAGNITUDE_KINDS = ("multiplier", "percent", "absolute", "share")
+
+CLAIM_COLUMNS = (
+    "claim_key",
+    "document_id",
+    "sentence_index",
+    "claim_index",
+    "sentence",
+    "sentence_hash",
+    "entity_id",
+    "entity_source",
+    "metric",
+    "metric_text",
+    "direction",
+    "magnitude_kind",
+    "magnitude_value",
+    "magnitude_unit",
+    "currency",
+    "per_year",
+    "baseline_value",
+    "baseline_unit",
+    "baseline_source",
+    "claimed_change",
+    "horizon",
+    "horizon_kind",
+    "horizon_text",
+    "horizon_error",
+    "hedge",
+    "hedge_text",
+    "speaker",
+    "speaker_text",
+    "published_at",
+    "language",
+    "growth",
+    "method",
+    "extractor_version",
+)
+
+
+# --------------------------------------------------------------------------- word matching
+
+
+@lru_cache(maxsize=64)
+def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    # "may" only in lower case: "May 2025" is a month.
+    loose = sorted((w for w in words if w != "may"), key=len, reverse=True)
+    body = "|".join(re.escape(w).replace(r"\ ", r"[\s-]+") for w in loose)
+    strict = "|(?-i:may)" if "may" in words else ""
+    return re.compile(rf"(?<![\w-])(?:{body}{strict})(?![\w-])", re.IGNORECASE)
+
+
+def find_words(
+    text: str, words: Sequence[str], japanese: bool = False
+) -> list[tuple[int, int, str]]:
+    """(start, end, matched) for each cue word in ``text``; substrings in Japanese."""
+    if japanese:
+        found = []
+        for word in words:
+            for match in re.finditer(re.escape(word), text):
+                found.append((match.start(), match.end(), match[0]))
+        return sorted(found)
+    return [(m.start(), m.end(), m[0]) for m in _word_pattern(tuple(words)).finditer(text)]
+
+
+# --------------------------------------------------------------------------- one sentence
+
+
+@dataclass
+class SentenceContext:
+    """What the rules need besides the text: when it was published and who it is about."""
+
+    published: date
+    language: str | None = None
+    entities: Sequence[str] = ()
+    document_entities: Sequence[str] = ()
+    document_kind: str | None = None
+
+
+@dataclass
+class RuleClaim:
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _distance(a: tuple[int, int], b: tuple[int, int]) -> int:
+    if a[1] <= b[0]:
+        return b[0] - a[1]
+    if b[1] <= a[0]:
+        return a[0] - b[1]
+    return 0
+
+
+def _clause_before(text: str, position: int, width: int = 48) -> str:
+    return text[max(0, position - width) : position]
+
+
+def _is_change(text: str, quantity: Quantity, japanese: bool) -> tuple[bool, str]:
+    """Whether a percentage is a change, and its direction ('up'/'down')."""
+    before = _clause_before(text, quantity.start, 40)
+    after = text[quantity.end : quantity.end + 30]
+    if japanese:
+        window = before[-12:] + after[:12]
+        if any(w in window for w in vocab.DOWN_WORDS_JA):
+            return True, "down"
+        if any(w in window for w in vocab.UP_WORDS_JA):
+            return True, "up"
+        return False, "up"
+    down = find_words(before, vocab.DOWN_WORDS) + [
+        w
+        for w in find_words(after[:20], vocab.DOWN_WORDS)
+        if w[2].lower() in ("decline", "drop", "reduction", "cut", "decrease", "fall", "lower")
+    ]
+    up = find_words(before, vocab.UP_WORDS) + [
+        w
+        for w in find_words(
+            after[:20], ("growth", "increase", "rise", "higher", "gain", "jump", "expansion")
+        )
+    ]
+    if re.match(r"\s*(?:of|share)\b", after) and not up and not down:
+        return False, "up"
+    if down and (not up or down[-1][0] > up[-1][0]):
+        return True, "down"
+    if up:
+        return True, "up"
+    return False, "up"
+
+
+def _is_share(text: str, quantity: Quantity) -> bool:
+    return (
+        re.match(
+            r"\s*(?:of|share\s+of)\s+(?:the\s+|all\s+|global\s+|world\s+|US\s+|U\.S\.\s+)?\w",
+            text[quantity.end :],
+        )
+        is not None
+    )
+
+
+def _per_year(text: str, quantity: Quantity) -> bool:
+    window = text[max(0, quantity.start - 30) : quantity.end + 40].lower()
+    return (
+        any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", window) for w in vocab.PER_YEAR_WORDS)
+        or "年率" in window
+        or "年平均" in window
+    )
+
+
+def _explicit_baseline(
+    text: str, target: Quantity, quantities: Sequence[Quantity]
+) -> Quantity | None:
+    """X in "from X to Y" (or "X ... to Y") when X has the target's kind and unit."""
+    for other in quantities:
+        if other is target or other.end > target.start or other.kind != target.kind:
+            continue
+        between = text[other.end : target.start]
+        before = text[max(0, other.start - 14) : other.start]
+        from_to = re.search(r"\bfrom\b", before, re.I) and re.search(r"\bto\b", between, re.I)
+        if from_to or (
+            "から" in between and re.search(r"[にへ]|まで", text[target.end : target.end + 3])
+        ):
+            if other.unit == target.unit or (
+                other.kind == CURRENCY and other.currency == target.currency
+            ):
+                return other
+    return None
+
+
+_CLAUSE_BOUNDARY = re.compile(
+    r",\s|;\s|:\s|\s(?:as|because|while|since|after|when|but|which|thanks to|amid|driven by|on the back of)\s",
+    re.IGNORECASE,
+)
+_PRICE_MOVE = re.compile(
+    r"\b(?:go|goes|going|run|runs|rally|rallies|return|returns|pump|moon)\s+(?:another\s+)?$", re.I
+)
+
+
+def _clause(text: str, quantity: Quantity) -> tuple[int, int]:
+    """The clause around a number: from the last boundary before it to the first after it."""
+    start = 0
+    for match in _CLAUSE_BOUNDARY.finditer(text, 0, quantity.start):
+        start = match.end()
+    after = _CLAUSE_BOUNDARY.search(text, quantity.end)
+    return start, after.start() if after else len(text)
+
+
+def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str | None]:
+    """The claim's metric, from the words around its number (see :data:`vocab.METRIC_PRIORITY`).
+
+    Within the number's clause, metric words before it are tried first, the most specific
+    winning ("fees users pay for compute" is about fees); then the nearest after it; then the
+    unit (GW is capacity, TWh energy); "could go 10x" is a price move.
+    """
+    words = vocab.METRIC_WORDS_JA if japanese else vocab.METRIC_WORDS
+    start, end = (0, len(text)) if japanese else _clause(text, quantity)
+    found: list[tuple[int, int, str, str]] = []
+    for metric, cues in words.items():
+        for s, e, matched in find_words(text[start:end], cues, japanese):
+            s, e = s + start, e + start
+            if s < quantity.end and quantity.start < e and metric not in ("capacity", "energy"):
+                continue
+            found.append((s, e, metric, matched))
+    before = [f for f in found if f[1] <= quantity.end]
+    after = [f for f in found if f[1] > quantity.end]
+    chosen: tuple[str, str] | None = None
+    if japanese and found:
+        nearest = min(
+            found,
+            key=lambda f: (
+                _distance((f[0], f[1]), (quantity.start, quantity.end))
+                + (10 if f[2] == "other" else 0)
+            ),
+        )
+        chosen = (nearest[2], nearest[3])
+    elif before:
+        best = min(before, key=lambda f: (vocab.METRIC_PRIORITY.index(f[2]), quantity.start - f[1]))
+        chosen = (best[2], best[3])
+    elif after:
+        best = min(after, key=lambda f: (f[0] - quantity.end) + (10 if f[2] == "other" else 0))
+        chosen = (best[2], best[3])
+    unit_metric = None
+    if quantity.unit == "TWh":
+        unit_metric = "energy"
+    elif quantity.unit == "GW":
+        unit_metric = "capacity"
+    elif quantity.kind == COUNT and quantity.unit:
+        for metric in ("users", "capacity"):
+            if quantity.unit in vocab.METRIC_WORDS[metric]:
+                unit_metric = metric
+    if unit_metric and (chosen is None or chosen[0] in ("other", "revenue", "price")):
+        return unit_metric, quantity.unit
+    if (
+        chosen is None
+        and quantity.kind == MULTIPLIER
+        and _PRICE_MOVE.search(text[: quantity.start])
+    ):
+        return "price", quantity.surface
+    if chosen is None:
+        return "other", None
+    return chosen
+
+
+def _hedge(text: str, japanese: bool) -> tuple[str, str | None]:
+    words = vocab.HEDGE_WORDS_JA if japanese else vocab.HEDGE_WORDS
+    for level in ("possible", "aspirational", "expected", "firm"):
+        found = find_words(text, words[level], japanese)
+        if found:
+            return level, found[0][2]
+    return "unmarked", None
+
+
+def _speaker(text: str, context: SentenceContext, japanese: bool) -> tuple[str, str | None]:
+    analyst = find_words(
+        text, vocab.ANALYST_WORDS_JA if japanese else vocab.ANALYST_WORDS, japanese
+    )
+    company = find_words(
+        text, vocab.COMPANY_WORDS_JA if japanese else vocab.COMPANY_WORDS, japanese
+    )
+    quoted = any(mark in text for mark in vocab.QUOTE_MARKS)
+    if analyst and not (company and company[0][0] < analyst[0][0]):
+        return "analyst", analyst[0][2]
+    if company:
+        return "company", company[0][2]
+    if context.document_kind in ("whitepaper", "filing", "press"):
+        return "company", context.document_kind
+    if quoted or re.search(r"\b(?:said|says|told|according to)\b", text):
+        return "quoted", "quote"
+    return "writer", None
+
+
+def _looks_ahead(
+    text: str, hedge: str, horizon: Horizon | None, japanese: bool, magnitude: Quantity
+) -> bool:
+    if horizon is not None and horizon.deadline and horizon.due is not None:
+        if hedge != "unmarked":
+            return True
+        # A deadline alone ("Revenue to double by 2026") looks ahead unless a past-tense verb
+        # carries the number ("revenue doubled by 2026" read in 2027 has no future horizon anyway).
+        before = _clause_before(text, magnitude.start, 60)
+        return japanese or not find_words(before + " " + magnitude.surface, vocab.PAST_WORDS)
+    if hedge == "unmarked":
+        return False
+    if japanese:
+        return True
+    # A hedge that governs a past result ("said revenue rose 20%") does not make a claim.
+    before = _clause_before(text, magnitude.start, 30)
+    past = find_words(before, vocab.PAST_WORDS)
+    hedges = [
+        w
+        for level in ("possible", "aspirational", "expected", "firm")
+        for w in find_words(text[: magnitude.start], vocab.HEDGE_WORDS[level])
+    ]
+    return not past or bool(hedges and hedges[-1][0] > past[-1][0])
+
+
+def _choose_magnitude(
+    text: str, quantities: Sequence[Quantity], japanese: bool
+) -> tuple[str, Quantity, str] | None:
+    """(magnitude kind, quantity, direction) for the strongest magnitude in the sentence."""
+    for quantity in quantities:
+        if quantity.kind == MULTIPLIER and quantity.value > 0 and quantity.value != 1:
+            if quantity.value < 1:
+                return "multiplier", quantity, "down"
+            down = find_words(
+                _clause_before(text, quantity.start, 20),
+                ("cut", "reduce", "shrink", "lower", "fall", "drop", "decline"),
+            )
+            return "multiplier", quantity, "down" if down and not japanese else "up"
+    for quantity in quantities:
+        if quantity.kind == PERCENT:
+            change, direction = _is_change(text, quantity, japanese)
+            if change:
+                return "percent", quantity, direction
+    targets = [q for q in quantities if q.kind in (CURRENCY, PHYSICAL, COUNT)]
+    if targets:
+        # The amount after "to", "reach", "hit" (or at the end of "from X to Y") is the target.
+        for quantity in reversed(targets):
+            if re.search(
+                r"(?:\bto|\breach(?:es|ing)?|\bhit|\btop|\bexceed|\bsurpass|\bof|\bbe|\bat|に|まで)\s*(?:about|around|roughly|nearly|almost|more than|over|at least|some|an estimated)?\s*$",
+                _clause_before(text, quantity.start, 30),
+                re.I,
+            ):
+                down = find_words(_clause_before(text, quantity.start, 40), vocab.DOWN_WORDS)
+                return "absolute", quantity, "down" if down else "up"
+        quantity = targets[0]
+        if quantity.kind == COUNT and quantity.value < 2 and not quantity.unit:
+            return None
+        down = find_words(_clause_before(text, quantity.start, 40), vocab.DOWN_WORDS)
+        return "absolute", quantity, "down" if down else "up"
+    for quantity in quantities:
+        if quantity.kind == PERCENT and _is_share(text, quantity):
+            return "share", quantity, "up"
+    return None
+
+
+def _claimed_change(
+    kind: str,
+    value: float,
+    direction: str,
+    per_year: bool,
+    years: float | None,
+    baseline: float | None,
+) -> float | None:
+    if kind == "multiplier":
+        return value if direction == "up" or value < 1 else 1.0 / value
+    if kind == "percent":
+        rate = value / 100.0 * (1 if direction == "up" else -1)
+        if per_year:
+            if years is None or years <= 0:
+                return None
+            return (1.0 + rate) ** years
+        return 1.0 + rate
+    if kind == "absolute" and baseline:
+        return value / baseline
+    return None
+
+
+def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]]:
+    """The claim in one sentence as a list of zero or one field dicts (see :data:`CLAIM_COLUMNS`)."""
+    if not isinstance(text, str) or not text.strip():
+        return []
+    text = text.strip()
+    japanese = context.language == "ja" or (
+        context.language in (None, "und", "") and is_japanese(text)
+    )
+    language = "ja" if japanese else (context.language or "en")
+    horizons = find_horizons(text, context.published, language)
+    quantities = [
+        q
+        for q in find_quantities(text, language)
+        if not any(h.start < q.end and q.start < h.end for h in horizons)
+    ]
+    if not quantities:
+        return []
+    chosen = _choose_magnitude(text, quantities, japanese)
+    if chosen is None:
+        return []
+    kind, magnitude, direction = chosen
+    hedge, hedge_text = _hedge(text, japanese)
+    horizon = choose_horizon(horizons, context.published)
+    if horizons and horizon is None and hedge == "unmarked":
+        return []  # every date is in the past: a report
+    if not _looks_ahead(text, hedge, horizon, japanese, magnitude):
+        return []
+    if horizon is None and any(
+        h.due and h.due <= context.published.isoformat() and h.deadline for h in horizons
+    ):
+        # "revenue is expected to have doubled by 2022", read in 2023: a claim about the past.
+        return []
+    metric, metric_text = _metric_for(text, magnitude, japanese)
+    per_year = kind == "percent" and _per_year(text, magnitude)
+    baseline = _explicit_baseline(text, magnitude, quantities) if kind == "absolute" else None
+    years = None
+    if horizon is not None and horizon.due:
+        years = (date.fromisoformat(horizon.due) - context.published).days / 365.25
+    claimed = _claimed_change(
+        kind, magnitude.value, direction, per_year, years, baseline.value if baseline else None
+    )
+    speaker, speaker_text = _speaker(text, context, japanese)
+    entity_id, entity_source = None, None
+    if context.entities:
+        entity_id, entity_source = context.entities[0], "sentence"
+    elif context.document_entities:
+        entity_id, entity_source = context.document_entities[0], "document"
+    unit = magnitude.unit
+    if kind == "percent" or kind == "share":
+        unit = "%"
+    return [
+        {
+            "sentence": text,
+            "entity_id": entity_id,
+            "entity_source": entity_source,
+            "metric": metric,
+            "metric_text": metric_text,
+            "direction": direction,
+            "magnitude_kind": kind,
+            "magnitude_value": float(magnitude.value),
+            "magnitude_unit": unit,
+            "magnitude_text": magnitude.surface,
+            "currency": magnitude.currency,
+            "per_year": bool(per_year),
+            "baseline_value": float(baseline.value) if baseline else None,
+            "baseline_unit": baseline.unit if baseline else None,
+            "baseline_source": "explicit" if baseline else None,
+            "claimed_change": None
+            if claimed is None or not math.isfinite(claimed)
+            else float(claimed),
+            "horizon": horizon.due if horizon else None,
+            "horizon_kind": horizon.kind if horizon else "none",
+            "horizon_text": horizon.text if horizon else None,
+            "horizon_error": (horizon.error if horizon else "no horizon stated"),
+            "hedge": hedge,
+            "hedge_text": hedge_text,
+            "speaker": speaker,
+            "speaker_text": speaker_text,
+            "language": language,
+        }
+    ]
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def _published(value: Any) -> date | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _entity_list(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value if str(v).strip()]
+
+
+def claim_key(document_id: int, sentence_index: int, claim_index: int, sentence: str) -> str:
+    """Stable identity of a claim: its place in the document and the sentence it came from.
+
+    Re-scoring leaves it unchanged (scores are not part of it); re-ingesting an unchanged
+    document gives the same key, so the ledger never holds a claim twice.
+    """
+    digest = hashlib.sha256(
+        f"{document_id}:{sentence_index}:{claim_index}:{sentence}".encode()
+    ).hexdigest()
+    return digest[:20]
+
+
+def sentence_hash(sentence: str) -> str:
+    return hashlib.sha256(" ".join(sentence.split()).encode("utf-8")).hexdigest()
+
+
+def extract_claims(
+    sentences: Any,
+    documents: Any,
+    *,
+    growth_threshold: float = DEFAULT_GROWTH_THRESHOLD,
+    include_unscored: bool = True,
+) -> Any:
+    """Claims found in ``sentences`` (a DataFrame), one row per claim (:data:`CLAIM_COLUMNS`).
+
+    ``sentences`` has ``document_id``, ``sentence_index``, ``text`` and optionally ``growth``
+    (probability; NaN when unscored) and ``entity_ids`` (the sentence's entity tags, a list
+    or a comma-separated string). ``documents`` has ``document_id`` (or ``id``),
+    ``published_at`` and optionally ``language``, ``kind`` and ``entity_ids``. Documents
+    without a readable publication date yield no claims: a horizon cannot be resolved
+    without one.
+    """
+    import pandas as pd
+
+    if not 0.0 <= float(growth_threshold) <= 1.0:
+        raise InputError(f"growth threshold must be between 0 and 1, got {growth_threshold}")
+    for name, frame, needed in (
+        ("sentences", sentences, ("document_id", "sentence_index", "text")),
+        ("documents", documents, ("published_at",)),
+    ):
+        if not isinstance(frame, pd.DataFrame):
+            raise InputError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise InputError(f"{name} frame lacks column(s) {', '.join(missing)}")
+    docs = (
+        documents.rename(columns={"id": "document_id"})
+        if "document_id" not in documents.columns
+        else documents
+    )
+    if "document_id" not in docs.columns:
+        raise InputError("documents frame lacks column document_id (or id)")
+    by_document: dict[int, Mapping[str, Any]] = {
+        int(row["document_id"]): row for row in docs.to_dict("records")
+    }
+    rows: list[dict[str, Any]] = []
+    for record in sentences.to_dict("records"):
+        growth = record.get("growth")
+        scored = growth is not None and not (isinstance(growth, float) and math.isnan(growth))
+        if scored and float(growth) < growth_threshold:
+            continue
+        if not scored and not include_unscored:
+            continue
+        document_id = int(record["document_id"])
+        document = by_document.get(document_id)
+        if document is None:
+            continue
+        published = _published(document.get("published_at"))
+        if published is None:
+            continue
+        context = SentenceContext(
+            published=published,
+            language=(str(document.get("language")) if document.get("language") else None),
+            entities=_entity_list(record.get("entity_ids")),
+            document_entities=_entity_list(document.get("entity_ids")),
+            document_kind=document.get("kind"),
+        )
+        for claim_index, claim in enumerate(extract_sentence(str(record["text"]), context)):
+            sentence_index = int(record["sentence_index"])
+            claim.update(
+                claim_key=claim_key(document_id, sentence_index, claim_index, claim["sentence"]),
+                document_id=document_id,
+                sentence_index=sentence_index,
+                claim_index=claim_index,
+                sentence_hash=sentence_hash(claim["sentence"]),
+                published_at=published.isoformat(),
+                growth=float(growth) if scored else None,
+                method=METHOD_RULES,
+                extractor_version=EXTRACTOR_VERSION,
+            )
+            rows.append(claim)
+    frame = pd.DataFrame(rows, columns=[*CLAIM_COLUMNS, "magnitude_text"])
+    return frame
+
+
+def claims_in_text(
+    text: str,
+    *,
+    published_at: str | None = None,
+    language: str | None = None,
+    entities: Iterable[Any] = (),
+    scorer: Any = None,
+    growth_threshold: float = DEFAULT_GROWTH_THRESHOLD,
+) -> Any:
+    """Claims in a pasted text (the Check page): split, optionally scored, tagged, extracted.
+
+    Without ``published_at`` horizons resolve against today. With a ``scorer`` (a
+    :class:`~analyzer.scoring.scorer.HypeScorer`) only sentences above the growth threshold
+    are read; without one every sentence is.
+    """
+    import pandas as pd
+
+    from analyzer.entities.definitions import as_entities
+    from analyzer.entities.matching import tag_text
+    from analyzer.scoring.sentences import iter_sentences
+
+    if not isinstance(text, str):
+        raise InputError(f"text must be a string, got {type(text).__name__}")
+    sentences = list(iter_sentences(text))
+    growth: list[float | None] = [None] * len(sentences)
+    if scorer is not None and sentences:
+        growth = [s.get("growth") for s in scorer.sentence_scores(sentences)]
+    entity_list = as_entities(entities)
+    tags = tag_text("", sentences, entity_list) if entity_list else {}
+    per_sentence: dict[int, list[str]] = {}
+    for tag in tags.values():
+        for index in sorted(tag.sentence_indices):
+            per_sentence.setdefault(int(index), []).append(tag.entity_id)
+    frame = pd.DataFrame(
+        {
+            "document_id": 0,
+            "sentence_index": range(len(sentences)),
+            "text": sentences,
+            "growth": [float("nan") if g is None else g for g in growth],
+            "entity_ids": [per_sentence.get(i, []) for i in range(len(sentences))],
+        }
+    )
+    documents = pd.DataFrame(
+        [
+            {
+                "document_id": 0,
+                "published_at": published_at or date.today().isoformat(),
+                "language": language,
+                "entity_ids": sorted(tags),
+            }
+        ]
+    )
+    return extract_claims(frame, documents, growth_threshold=growth_threshold)
