@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "ingest",
     "score",
     "train",
+    "corpus",
     "entities",
     "fundamentals",
     "divergence",
