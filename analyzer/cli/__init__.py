@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "train",
     "label",
     "compare",
+    "corpus",
     "entities",
     "fundamentals",
     "divergence",
