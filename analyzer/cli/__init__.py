@@ -47,13 +47,7 @@ COMMAND_MODULES = (
 )
 
 for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"analyzer.cli.{_name}")
-    except ModuleNotFoundError as _exc:  # a command module not written yet
-        if _exc.name != f"analyzer.cli.{_name}":
-            raise
-        continue
-    _module.register(app)
+    importlib.import_module(f"analyzer.cli.{_name}").register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

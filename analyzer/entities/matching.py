@@ -5,7 +5,6 @@ optional embedding similarity against each entity's description.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,6 @@ from analyzer.entities.definitions import (
     as_entities,
 )
 from analyzer.errors import ModelError
-
-SENTENCE_FALLBACK = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n")
 
 _ENCODERS: dict[str, Any] = {}
 
@@ -79,11 +76,9 @@ def match_entities(text: str, entities: Iterable[Entity | Mapping[str, Any]]) ->
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences as the scoring stage sees them (so indices agree), or a plain split as fallback."""
-    try:
-        from analyzer.scoring.sentences import split_sentences as shared_split
-    except ImportError:
-        return [s.strip() for s in SENTENCE_FALLBACK.split(text) if s and s.strip()]
+    """Sentences as the scoring stage sees them, so sentence indices agree."""
+    from analyzer.scoring.sentences import split_sentences as shared_split
+
     return list(shared_split(text))
 
 
