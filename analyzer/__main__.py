@@ -1,0 +1,5 @@
+"""`python -m analyzer ...`: the same command line as `analyzer ...`."""
+
+from analyzer.cli import main
+
+main()
