@@ -41,7 +41,9 @@ WORDS = (
     "revenue margin chip token network demand supply quarter guidance cloud model energy grid "
     "capacity users fees protocol rally valuation investors analysts growth shipment order"
 ).split()
-# Row identities compared between runs: every column except the clock.
+# Row identities compared between runs: every column except the clock. Scores are compared to
+# 4 decimals: a resumed run batches sentences differently, and padding a batch moves float32
+# results in the 7th digit, which is not a lost or changed row.
 COMPARED = {
     "documents": "SELECT external_id, url, title, published_at, language, kind, text, content_hash,"
     " (SELECT name FROM sources s WHERE s.id = documents.source_id) FROM documents",
@@ -49,11 +51,11 @@ COMPARED = {
     " JOIN documents d ON d.id = de.document_id",
     "sentences": "SELECT d.external_id, s.sentence_index, s.text, s.text_hash FROM sentences s"
     " JOIN documents d ON d.id = s.document_id",
-    "scores": "SELECT d.external_id, s.model_version, round(s.hype, 6), round(s.growth, 6),"
-    " round(s.evidence, 6), s.n_sentences, s.unscored FROM scores s JOIN documents d ON d.id = s.document_id",
-    "sentence_scores": "SELECT d.external_id, s.sentence_index, s.model_version, round(s.hype, 6)"
+    "scores": "SELECT d.external_id, s.model_version, round(s.hype, 4), round(s.growth, 4),"
+    " round(s.evidence, 4), s.n_sentences, s.unscored FROM scores s JOIN documents d ON d.id = s.document_id",
+    "sentence_scores": "SELECT d.external_id, s.sentence_index, s.model_version, round(s.hype, 4)"
     " FROM sentence_scores s JOIN documents d ON d.id = s.document_id",
-    "score_cache": "SELECT text_hash, model_version, round(hype, 6) FROM score_cache",
+    "score_cache": "SELECT text_hash, model_version, round(hype, 4) FROM score_cache",
 }
 
 
