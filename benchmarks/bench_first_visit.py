@@ -55,9 +55,15 @@ def wait_for(url: str, timeout: float) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout:g} s")
 
 
-def start_app(db: Path, port: int) -> subprocess.Popen[bytes]:
+def start_app(db: Path, port: int, plain: bool = False) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-c", "from analyzer.cli import main; main()", "app", "--db", str(db), "--port", str(port)]
+    if plain:
+        # Plain `streamlit run`, without the warm start: what the first visit cost before it.
+        env["ANALYZER_DB"] = str(db.resolve())
+        command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"), "--server.port", str(port),
+                   "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                   "--server.fileWatcherType", "none"]
     return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
@@ -99,13 +105,13 @@ async def time_first_page(debug_port: int, url: str, timeout: float) -> float:
     raise RuntimeError(f"the Overview was not drawn within {timeout:g} s")
 
 
-def measure(db: Path, runs: int, timeout: float) -> dict[str, Any]:
+def measure(db: Path, runs: int, timeout: float, plain: bool = False) -> dict[str, Any]:
     seconds, startup = [], []
     for _ in range(runs):
         app_port, debug_port = free_port(), free_port()
         began = time.monotonic()
-        server = start_app(db, app_port)
-        with tempfile.TemporaryDirectory(prefix="first-visit-browser-") as profile:
+        server = start_app(db, app_port, plain)
+        with tempfile.TemporaryDirectory(prefix="first-visit-browser-", ignore_cleanup_errors=True) as profile:
             browser = start_browser(Path(profile), debug_port)
             try:
                 wait_for(f"http://127.0.0.1:{app_port}/_stcore/health", 120)
@@ -138,6 +144,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--compare-plain", action="store_true",
+                        help="also measure plain `streamlit run` (no warm start) in the same run")
     args = parser.parse_args()
     if not args.db.is_file():
         raise SystemExit(f"{args.db} does not exist; build it with `make demo-build`")
@@ -147,6 +155,9 @@ def main() -> None:
         results["materialised"] = measure(args.db, args.runs, args.timeout)
         bare = without_analysis(args.db, Path(tmp) / "bare.db")
         results["computed_on_the_fly"] = measure(bare, args.runs, args.timeout)
+        if args.compare_plain:
+            results["plain_streamlit_materialised"] = measure(args.db, args.runs, args.timeout, plain=True)
+            results["plain_streamlit_computed_on_the_fly"] = measure(bare, args.runs, args.timeout, plain=True)
     results["load_average_end"] = os.getloadavg()[0]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -32,7 +32,9 @@ def serve_app(db: Path | None, port: int, *, address: str = "localhost", open_br
     env = dict(os.environ)
     env["ANALYZER_DB"] = str(resolve_db_path(db).resolve())
     command = [
-        sys.executable, "-m", "streamlit", "run", str(app_script()),
+        # Not `streamlit run` directly: app_server loads the first page's modules and reads
+        # before the server listens, so a visitor never waits for imports.
+        sys.executable, "-m", "analyzer.cli.app_server", str(app_script()),
         "--server.port", str(port),
         "--server.address", address,
         "--server.headless", "false" if open_browser else "true",
