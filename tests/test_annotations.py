@@ -458,3 +458,37 @@ def test_cli_materialize_reports_refusals_and_fails_only_when_nothing_matches(
     )
     assert result.exit_code == 1
     assert "materialized 0 of 1" in result.output
+
+
+def test_top_supplement_takes_the_highest_scoring_prose_per_source_type() -> None:
+    from analyzer.training.pool import Candidate, select_supplement
+
+    def candidate(number: int, source_type: str, hype: float, shape: str = "prose") -> Candidate:
+        located = locate.Located(
+            local_path=f"{source_type}/file.txt",
+            extractor="text",
+            start=number * 100,
+            end=number * 100 + 40,
+            text=f"Sentence number {number} of the {source_type} file.",
+        )
+        item = Candidate(
+            located=located,
+            source_type=source_type,
+            document=f"{source_type}/file.txt",
+            origin={"origin_repo": "o/r", "origin_commit": "c" * 40, "origin_path": source_type},
+            shape=shape,
+            in_article=True,
+            context={"title": None, "previous": None, "next": None},
+        )
+        item.scores = {"hype": hype, "growth": 0.0, "evidence": 0.0}
+        return item
+
+    feed = [candidate(i, "feed", i / 10) for i in range(10)]
+    article = [candidate(20 + i, "article", i / 10) for i in range(10)]
+    heading = candidate(99, "feed", 0.99, shape="heading")
+    already = feed[9]
+    picked = select_supplement(
+        [*feed, *article, heading], {already.id}, {"hype": 4}, seed=3, round_name="s9", top=True
+    )
+    assert {c.id for c in picked} == {feed[8].id, feed[7].id, article[9].id, article[8].id}
+    assert {c.stratum for c in picked} == {"s9:hype:top"}

@@ -718,10 +718,16 @@ def select_supplement(
     wants: dict[str, int],
     seed: int,
     round_name: str,
+    top: bool = False,
 ) -> list[Candidate]:
     """More likely positives for labels that came out short, drawn from prose not in the pool,
     spread over source types in proportion to their prose; strata are named
-    ``<round>:<label>:<band>`` so natural rates still come from the ``random`` stratum only."""
+    ``<round>:<label>:<band>`` so natural rates still come from the ``random`` stratum only.
+
+    With ``top``, each source type's share is its highest-scoring sentences (stratum
+    ``<round>:<label>:top``) instead of a draw across score bands: when positives are rare,
+    the bands below the top mostly yield negatives, and labelling time is better spent on
+    the likeliest positives."""
     chosen = set(existing_ids)
     prose = sorted(
         (
@@ -740,7 +746,17 @@ def select_supplement(
         for source_type, members in by_type.items():
             rng = random.Random(f"{seed}:{round_name}:{label}:{source_type}")
             before = set(chosen)
-            _take_label(rng, label, members, round(want * len(members) / total), chosen)
+            quota = round(want * len(members) / total)
+            if top:
+                ranked = sorted(
+                    (c for c in members if c.id not in chosen),
+                    key=lambda c: (-c.scores[label], c.id),
+                )
+                for candidate in ranked[:quota]:
+                    candidate.stratum = f"{label}:top"
+                    chosen.add(candidate.id)
+            else:
+                _take_label(rng, label, members, quota, chosen)
             for candidate in members:
                 if candidate.id in chosen and candidate.id not in before:
                     candidate.stratum = f"{round_name}:{candidate.stratum}"
@@ -812,6 +828,7 @@ def build_supplement(
     round_name: str = "s1",
     score_cache: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    top: bool = False,
 ) -> PoolResult:
     """Extra likely positives for an existing pool (which stays as it is): a document group
     that already has a split keeps it, new groups are balanced as in :func:`assign_splits`."""
@@ -827,7 +844,7 @@ def build_supplement(
     existing_ids = {row["id"] for row in existing}
     existing_texts = {row["sha256"] for row in existing}
     fresh = [c for c in unique if c.sha256 not in existing_texts]
-    supplement = select_supplement(fresh, existing_ids, wants, seed, round_name)
+    supplement = select_supplement(fresh, existing_ids, wants, seed, round_name, top=top)
     split_of_group = {row["document"]: row["split"] for row in existing}
     new_groups = [c for c in supplement if (c.group or c.document) not in split_of_group]
     assign_splits(new_groups, seed)

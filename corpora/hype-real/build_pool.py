@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--round", default="s1", help="name of the supplement round (prefixes its strata)"
     )
+    parser.add_argument(
+        "--top",
+        action="store_true",
+        help="with --supplement: take each source type's highest-scoring sentences instead of a draw across score bands",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     args = parser.parse_args(argv)
 
@@ -116,6 +121,7 @@ def _supplement(args: argparse.Namespace, progress: Callable[[str], None]) -> in
         round_name=args.round,
         score_cache=args.score_cache,
         progress=progress,
+        top=args.top,
     )
     if args.batches:
         numbers = [
