@@ -16,6 +16,14 @@ from the ``head`` solution. After every epoch the validation loss is measured an
 is kept. Finally one temperature per label is fitted on the validation split
 (:mod:`analyzer.scoring.calibration`). Runs are deterministic for a given seed: torch's generator is
 seeded and the data order comes from a seeded generator.
+
+**Everything is chosen on the validation split, never on test**: the epoch (lowest validation
+loss), the temperatures (validation NLL), the languages claimed (validation AUROC), and, with
+``thresholds="validation"``, each label's threshold (the calibrated-probability cut with the best
+validation macro F1; by default it stays at 0.5). The validation metrics are stored in the
+config (``training.validation_metrics``) so variants can be compared there; the test split is
+evaluated once, after training, and what chose what is recorded in ``training.selection``
+(shown on the model card).
 """
 
 from __future__ import annotations
@@ -50,22 +58,6 @@ DEFAULT_PATIENCE = {"head": 40, "lora": 3, "full": 2}
 # --------------------------------------------------------------------------- data
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # --------------------------------------------------------------------------- options
 
 
@@ -89,11 +81,14 @@ class TrainingOptions:
     lora_alpha: int = 16
     lora_dropout: float = 0.1
     device: str = "auto"
-    languages: list[str] | None = None  # None: from the data, kept only if good enough on validation
+    languages: list[str] | None = (
+        None  # None: from the data, kept only if good enough on validation
+    )
     multilingual: bool | None = None  # None: guessed from the base name
     embed_batch_size: int = 64
     min_language_auroc: float = 0.9
     layers: str | list[int] | None = None  # pooled hidden states: None/"last", "all" or indices
+    thresholds: str = "fixed"  # fixed (0.5 on the calibrated probability) or validation
 
     def resolved(self) -> TrainingOptions:
         if self.method not in DEFAULT_EPOCHS:
@@ -103,10 +98,16 @@ class TrainingOptions:
         out = copy.copy(self)
         out.epochs = self.epochs if self.epochs is not None else DEFAULT_EPOCHS[self.method]
         out.lr = self.lr if self.lr is not None else DEFAULT_LR[self.method]
-        out.head_lr = self.head_lr if self.head_lr is not None else (out.lr if self.method == "head" else 1e-3)
+        out.head_lr = (
+            self.head_lr
+            if self.head_lr is not None
+            else (out.lr if self.method == "head" else 1e-3)
+        )
         out.patience = self.patience if self.patience is not None else DEFAULT_PATIENCE[self.method]
         if out.epochs < 1 or out.lr <= 0:
             raise InputError("epochs and learning rate must be positive")
+        if self.thresholds not in ("fixed", "validation"):
+            raise InputError(f"unknown threshold rule {self.thresholds!r}; use fixed or validation")
         return out
 
 
@@ -182,7 +183,9 @@ def fit_head(
         head.eval()
         with torch.no_grad():
             val_loss = _bce(head(x_val), y_val)
-        history.append({"epoch": epoch, "train_loss": total / max(seen, 1), "validation_loss": val_loss})
+        history.append(
+            {"epoch": epoch, "train_loss": total / max(seen, 1), "validation_loss": val_loss}
+        )
         if val_loss < best[0] - 1e-6:
             best = (val_loss, epoch, copy.deepcopy(head.state_dict()))
         if progress and (epoch % 25 == 0 or epoch == epochs):
@@ -276,9 +279,13 @@ def _fine_tune(
         model.eval()
         head.eval()
         val_loss = validation_loss()
-        history.append({"epoch": epoch, "train_loss": total / max(seen, 1), "validation_loss": val_loss})
+        history.append(
+            {"epoch": epoch, "train_loss": total / max(seen, 1), "validation_loss": val_loss}
+        )
         if progress:
-            progress({"stage": options.method, "epoch": epoch, "epochs": options.epochs, **history[-1]})
+            progress(
+                {"stage": options.method, "epoch": epoch, "epochs": options.epochs, **history[-1]}
+            )
         if val_loss < best_loss - 1e-6:
             best_loss, best_epoch, best_state = val_loss, epoch, trainable_state()
         elif epoch - best_epoch >= options.patience:
@@ -306,7 +313,12 @@ def _check_languages(
     y = label_matrix(rows)
     langs = np.array([str(r.get("lang") or "en") for r in rows])
     majority = Counter(langs.tolist()).most_common(1)[0][0]
-    report: dict[str, Any] = {"min_auroc": options.min_language_auroc, "auroc": {}, "kept": [], "dropped": []}
+    report: dict[str, Any] = {
+        "min_auroc": options.min_language_auroc,
+        "auroc": {},
+        "kept": [],
+        "dropped": [],
+    }
     for language in languages:
         mask = langs == language
         aurocs = [
@@ -321,6 +333,73 @@ def _check_languages(
         else:
             report["dropped"].append(language)
     return report
+
+
+def validation_threshold(y: Any, probs: Any) -> float:
+    """The calibrated-probability threshold with the best macro F1 on validation (ties: nearest 0.5).
+
+    Candidates are 0.05, 0.10, ... 0.95, so a threshold never sits on one sentence's score.
+    """
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(probs, dtype=np.float64)
+    if not 0 < y.sum() < len(y):
+        return 0.5
+    best = (-1.0, 0.0, 0.5)
+    for step in range(1, 20):
+        t = round(step * 0.05, 2)
+        score = float(
+            f1_score(y, (p >= t).astype(int), average="macro", labels=[0, 1], zero_division=0)
+        )
+        key = (score, -abs(t - 0.5), t)
+        if key > best:
+            best = key
+    return best[2]
+
+
+def _validation_metrics(y: Any, probs: Any, thresholds: Sequence[float]) -> dict[str, Any]:
+    """AUROC, macro F1 at the threshold and ECE per label on validation (for comparing variants)."""
+    from analyzer.training.evaluation import binary_metrics
+
+    out: dict[str, Any] = {}
+    for j, label in enumerate(LABELS):
+        m = binary_metrics(y[:, j], probs[:, j], thresholds[j])
+        out[label] = {
+            key: None if m[key] is None else round(float(m[key]), 4)
+            for key in ("auroc", "macro_f1", "ece")
+        }
+    return out
+
+
+def selection_note(
+    options: TrainingOptions, stages: dict[str, Any], languages_checked: bool
+) -> dict[str, str]:
+    """Which split chose what in one training run (shown on the model card)."""
+    last = stages.get(options.method) or stages["head"]
+    note = {
+        "epoch": (
+            f"validation split: the epoch with the lowest validation loss (epoch {last['best_epoch']} of "
+            f"{last['epochs_run']} run)"
+        ),
+        "temperatures": "validation split: one temperature per label minimising the validation NLL",
+        "thresholds": (
+            "validation split: per label, the calibrated-probability cut (0.05 steps) with the best validation macro F1"
+            if options.thresholds == "validation"
+            else "none: fixed at 0.5 on the calibrated probability"
+        ),
+        "variant": (
+            "the options given to `analyzer train`; compare variants on `training.validation_metrics` "
+            "(validation split) or `analyzer evaluate --split validation`, never on test"
+        ),
+        "test": "every test set is evaluated after training, once; nothing is chosen on it",
+    }
+    if languages_checked:
+        note["languages"] = (
+            f"validation split: a language is claimed when its validation AUROC reaches {options.min_language_auroc}"
+        )
+    return note
 
 
 def train_scorer(
@@ -370,7 +449,11 @@ def train_scorer(
     scorer.head.cpu()
     head_epochs = options.epochs if options.method == "head" else options.warmup_epochs
     head_result = fit_head(
-        scorer.head, x_train, y_train, x_val, y_val,
+        scorer.head,
+        x_train,
+        y_train,
+        x_val,
+        y_val,
         epochs=head_epochs,
         lr=options.lr if options.method == "head" else options.head_lr,
         weight_decay=options.weight_decay,
@@ -385,25 +468,39 @@ def train_scorer(
 
     # Stage 2: fine-tune the encoder with the head.
     if options.method != "head":
-        result[options.method] = _fine_tune(scorer, train_texts, y_train, val_texts, y_val, options, generator, progress)
+        result[options.method] = _fine_tune(
+            scorer, train_texts, y_train, val_texts, y_val, options, generator, progress
+        )
 
     # Calibration on the validation split.
     val_logits = scorer.logits(val_texts)
     scaler = TemperatureScaler().fit(val_logits, y_val.numpy())
     scorer.set_temperatures(scaler.temperatures_.tolist())
+    val_probs = scaler.predict_proba(val_logits)
     language_check = None
     if options.languages is None and len(languages) > 1:
-        language_check = _check_languages(scaler.predict_proba(val_logits), validation_rows, languages, options)
+        language_check = _check_languages(val_probs, validation_rows, languages, options)
         scorer.config["languages"] = language_check["kept"]
+    y_val_np = y_val.numpy().astype(int)
+    if options.thresholds == "validation":
+        scorer.config["thresholds"] = {
+            label: validation_threshold(y_val_np[:, j], val_probs[:, j])
+            for j, label in enumerate(LABELS)
+        }
+    validation_metrics = _validation_metrics(y_val_np, val_probs, scorer.thresholds)
     scorer.invalidate_version()
     elapsed = time.perf_counter() - started
-    settings = {k: v for k, v in asdict(options).items() if k not in ("device", "base", "languages")}
+    settings = {
+        k: v for k, v in asdict(options).items() if k not in ("device", "base", "languages")
+    }
     scorer.config["training"] = {
         **settings,
         "train_seconds": round(elapsed, 2),
         "device": scorer.device,
         "stages": result,
-        "validation_nll_before_calibration": dict(zip(LABELS, scaler.nll_before_.round(5).tolist())),
+        "validation_nll_before_calibration": dict(
+            zip(LABELS, scaler.nll_before_.round(5).tolist())
+        ),
         "validation_nll_after_calibration": dict(zip(LABELS, scaler.nll_after_.round(5).tolist())),
         "train_counts": label_counts(train_rows),
         "validation_counts": label_counts(validation_rows),
@@ -411,6 +508,8 @@ def train_scorer(
         "data_fingerprint": data_fingerprint(train_rows),
         "embed_seconds": round(embed_seconds, 2),
         "language_check": language_check,
+        "validation_metrics": validation_metrics,
+        "selection": selection_note(options, result, language_check is not None),
     }
     if progress:
         progress({"stage": "done", "train_seconds": elapsed, "temperatures": scorer.temperatures})
@@ -434,8 +533,9 @@ def train_to_directory(
     card into ``out`` (the same code as ``analyzer evaluate --update-card``).
     """
     dataset = resolve_training_data(data, validation=validation, test=test)
-    return train_dataset_to_directory(dataset, out, options, evaluate=evaluate, zero_shot=zero_shot,
-                                      progress=progress)
+    return train_dataset_to_directory(
+        dataset, out, options, evaluate=evaluate, zero_shot=zero_shot, progress=progress
+    )
 
 
 def train_dataset_to_directory(
@@ -459,12 +559,27 @@ def train_dataset_to_directory(
         "train_seconds": scorer.config["training"]["train_seconds"],
         "temperatures": dict(zip(scorer.labels, scorer.temperatures)),
     }
+    summary["validation_metrics"] = scorer.config["training"]["validation_metrics"]
     if evaluate and dataset.test:
-        from analyzer.training.evaluation import evaluate_scorer, write_evaluation, write_model_card
+        from analyzer.training.evaluation import (
+            EvalSet,
+            evaluate_sets,
+            write_evaluation,
+            write_model_card,
+        )
 
         if progress:
             progress({"stage": "evaluate", "sentences": len(dataset.test)})
-        metrics = evaluate_scorer(scorer, dataset.test, zero_shot=zero_shot, data_name=dataset.sources.get("test"))
+        # The test split, evaluated once. Rows materialised from others' text (they carry a
+        # source_type or a sha256) keep their text out of the model directory.
+        real = any("source_type" in r or "sha256" in r for r in dataset.test)
+        test_set = EvalSet(
+            "test",
+            f"{dataset.sources.get('test', 'test split')} (the training data's test split)",
+            list(dataset.test),
+            text_public=not real,
+        )
+        metrics = evaluate_sets(scorer, [test_set], zero_shot=zero_shot)
         write_evaluation(metrics, out)
         write_model_card(out, metrics, scorer.config)
         summary["metrics"] = metrics["summary"]
