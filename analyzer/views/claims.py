@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from analyzer.claims.check import STATUSES, check_claims, measured_series, scorecard
+from analyzer.claims.check import STATUSES, check_claims, is_flow_metric, measured_series, scorecard
 from analyzer.claims.extract import DEFAULT_GROWTH_THRESHOLD, claims_in_text
 from analyzer.claims.ledger import claims_frame, fundamentals_frame
 from analyzer.views.common import open_readonly
@@ -36,6 +36,7 @@ __all__ = [
     "entity_scorecard",
     "extractor_versions",
     "format_change",
+    "is_flow_metric",
     "reliability_columns",
     "reliability_text",
 ]
