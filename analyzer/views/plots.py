@@ -215,7 +215,8 @@ CLAIM_STATUS_SYMBOLS = {"met": "circle", "missed": "x", "pending": "circle-open"
 CLAIM_PUBLISHED_SYMBOL = "triangle-up-open"
 # The claim markers sit on a hidden axis of their own, near the bottom of the timeline.
 CLAIM_MARKER_AXIS = "y9"
-CLAIM_MARKER_LEVEL = 0.05
+CLAIM_PUBLISHED_LEVEL = 0.03
+CLAIM_HORIZON_LEVEL = 0.08
 
 
 def _claim_hover(row: Any, moment: str) -> str:
@@ -274,7 +275,7 @@ def add_claim_markers(fig: go.Figure, claims: pd.DataFrame | None, *, freq: str 
     shown = within(published)
     rows = records[shown]
     out.add_trace(go.Scatter(
-        x=published[shown], y=[CLAIM_MARKER_LEVEL] * int(shown.sum()), yaxis=CLAIM_MARKER_AXIS,
+        x=published[shown], y=[CLAIM_PUBLISHED_LEVEL] * int(shown.sum()), yaxis=CLAIM_MARKER_AXIS,
         mode="markers", name="claim published", legendgroup="claims",
         marker={"symbol": CLAIM_PUBLISHED_SYMBOL, "size": 10, "color": NEUTRAL_COLOR,
                 "line": {"width": 1.5}},
@@ -287,7 +288,7 @@ def add_claim_markers(fig: go.Figure, claims: pd.DataFrame | None, *, freq: str 
         if not mask.any():
             continue
         out.add_trace(go.Scatter(
-            x=horizon[mask], y=[CLAIM_MARKER_LEVEL] * int(mask.sum()), yaxis=CLAIM_MARKER_AXIS,
+            x=horizon[mask], y=[CLAIM_HORIZON_LEVEL] * int(mask.sum()), yaxis=CLAIM_MARKER_AXIS,
             mode="markers", name=f"claim due: {status}", legendgroup="claims",
             marker={"symbol": CLAIM_STATUS_SYMBOLS[status], "size": 11, "color": CLAIM_STATUS_COLORS[status],
                     "line": {"width": 2, "color": CLAIM_STATUS_COLORS[status]}},
