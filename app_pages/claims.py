@@ -14,7 +14,7 @@ MAX_CARDS = 60
 
 st.title("Claims ledger")
 st.caption(
-    "Quantified forward-looking claims read from scored sentences (\"revenue will double by 2025\"), each "
+    'Quantified forward-looking claims read from scored sentences ("revenue will double by 2025"), each '
     "checked against the fundamentals once its horizon has passed: met, missed, pending, or unverifiable "
     "when no matching series exists. The check uses only values filed by the check date."
 )
@@ -28,8 +28,12 @@ if not versions:
     st.stop()
 version = versions[0]
 if len(versions) > 1:
-    version = st.selectbox("Extractor", versions, key="claims_version",
-                           help="Which extractor's claims to show (rules or an LLM endpoint, by version).")
+    version = st.selectbox(
+        "Extractor",
+        versions,
+        key="claims_version",
+        help="Which extractor's claims to show (rules or an LLM endpoint, by version).",
+    )
 else:
     st.caption(f"Extractor version `{render.markdown_escape(version)}`")
 
@@ -43,11 +47,27 @@ columns[0].metric("Claims made", f"{made:,}")
 columns[1].metric("Due", f"{due:,}", help="Horizon passed by today.")
 columns[2].metric("Met", f"{met:,}")
 columns[3].metric("Missed", f"{missed:,}")
-columns[4].metric("Reliability", f"{met / (met + missed):.0%}" if met + missed else "–",
-                  help="Met / (met + missed): the share of checked claims that came true.")
+columns[4].metric(
+    "Reliability",
+    f"{met / (met + missed):.0%}" if met + missed else "–",
+    help="Met / (met + missed): the share of checked claims that came true.",
+)
 st.dataframe(
-    card, hide_index=True, width="stretch", key="claims_scorecard",
-    column_order=["name", "made", "due", "met", "missed", "pending", "unverifiable", "reliability", "record"],
+    card,
+    hide_index=True,
+    width="stretch",
+    key="claims_scorecard",
+    column_order=[
+        "name",
+        "made",
+        "due",
+        "met",
+        "missed",
+        "pending",
+        "unverifiable",
+        "reliability",
+        "record",
+    ],
     column_config={
         "name": st.column_config.TextColumn("Entity"),
         "made": st.column_config.NumberColumn("Made", format="%d"),
@@ -56,7 +76,9 @@ st.dataframe(
         "missed": st.column_config.NumberColumn("Missed", format="%d"),
         "pending": st.column_config.NumberColumn("Pending", format="%d"),
         "unverifiable": st.column_config.NumberColumn("Unverifiable", format="%d"),
-        "reliability": st.column_config.ProgressColumn("Reliability", min_value=0.0, max_value=1.0, format="percent"),
+        "reliability": st.column_config.ProgressColumn(
+            "Reliability", min_value=0.0, max_value=1.0, format="percent"
+        ),
         "record": st.column_config.TextColumn("Record"),
     },
 )
@@ -72,15 +94,31 @@ if wanted in entity_choices and wanted != st.session_state.get("_claims_linked_e
     st.session_state["_claims_linked_entity"] = wanted
     st.session_state["claims_entity"] = wanted
 first, second, third = st.columns(3)
-entity = first.selectbox("Entity", entity_choices, key="claims_entity",
-                         format_func=lambda e: "any" if e == ANY else f"{names.get(e, e)} ({e})")
-status = second.selectbox("Status", [ANY, *claims_reads.STATUSES], key="claims_status",
-                          format_func=lambda s: "any" if s == ANY else s)
-due_before = third.date_input("Due before", value=None, key="claims_due_before",
-                              help="Only claims whose horizon falls before this date.")
+entity = first.selectbox(
+    "Entity",
+    entity_choices,
+    key="claims_entity",
+    format_func=lambda e: "any" if e == ANY else f"{names.get(e, e)} ({e})",
+)
+status = second.selectbox(
+    "Status",
+    [ANY, *claims_reads.STATUSES],
+    key="claims_status",
+    format_func=lambda s: "any" if s == ANY else s,
+)
+due_before = third.date_input(
+    "Due before",
+    value=None,
+    key="claims_due_before",
+    help="Only claims whose horizon falls before this date.",
+)
 try:
-    claims = ui.claims_table(entity=entity or None, status=status or None,
-                             due_before=due_before.isoformat() if due_before else None, version=version)
+    claims = ui.claims_table(
+        entity=entity or None,
+        status=status or None,
+        due_before=due_before.isoformat() if due_before else None,
+        version=version,
+    )
 except AnalyzerError as exc:
     st.warning(f"Those filters could not be applied: {render.markdown_escape(exc)}")
     st.stop()
@@ -90,22 +128,42 @@ if claims.empty:
     st.stop()
 
 st.dataframe(
-    claims, hide_index=True, width="stretch", key="claims_table",
-    column_order=["published_at", "name", "metric", "claimed", "horizon", "status", "realised", "hedge", "speaker",
-                  "sentence", "document_link", "document_url"],
+    claims,
+    hide_index=True,
+    width="stretch",
+    key="claims_table",
+    column_order=[
+        "published_at",
+        "name",
+        "metric",
+        "claimed",
+        "horizon",
+        "status",
+        "realised",
+        "hedge",
+        "speaker",
+        "sentence",
+        "document_link",
+        "document_url",
+    ],
     column_config={
         "published_at": st.column_config.TextColumn("Published"),
         "name": st.column_config.TextColumn("Entity"),
         "metric": st.column_config.TextColumn("Metric"),
-        "claimed": st.column_config.TextColumn("Claimed", help="The claimed change over the baseline."),
+        "claimed": st.column_config.TextColumn(
+            "Claimed", help="The claimed change over the baseline."
+        ),
         "horizon": st.column_config.TextColumn("Horizon"),
         "status": st.column_config.TextColumn("Status"),
-        "realised": st.column_config.TextColumn("Realised", help="The change that happened over the same period."),
+        "realised": st.column_config.TextColumn(
+            "Realised", help="The change that happened over the same period."
+        ),
         "hedge": st.column_config.TextColumn("Hedge"),
         "speaker": st.column_config.TextColumn("Speaker"),
         "sentence": st.column_config.TextColumn("Sentence", width="large"),
-        "document_link": st.column_config.LinkColumn("Document", display_text="read ↗",
-                                                     help="The document on the Documents page."),
+        "document_link": st.column_config.LinkColumn(
+            "Document", display_text="read ↗", help="The document on the Documents page."
+        ),
         "document_url": st.column_config.LinkColumn("Original", display_text="open ↗"),
     },
 )
@@ -118,19 +176,30 @@ labels = {
     i: f"{r['published_at']} · {r['name'] or 'no entity'} · {r['metric']} {r['claimed']} · {r['status']}"
     for i, r in enumerate(records)
 }
-chosen = st.selectbox("Claim", list(labels), index=checked[0] if checked else 0, format_func=labels.get,
-                      key=f"claims_claim_{entity}_{status}_{due_before}")
+chosen = st.selectbox(
+    "Claim",
+    list(labels),
+    index=checked[0] if checked else 0,
+    format_func=labels.get,
+    key=f"claims_claim_{entity}_{status}_{due_before}",
+)
 claim = records[chosen]
 st.html(render.CLAIM_LEGEND_HTML)
 st.html(render.claim_cards_html(claims.iloc[[chosen]]))
 link_left, link_right, _ = st.columns([1, 1, 3])
-link_left.page_link("app_pages/documents.py", label="Read the document", icon=":material/article:",
-                    query_params={"document": str(int(claim["document_id"]))})
+link_left.page_link(
+    "app_pages/documents.py",
+    label="Read the document",
+    icon=":material/article:",
+    query_params={"document": str(int(claim["document_id"]))},
+)
 if claim.get("document_url"):
     link_right.link_button("Open the original", str(claim["document_url"]))
 view = ui.claim_series(claim)
 title = f"{claim['name'] or claim['entity_id'] or 'no entity'}: {view['metric'] or claim['metric']}"
-st.plotly_chart(plots.fig_claim_series(view, status=claim["status"], title=title), key="claims_series")
+st.plotly_chart(
+    plots.fig_claim_series(view, status=claim["status"], title=title), key="claims_series"
+)
 if view["metric"] and claim["status"] in ("met", "missed"):
     st.caption(
         f"{render.markdown_escape(view['metric'])} as the check measured it"
