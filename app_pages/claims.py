@@ -193,8 +193,9 @@ link_left.page_link(
     icon=":material/article:",
     query_params={"document": str(int(claim["document_id"]))},
 )
-if claim.get("document_url"):
-    link_right.link_button("Open the original", str(claim["document_url"]))
+original = claim.get("document_url")
+if isinstance(original, str) and original.startswith(("http://", "https://")):
+    link_right.link_button("Open the original", original)
 view = ui.claim_series(claim)
 title = f"{claim['name'] or claim['entity_id'] or 'no entity'}: {view['metric'] or claim['metric']}"
 st.plotly_chart(

@@ -462,3 +462,12 @@ def test_claim_sentences_are_highlighted_and_escaped() -> None:
         "No spans here.", {"quantity": None, "horizon": float("nan")}
     )
     assert plain == '<span class="claim-sentence">No spans here.</span>'
+
+
+def test_claims_page_without_a_database_gives_the_next_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANALYZER_DB", str(tmp_path / "missing.db"))
+    at = run_page("claims")
+    assert any("analyzer" in notice for notice in texts(at, "info"))
+    assert not (tmp_path / "missing.db").exists(), "reading must not create a database"
