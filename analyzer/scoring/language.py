@@ -168,7 +168,11 @@ def route_language(
     def done(language: str, method: str) -> LanguageRoute:
         if any_language or language == "und" or language in supported:
             return LanguageRoute(language, script, method)
-        where = f" ({script} script)" if script not in ("Latin", "none", "Japanese", "Han", "Hangul") else ""
+        where = (
+            f" ({script} script)"
+            if script not in ("Latin", "none", "Japanese", "Han", "Hangul")
+            else ""
+        )
         return LanguageRoute(language, script, method, f"no model for {language}{where}")
 
     if letters == 0:

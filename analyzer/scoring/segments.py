@@ -28,9 +28,9 @@ Kinds (the rule for each, first match wins; docs/METHOD.md, "What counts as pros
                 Japanese) and without final punctuation
 ``prose``       everything else
 
-Two document-level rules follow: a document with no prose at all but with headings or labels
-is a headline (a record that is just "Shell to Lay Off Another 2200 Staff"), so those become
-prose; and the aggregates count identical prose segments once (a page that carries its body
+Two document-level rules follow: a document with no prose at all is read as what it is, a
+headline or a one-line record ("Shell to Lay Off Another 2200 Staff", "All rights reserved."),
+so every segment with words becomes prose (numbers, formulas and addresses stay out); and the aggregates count identical prose segments once (a page that carries its body
 twice is not twice as hyped).
 
 The rules read the text only, so they apply to stored documents, records and PDFs alike. A
@@ -58,20 +58,40 @@ __all__ = [
 
 PROSE = "prose"
 SEGMENT_KINDS = (
-    "prose", "headline", "heading", "byline", "label", "caption", "table-cell", "formula",
-    "reference", "numeric", "url", "boilerplate", "empty",
+    "prose",
+    "headline",
+    "heading",
+    "byline",
+    "label",
+    "caption",
+    "table-cell",
+    "formula",
+    "reference",
+    "numeric",
+    "url",
+    "boilerplate",
+    "empty",
 )
 # Prose kinds: ``headline`` is a feed item's or headline's title (only with the ``title`` hint).
 PROSE_KINDS = frozenset({"prose", "headline"})
 NON_PROSE_KINDS = frozenset(SEGMENT_KINDS) - PROSE_KINDS
 # Kinds a document made of nothing else is read as: a headline, or a one-line record.
-SOFT_KINDS = frozenset({"heading", "label", "byline"})
+# Everything with words: only bare numbers, formulas and addresses have nothing to read.
+SOFT_KINDS = frozenset({"heading", "label", "byline", "caption", "table-cell", "reference", "boilerplate"})
 
+# Furniture phrases: anywhere in a segment of at most 14 words.
 _BOILERPLATE_RE = re.compile(
-    r"\b(?:read more|continue reading|read the (?:full|rest)|click here|subscribe|sign up|sign in|log ?in|"
-    r"share (?:this|on|via)|follow us|all rights reserved|copyright|terms of (?:use|service)|privacy policy|"
-    r"cookies?|advertisement|advertising|newsletter|related:|comments?|permalink|posted (?:by|in|on)|"
-    r"tags?:|filed under|skip to|back to top|view (?:all|more)|download|reprints|more from|sponsored)\b",
+    r"\b(?:read more|continue reading|read the (?:full|rest)|click here|sign up (?:for|to|now)|subscribe (?:to|now|for)|"
+    r"share (?:this|on|via)|follow us|all rights reserved|terms of (?:use|service)|privacy policy|"
+    r"related:|permalink|posted (?:by|in|on)|tags?:|filed under|skip to|back to top|view (?:all|more)|"
+    r"more from|sponsored content|leave a comment|\d+ comments?)\b",
+    re.IGNORECASE,
+)
+# Furniture words: only in a short segment (a menu item, a button), not in a sentence that
+# mentions them ("Sanoma's advertising sales decreased", "declined to comment").
+_FURNITURE_WORD_RE = re.compile(
+    r"^(?:[\W\d]*)(?:subscribe|sign in|sign up|log ?in|log ?out|register|comments?|cookies?|advertisement|"
+    r"newsletter|download|reprints|copyright|menu|search|home|next|previous|share|print|email)\b",
     re.IGNORECASE,
 )
 # Page furniture written in Japanese: share buttons, "read more", rankings, related articles.
@@ -97,12 +117,16 @@ _BYLINE_RE = re.compile(
     r"^(?:by|written by|posted by|reported by|words by|photo(?:graph)?s? by|credits?:|source:|via:?)\s",
     re.IGNORECASE,
 )
-_JA_SOURCE_RE = re.compile(r"(?:^|\s)(?:出典|元タイトル|元リンク|元記事|著者|筆者|文|写真|画像|提供|翻訳|編集)\s*[:：]")
+_JA_SOURCE_RE = re.compile(
+    r"(?:^|\s)(?:出典|元タイトル|元リンク|元記事|著者|筆者|文|写真|画像|提供|翻訳|編集)\s*[:：]"
+)
 _CAPTION_RE = re.compile(
-    r"^(?:figure|fig\.|table|photo|image|illustration|chart|exhibit|図|表)\s*\d*\s*[:.\-–：]", re.IGNORECASE
+    r"^(?:figure|fig\.|table|photo|image|illustration|chart|exhibit|図|表)\s*\d*\s*[:.\-–：]",
+    re.IGNORECASE,
 )
 _URL_RE = re.compile(
-    r"^(?:\S*https?://\S+|www\.\S+|\S+\.(?:com|org|net|io|jp|co\.uk|de|fr)(?:/\S*)?)$", re.IGNORECASE
+    r"^(?:\S*https?://\S+|www\.\S+|\S+\.(?:com|org|net|io|jp|co\.uk|de|fr)(?:/\S*)?)$",
+    re.IGNORECASE,
 )
 _EMAIL_RE = re.compile(r"\S+@\S+\.\w+")
 _MATH_RE = re.compile(
@@ -111,7 +135,9 @@ _MATH_RE = re.compile(
 # Symbols of a PDF's math font come out as private-use characters; these are mathematics too.
 _MATH_SYMBOLS_RE = re.compile("[\ue000-\uf8ff∑∏∫√∞≤≥≠≈±∓×÷∂∇∈∉⊂⊆∪∩∀∃λσμθπΣΠΩ→←↔⇒⇔]")
 _OPERATOR_TOKEN_RE = re.compile(r"^[=<>+\-*/^−×|]+$|=")
-_CODE_RE = re.compile(r"#include|\b(?:def|return|double|int|void|var|const|function)\b[^.]*[;{}()]|[;{}]\s*$")
+_CODE_RE = re.compile(
+    r"#include|\b(?:def|return|double|int|void|var|const|function)\b[^.]*[;{}()]|[;{}]\s*$"
+)
 _REFERENCE_RE = re.compile(r"^\[\d{1,3}\]\s+\S")
 _LABEL_TOKEN_RE = re.compile(r"^(?=[^\s]*[A-Za-z])(?=[^\s]*\d)[A-Za-z0-9\-_']+$")
 _TERMINAL = '.!?…:;"”’)]。！？」』）'
@@ -157,6 +183,8 @@ def segment_kind(text: str, hint: str | None = None, furniture: bool = False) ->
     japanese = len(_JA_CHARS_RE.findall(text))
     if (_BOILERPLATE_RE.search(text) or "©" in text) and n_words <= 14:
         return "boilerplate"
+    if n_words <= 4 and _FURNITURE_WORD_RE.match(text):
+        return "boilerplate"
     if japanese and _JA_FURNITURE_RE.search(text) and len(text) <= 20:
         return "boilerplate"
     if furniture and n_words <= 8:
@@ -186,9 +214,10 @@ def _is_label(words: Sequence[str]) -> bool:
     """Diagram labels: "Hash23", "Tx0 Tx1 Tx2", "Item Item ...", "In ...", "Sign Sign"."""
     if len(words) > 6:
         return False
+    words = [w for w in words if any(ch.isalnum() for ch in w) or w in ("...", "…")]
     bare = [w for w in words if w not in ("...", "…")]
     if not bare:
-        return True
+        return bool(words)
     if len(bare) < len(words) and len(bare) <= 3:
         return True  # a label trailing off into an ellipsis
     if all(_LABEL_TOKEN_RE.match(w) for w in bare):
@@ -214,16 +243,20 @@ def is_line_unit(line: str) -> bool:
     # A wrapped line tends to stop on a particle or inflection (hiragana: "データセンター向けの");
     # a heading on a noun.
     last = line[-1]
-    return (japanese * 2 >= len(line) and len(line) <= 30 and last not in _TERMINAL + "、,"
-            and not "\u3040" <= last <= "\u309f")
+    return (
+        japanese * 2 >= len(line)
+        and len(line) <= 30
+        and last not in _TERMINAL + "、,"
+        and not "\u3040" <= last <= "\u309f"
+    )
 
 
 def segment_kinds(segments: Sequence[str]) -> list[str]:
     """Kinds of a document's segments, in order, with the document-level rules applied.
 
     A short line of capitalised words right under a document's opening heading is its byline
-    ("Satoshi Nakamoto" under the title). A document with no prose but with headings, labels or
-    bylines is read as a headline: those become prose.
+    ("Satoshi Nakamoto" under the title). A document with no prose is read as a headline or a
+    one-line record: its segments with words (:data:`SOFT_KINDS`) become prose.
     """
     kinds = [segment_kind(s) for s in segments]
     if len(kinds) >= 2 and kinds[0] == "heading":
@@ -241,8 +274,12 @@ def _looks_like_name(text: str) -> bool:
     words = text.replace(",", " ").split()
     if not 2 <= len(words) <= 8:
         return False
-    return all(w[:1].isupper() and (w[1:].islower() or len(w) <= 3 or w in ("and", "&")) or w in ("and", "&")
-               for w in words)
+    return all(
+        w[:1].isupper()
+        and (w[1:].islower() or len(w) <= 3 or w in ("and", "&"))
+        or w in ("and", "&")
+        for w in words
+    )
 
 
 def is_prose(kind: str) -> bool:
