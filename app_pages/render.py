@@ -54,6 +54,8 @@ def highlight_sentences_html(
 ) -> str:
     """Sentences as HTML spans coloured by hype, each with its three scores on hover.
 
+    A row whose ``prose`` is False (a heading, a figure label, a counter: see
+    :func:`analyzer.views.documents.document_detail`) is shown in grey, without a score.
     Inline (running text) by default; with ``note_column`` every sentence gets its own line
     followed by that column's text in grey (e.g. source and date). Every sentence, note and
     attribute value is HTML-escaped before it is wrapped, so the result is safe to render
@@ -66,11 +68,18 @@ def highlight_sentences_html(
     for row in rows:
         hype = row.get("hype")
         hype = None if hype is None or pd.isna(hype) else float(hype)
+        kind = str(row.get("kind") or "prose")
+        if row.get("prose", True) is not False:
+            colour, title, extra = hype_colour(hype), _score_text(row), ""
+        else:
+            # Non-prose (a heading, a figure label, a counter): shown greyed, never scored.
+            colour, title, extra = "transparent", f"{kind}: not prose, not scored", " color: #9aa0a6;"
         span = (
             '<span class="hype-sentence" style="background-color: {colour}; border-radius: 3px;'
-            ' padding: 1px 2px; line-height: 1.9;" title="{title}">{text}</span>'.format(
-                colour=hype_colour(hype),
-                title=html.escape(_score_text(row), quote=True),
+            ' padding: 1px 2px; line-height: 1.9;{extra}" title="{title}">{text}</span>'.format(
+                colour=colour,
+                extra=extra,
+                title=html.escape(title, quote=True),
                 text=html.escape(str(row.get("text") or ""), quote=True),
             )
         )
@@ -92,7 +101,8 @@ HIGHLIGHT_LEGEND_HTML = (
         for v in (0.0, 0.25, 0.5, 0.75, 1.0)
     )
     + ' <span style="background-color: rgba(128, 128, 128, 0.12); padding: 1px 6px; border-radius: 3px;">'
-    "unscored</span> · hover a sentence for its three scores</div>"
+    "unscored</span> · <span style=\"color: #9aa0a6;\">grey text: not prose (headings, labels, counters),"
+    " left out of the document's scores</span> · hover a sentence for its three scores</div>"
 )
 
 
