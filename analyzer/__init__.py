@@ -9,6 +9,7 @@ stays light)::
     analyzer.ingest_inputs(store, ["https://example.com/feed.xml", "dump.jsonl"])
     analyzer.score_store(store)                       # the shipped model, or score_store(store, scorer)
     analyzer.compute_divergence(store, freq="quarter")
+    analyzer.run_claims(store)                        # extract quantified claims, check those due
     analyzer.results.divergence_frame(store, "nvidia")
 
     scorer = analyzer.HypeScorer.from_pretrained()
@@ -28,6 +29,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "score_store": ("analyzer.pipeline", "score_store"),
     "tag_entities": ("analyzer.pipeline", "tag_entities"),
     "compute_divergence": ("analyzer.pipeline", "compute_divergence"),
+    "run_claims": ("analyzer.pipeline", "run_claims"),
     "results": ("analyzer.views.results", None),
 }
 

@@ -477,6 +477,7 @@ def score_store(
                     document_scores=result,
                     sentences=[s["text"] for s in sentences],
                     sentence_scores=[{label: s[label] for label in labels} for s in sentences],
+                    kinds=[s.get("kind", "prose") for s in sentences],
                 )
                 stats["documents"] += 1
                 stats["unscored"] += int(result["unscored"])

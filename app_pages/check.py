@@ -7,6 +7,7 @@ import streamlit as st
 
 from analyzer.errors import AnalyzerError, ModelError
 from analyzer.views import check as check_reads
+from analyzer.views import claims as claims_reads
 from analyzer.views import common
 from app_pages import render, ui
 
@@ -51,7 +52,8 @@ else:
             st.warning(f"Could not use that address: {render.markdown_escape(exc)}. Paste the article's text instead.")
         else:
             st.session_state[CHECKED_KEY] = {"text": article["text"], "source": article["url"],
-                                             "title": article.get("title")}
+                                             "title": article.get("title"),
+                                             "published_at": article.get("published_at")}
 
 checked = st.session_state.get(CHECKED_KEY)
 if not checked:
@@ -140,6 +142,37 @@ st.subheader("Sentences")
 ui.highlighted_sentences(sentences, max_sentences=MAX_HIGHLIGHTED)
 with st.expander("Sentence scores as a table", expanded=False):
     ui.sentence_table(sentences, key="check_sentences")
+
+# ----------------------------------------------------------------- claims
+st.subheader("Claims")
+found_claims = ui.checked_claims(checked["text"], published_at=checked.get("published_at"),
+                                 scored_sentences=sentences)
+if found_claims.empty:
+    st.caption("No quantified forward-looking claim found (a change with a size, such as \"revenue will "
+               "double by 2026\" or \"10 GW online next year\").")
+else:
+    published = str(checked.get("published_at") or "")[:10]
+    st.caption(
+        f"{len(found_claims)} claim(s), as the ledger would read them: horizons resolved against "
+        + (f"the publication date {published}" if published else "today (no publication date)")
+        + ", status from the stored fundamentals. The ledger keeps claims from sentences whose growth "
+        f"score reaches {claims_reads.DEFAULT_GROWTH_THRESHOLD:.2f} ('in ledger')."
+    )
+    st.html(render.CLAIM_LEGEND_HTML)
+    st.html(render.claim_cards_html(found_claims.assign(published_at=published)))
+    st.dataframe(
+        found_claims, hide_index=True, width="stretch", key="check_claims",
+        column_order=["metric", "claimed", "horizon", "hedge", "speaker", "entity_id", "status", "status_reason",
+                      "when_due", "in_ledger", "growth", "sentence"],
+        column_config={
+            "metric": "Metric", "claimed": "Claimed change", "horizon": "Horizon", "hedge": "Hedge",
+            "speaker": "Speaker", "entity_id": "Entity", "status": "Status", "status_reason": "Why",
+            "when_due": "Once due",
+            "in_ledger": st.column_config.CheckboxColumn("In ledger"),
+            "growth": st.column_config.NumberColumn("Growth", format="%.2f"),
+            "sentence": st.column_config.TextColumn("Sentence", width="large"),
+        },
+    )
 
 # ----------------------------------------------------------------- entities and figures
 left, right = st.columns(2)

@@ -116,6 +116,18 @@ st.columns(4)[0].number_input("Page", min_value=1, max_value=pages, step=1, key=
 # ----------------------------------------------------------------- one document
 st.subheader("Read a document")
 labels = {int(row.id): f"{row.published_at or 'undated'} · {row.title or '(untitled)'}" for row in rows.itertuples()}
+# A link names a document (?document=ID, e.g. from the Claims page): it is offered and chosen
+# first, whether or not it is on this page of results.
+linked = str(st.query_params.get("document") or "")
+linked_id = int(linked) if linked.isdigit() else None
+if linked_id is not None and linked_id not in labels:
+    linked_detail = ui.document_detail(linked_id)
+    if linked_detail is not None:
+        labels = {linked_id: f"{str(linked_detail.get('published_at') or 'undated')[:10]} · "
+                             f"{linked_detail.get('title') or '(untitled)'}", **labels}
+if linked_id in labels and st.session_state.get("_docs_linked") != linked_id:
+    st.session_state["_docs_linked"] = linked_id
+    st.session_state["docs_document"] = linked_id
 chosen = st.selectbox("Document", list(labels), format_func=labels.get, key="docs_document")
 detail = ui.document_detail(chosen) if chosen is not None else None
 if detail is None:

@@ -58,13 +58,13 @@ if not metrics:
 if mode == "Standardised" or not chosen_metrics:
     figure = plots.standardised_figure(divergence, chosen_metrics, flags,
                                          title=f"{names.get(entity, entity)}: heat and fundamentals")
-    st.plotly_chart(figure, key="entity_standardised")
+    st.plotly_chart(ui.with_claim_markers(figure, entity), key="entity_standardised")
 else:
     for metric in chosen_metrics:
         rows = divergence[divergence["metric"] == metric]
         figure = plots.fig_heat_vs_fundamentals(
             rows, flags, metric=metric, title=f"{names.get(entity, entity)}: narrative heat vs {metric} growth")
-        st.plotly_chart(figure, key=f"entity_dual_{metric}")
+        st.plotly_chart(ui.with_claim_markers(figure, entity), key=f"entity_dual_{metric}")
 st.caption("Shaded: flagged spans, where heat ran ahead of fundamental growth for consecutive periods.")
 
 # ----------------------------------------------------------------- flags

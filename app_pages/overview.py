@@ -54,7 +54,7 @@ selection = st.dataframe(
     # Every entity in view without scrolling, up to a long list.
     height=38 + 35 * min(len(table), 25),
     column_order=["rank", "name", "kind", "heat", "heat_change", "trend", "divergence", "divergence_metric",
-                  "flagged_now", "flags", "documents", "last_period", "metrics"],
+                  "flagged_now", "flags", "claim_record", "documents", "last_period", "metrics"],
     column_config={
         "rank": st.column_config.NumberColumn("#", width="small"),
         "name": st.column_config.TextColumn("Entity"),
@@ -67,6 +67,9 @@ selection = st.dataframe(
         "divergence_metric": st.column_config.TextColumn("vs metric"),
         "flagged_now": st.column_config.CheckboxColumn("Flagged now"),
         "flags": st.column_config.NumberColumn("Flags"),
+        "claim_record": st.column_config.TextColumn(
+            "Claim reliability", help="Claims that fell due and could be checked: met / (met + missed), with the "
+                                      "counts. Blank when none has fallen due; see the Claims page."),
         "documents": st.column_config.NumberColumn("Documents", format="%d"),
         "last_period": st.column_config.TextColumn("Latest period"),
         "metrics": st.column_config.TextColumn("Fundamentals"),

@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from analyzer.views import check as check_reads
+from analyzer.views import claims as claims_reads
 from analyzer.views import common, results
 from analyzer.views import documents as documents_reads
 from analyzer.views import entity as entity_reads
@@ -209,6 +210,79 @@ def _period_detail(db: str, stamp: str, entity: str, period: str, freq_: str, ve
 
 def period_detail(entity: str, period: str) -> dict[str, Any]:
     return _period_detail(db_path(), db_stamp(), entity, period, freq(), model_version())
+
+
+# --------------------------------------------------------------------------- claims
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _claim_versions(db: str, stamp: str) -> list[str]:
+    return claims_reads.extractor_versions(db)
+
+
+def claim_versions() -> list[str]:
+    """Extractor versions with stored claims, the most recent first."""
+    return _claim_versions(db_path(), db_stamp())
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _claims_scorecard(db: str, stamp: str, version: str | None) -> pd.DataFrame:
+    return claims_reads.entity_scorecard(db, extractor_version=version)
+
+
+def claims_scorecard(version: str | None = None) -> pd.DataFrame:
+    return _claims_scorecard(db_path(), db_stamp(), version)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=256)
+def _claims_table(db: str, stamp: str, entity: str | None, status: str | None, due_before: str | None,
+                  version: str | None) -> pd.DataFrame:
+    return claims_reads.claims_table(db, entity=entity, status=status, due_before=due_before,
+                                     extractor_version=version)
+
+
+def claims_table(*, entity: str | None = None, status: str | None = None, due_before: str | None = None,
+                 version: str | None = None) -> pd.DataFrame:
+    return _claims_table(db_path(), db_stamp(), entity, status, due_before, version)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=256)
+def _claim_series(db: str, stamp: str, claim: dict[str, Any]) -> dict[str, Any]:
+    return claims_reads.claim_series_view(db, claim)
+
+
+def claim_series(claim: dict[str, Any]) -> dict[str, Any]:
+    """One claim's realised series and claimed path (:func:`analyzer.views.claims.claim_series_view`)."""
+    plain = {k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in claim.items()}
+    return _claim_series(db_path(), db_stamp(), plain)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=64)
+def _entity_claim_markers(db: str, stamp: str, entity: str) -> pd.DataFrame:
+    return claims_reads.entity_claim_markers(db, entity)
+
+
+def with_claim_markers(figure: Any, entity: str) -> Any:
+    """The heat timeline with the entity's claims marked at publication and at horizon."""
+    from analyzer.views import plots
+
+    return plots.add_claim_markers(figure, _entity_claim_markers(db_path(), db_stamp(), entity), freq=freq())
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner="Reading the claims…", max_entries=32)
+def _checked_claims(db: str, stamp: str, directory: str, version: str, text: str, published_at: str | None,
+                    _scored: pd.DataFrame | None, _model: Any) -> pd.DataFrame:
+    usable = db if status()["ready"] else None
+    return claims_reads.checked_text_claims(usable, text, scorer=_model, scored_sentences=_scored,
+                                            published_at=published_at)
+
+
+def checked_claims(text: str, *, published_at: str | None = None,
+                   scored_sentences: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The claims in a checked text, with the status the ledger would store for them."""
+    model = scorer()
+    return _checked_claims(db_path(), db_stamp(), model_directory(), model.model_version, text, published_at,
+                           scored_sentences, model)
 
 
 # --------------------------------------------------------------------------- model

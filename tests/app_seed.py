@@ -178,3 +178,59 @@ def seeded(tmp_path_factory: Any, tiny_model_dir: Path) -> dict[str, Any]:
         info["model_dir"] = model_dir
         _BUILT["seed"] = info
     return _BUILT["seed"]
+
+
+# --------------------------------------------------------------------------- claims
+
+# Claims with horizons in the past, checked against the seeded fundamentals: Nvidia's revenue
+# grew about 57% over 2023 (trailing-year totals) and 16% over 2024; Solana's TVL went from 5.0
+# to 8.0 (billion) over 2023 and from 5.5 at the end of 2023 Q1 to 11.0 at the end of 2024.
+CLAIM_DOCUMENTS = [
+    ("2023-01-15T09:00:00+00:00", "Nvidia sets a goal for 2023",
+     "Nvidia expects its revenue to grow 30% by the end of 2023, the company said."),
+    ("2024-01-20T09:00:00+00:00", "Nvidia's bold forecast",
+     "Nvidia will double its revenue by the end of 2024, one analyst predicts."),
+    ("2023-01-10T09:00:00+00:00", "Solana's locked value",
+     "Solana's total value locked will triple by the end of 2023, its backers say."),
+    ("2023-06-15T09:00:00+00:00", "Solana keeps growing",
+     "Solana's total value locked could rise 50% by the end of 2024, a fund manager says."),
+    ("2023-02-20T09:00:00+00:00", "AI data centers and power",
+     "AI data centers will double their electricity use by the end of 2024, planners say."),
+    ("2024-11-20T09:00:00+00:00", "<b>Nvidia</b> to the moon",
+     "Nvidia <script>alert('claim')</script> revenue will triple by 2030, a promoter claims."),
+]
+CLAIMS_CHECKED_ON = "2025-06-30"
+HOSTILE_CLAIM_MARKUP = "<script>alert('claim')</script>"
+
+
+def seed_claims(source: Path, path: Path, model_dir: Path) -> dict[str, Any]:
+    """A copy of the seeded database at ``path`` with claim-bearing documents, the claims ledger
+    extracted from them (every sentence read) and checked on :data:`CLAIMS_CHECKED_ON`."""
+    import sqlite3
+
+    from analyzer.claims.ledger import check_store, extract_store
+    from analyzer.pipeline import compute_divergence, tag_entities
+    from analyzer.scoring.scorer import HypeScorer
+    from analyzer.storage import DocumentRecord, Store
+
+    with sqlite3.connect(source) as original, sqlite3.connect(path) as target:
+        original.backup(target)
+    scorer = HypeScorer.from_pretrained(model_dir, device="cpu")
+    with Store(path) as store:
+        ids = []
+        for number, (published, title, text) in enumerate(CLAIM_DOCUMENTS):
+            url = f"https://news.example.com/claims/{number}"
+            record = DocumentRecord(text=text, title=title, url=url, canonical_url=url, published_at=published,
+                                    language="en", kind="news", source=SOURCES[number % len(SOURCES)])
+            ids.append(store.upsert_document(record).document_id)
+        for document_id, result in zip(ids, scorer.score_documents([text for _, _, text in CLAIM_DOCUMENTS])):
+            store.save_document_scores(
+                document_id, model_id=scorer.model_id, model_version=scorer.model_version,
+                document_scores=result, sentences=[s["text"] for s in result["sentences"]],
+                sentence_scores=[{k: s[k] for k in ("hype", "growth", "evidence")} for s in result["sentences"]],
+            )
+        tag_entities(store)
+        compute_divergence(store, freq="quarter")
+        extracted = extract_store(store, growth_threshold=0.0, document_ids=ids)
+        statuses = check_store(store, as_of=CLAIMS_CHECKED_ON)
+    return {"path": path, "document_ids": ids, "extracted": extracted.as_dict(), "statuses": statuses}

@@ -162,7 +162,8 @@ def test_changed_input_or_no_resume_starts_over(scorer: HypeScorer, tmp_path: Pa
 
 
 def test_identical_sentences_are_scored_once_per_run(scorer: HypeScorer, tmp_path: Path) -> None:
-    boilerplate = "Sign up for our newsletter to get the latest market news."
+    # A sentence repeated in every record (a sign-up line would be boilerplate, never scored).
+    boilerplate = "The company is based in Helsinki and employs about 400 people."
     rows = [{"id": i, "text": f"{HYPE[i % 3]} {boilerplate}"} for i in range(90)]
     source = _write_jsonl(tmp_path / "in.jsonl", rows)
     seen: list[str] = []

@@ -117,8 +117,9 @@ def test_cycle_finder_finds_cycles() -> None:
 # Earlier stages never import later ones: storage is the base, the CLI and the app the top.
 LAYERS = {
     "analyzer.errors": 0,
-    # Text primitives every stage may use: sentence splitting and language detection.
+    # Text primitives every stage may use: sentence splitting, segment kinds and language detection.
     "analyzer.scoring.sentences": 1,
+    "analyzer.scoring.segments": 1,
     "analyzer.scoring.language": 1,
     "analyzer.storage": 1,
     "analyzer.ingest": 2,

@@ -181,6 +181,42 @@ def _measure_near(
     return None if value is None else (value, series[index][0])
 
 
+def is_flow_metric(series_metric: str) -> bool:
+    """Whether a fundamentals series is a flow (summed over a year when checked) or a level."""
+    return (
+        series_metric in FLOW_METRICS
+        or series_metric.split("_annual")[0] in FLOW_METRICS
+        or series_metric.startswith("electricity_sales")
+    )
+
+
+def measured_series(rows: Any, series_metric: str) -> Any:
+    """A fundamentals series as the check measures it: trailing-year totals for a flow, values for a level.
+
+    ``rows`` has ``date`` and ``value`` (one entity and metric, as stored). Returns a DataFrame
+    with ``date`` (ISO) and ``value``; a flow's dates without a full year behind them are left
+    out. This is the scale of a checked claim's baseline and realised values, so a claimed
+    path can be drawn over it.
+    """
+    import pandas as pd
+
+    if rows is None or len(rows) == 0:
+        return pd.DataFrame(columns=["date", "value"])
+    series = sorted(
+        (d, v)
+        for d, v in zip(rows["date"].map(_day), rows["value"].map(_number))
+        if d is not None and v is not None
+    )
+    flow = is_flow_metric(str(series_metric))
+    spacing = _spacing_days([d for d, _ in series])
+    out = [
+        (d.isoformat(), value)
+        for index, (d, _) in enumerate(series)
+        if (value := _trailing(series, index, flow, spacing)) is not None
+    ]
+    return pd.DataFrame(out, columns=["date", "value"])
+
+
 def _years(start: date, end: date) -> float:
     return (end - start).days / 365.25
 
@@ -259,11 +295,7 @@ def check_claim(
         if d is not None and _number(v) is not None
     ]
     result["checked_metric"], result["checked_unit"] = chosen, series_unit
-    flow = (
-        chosen in FLOW_METRICS
-        or chosen.split("_annual")[0] in FLOW_METRICS
-        or chosen.startswith("electricity_sales")
-    )
+    flow = is_flow_metric(chosen)
 
     # Units: an absolute target must be in the series' unit family; a currency needs a rate.
     target = _number(claim.get("magnitude_value"))

@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 OUTPUT_COLUMNS = ("id", "hype", "growth", "evidence", "language", "n_sentences", "unscored")
-SENTENCE_COLUMNS = ("id", "sentence_index", "text", "hype", "growth", "evidence")
+SENTENCE_COLUMNS = ("id", "sentence_index", "text", "kind", "hype", "growth", "evidence")
 DEFAULT_CHUNK_SIZE = 64
 PARQUET_READ_ROWS = 1024
 # CSV cells can hold whole articles; the csv module's default limit is 128 KiB.
@@ -290,7 +290,7 @@ def _score_chunk(
         sentences = []
         if with_sentences:
             sentences = [
-                {"id": record.id, "sentence_index": index, "text": s["text"],
+                {"id": record.id, "sentence_index": index, "text": s["text"], "kind": s.get("kind", "prose"),
                  **{label: s.get(label) for label in ("hype", "growth", "evidence")}}
                 for index, s in enumerate(result["sentences"])
             ]
@@ -342,7 +342,7 @@ class RecordWriter:
         import pyarrow as pa
 
         types = {
-            "id": pa.string(), "text": pa.string(), "language": pa.string(),
+            "id": pa.string(), "text": pa.string(), "kind": pa.string(), "language": pa.string(),
             "hype": pa.float64(), "growth": pa.float64(), "evidence": pa.float64(),
             "n_sentences": pa.int64(), "sentence_index": pa.int64(), "unscored": pa.bool_(),
         }

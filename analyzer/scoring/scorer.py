@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
 
+    from analyzer.scoring.language import LanguageRoute
     from analyzer.scoring.protocols import SentenceCache
 
 log = logging.getLogger(__name__)
@@ -135,14 +136,32 @@ def _versioned_config(config: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- aggregation
 
 
-def aggregate_scores(sentence_scores: Sequence[dict[str, Any]], labels: Sequence[str] = LABELS) -> dict[str, Any]:
+def aggregate_scores(
+    sentence_scores: Sequence[dict[str, Any]],
+    labels: Sequence[str] = LABELS,
+    *,
+    keys: Sequence[str | None] | None = None,
+) -> dict[str, Any]:
     """Document scores from sentence scores.
 
     For each label: ``label`` is the mean over sentences, ``label_top`` the mean of the
     ``min(3, n)`` highest sentence probabilities (a document is as hyped as its loudest
     sentences), and ``label_share`` the fraction of sentences with probability above 0.5.
-    Sentences without a score are ignored; with none left every value is ``None``.
+    Sentences without a score are ignored; with none left every value is ``None``. With
+    ``keys`` (one per sentence, ``None`` to leave a sentence out), sentences with the same key
+    count once: a page that carries its body twice is not twice as loud.
     """
+    if keys is not None:
+        if len(keys) != len(sentence_scores):
+            raise InputError("keys must have one entry per sentence")
+        seen: set[str] = set()
+        kept = []
+        for key, score in zip(keys, sentence_scores):
+            if key is None or key in seen:
+                continue
+            seen.add(key)
+            kept.append(score)
+        sentence_scores = kept
     result: dict[str, Any] = {}
     for label in labels:
         values = [float(s[label]) for s in sentence_scores if s.get(label) is not None]
@@ -457,6 +476,13 @@ class HypeScorer:
             return True
         return language in self.languages
 
+    def route_language(self, text: str, *, default: str | None = None) -> LanguageRoute:
+        """The language ``text`` is scored as by this model, or why it is not (see
+        :func:`analyzer.scoring.language.route_language`)."""
+        from analyzer.scoring.language import route_language
+
+        return route_language(text, self.languages or ["en"], default=default, any_language=self.multilingual)
+
     # ----------------------------------------------------------------- sentence scoring
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Uncalibrated logits (n, labels) for non-empty sentences."""
@@ -519,16 +545,23 @@ class HypeScorer:
     def prepare_document(
         self, text: str, *, language: str | None = None, max_sentences: int | None = DEFAULT_MAX_SENTENCES
     ) -> dict[str, Any]:
-        """Split a document and decide whether it can be scored (no model call).
+        """Split a document, name each segment's kind and decide what can be scored (no model call).
 
-        Returns ``sentences`` (at most ``max_sentences``), ``n_sentences_total``, ``language``
-        and ``reason`` (why it is unscored, else ``None``).
+        Returns ``sentences`` (at most ``max_sentences``), their ``kinds``
+        (:mod:`analyzer.scoring.segments`), ``scorable`` (per segment: prose in a language the
+        model handles), ``n_sentences_total``, ``language`` and ``reason`` (why the document is
+        unscored, else ``None``).
+
+        Language: the document's is routed from its text (:meth:`route_language`; a given
+        ``language`` is the default when the text cannot tell, e.g. a short record). A segment
+        in another script than the document's (a Japanese quote in an English article) is
+        routed on its own, with the document's language as its default when short.
         """
         if not isinstance(text, str):
             raise InputError(f"document text must be a string, got {type(text).__name__}")
-        from analyzer.scoring.language import detect_language
+        from analyzer.scoring.language import script_of
+        from analyzer.scoring.segments import is_prose, segment_kinds
 
-        language = language or detect_language(text)
         sentences: list[str] = []
         total = 0
         limit = max_sentences if max_sentences and max_sentences > 0 else None
@@ -536,26 +569,56 @@ class HypeScorer:
             total += 1
             if limit is None or len(sentences) < limit:
                 sentences.append(sentence)
+        kinds = segment_kinds(sentences)
+        prose = [is_prose(kind) for kind in kinds]
+        route = self.route_language(text, default=language)
+        scorable = list(prose)
+        if route.scorable and any(prose):
+            for index, sentence in enumerate(sentences):
+                if prose[index] and not sentence.isascii():
+                    script, _ = script_of(sentence)
+                    if script not in (route.script, "none"):
+                        scorable[index] = self.route_language(sentence, default=route.language).scorable
         reason = None
         if not sentences:
             reason = "no text"
-        elif not self.supports_language(language):
-            reason = f"language {language!r} is not one the model was trained on ({', '.join(self.languages)})"
-        return {"sentences": sentences, "n_sentences_total": total, "language": language, "reason": reason}
+        elif not route.scorable:
+            reason = route.reason
+        elif not any(prose):
+            reason = "no prose (only " + ", ".join(sorted(set(kinds))) + ")"
+        elif not any(scorable):
+            reason = "no prose in a language the model handles"
+        return {"sentences": sentences, "kinds": kinds, "scorable": scorable, "n_sentences_total": total,
+                "language": route.language, "reason": reason}
 
-    def finish_document(self, prepared: dict[str, Any], sentence_scores: Sequence[dict[str, Any]] | None) -> dict[str, Any]:
-        """Document result from a prepared document and its sentences' scores (None when unscored)."""
+    def finish_document(self, prepared: dict[str, Any], sentence_scores: Sequence[dict[str, Any] | None] | None) -> dict[str, Any]:
+        """Document result from a prepared document and its sentences' scores (None when unscored).
+
+        ``sentence_scores`` has one entry per sentence (``None`` for a segment not scored).
+        Aggregates cover scored prose only, identical segments once
+        (:func:`analyzer.scoring.segments.aggregate_key`).
+        """
+        from analyzer.scoring.segments import aggregate_key
+
         sentences = prepared["sentences"]
+        kinds = prepared.get("kinds") or ["prose"] * len(sentences)
         reason = prepared["reason"]
         if reason is not None or sentence_scores is None:
-            scored = [{"text": s, **_empty_scores(self.labels)} for s in sentences]
+            scored = [{"text": s, "kind": k, **_empty_scores(self.labels)} for s, k in zip(sentences, kinds)]
             document = aggregate_scores([], self.labels)
+            n_prose = 0
         else:
-            scored = [{"text": s, **{label: sc[label] for label in self.labels}} for s, sc in zip(sentences, sentence_scores)]
-            document = aggregate_scores(sentence_scores, self.labels)
+            scored = []
+            for s, k, sc in zip(sentences, kinds, sentence_scores):
+                values = {label: sc[label] for label in self.labels} if sc else _empty_scores(self.labels)
+                scored.append({"text": s, "kind": k, **values})
+            keys = [aggregate_key(s) if sc else None for s, sc in zip(sentences, sentence_scores)]
+            document = aggregate_scores([sc or {} for sc in sentence_scores], self.labels, keys=keys)
+            n_prose = len({k for k in keys if k is not None})
         document.update(
             n_sentences=len(sentences),
             n_sentences_total=prepared["n_sentences_total"],
+            n_prose=n_prose,
             truncated=prepared["n_sentences_total"] > len(sentences),
             language=prepared["language"],
             unscored=reason is not None,
@@ -578,19 +641,24 @@ class HypeScorer:
         This is the one scoring loop: the database, ``analyzer score --input`` and Ray all call it.
         With a ``cache`` (an in-memory LRU, the database's score cache, see
         :mod:`analyzer.scoring.cache`), sentences already scored by this model version are not
-        computed again; ``counter`` tallies cached against computed sentences.
+        computed again; ``counter`` tallies cached against computed sentences. Only prose
+        segments in a language the model handles are scored; the others come back with their
+        ``kind`` and ``None`` scores.
         """
         texts = list(texts)
         langs = list(languages) if languages is not None else [None] * len(texts)
         if len(langs) != len(texts):
             raise InputError("languages must have one entry per document")
         prepared = [self.prepare_document(t, language=lang, max_sentences=max_sentences) for t, lang in zip(texts, langs)]
-        wanted = [s for p in prepared if p["reason"] is None for s in p["sentences"]]
+        wanted = [
+            s for p in prepared if p["reason"] is None for s, ok in zip(p["sentences"], p["scorable"]) if ok
+        ]
         by_sentence = self._scores_for(wanted, cache, counter)
         results = []
         for p in prepared:
             if p["reason"] is None:
-                results.append(self.finish_document(p, [dict(by_sentence[s]) for s in p["sentences"]]))
+                scores = [dict(by_sentence[s]) if ok else None for s, ok in zip(p["sentences"], p["scorable"])]
+                results.append(self.finish_document(p, scores))
             else:
                 results.append(self.finish_document(p, None))
         return results

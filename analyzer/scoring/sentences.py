@@ -30,6 +30,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from analyzer.scoring.segments import is_line_unit
+
 __all__ = ["split_sentences", "iter_sentences", "DEFAULT_MAX_CHARS"]
 
 DEFAULT_MAX_CHARS = 600
@@ -132,6 +134,8 @@ def _ends_line_unit(line: str) -> bool:
     Only short lines in title case without final punctuation count, so a narrow column
     wrapped mid-sentence ("The company said on") is still joined with the next line.
     """
+    if is_line_unit(line):
+        return True
     words = line.split()
     if not words or len(words) > 8 or line[-1] in ".,;:!?…-–(&/" + _JA_TERMINATORS:
         return False

@@ -399,12 +399,20 @@ def _m005_labels_and_watches(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_alert_deliveries_status ON alert_deliveries(status, watch_id)")
 
 
+def _m007_segment_kind(db: sqlite_utils.Database) -> None:
+    """Each stored sentence's segment kind (``prose``, ``heading``, ``formula``, ...; see
+    analyzer.scoring.segments). Non-prose segments are stored and shown but not scored; rows
+    written before this migration are prose."""
+    db.execute("ALTER TABLE sentences ADD COLUMN kind TEXT NOT NULL DEFAULT 'prose'")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_analysis,
     _m003_external_id_index,
     _m004_claims,
     _m005_labels_and_watches,
+    _m007_segment_kind,
 ]
 
 

@@ -60,14 +60,19 @@ class ScoreTables(StoreBase):
         document_scores: dict[str, Any],
         sentences: Sequence[str],
         sentence_scores: Sequence[dict[str, float | None]],
+        kinds: Sequence[str] | None = None,
     ) -> None:
         """Store a document's sentences and all its scores for one model version, atomically.
 
         ``document_scores`` holds hype/growth/evidence (means), optional ``*_top`` and ``*_share``,
-        ``n_sentences``, ``language`` and ``unscored``.
+        ``n_sentences``, ``language`` and ``unscored``. ``kinds``: each sentence's segment kind
+        (default ``prose``); a non-prose segment is stored with ``None`` scores.
         """
         if len(sentences) != len(sentence_scores):
             raise StorageError("sentences and sentence_scores differ in length")
+        kinds = list(kinds) if kinds is not None else ["prose"] * len(sentences)
+        if len(kinds) != len(sentences):
+            raise StorageError("sentences and kinds differ in length")
         hashes = [content_hash(s) for s in sentences]
         with self.transaction():
             # Sentences past this version's list stay while another version's scores refer to them.
@@ -78,8 +83,9 @@ class ScoreTables(StoreBase):
                 (document_id, len(sentences), model_version),
             )
             self.conn.executemany(
-                "INSERT OR REPLACE INTO sentences (document_id, sentence_index, text, text_hash) VALUES (?, ?, ?, ?)",
-                [(document_id, i, s, h) for i, (s, h) in enumerate(zip(sentences, hashes))],
+                "INSERT OR REPLACE INTO sentences (document_id, sentence_index, text, text_hash, kind)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(document_id, i, s, h, k) for i, (s, h, k) in enumerate(zip(sentences, hashes, kinds))],
             )
             self.conn.execute(
                 "DELETE FROM sentence_scores WHERE document_id = ? AND model_version = ?",

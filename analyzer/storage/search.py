@@ -206,7 +206,7 @@ class SearchQueries(StoreBase):
             )
         ]
         detail["sentences"] = self._frame(
-            "SELECT t.sentence_index, t.text, ss.hype, ss.growth, ss.evidence FROM sentences t"
+            "SELECT t.sentence_index, t.text, t.kind, ss.hype, ss.growth, ss.evidence FROM sentences t"
             " LEFT JOIN sentence_scores ss ON ss.document_id = t.document_id"
             " AND ss.sentence_index = t.sentence_index AND ss.model_version = ?"
             " WHERE t.document_id = ? ORDER BY t.sentence_index",

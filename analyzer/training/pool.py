@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import InputError
+from analyzer.scoring.segments import PROSE_KINDS, segment_kind
 from analyzer.training import locate
 from analyzer.training.annotations import (
     LABELS,
@@ -190,64 +191,16 @@ def _sentence_is_english(text: str, unit_english: bool) -> bool:
     return share >= 0.12 or (unit_english and share >= 0.05)
 
 
-_BOILERPLATE_RE = re.compile(
-    r"\b(?:read more|continue reading|read the (?:full|rest)|click here|subscribe|sign up|sign in|log ?in|"
-    r"share (?:this|on|via)|follow us|all rights reserved|copyright|terms of (?:use|service)|privacy policy|"
-    r"cookies?|advertisement|advertising|newsletter|related:|comments?|permalink|posted (?:by|in|on)|"
-    r"tags?:|filed under|skip to|back to top|view (?:all|more)|download|reprints|more from|sponsored)\b",
-    re.IGNORECASE,
-)
-_BYLINE_RE = re.compile(
-    r"^(?:by|written by|posted by|reported by|words by|photo(?:graph)?s? by|credits?:|source:)\s",
-    re.IGNORECASE,
-)
-_CAPTION_RE = re.compile(
-    r"^(?:figure|fig\.|table|photo|image|illustration|chart|exhibit)\s*\d*\s*[:.\-–]", re.IGNORECASE
-)
-_URL_RE = re.compile(
-    r"^(?:\S*https?://\S+|www\.\S+|\S+\.(?:com|org|net|io)(?:/\S*)?)$", re.IGNORECASE
-)
-_EMAIL_RE = re.compile(r"\S+@\S+\.\w+")
-_MATH_RE = re.compile(
-    r"\\(?:frac|sum|prod|mathrm|textrm|cdot|times|le|ge|log|sqrt|\[|\])|\$[^$]*[=+^_\\<>][^$]*\$"
-)
-_TERMINAL = '.!?…:;"”’)]'
-PROSE_SHAPES = frozenset({"prose", "headline"})
+# The shape of a unit is its segment kind: one implementation, shared with the document step
+# (analyzer.scoring.segments), so the pool's fragment stratum draws what scoring leaves out.
+PROSE_SHAPES = PROSE_KINDS
 
 
 def sentence_shape(text: str, hint: str | None = None, furniture: bool = False) -> str:
     """``prose`` or ``headline`` (a feed item's or a news headline's title), or the kind of
-    non-prose unit: ``url``, ``numeric``, ``formula``, ``byline``, ``caption``, ``table-cell``,
-    ``boilerplate``, ``heading``. A heuristic, for sampling only: the labels, not this, say
-    what a sentence is."""
-    words = text.split()
-    visible = [ch for ch in text if not ch.isspace()]
-    letters = sum(ch.isalpha() for ch in visible)
-    if _URL_RE.match(text) or (len(words) <= 3 and _EMAIL_RE.search(text)):
-        return "url"
-    if visible and letters / len(visible) < 0.35:
-        return "numeric"
-    if _MATH_RE.search(text) and (len(words) < 12 or text.count("$") >= 4):
-        return "formula"
-    if hint == "title":
-        return "headline"  # an item's or a headline's title makes a claim, unlike a section heading
-    if hint == "post":
-        return "prose"
-    if len(words) <= 10 and (_BYLINE_RE.match(text) or _EMAIL_RE.search(text)):
-        return "byline"
-    if hint in ("figcaption", "caption") or _CAPTION_RE.match(text):
-        return "caption"
-    if hint in ("td", "th") and len(words) <= 12:
-        return "table-cell"
-    if (_BOILERPLATE_RE.search(text) or "©" in text) and len(words) <= 14:
-        return "boilerplate"
-    if furniture and len(words) <= 8:
-        return "boilerplate"
-    if hint in ("h1", "h2", "h3", "h4", "h5", "h6", "dt") or (
-        len(words) <= 10 and text[-1] not in _TERMINAL
-    ):
-        return "heading"
-    return "prose"
+    non-prose unit (:func:`analyzer.scoring.segments.segment_kind`). For sampling only: the
+    labels, not this, say what a sentence is."""
+    return segment_kind(text, hint, furniture)
 
 
 _HYPE_CUES = re.compile(

@@ -50,6 +50,18 @@ def search_documents(
 def document_detail(
     db: str | os.PathLike[str] | None, document_id: int, *, model_version: str | None = None
 ) -> dict[str, Any] | None:
-    """One document's metadata, scores and scored sentences (``sentences`` is a DataFrame)."""
+    """One document's metadata, scores and scored sentences (``sentences`` is a DataFrame).
+
+    Each sentence has its segment ``kind`` and ``prose`` (False: stored and shown, but neither
+    scored nor counted in the document's scores; see analyzer.scoring.segments).
+    """
+    from analyzer.scoring.segments import is_prose
+
     with open_readonly(db) as store:
-        return store.document_detail(document_id, model_version=model_version)
+        detail = store.document_detail(document_id, model_version=model_version)
+    if detail is not None:
+        sentences = detail["sentences"]
+        if "kind" not in sentences.columns:
+            sentences["kind"] = "prose"
+        sentences["prose"] = [is_prose(str(kind)) for kind in sentences["kind"]]
+    return detail

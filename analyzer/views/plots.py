@@ -209,6 +209,145 @@ def fig_source_mix(frame: pd.DataFrame, *, title: str | None = None, top: int = 
     return fig
 
 
+# Claims: colours and marker symbols by status (met, missed, pending, unverifiable).
+CLAIM_STATUS_COLORS = {"met": "#2ca02c", "missed": "#8c1c13", "pending": "#7f7f7f", "unverifiable": "#bcbd22"}
+CLAIM_STATUS_SYMBOLS = {"met": "circle", "missed": "x", "pending": "circle-open", "unverifiable": "diamond-open"}
+CLAIM_PUBLISHED_SYMBOL = "triangle-up-open"
+# The claim markers sit on a hidden axis of their own, near the bottom of the timeline.
+CLAIM_MARKER_AXIS = "y9"
+CLAIM_PUBLISHED_LEVEL = 0.03
+CLAIM_HORIZON_LEVEL = 0.08
+
+
+def _claim_hover(row: Any, moment: str) -> str:
+    """Hover text of a claim marker; every piece of ingested text is escaped."""
+    sentence = str(row.get("sentence") or "")
+    if len(sentence) > 160:
+        sentence = sentence[:157] + "…"
+    claimed = str(row.get("claimed") or "").strip()
+    metric = str(row.get("metric") or "other")
+    status = str(row.get("status") or "pending")
+    reason = row.get("status_reason")
+    head = f"{moment} · {metric}{f' {claimed}' if claimed else ''} · {status}"
+    if reason is not None and not (isinstance(reason, float) and pd.isna(reason)) and str(reason):
+        head += f" ({reason})"
+    return f"{_safe(head)}<br>{_safe(sentence)}"
+
+
+def _x_extent(fig: go.Figure) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last date the figure's traces already show (None when it shows none)."""
+    stamps: list[pd.Timestamp] = []
+    for trace in fig.data:
+        values = getattr(trace, "x", None)
+        if values is None or len(values) == 0:
+            continue
+        converted = pd.to_datetime(pd.Series(list(values)), errors="coerce").dropna()
+        if len(converted):
+            stamps += [converted.min(), converted.max()]
+    return (min(stamps), max(stamps)) if stamps else None
+
+
+def add_claim_markers(fig: go.Figure, claims: pd.DataFrame | None, *, freq: str = "quarter") -> go.Figure:
+    """A copy of a heat timeline with the entity's claims marked at publication and at horizon.
+
+    ``claims`` has ``published_at``, ``horizon`` (None when none was read), ``status``,
+    ``metric``, ``claimed``, ``sentence`` and ``status_reason``. Publication markers are open
+    triangles; a horizon marker takes its status's colour and symbol (met, missed, pending,
+    unverifiable). Hovering a marker shows the claim and its status. Markers outside the dates
+    the timeline already shows (to the end of its last period) are left out, so a horizon in
+    2030 does not squash the chart; the legend says how many.
+    """
+    out = go.Figure(fig)
+    if claims is None or len(claims) == 0:
+        return out
+    extent = _x_extent(out)
+    if extent is not None:
+        extent = (extent[0], pd.Timestamp(next_period_start(extent[1], freq)))
+
+    def within(values: pd.Series) -> pd.Series:
+        if extent is None:
+            return values.notna()
+        return values.notna() & (values >= extent[0]) & (values <= extent[1])
+
+    records = claims.reset_index(drop=True)
+    published = pd.to_datetime(records["published_at"].astype("string").str.slice(0, 10), errors="coerce")
+    horizon = pd.to_datetime(records["horizon"].astype("string").str.slice(0, 10), errors="coerce")
+    shown = within(published)
+    rows = records[shown]
+    out.add_trace(go.Scatter(
+        x=published[shown], y=[CLAIM_PUBLISHED_LEVEL] * int(shown.sum()), yaxis=CLAIM_MARKER_AXIS,
+        mode="markers", name="claim published", legendgroup="claims",
+        marker={"symbol": CLAIM_PUBLISHED_SYMBOL, "size": 10, "color": NEUTRAL_COLOR,
+                "line": {"width": 1.5}},
+        hovertemplate="%{customdata}<extra></extra>",
+        customdata=[_claim_hover(row, "published") for row in rows.to_dict("records")],
+    ))
+    later = int((horizon.notna() & ~within(horizon)).sum())
+    for status in ("met", "missed", "pending", "unverifiable"):
+        mask = within(horizon) & (records["status"].astype(str) == status)
+        if not mask.any():
+            continue
+        out.add_trace(go.Scatter(
+            x=horizon[mask], y=[CLAIM_HORIZON_LEVEL] * int(mask.sum()), yaxis=CLAIM_MARKER_AXIS,
+            mode="markers", name=f"claim due: {status}", legendgroup="claims",
+            marker={"symbol": CLAIM_STATUS_SYMBOLS[status], "size": 11, "color": CLAIM_STATUS_COLORS[status],
+                    "line": {"width": 2, "color": CLAIM_STATUS_COLORS[status]}},
+            hovertemplate="%{customdata}<extra></extra>",
+            customdata=[_claim_hover(row, "due") for row in records[mask].to_dict("records")],
+        ))
+    layout_key = "yaxis" + CLAIM_MARKER_AXIS[1:]
+    out.update_layout(**{layout_key: {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}})
+    if later:
+        out.add_annotation(text=_safe(f"{later} claim horizon(s) after the last period not shown"),
+                           xref="paper", yref="paper", x=1, y=1.02, showarrow=False, xanchor="right",
+                           font={"size": 11, "color": NEUTRAL_COLOR})
+    return out
+
+
+def fig_claim_series(view: dict[str, Any], *, status: str | None = None, title: str | None = None,
+                     height: int = 280) -> go.Figure:
+    """One claim's realised series with the claimed path from baseline to target.
+
+    ``view`` is :func:`analyzer.views.claims.claim_series_view`: ``series`` (date, value, as
+    the check measured it), ``metric``, ``unit``, ``path`` (baseline and target) and
+    ``realised`` (the value read at the horizon, or None).
+    """
+    title = title or "Realised series"
+    series: pd.DataFrame = view.get("series")
+    path: pd.DataFrame = view.get("path")
+    has_series = series is not None and len(series) > 0
+    has_path = path is not None and len(path) > 0
+    if not has_series and not has_path:
+        return _empty(title, "No matching fundamentals series")
+    metric = view.get("metric") or "value"
+    fig = go.Figure()
+    if has_series:
+        fig.add_trace(go.Scatter(x=pd.to_datetime(series["date"]), y=series["value"], mode="lines+markers",
+                                 name=_safe(f"{metric} (realised)"), line={"color": FUNDAMENTAL_COLOR, "width": 2},
+                                 marker={"size": 4}))
+    if has_path:
+        colour = CLAIM_STATUS_COLORS.get(str(status), NEUTRAL_COLOR)
+        fig.add_trace(go.Scatter(x=pd.to_datetime(path["date"]), y=path["value"], mode="lines+markers",
+                                 name="claimed path", line={"color": colour, "width": 2, "dash": "dash"},
+                                 marker={"symbol": ["circle-open", "star"], "size": [8, 12]},
+                                 customdata=list(path["point"]),
+                                 hovertemplate="%{customdata}: %{y:,.4~g}<extra></extra>"))
+    realised = view.get("realised")
+    if realised:
+        fig.add_trace(go.Scatter(
+            x=[pd.Timestamp(realised["date"])], y=[realised["value"]], mode="markers", name="at the horizon",
+            marker={"symbol": CLAIM_STATUS_SYMBOLS.get(str(status), "circle"), "size": 12,
+                    "color": CLAIM_STATUS_COLORS.get(str(status), NEUTRAL_COLOR)},
+            hovertemplate="realised: %{y:,.4~g}<extra></extra>"))
+    unit = view.get("unit")
+    fig.update_layout(
+        title=_safe(title), template="plotly_white", height=height, showlegend=True,
+        legend={"orientation": "h", "y": -0.25}, margin={"l": 50, "r": 20, "t": 40, "b": 30},
+        yaxis={"title": _safe(unit) if unit else None},
+    )
+    return fig
+
+
 def fig_heat_components(frame: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """The robust z-scores that make up heat, one line each, with heat itself in bold."""
     title = title or "Heat components"
