@@ -224,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         evaluate_sets,
         public_metrics,
         standard_sets,
+        update_readme,
         write_evaluation,
+        write_model_card,
     )
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -237,6 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--no-zero-shot", action="store_true")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--update-card",
+        action="store_true",
+        help="also write the model's card, metrics.json and report.md from this evaluation (as analyzer evaluate --update-card)",
+    )
+    parser.add_argument(
+        "--readme", type=Path, default=None, help="rewrite this README's model-figures block"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -249,6 +259,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     metrics = evaluate_sets(scorer, sets, zero_shot=not args.no_zero_shot, progress=print)
     write_evaluation(metrics, args.out, local=True)
+    if args.update_card:
+        write_evaluation(metrics, args.model, local=False)
+        write_model_card(args.model, metrics, scorer.config)
+    if args.readme:
+        update_readme(
+            args.readme,
+            public_metrics(metrics),
+            "models/hype-default/metrics.json"
+            if args.model.resolve() == (PROJECT / "models" / "hype-default").resolve()
+            else str(args.model / "metrics.json"),
+        )
     print("scoring whitepapers")
     documents = documents_part(scorer, args.sources)
     rows = targets(metrics, documents)

@@ -742,7 +742,10 @@ def selection_record(config: dict[str, Any]) -> dict[str, str]:
         out["thresholds"] = "none: fixed at 0.5 on the calibrated probability"
     else:
         out["thresholds"] = "not recorded"
-    out["variant"] = "not recorded in the model's config (options chosen outside `analyzer train`)"
+    out["variant"] = (
+        "not recorded in the model's config: the options were chosen outside `analyzer train`, possibly "
+        "by comparing variants on a test split, so read that split's figures as optimistic"
+    )
     out["test"] = "every test set is evaluated after training, once; nothing is chosen on it"
     return out
 
