@@ -258,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
         ja_sources=args.ja_sources,
     )
     metrics = evaluate_sets(scorer, sets, zero_shot=not args.no_zero_shot, progress=print)
+    print("scoring whitepapers")
+    documents = documents_part(scorer, args.sources)
+    rows = targets(metrics, documents)
+    # The card and metrics.json carry the whole-document figures and targets too.
+    metrics["documents"] = documents
+    metrics["target_results"] = rows
     write_evaluation(metrics, args.out, local=True)
     if args.update_card:
         write_evaluation(metrics, args.model, local=False)
@@ -270,9 +276,6 @@ def main(argv: list[str] | None = None) -> int:
             if args.model.resolve() == (PROJECT / "models" / "hype-default").resolve()
             else str(args.model / "metrics.json"),
         )
-    print("scoring whitepapers")
-    documents = documents_part(scorer, args.sources)
-    rows = targets(metrics, documents)
     public = public_metrics(metrics)
     measured = [r for r in rows if r["met"] is not None]
     result = {

@@ -552,6 +552,14 @@ def real_set(
         )
     if duplicates:
         result.notes.append(f"{duplicates} repeated sentences (duplicate_of) evaluated once")
+    strata = [str(r.get("stratum") or "") for r in rows]
+    if strata and any(strata):
+        random_share = sum(s == "random" for s in strata)
+        result.notes.append(
+            f"{random_share} of {len(rows)} sentences come from the uniform random stratum; the rest "
+            "oversample likely positives and non-prose fragments (see the corpus datasheet), so "
+            "rates and calibration differ from a natural sample"
+        )
     if not rows:
         result.skipped = f"none of the {len(records)} {split} annotations could be materialised from {_display_path(sources)}"
         return result
@@ -1006,7 +1014,7 @@ def errors_markdown(metrics: dict[str, Any], k: int | None = None) -> str:
     """The worst errors per label; sentences only where the set's text is public (else id and hash)."""
     public = bool(metrics.get("text_public"))
     lines = [
-        "| label | error | p | id | sha256 | source type | " + ("sentence |" if public else ""),
+        "| label | error | p | id | sha256 | source type |" + (" sentence |" if public else ""),
         "|---|---|---|---|---|---|" + ("---|" if public else ""),
     ]
     for label in LABELS:
@@ -1273,6 +1281,8 @@ def render_model_card(metrics: dict[str, Any], config: dict[str, Any]) -> str:
         ]
     for m in multi["sets"].values():
         lines += _set_section(m, "##", local=False, k=3)
+    if multi.get("documents"):
+        lines += documents_markdown(multi["documents"])
     lines += [
         "## How the figures are computed",
         "",
@@ -1309,10 +1319,52 @@ def render_model_card(metrics: dict[str, Any], config: dict[str, Any]) -> str:
         "(compare the ECE of each set).",
         "- A measure of language, not of truth: high evidence means checkable-looking claims, not verified ones.",
         "",
-        "_All numbers on this card were written by `analyzer evaluate MODEL --out DIR --update-card` "
-        "from `metrics.json`._",
+        "_All numbers on this card were written from `metrics.json` by `analyzer evaluate MODEL --out DIR "
+        "--update-card` or `python benchmarks/bench_quality.py --update-card` (which adds the whole-document "
+        "figures)._",
     ]
     return "\n".join(lines) + "\n"
+
+
+def documents_markdown(documents: dict[str, Any]) -> list[str]:
+    """Whole documents (from ``benchmarks/bench_quality.py``): prose hype share and document hype."""
+    lines = [
+        "## Whole documents",
+        "",
+        "Each whitepaper read as ingestion reads it and scored with `score_document`: the share of "
+        "prose sentences above 0.5 hype (prose as the document step marks it) and the document "
+        "hype mean (over scored sentences).",
+        "",
+        "| document | group | sentences | prose | prose hype > 0.5 | document hype mean |",
+        "|---|---|---|---|---|---|",
+    ]
+    for group in ("technical", "promotional", "demo_promotional"):
+        for name, figures in (documents.get(group) or {}).items():
+            share = figures.get("prose_hype_share")
+            lines.append(
+                f"| {name} | {group.replace('_', ' ')} | {figures['sentences']} | {figures['prose_sentences']} | "
+                f"{'n/a' if share is None else f'{share:.1%}'} | {_fmt(figures.get('document_hype_mean'))} |"
+            )
+    ranking = documents.get("ranking") or {}
+    verdict = ranking.get("promotional_above_technical")
+    lines += [
+        "",
+        "Promotional above technical on document hype: "
+        + ("not measured" if verdict is None else ("yes" if verdict else "**no**"))
+        + ". Prose rule: "
+        + ", ".join(
+            sorted(
+                {
+                    f.get("prose_rule", "?")
+                    for g in ("technical", "promotional")
+                    for f in (documents.get(g) or {}).values()
+                }
+            )
+        )
+        + ".",
+        "",
+    ]
+    return lines
 
 
 def _layers_text(config: dict[str, Any]) -> str:
