@@ -408,10 +408,19 @@ def compute_heat(
         raw += weights[component] * np.nan_to_num(z[component], nan=0.0)
     raw = np.where(in_range, raw, np.nan)
 
+    # The band measures sampling error: resamples are standardised without the reliability
+    # factor (which would shrink a noisy period's band along with its estimate) and the spread of
+    # their composite around the unshrunk composite is laid around the (shrunk) estimate.
+    unshrunk = {c: fitted[c].apply(values[c], shrink=False) for c in fitted}
+    unshrunk["volume"] = volume.combine(volume.fitted.apply(volume.share, shrink=False), shape[1])
+    unshrunk = {c: np.where(np.isfinite(values[c]) | (c == "volume"), v, np.nan) for c, v in unshrunk.items()}
+    raw_unshrunk = np.zeros(shape)
+    for component in HEAT_COMPONENTS:
+        raw_unshrunk += weights[component] * np.nan_to_num(unshrunk[component], nan=0.0)
     draws = None
     if stories is not None and resamples > 0 and not stories.empty:
         draws = _bootstrap_raw(
-            stories, corpus_periods, entities, volume, fitted, z, weights, within, resamples, seed
+            stories, corpus_periods, entities, volume, fitted, unshrunk, weights, within, resamples, seed
         )
     scale = _composite_scale(z, weights, in_range, mode)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -420,9 +429,9 @@ def compute_heat(
     if draws is not None:
         alpha = (1.0 - level) / 2.0
         with np.errstate(invalid="ignore", divide="ignore"):
-            heat_draws = np.clip(draws / scale[..., None], -Z_CLIP, Z_CLIP)
-        low = np.minimum(np.quantile(heat_draws, alpha, axis=2), heat_z)
-        high = np.maximum(np.quantile(heat_draws, 1.0 - alpha, axis=2), heat_z)
+            spread = (draws - raw_unshrunk[..., None]) / scale[..., None]
+        low = np.clip(heat_z + np.minimum(np.quantile(spread, alpha, axis=2), 0.0), -Z_CLIP, Z_CLIP)
+        high = np.clip(heat_z + np.maximum(np.quantile(spread, 1.0 - alpha, axis=2), 0.0), -Z_CLIP, Z_CLIP)
         low = np.where(in_range, low, np.nan)
         high = np.where(in_range, high, np.nan)
 
@@ -620,7 +629,7 @@ def _bootstrap_raw(
             z = volume_z
         else:
             draws = language[component]
-            z = np.moveaxis(fitted[component].apply(np.moveaxis(draws, 2, 0)), 0, 2)
+            z = np.moveaxis(fitted[component].apply(np.moveaxis(draws, 2, 0), shrink=False), 0, 2)
             z = np.where(np.isnan(draws), np.nan, z)
         total += weights[component] * np.where(np.isnan(z), reference, z)
     raw[:] = total
@@ -656,7 +665,7 @@ def _bootstrap_volume(
             pick = live[np.floor(_uniform(*keys, 3) * k).astype(np.int64)]
             drawn = np.maximum(volume.share[row, pick] + volume.se[row, pick] * _normal(*keys, 4), 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):
-                z = fitted.rho[row, pick] * (drawn - fitted.center[row, pick]) / fitted.denom[row, pick]
+                z = (drawn - fitted.center[row, pick]) / fitted.denom[row, pick]
             z = np.clip(np.where(fitted.denom[row, pick] > 0, z, 0.0), -Z_CLIP, Z_CLIP)
             out[row, j] = np.clip(z.reshape(resamples, k).sum(axis=1) / np.sqrt(k), -Z_CLIP, Z_CLIP)
     return out

@@ -172,11 +172,11 @@ class Standardised:
     denom: np.ndarray
     rho: np.ndarray
 
-    def apply(self, values: np.ndarray) -> np.ndarray:
+    def apply(self, values: np.ndarray, *, shrink: bool = True) -> np.ndarray:
         """Standardise other values of the same cells (bootstrap resamples) with the same reference;
-        ``values`` may carry extra leading axes."""
+        ``values`` may carry extra leading axes. ``shrink=False`` leaves out the reliability factor."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            z = self.rho * (values - self.center) / self.denom
+            z = (self.rho if shrink else 1.0) * (values - self.center) / self.denom
         return np.clip(np.where(self.denom > 0, z, 0.0), -Z_CLIP, Z_CLIP)
 
 
@@ -203,8 +203,9 @@ def standardise_panel(
     * scale^2 = ((n - 1) s^2 + k0 S^2) / ((n - 1) + k0), k0 = SCALE_PRIOR_PERIODS (a scaled
       inverse chi-square prior); without a pooled S, s alone, and none at all below
       MIN_HISTORY values (z = 0, as robust_z);
-    * denom = max(scale, floor, se); rho = tau^2 / (tau^2 + se^2) with tau^2 = max(scale^2 -
-      mean of the history's se^2, 0) when ``se`` is given, else 1;
+    * denom = max(scale, floor, rms se of the history); rho = tau^2 / (tau^2 + se^2) with
+      tau^2 = max(mean squared deviation from the centre - mean of the history's se^2, 0) when
+      ``se`` is given, else 1;
     * z = clip(rho (x - centre) / denom, +-Z_CLIP).
     """
     check_mode(mode)
@@ -253,7 +254,9 @@ def standardise_panel(
         tau2 = np.maximum(np.nan_to_num(spread) - np.nan_to_num(mean_noise), 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             rho = np.where(se_grid > 0, tau2 / (tau2 + se_grid**2), 1.0)
-        denom = np.maximum(denom, se_grid)
+        # The floor is the history's typical sampling error, not this period's own: a period with
+        # fewer stories than usual then gets a wider band in z units, as it should.
+        denom = np.maximum(denom, np.sqrt(np.nan_to_num(mean_noise)))
     # No reference at all (a lone series with too short a history): nothing is unusual.
     denom = np.where(scale > 0, denom, np.where(floor_grid > 0, denom, 0.0))
     denom = np.where(np.isfinite(center), denom, 0.0)
