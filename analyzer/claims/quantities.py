@@ -251,8 +251,89 @@ def _repair_currency(text: str, start: int, end: int) -> Quantity | None:
     )
 
 
+# Newswire spellings quantulum3 misreads, rewritten before parsing (see :func:`normalise`).
+_NORMALISE: list[tuple[re.Pattern[str], Any]] = [
+    # "EUR5 million", "USD3.5bn": a currency code glued to its number.
+    (re.compile(r"(?<![A-Za-z])(EUR|USD|GBP|JPY|CNY|SEK|NOK|DKK|CHF|RMB)(?=\d)"), r"\1 "),
+    # "$ 4.5": a currency symbol set apart from its number.
+    (re.compile(r"(?<=[$€£¥])\s+(?=\d)"), ""),
+    # "2.0 mln euro $ 2.7 mln": a conversion run on without a separator.
+    (re.compile(r"\b(euros?)(?=\s+[$£¥])"), r"\1,"),
+    # "some 3.1 mln": quantulum3 drops the scale after "some".
+    (re.compile(r"\bsome(?=\s+\d)"), "about"),
+    # "10 .65" (a tokenised decimal point).
+    (re.compile(r"(?<=\d) \.(?=\d)"), "."),
+    # "9 540 000": thousands grouped with spaces.
+    (
+        re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d.,]\d)"),
+        lambda m: m[0].replace(" ", ""),
+    ),
+    # "65 mln", "EUR 67.5 mn", "$3bn", "EUR30m": abbreviated scales after a number.
+    (
+        re.compile(r"(?<=\d)\s?(mln|mn|m|bln|bn|b|tn|trn)(?![A-Za-z0-9])"),
+        lambda m: (
+            " "
+            + {
+                "mln": "million",
+                "mn": "million",
+                "m": "million",
+                "bln": "billion",
+                "bn": "billion",
+                "b": "billion",
+                "tn": "trillion",
+                "trn": "trillion",
+            }[m[1]]
+        ),
+    ),
+]
+
+
+def normalise(text: str) -> tuple[str, list[int]]:
+    """``text`` with newswire number spellings rewritten, and where each character came from.
+
+    ``origin[i]`` is the index in ``text`` of character ``i`` of the result (one extra entry
+    for the end), so spans found in the result map back onto the sentence.
+    """
+    origin = list(range(len(text) + 1))
+    for pattern, replacement in _NORMALISE:
+        pieces: list[str] = []
+        places: list[int] = []
+        last = 0
+        for match in pattern.finditer(text):
+            new = match.expand(replacement) if isinstance(replacement, str) else replacement(match)
+            pieces.append(text[last : match.start()])
+            places.extend(origin[last : match.start()])
+            pieces.append(new)
+            # The rewrite's characters point at the replaced ones in order, its last at the
+            # last replaced one, so a span ending inside it ends where the match ended.
+            width = match.end() - match.start()
+            span = [origin[match.start() + min(i, max(width - 1, 0))] for i in range(len(new))]
+            if span and width:
+                span[-1] = origin[match.end() - 1]
+            places.extend(span)
+            last = match.end()
+        pieces.append(text[last:])
+        places.extend(origin[last:])
+        text = "".join(pieces)
+        origin = places
+    return text, origin
+
+
 def english_quantities(text: str) -> list[Quantity]:
     """Quantities in an English sentence, without the numbers that are years."""
+    normalised, origin = normalise(text)
+    found = _english_quantities(normalised)
+    if normalised == text:
+        return found
+    mapped = []
+    for q in found:
+        start = origin[q.start]
+        end = origin[q.end - 1] + 1 if q.end > q.start else start
+        mapped.append(Quantity(q.kind, q.value, q.unit, start, end, text[start:end], q.currency))
+    return mapped
+
+
+def _english_quantities(text: str) -> list[Quantity]:
     parser = _quantulum_parser()
     found: list[Quantity] = []
     try:
