@@ -156,7 +156,12 @@ def evaluate(
             continue
         truth = bool(labels["is_claim"])
         published = date.fromisoformat(row["published_at"][:10])
-        found = extract_sentence(text, SentenceContext(published=published))
+        found = extract_sentence(
+            text,
+            SentenceContext(
+                published=published, published_known=bool(row.get("published_at_known", True))
+            ),
+        )
         if threshold is not None and growth.get(row["id"], 0.0) < threshold:
             found = []
         predicted = bool(found)

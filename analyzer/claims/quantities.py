@@ -157,6 +157,7 @@ class Quantity:
     end: int
     surface: str
     currency: str | None = None
+    entity: str | None = None  # quantulum3's kind of physical quantity (mass, volume...)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -329,7 +330,9 @@ def english_quantities(text: str) -> list[Quantity]:
     for q in found:
         start = origin[q.start]
         end = origin[q.end - 1] + 1 if q.end > q.start else start
-        mapped.append(Quantity(q.kind, q.value, q.unit, start, end, text[start:end], q.currency))
+        mapped.append(
+            Quantity(q.kind, q.value, q.unit, start, end, text[start:end], q.currency, q.entity)
+        )
     return mapped
 
 
@@ -418,7 +421,7 @@ def _english_quantities(text: str) -> list[Quantity]:
             continue
         if entity == "time":
             continue  # "a year", "five years": durations belong to the horizon
-        found.append(Quantity(PHYSICAL, value, unit_name, start, end, surface))
+        found.append(Quantity(PHYSICAL, value, unit_name, start, end, surface, None, entity))
     return found
 
 
