@@ -256,6 +256,8 @@ def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str
             s, e = s + start, e + start
             if s < quantity.end and quantity.start < e and metric not in ("capacity", "energy"):
                 continue
+            if metric == "revenue" and re.match(r"\s*margins?\b", text[e:]):
+                continue  # "profit margin" is a margin, not an earnings figure
             if metric == "price" and quantity.kind == COUNT:
                 continue  # "9,540,000 shares" counts shares, it does not price them
             found.append((s, e, metric, matched))

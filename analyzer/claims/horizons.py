@@ -148,6 +148,19 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             re.I,
         ),
     ),
+    (
+        "year_end",
+        re.compile(
+            r"\b(?:the\s+)?end\s+of\s+(?:the|this)\s+(?:current\s+)?year\b|\byear-end\b", re.I
+        ),
+    ),
+    (
+        "quarter_only",
+        re.compile(
+            r"\b(?:(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter|Q([1-4]))\b(?!\s*(?:of\s+)?(?:FY|fiscal|'?\d))",
+            re.I,
+        ),
+    ),
     ("year", re.compile(rf"(?<![\w$€£¥.,-])({_YEAR})(?![\w%]|[.,-]\d|\s*(?:percent|%))", re.I)),
 ]
 _JA_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -291,6 +304,12 @@ def _resolve(kind: str, match: re.Match[str], base: date) -> tuple[date | None, 
         if due <= base:
             due = _last_day(base.year + 1, month)
         return due, "month"
+    if kind == "year_end":
+        return date(base.year, 12, 31), "year"
+    if kind == "quarter_only":
+        quarter = _ORDINAL_QUARTER[match[1].lower()] if match[1] else int(match[2])
+        due = _last_day(base.year, quarter * 3)
+        return (due if due > base else _last_day(base.year + 1, quarter * 3)), "quarter"
     if kind == "decade_end":
         return date(base.year // 10 * 10 + 9, 12, 31), "year"
     if kind == "relative":
@@ -370,7 +389,16 @@ def find_horizons(text: str, published: date, language: str | None = None) -> li
                 )
             before = source[max(0, start - 30) : start]
             deadline = (
-                kind in ("relative", "next", "decade_end", "month_only", "ja_relative", "ja_next")
+                kind
+                in (
+                    "relative",
+                    "next",
+                    "decade_end",
+                    "month_only",
+                    "year_end",
+                    "ja_relative",
+                    "ja_next",
+                )
                 or bool(DEADLINE_WORDS.search(before))
                 or (japanese and source[end : end + 3].startswith(("まで", "に", "には", "末")))
             )

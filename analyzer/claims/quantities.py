@@ -585,4 +585,41 @@ def find_quantities(text: str, language: str | None = None) -> list[Quantity]:
         for q in english_quantities(text)
         if not any(m.start < q.end and q.start < m.end for m in multipliers)
     ]
-    return sorted(multipliers + others, key=lambda q: q.start)
+    return _merge_ranges(text, sorted(multipliers + others, key=lambda q: q.start))
+
+
+def _merge_ranges(text: str, quantities: list[Quantity]) -> list[Quantity]:
+    """ "$1.1 billion to $1.2 billion", "between 10 and 12 GW": one quantity at the midpoint.
+
+    A pair after "from" stays two quantities: "from X to Y" is a baseline and a target.
+    """
+    out: list[Quantity] = []
+    for q in quantities:
+        if out:
+            p = out[-1]
+            between = text[p.end : q.start]
+            joined = re.fullmatch(r"\s*(?:to|-|–)\s*", between) or (
+                re.fullmatch(r"\s*and\s*", between)
+                and re.search(r"\bbetween\s+$", text[max(0, p.start - 9) : p.start], re.I)
+            )
+            if (
+                joined
+                and p.kind == q.kind
+                and p.kind in (CURRENCY, PHYSICAL, COUNT)
+                and p.unit == q.unit
+                and 0 < p.value < q.value
+                and not re.search(r"\bfrom\s+$", text[max(0, p.start - 6) : p.start], re.I)
+            ):
+                out[-1] = Quantity(
+                    q.kind,
+                    (p.value + q.value) / 2.0,
+                    q.unit,
+                    p.start,
+                    q.end,
+                    text[p.start : q.end],
+                    q.currency,
+                    q.entity,
+                )
+                continue
+        out.append(q)
+    return out

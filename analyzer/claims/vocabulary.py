@@ -88,6 +88,10 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
         "earnings",
         "bookings",
         "backlog",
+        "profit",
+        "profits",
+        "ebit",
+        "ebitda",
     ),
     "price": (
         "price",
@@ -108,6 +112,10 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
         "opportunity",
         "spending",
         "investment",
+        "margin",
+        "margins",
+        "profit margin",
+        "operating margin",
     ),
 }
 METRIC_WORDS_JA: dict[str, tuple[str, ...]] = {
