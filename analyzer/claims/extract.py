@@ -44,7 +44,7 @@ from analyzer.claims.quantities import (
 )
 from analyzer.errors import InputError
 
-EXTRACTOR_VERSION = "rules-1"
+EXTRACTOR_VERSION = "rules-2"
 DEFAULT_GROWTH_THRESHOLD = 0.5
 METHOD_RULES = "rules"
 
@@ -169,12 +169,8 @@ def _is_change(text: str, quantity: Quantity, japanese: bool) -> tuple[bool, str
             after[:20], ("growth", "increase", "rise", "higher", "gain", "jump", "expansion")
         )
     ]
-    # "add up to 100%", "adds to 5%": a sum, not a change.
-    up = [
-        w
-        for w in up
-        if not (w[2].lower().startswith("add") and re.match(r"\s+(?:up\s+)?to\b", before[w[1] :]))
-    ]
+    if re.search(r"\badds?\s+(?:up\s+)?to\s*$", before, re.I):
+        return False, "up"  # "add up to 100%": a sum, not a change
     if re.match(r"\s*(?:of|share)\b", after) and not up and not down:
         return False, "up"
     if down and (not up or down[-1][0] > up[-1][0]):

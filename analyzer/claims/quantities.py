@@ -254,6 +254,9 @@ def _repair_currency(text: str, start: int, end: int) -> Quantity | None:
 
 # Newswire spellings quantulum3 misreads, rewritten before parsing (see :func:`normalise`).
 _NORMALISE: list[tuple[re.Pattern[str], Any]] = [
+    # A run of more than 15 digits is no amount (an id, a hash); quantulum3 takes time cubic
+    # in its length, minutes for a few hundred digits.
+    (re.compile(r"\d{16,}"), lambda m: " " * len(m[0])),
     # "EUR5 million", "USD3.5bn": a currency code glued to its number.
     (re.compile(r"(?<![A-Za-z])(EUR|USD|GBP|JPY|CNY|SEK|NOK|DKK|CHF|RMB)(?=\d)"), r"\1 "),
     # "$ 4.5": a currency symbol set apart from its number.
