@@ -12,7 +12,15 @@ A sentence holds a claim when it
    deadline in the future ("by 2026", "within two years", 「2030年までに」), and does not
    merely report a past result ("revenue rose 94%" with no forward cue);
 2. puts a number on a change or a level: a multiplier ("triple", "1000x", 3倍), a percentage
-   change ("grow 40%"), or an absolute target ("a $1 trillion market", "10 GW", "20,000 GPUs").
+   change ("grow 40%"), or an absolute target ("a $1 trillion market", "10 GW", "20,000 GPUs");
+   the number must be one a fundamental could measure (:func:`_claimable`: not a date, version,
+   time, reference or statistic, not a count of things no fundamental counts, not a small sum
+   that is a product's price, not "triple therapy" or "won 43 times");
+3. has its cue in the number's own clause, or before it with only commas between
+   (:func:`_governing_hedge`), and is neither a condition ("if ...") nor a question.
+
+With ``SentenceContext(published_known=False)`` (a stand-in publication date) relative
+horizons resolve against the stand-in but no stated date is ruled out as past.
 
 One claim per sentence: the strongest magnitude (multiplier, then percentage change, then an
 absolute target, then a share of a total) with its metric, direction, baseline, horizon, hedge
