@@ -5,7 +5,7 @@ Two steps:
     python benchmarks/bench_claims.py import /path/to/labelling/claims/labels.jsonl
         # -> corpora/claims-real/annotations.jsonl (origin, span, sha256, labels; no text)
     python benchmarks/bench_claims.py run [--split test|validation|all] [--threshold P]
-        # -> benchmarks/results/claims.json and a printed table
+        # -> benchmarks/results/claims.json (one entry per split) and a printed table
 
 ``run`` rebuilds each sentence from ``../shared/realdata`` with the readers in
 :mod:`claims_candidates` and its character span, checks the sha256, and runs the rule
@@ -156,7 +156,12 @@ def evaluate(
             continue
         truth = bool(labels["is_claim"])
         published = date.fromisoformat(row["published_at"][:10])
-        found = extract_sentence(text, SentenceContext(published=published))
+        found = extract_sentence(
+            text,
+            SentenceContext(
+                published=published, published_known=bool(row.get("published_at_known", True))
+            ),
+        )
         if threshold is not None and growth.get(row["id"], 0.0) < threshold:
             found = []
         predicted = bool(found)
@@ -199,6 +204,21 @@ def evaluate(
     }
 
 
+def save_result(result: dict[str, Any], path: Path = RESULTS) -> None:
+    """Keep one result per split in ``path``: validation (tuning) beside test (reported once)."""
+    kept: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            kept = {}
+    if "split" in kept:  # a single result of an older run
+        kept = {kept["split"]: kept}
+    kept[result["split"]] = result
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(kept, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -229,8 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     result = evaluate(args.split, args.threshold, args.annotations)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    result["command"] = (
+        "python benchmarks/bench_claims.py run --split "
+        + args.split
+        + (f" --threshold {args.threshold}" if args.threshold is not None else "")
+    )
+    save_result(result)
     ex, cue = result["extractor"], result["cue_baseline"]
 
     def show(value: float | None) -> str:

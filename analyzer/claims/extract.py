@@ -12,7 +12,15 @@ A sentence holds a claim when it
    deadline in the future ("by 2026", "within two years", 「2030年までに」), and does not
    merely report a past result ("revenue rose 94%" with no forward cue);
 2. puts a number on a change or a level: a multiplier ("triple", "1000x", 3倍), a percentage
-   change ("grow 40%"), or an absolute target ("a $1 trillion market", "10 GW", "20,000 GPUs").
+   change ("grow 40%"), or an absolute target ("a $1 trillion market", "10 GW", "20,000 GPUs");
+   the number must be one a fundamental could measure (:func:`_claimable`: not a date, version,
+   time, reference or statistic, not a count of things no fundamental counts, not a small sum
+   that is a product's price, not "triple therapy" or "won 43 times");
+3. has its cue in the number's own clause, or before it with only commas between
+   (:func:`_governing_hedge`), and is neither a condition ("if ...") nor a question.
+
+With ``SentenceContext(published_known=False)`` (a stand-in publication date) relative
+horizons resolve against the stand-in but no stated date is ruled out as past.
 
 One claim per sentence: the strongest magnitude (multiplier, then percentage change, then an
 absolute target, then a share of a total) with its metric, direction, baseline, horizon, hedge
@@ -44,7 +52,7 @@ from analyzer.claims.quantities import (
 )
 from analyzer.errors import InputError
 
-EXTRACTOR_VERSION = "rules-1"
+EXTRACTOR_VERSION = "rules-2"
 DEFAULT_GROWTH_THRESHOLD = 0.5
 METHOD_RULES = "rules"
 
@@ -125,6 +133,9 @@ class SentenceContext:
     entities: Sequence[str] = ()
     document_entities: Sequence[str] = ()
     document_kind: str | None = None
+    # False when ``published`` is a stand-in: relative horizons still resolve against it, but
+    # no stated date is taken to be in the past (the text may be older than the stand-in).
+    published_known: bool = True
 
 
 @dataclass
@@ -166,6 +177,8 @@ def _is_change(text: str, quantity: Quantity, japanese: bool) -> tuple[bool, str
             after[:20], ("growth", "increase", "rise", "higher", "gain", "jump", "expansion")
         )
     ]
+    if re.search(r"\badds?\s+(?:up\s+)?to\s*$", before, re.I):
+        return False, "up"  # "add up to 100%": a sum, not a change
     if re.match(r"\s*(?:of|share)\b", after) and not up and not down:
         return False, "up"
     if down and (not up or down[-1][0] > up[-1][0]):
@@ -247,6 +260,10 @@ def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str
             s, e = s + start, e + start
             if s < quantity.end and quantity.start < e and metric not in ("capacity", "energy"):
                 continue
+            if metric == "revenue" and re.match(r"\s*margins?\b", text[e:]):
+                continue  # "profit margin" is a margin, not an earnings figure
+            if metric == "price" and quantity.kind == COUNT:
+                continue  # "9,540,000 shares" counts shares, it does not price them
             found.append((s, e, metric, matched))
     before = [f for f in found if f[1] <= quantity.end]
     after = [f for f in found if f[1] > quantity.end]
@@ -341,6 +358,191 @@ def _looks_ahead(
     return not past or bool(hedges and hedges[-1][0] > past[-1][0])
 
 
+_NUMBER_WORD = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|"
+    r"trillion|dozen)\b",
+    re.IGNORECASE,
+)
+_MONTH_BEFORE = re.compile(
+    r"\b(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?\s*$"
+)
+# A multiplier word leads a claim when a modal or "to" (or a metric) comes just before it
+# ("will triple", "to double", "revenue doubles") or a complement just after it ("double by
+# 2026", "triple its sales"); "triple therapy" and "two halves" are neither.
+_MULTIPLIER_LEADS = (
+    "will",
+    "would",
+    "could",
+    "may",
+    "might",
+    "can",
+    "should",
+    "to",
+    "'ll",
+    "must",
+    "likely",
+)
+_MULTIPLIER_FOLLOWS = re.compile(
+    r"\s*(?:$|[,.;:)!]|(?:in|by|from|over|within|its|their|his|her|our|this|that|these|"
+    r"the|next|again|to|and|or|before|after|revenue|sales|profits?|earnings|capacity|"
+    r"output|users|production|prices?|value)\b)",
+    re.IGNORECASE,
+)
+_FREQUENCY = re.compile(
+    r"\s*(?:out\s+of|a\s+(?:day|week|month|minute|second|year|game|season)|per\b|each\b|"
+    r"every\b|as\s+(?:likely|often|long|fast|many\s+times))",
+    re.IGNORECASE,
+)
+
+
+def _counted_noun(text: str, quantity: Quantity) -> str | None:
+    """What a bare count counts, when a claim may be about it ("700 workers", "ten persons")."""
+    nouns = vocab.COUNTED_NOUNS + vocab.METRIC_WORDS["users"] + vocab.METRIC_WORDS["capacity"]
+    if quantity.unit and quantity.unit.lower() in nouns:
+        return quantity.unit.lower()
+    # Up to three words after the number ("650 new staffers", "150 investment bank jobs").
+    after = re.match(r"(?:\s+[A-Za-z][\w-]*){1,4}", text[quantity.end :])
+    if after:
+        words = after[0].split()
+        cut = next(
+            (i for i, w in enumerate(words) if w.lower() in ("of", "at", "in", "for", "to", "by")),
+            len(words),
+        )
+        found = find_words(" ".join(words[:cut]), nouns)
+        if found:
+            return found[0][2].lower()
+    # "the number of shares will be 9,540,000".
+    before = re.search(r"\bnumber\s+of\s+((?:[\w-]+\s+){0,2}[\w-]+)", text[: quantity.start])
+    if before:
+        found = find_words(before[1], nouns)
+        if found:
+            return found[-1][2].lower()
+    return None
+
+
+def _multiplier_is_claim(text: str, quantity: Quantity) -> bool:
+    after = text[quantity.end :]
+    if _FREQUENCY.match(after):
+        return False  # "49 times out of 65", "three times a day"
+    if re.search(r"\btimes\b", quantity.surface):
+        # "three times as large", "grow five times": a multiple; "won 43 times": a count.
+        if re.match(
+            r"\s*(?:as|more|larger|higher|bigger|greater|faster|the|that|its|their|over|from)\b",
+            after,
+            re.I,
+        ):
+            return True
+        verbs = vocab.UP_WORDS + vocab.DOWN_WORDS + ("multiply", "multiplied")
+        return bool(find_words(_clause_before(text, quantity.start, 25), verbs))
+    if re.search(r"\d", quantity.surface):
+        return True  # "1000x", "10-fold"
+    words = re.findall(r"[A-Za-z'][\w'-]*|\d[\d.,]*|[,;:]", text[: quantity.start])[-3:]
+    if words and (
+        words[-1].lower() in ("a", "an", "the", "second", "first", "two")
+        or re.fullmatch(r"\d[\d.,]*", words[-1])
+    ):
+        return False  # "a double", "two halves"
+    if "," in words or ";" in words:
+        words = words[max(i for i, w in enumerate(words) if w in ",;") + 1 :]
+    if any(w.lower() in _MULTIPLIER_LEADS for w in words):
+        return True
+    if find_words(" ".join(words), [w for ws in vocab.METRIC_WORDS.values() for w in ws]):
+        return True
+    return _MULTIPLIER_FOLLOWS.match(after) is not None
+
+
+def _claimable(text: str, quantity: Quantity, japanese: bool) -> bool:
+    """Whether a number can carry a claim: a change or target of a metric, not a date, a
+    version, a time of day, a count of things no fundamental measures or a product's price."""
+    if japanese:
+        return True
+    if quantity.kind == MULTIPLIER:
+        return _multiplier_is_claim(text, quantity)
+    surface = quantity.surface
+    if not (re.search(r"\d", surface) or _NUMBER_WORD.search(surface)):
+        return False  # "a bit", "an MCU": an article read as one
+    before = text[quantity.start - 1] if quantity.start else " "
+    after = text[quantity.end] if quantity.end < len(text) else " "
+    if quantity.kind in (COUNT, PHYSICAL):
+        if after.isalnum() or before.isalpha():
+            return False  # "1080p", "3GSM", "Qt4"
+        if _MONTH_BEFORE.search(text[: quantity.start]):
+            return False  # "May 16", "August 10"
+        if re.match(r"\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)", text[quantity.end :], re.I):
+            return False
+    if quantity.kind == COUNT:
+        if re.fullmatch(r"\d+\.\d+", surface.strip()) or re.search(
+            r"\d{4}\s*[-–]\s*\d{4}", surface
+        ):
+            return False  # "2.8", "4.00": versions and statistics; "2009-2011": years
+        if re.search(r"[#\[]\s*$|\b(?:No|Bug|version|v)\.?\s*$", text[: quantity.start]):
+            return False
+        return _counted_noun(text, quantity) is not None
+    if quantity.kind == PHYSICAL:
+        return quantity.unit in ("GW", "TWh") or quantity.entity in vocab.PHYSICAL_ENTITIES
+    if quantity.kind == CURRENCY and abs(quantity.value) < 1e5:
+        # A small sum is a product's price ("a $50 gift card") unless a share, token or
+        # per-unit price is what the sentence is about.
+        return _metric_for(text, quantity, japanese)[0] in ("price", "revenue", "market_cap")
+    return True
+
+
+def _as_multiplier(text: str, quantity: Quantity) -> Quantity:
+    """ "sell half its stake": quantulum3 counts "half" as 0.5 of something; it is a halving."""
+    if (
+        quantity.kind == COUNT
+        and quantity.surface.lower() == "half"
+        and re.match(r"\s+(?:its|their|the|our|his|her)\b", text[quantity.end :], re.I)
+    ):
+        return Quantity(MULTIPLIER, 0.5, "x", quantity.start, quantity.end, quantity.surface)
+    return quantity
+
+
+_STRONG_BOUNDARY = re.compile(
+    r";\s|:\s|\.\s|\s(?:as|because|while|since|after|when|but|which|although|though|"
+    r"thanks to|amid|driven by|on the back of)\s",
+    re.IGNORECASE,
+)
+
+
+def _scope(text: str, quantity: Quantity) -> tuple[int, int, int]:
+    """(segment start, clause start, clause end) around a number. A cue governs the number
+    inside its clause, or before it in the same segment (commas only between: "Acme expects,
+    given demand, sales to rise 10%"); a cue across "as", "because", ";" does not."""
+    start, end = _clause(text, quantity)
+    segment = 0
+    for match in _STRONG_BOUNDARY.finditer(text, 0, quantity.start):
+        segment = match.end()
+    return min(segment, start), start, end
+
+
+def _governing_hedge(
+    text: str, quantity: Quantity, japanese: bool
+) -> tuple[str, str | None, int, int]:
+    """(hedge level, cue, scope start, scope end) for the cues that govern ``quantity``."""
+    if japanese:
+        level, cue = _hedge(text, japanese)
+        return level, cue, 0, len(text)
+    segment, start, end = _scope(text, quantity)
+    level, cue = _hedge(text[start:end], japanese)
+    if level != "unmarked":
+        return level, cue, start, end
+    before = text[segment:start]
+    found = [
+        (w, lv)
+        for lv in ("possible", "aspirational", "expected", "firm")
+        for w in find_words(before, vocab.HEDGE_WORDS[lv])
+    ]
+    if found:
+        (hs, he, matched), lv = max(found, key=lambda f: f[0][0])
+        between = text[segment + he : quantity.start]
+        if not find_words(between, vocab.PAST_WORDS):
+            return lv, matched, segment + hs, end
+    return "unmarked", None, start, end
+
+
 def _choose_magnitude(
     text: str, quantities: Sequence[Quantity], japanese: bool
 ) -> tuple[str, Quantity, str] | None:
@@ -412,26 +614,53 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
         context.language in (None, "und", "") and is_japanese(text)
     )
     language = "ja" if japanese else (context.language or "en")
+    if not japanese and text.rstrip().endswith("?"):
+        return []  # a question asks, it does not claim
     horizons = find_horizons(text, context.published, language)
     quantities = [
-        q
+        _as_multiplier(text, q)
         for q in find_quantities(text, language)
         if not any(h.start < q.end and q.start < h.end for h in horizons)
     ]
+    quantities = [q for q in quantities if _claimable(text, q, japanese)]
     if not quantities:
         return []
     chosen = _choose_magnitude(text, quantities, japanese)
     if chosen is None:
         return []
     kind, magnitude, direction = chosen
-    hedge, hedge_text = _hedge(text, japanese)
-    horizon = choose_horizon(horizons, context.published)
+    hedge, hedge_text, scope_start, scope_end = _governing_hedge(text, magnitude, japanese)
+    if not japanese and find_words(text[scope_start : magnitude.start], vocab.CONDITION_WORDS):
+        return []  # "if revenue doubled, ...": a hypothetical
+    known = context.published_known
+    horizon = choose_horizon(horizons, context.published, future_only=known)
     if horizons and horizon is None and hedge == "unmarked":
         return []  # every date is in the past: a report
+    if (
+        not japanese
+        and hedge == "unmarked"
+        and horizon is not None
+        and not (scope_start <= horizon.start < scope_end)
+    ):
+        return []  # a deadline in another clause does not make this number a claim
+    if (
+        not known
+        and hedge == "unmarked"
+        and horizon is not None
+        and horizon.kind not in ("relative",)
+        and not re.search(
+            r"\b(?:by|until|through|before|within|towards?)\s+(?:the\s+)?(?:end\s+of\s+)?$",
+            text[max(0, horizon.start - 20) : horizon.start],
+            re.I,
+        )
+    ):
+        return []  # "sales of EUR 5 mn in 2007" with no cue, from a text of unknown date
     if not _looks_ahead(text, hedge, horizon, japanese, magnitude):
         return []
-    if horizon is None and any(
-        h.due and h.due <= context.published.isoformat() and h.deadline for h in horizons
+    if (
+        known
+        and horizon is None
+        and any(h.due and h.due <= context.published.isoformat() and h.deadline for h in horizons)
     ):
         # "revenue is expected to have doubled by 2022", read in 2023: a claim about the past.
         return []
@@ -451,6 +680,8 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
     elif context.document_entities:
         entity_id, entity_source = context.document_entities[0], "document"
     unit = magnitude.unit
+    if magnitude.kind == COUNT and not japanese:
+        unit = _counted_noun(text, magnitude) or unit
     if kind == "percent" or kind == "share":
         unit = "%"
     return [

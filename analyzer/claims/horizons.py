@@ -43,6 +43,20 @@ _WORD_NUMBERS = {
     "couple of": 2,
 }
 _COUNT = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|eighteen|twenty|thirty|several|few|couple of)"
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 _ORDINAL_QUARTER = {
     "first": 1,
     "second": 2,
@@ -91,6 +105,16 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     ("fiscal", re.compile(rf"\b(?:fiscal(?:\s+year)?\s+|FY\s?)({_YEAR}|'?\d{{2}})\b", re.I)),
+    ("season", re.compile(rf"\b(spring|summer|autumn|fall|winter)\s+(?:of\s+)?({_YEAR})\b", re.I)),
+    (
+        "month_only",
+        re.compile(
+            r"\b(?:by|in|until|before|through|at\s+the\s+end\s+of|the\s+end\s+of|end\s+of|"
+            r"late|early|mid-?)\s*((?-i:January|February|March|April|May|June|July|August|"
+            r"September|October|November|December))\b(?!\s*\d)",
+            re.I,
+        ),
+    ),
     ("decade_end", re.compile(r"\b(?:by\s+)?the\s+end\s+of\s+the\s+decade\b", re.I)),
     (
         "relative",
@@ -121,6 +145,19 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "next",
         re.compile(
             r"\b(next|this|the\s+coming|the\s+following)\s+(year|quarter|month|decade|fiscal\s+year)\b",
+            re.I,
+        ),
+    ),
+    (
+        "year_end",
+        re.compile(
+            r"\b(?:the\s+)?end\s+of\s+(?:the|this)\s+(?:current\s+)?year\b|\byear-end\b", re.I
+        ),
+    ),
+    (
+        "quarter_only",
+        re.compile(
+            r"\b(?:(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter|Q([1-4]))\b(?!\s*(?:of\s+)?(?:FY|fiscal|'?\d))",
             re.I,
         ),
     ),
@@ -256,6 +293,23 @@ def _resolve(kind: str, match: re.Match[str], base: date) -> tuple[date | None, 
         if not re.search(r"\d{1,2},?\s+\d{4}", match[1]):
             day = _last_day(day.year, day.month)
         return day, "month" if day.day != 0 else "date"
+    if kind == "season":
+        year = int(match[2])
+        last = {"spring": (year, 5), "summer": (year, 8), "autumn": (year, 11), "fall": (year, 11)}
+        y, m = last.get(match[1].lower(), (year + 1, 2))  # winter ends in February
+        return _last_day(y, m), "season"
+    if kind == "month_only":
+        month = _MONTHS.index(match[1].lower()) + 1
+        due = _last_day(base.year, month)
+        if due <= base:
+            due = _last_day(base.year + 1, month)
+        return due, "month"
+    if kind == "year_end":
+        return date(base.year, 12, 31), "year"
+    if kind == "quarter_only":
+        quarter = _ORDINAL_QUARTER[match[1].lower()] if match[1] else int(match[2])
+        due = _last_day(base.year, quarter * 3)
+        return (due if due > base else _last_day(base.year + 1, quarter * 3)), "quarter"
     if kind == "decade_end":
         return date(base.year // 10 * 10 + 9, 12, 31), "year"
     if kind == "relative":
@@ -335,7 +389,16 @@ def find_horizons(text: str, published: date, language: str | None = None) -> li
                 )
             before = source[max(0, start - 30) : start]
             deadline = (
-                kind in ("relative", "next", "decade_end", "ja_relative", "ja_next")
+                kind
+                in (
+                    "relative",
+                    "next",
+                    "decade_end",
+                    "month_only",
+                    "year_end",
+                    "ja_relative",
+                    "ja_next",
+                )
                 or bool(DEADLINE_WORDS.search(before))
                 or (japanese and source[end : end + 3].startswith(("まで", "に", "には", "末")))
             )
@@ -355,9 +418,15 @@ def _year_is_horizon(text: str, start: int, end: int) -> bool:
     return not (before.endswith(("#", "No")) or after.startswith(("-0", "/")))
 
 
-def choose_horizon(horizons: list[Horizon], published: date) -> Horizon | None:
-    """The horizon a claim falls due on: a future deadline phrase first, then the latest future date."""
-    future = [h for h in horizons if h.due is None or h.due > published.isoformat()]
+def choose_horizon(
+    horizons: list[Horizon], published: date, future_only: bool = True
+) -> Horizon | None:
+    """The horizon a claim falls due on: a future deadline phrase first, then the latest future
+    date. With ``future_only=False`` (the publication date is a stand-in) no date is ruled out
+    for lying before it."""
+    future = [
+        h for h in horizons if not future_only or h.due is None or h.due > published.isoformat()
+    ]
     deadlines = [h for h in future if h.deadline]
     pool = deadlines or future
     if not pool:

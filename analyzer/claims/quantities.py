@@ -157,6 +157,7 @@ class Quantity:
     end: int
     surface: str
     currency: str | None = None
+    entity: str | None = None  # quantulum3's kind of physical quantity (mass, volume...)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -251,8 +252,94 @@ def _repair_currency(text: str, start: int, end: int) -> Quantity | None:
     )
 
 
+# Newswire spellings quantulum3 misreads, rewritten before parsing (see :func:`normalise`).
+_NORMALISE: list[tuple[re.Pattern[str], Any]] = [
+    # A run of more than 15 digits is no amount (an id, a hash); quantulum3 takes time cubic
+    # in its length, minutes for a few hundred digits.
+    (re.compile(r"\d{16,}"), lambda m: " " * len(m[0])),
+    # "EUR5 million", "USD3.5bn": a currency code glued to its number.
+    (re.compile(r"(?<![A-Za-z])(EUR|USD|GBP|JPY|CNY|SEK|NOK|DKK|CHF|RMB)(?=\d)"), r"\1 "),
+    # "$ 4.5": a currency symbol set apart from its number.
+    (re.compile(r"(?<=[$€£¥])\s+(?=\d)"), ""),
+    # "2.0 mln euro $ 2.7 mln": a conversion run on without a separator.
+    (re.compile(r"\b(euros?)(?=\s+[$£¥])"), r"\1,"),
+    # "some 3.1 mln": quantulum3 drops the scale after "some".
+    (re.compile(r"\bsome(?=\s+\d)"), "about"),
+    # "10 .65" (a tokenised decimal point).
+    (re.compile(r"(?<=\d) \.(?=\d)"), "."),
+    # "9 540 000": thousands grouped with spaces.
+    (
+        re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d.,]\d)"),
+        lambda m: m[0].replace(" ", ""),
+    ),
+    # "65 mln", "EUR 67.5 mn", "$3bn", "EUR30m": abbreviated scales after a number.
+    (
+        re.compile(r"(?<=\d)\s?(mln|mn|m|bln|bn|b|tn|trn)(?![A-Za-z0-9])"),
+        lambda m: (
+            " "
+            + {
+                "mln": "million",
+                "mn": "million",
+                "m": "million",
+                "bln": "billion",
+                "bn": "billion",
+                "b": "billion",
+                "tn": "trillion",
+                "trn": "trillion",
+            }[m[1]]
+        ),
+    ),
+]
+
+
+def normalise(text: str) -> tuple[str, list[int]]:
+    """``text`` with newswire number spellings rewritten, and where each character came from.
+
+    ``origin[i]`` is the index in ``text`` of character ``i`` of the result (one extra entry
+    for the end), so spans found in the result map back onto the sentence.
+    """
+    origin = list(range(len(text) + 1))
+    for pattern, replacement in _NORMALISE:
+        pieces: list[str] = []
+        places: list[int] = []
+        last = 0
+        for match in pattern.finditer(text):
+            new = match.expand(replacement) if isinstance(replacement, str) else replacement(match)
+            pieces.append(text[last : match.start()])
+            places.extend(origin[last : match.start()])
+            pieces.append(new)
+            # The rewrite's characters point at the replaced ones in order, its last at the
+            # last replaced one, so a span ending inside it ends where the match ended.
+            width = match.end() - match.start()
+            span = [origin[match.start() + min(i, max(width - 1, 0))] for i in range(len(new))]
+            if span and width:
+                span[-1] = origin[match.end() - 1]
+            places.extend(span)
+            last = match.end()
+        pieces.append(text[last:])
+        places.extend(origin[last:])
+        text = "".join(pieces)
+        origin = places
+    return text, origin
+
+
 def english_quantities(text: str) -> list[Quantity]:
     """Quantities in an English sentence, without the numbers that are years."""
+    normalised, origin = normalise(text)
+    found = _english_quantities(normalised)
+    if normalised == text:
+        return found
+    mapped = []
+    for q in found:
+        start = origin[q.start]
+        end = origin[q.end - 1] + 1 if q.end > q.start else start
+        mapped.append(
+            Quantity(q.kind, q.value, q.unit, start, end, text[start:end], q.currency, q.entity)
+        )
+    return mapped
+
+
+def _english_quantities(text: str) -> list[Quantity]:
     parser = _quantulum_parser()
     found: list[Quantity] = []
     try:
@@ -337,7 +424,7 @@ def english_quantities(text: str) -> list[Quantity]:
             continue
         if entity == "time":
             continue  # "a year", "five years": durations belong to the horizon
-        found.append(Quantity(PHYSICAL, value, unit_name, start, end, surface))
+        found.append(Quantity(PHYSICAL, value, unit_name, start, end, surface, None, entity))
     return found
 
 
@@ -501,4 +588,41 @@ def find_quantities(text: str, language: str | None = None) -> list[Quantity]:
         for q in english_quantities(text)
         if not any(m.start < q.end and q.start < m.end for m in multipliers)
     ]
-    return sorted(multipliers + others, key=lambda q: q.start)
+    return _merge_ranges(text, sorted(multipliers + others, key=lambda q: q.start))
+
+
+def _merge_ranges(text: str, quantities: list[Quantity]) -> list[Quantity]:
+    """ "$1.1 billion to $1.2 billion", "between 10 and 12 GW": one quantity at the midpoint.
+
+    A pair after "from" stays two quantities: "from X to Y" is a baseline and a target.
+    """
+    out: list[Quantity] = []
+    for q in quantities:
+        if out:
+            p = out[-1]
+            between = text[p.end : q.start]
+            joined = re.fullmatch(r"\s*(?:to|-|–)\s*", between) or (
+                re.fullmatch(r"\s*and\s*", between)
+                and re.search(r"\bbetween\s+$", text[max(0, p.start - 9) : p.start], re.I)
+            )
+            if (
+                joined
+                and p.kind == q.kind
+                and p.kind in (CURRENCY, PHYSICAL, COUNT)
+                and p.unit == q.unit
+                and 0 < p.value < q.value
+                and not re.search(r"\bfrom\s+$", text[max(0, p.start - 6) : p.start], re.I)
+            ):
+                out[-1] = Quantity(
+                    q.kind,
+                    (p.value + q.value) / 2.0,
+                    q.unit,
+                    p.start,
+                    q.end,
+                    text[p.start : q.end],
+                    q.currency,
+                    q.entity,
+                )
+                continue
+        out.append(q)
+    return out

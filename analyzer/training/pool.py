@@ -772,6 +772,45 @@ def build_pool(
     return PoolResult(selected, stats)
 
 
+def score_candidates_lexical(
+    candidates: Sequence[Candidate], labelled: Sequence[dict[str, Any]]
+) -> str:
+    """Attach scores from a word and character n-gram logistic regression trained on the
+    labelled annotations of the train split (materialised, so each has ``text``).
+
+    A selector, not a model of the labels: it only ranks unlabelled sentences for the next
+    labelling round. It is fitted in seconds on the real text the labellers saw, where the
+    shipped model's scores lean on the written corpus' cues. Returns a version string naming
+    the selector and what it was fitted on."""
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    train = [row for row in labelled if row.get("split") == "train" and row.get("text")]
+    if not train:
+        raise InputError("the lexical selector needs labelled train-split annotations with text")
+    words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, lowercase=True)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True)
+    texts = [row["text"] for row in train]
+    features = hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
+    unseen = hstack(
+        [words.transform([c.text for c in candidates]), chars.transform([c.text for c in candidates])]
+    ).tocsr()
+    for label in LABELS:
+        y = [int(row[label]) for row in train]
+        if len(set(y)) < 2:
+            probabilities = [float(y[0])] * len(candidates)
+        else:
+            model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)
+            probabilities = model.fit(features, y).predict_proba(unseen)[:, 1].tolist()
+        for candidate, probability in zip(candidates, probabilities):
+            candidate.scores[label] = round(float(probability), 4)
+    digest = hashlib.sha256(
+        "\n".join(sorted(str(row["sha256"]) for row in train)).encode("utf-8")
+    ).hexdigest()[:12]
+    return f"lexical-lr:{len(train)}:{digest}"
+
+
 def build_supplement(
     sources_dir: str | Path,
     existing: Sequence[dict[str, Any]],
@@ -782,6 +821,7 @@ def build_supplement(
     score_cache: Path | None = None,
     progress: Callable[[str], None] | None = None,
     top: bool = False,
+    labelled: Sequence[dict[str, Any]] | None = None,
 ) -> PoolResult:
     """Extra likely positives for an existing pool (which stays as it is): a document group
     that already has a split keeps it, new groups are balanced as in :func:`assign_splits`."""
@@ -791,9 +831,12 @@ def build_supplement(
         )
     located = collect_candidates(Path(sources_dir), progress=progress)
     unique = deduplicate(located)
-    model_version = score_candidates(
-        [c for c in unique if c.in_article], score_cache, progress=progress
-    )
+    scored = [c for c in unique if c.in_article]
+    if labelled is not None:
+        # With labels in hand, rank by a selector fitted on them (see score_candidates_lexical).
+        model_version = score_candidates_lexical(scored, labelled)
+    else:
+        model_version = score_candidates(scored, score_cache, progress=progress)
     existing_ids = {row["id"] for row in existing}
     existing_texts = {row["sha256"] for row in existing}
     fresh = [c for c in unique if c.sha256 not in existing_texts]

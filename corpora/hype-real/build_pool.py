@@ -20,13 +20,14 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analyzer.errors import AnalyzerError  # noqa: E402
-from analyzer.training.annotations import read_annotations  # noqa: E402
+from analyzer.training.annotations import materialize, read_annotations  # noqa: E402
 from analyzer.training.pool import (  # noqa: E402
     append_supplement,
     build_pool,
@@ -78,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --supplement: take each source type's highest-scoring sentences instead of a draw across score bands",
     )
+    parser.add_argument(
+        "--selector",
+        choices=("model", "lexical"),
+        default="model",
+        help="with --supplement: rank by the current model (model) or by a word/character n-gram "
+        "logistic regression fitted on the labelled train split (lexical)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     args = parser.parse_args(argv)
 
@@ -111,6 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _labelled_train(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The labelled train-split annotations with their text, rebuilt from the originals."""
+    annotations = [
+        row for row in read_annotations(args.out / "annotations.jsonl") if row.get("split") == "train"
+    ]
+    rows, problems = materialize(annotations, args.sources)
+    if problems:
+        print(f"note: {len(problems)} labelled sentences could not be rebuilt and are left out", file=sys.stderr)
+    return rows
+
+
 def _supplement(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
     existing = read_annotations(args.out / "pool.jsonl")
     result = build_supplement(
@@ -122,6 +141,7 @@ def _supplement(args: argparse.Namespace, progress: Callable[[str], None]) -> in
         score_cache=args.score_cache,
         progress=progress,
         top=args.top,
+        labelled=_labelled_train(args) if args.selector == "lexical" else None,
     )
     if args.batches:
         numbers = [
