@@ -407,7 +407,13 @@ def train_scorer(
         )
 
     # Calibration on the validation split.
-    val_logits = scorer.logits(val_texts)
+    if options.method == "head":
+        # The encoder is frozen: the validation embeddings are already at hand.
+        with torch.inference_mode():
+            val_logits = scorer.head.cpu()(x_val).float().numpy()
+        scorer.head.to(scorer.encoder.device)
+    else:
+        val_logits = scorer.logits(val_texts)
     scaler = TemperatureScaler().fit(val_logits, y_val.numpy())
     scorer.set_temperatures(scaler.temperatures_.tolist())
     language_check = None
