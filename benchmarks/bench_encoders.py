@@ -187,9 +187,56 @@ def e5_fidelity(ours: Any, texts: list[str]) -> dict[str, Any] | None:
     }
 
 
+def write_results(
+    args: argparse.Namespace,
+    results: dict[str, Any],
+    models: dict[str, Any],
+    train: list[dict[str, Any]],
+    validation: list[dict[str, Any]],
+    langs: Any,
+) -> None:
+    """Write what has been measured so far (a stopped run keeps its finished encoders)."""
+    import numpy as np
+    import torch
+
+    payload = {
+        # Model directories are named by id and version in "models", not by this machine's paths.
+        "command": f"nice -n 10 python benchmarks/bench_encoders.py --encoders {args.encoders}"
+        + "".join(f" --model {Path(d).name}" for d in args.model),
+        "machine": {
+            "cpu_threads": args.threads,
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
+        "data": {
+            "train": len(train),
+            "validation": len(validation),
+            "validation_languages": {
+                k: int(v) for k, v in zip(*np.unique(langs, return_counts=True))
+            },
+        },
+        "selection": "validation split only",
+        "encoders": results,
+        "models": models,
+    }
+    if args.out.is_file():
+        # Runs over some encoders keep what earlier runs measured for the others.
+        try:
+            earlier = json.loads(args.out.read_text(encoding="utf-8"))
+        except ValueError:
+            earlier = {}
+        for key in ("encoders", "models"):
+            payload[key] = {**(earlier.get(key) or {}), **payload[key]}
+        runs = [*(earlier.get("runs") or []), earlier.get("command")]
+        payload["runs"] = [r for r in runs if r and r != payload["command"]]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--encoders", default="e5-all,e5,minilm,use")
+    parser.add_argument("--encoders", default="e5,minilm,use,e5-all")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed-n", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=1)
@@ -221,7 +268,6 @@ def main(argv: list[str] | None = None) -> int:
     ja_speed = [t for t, lang in zip(val_texts, langs) if lang == "ja"][: args.speed_n]
 
     results: dict[str, Any] = {}
-    pooled_all: dict[str, dict[str, Any]] = {}
     for name in [n.strip() for n in args.encoders.split(",") if n.strip()]:
         try:
             encoder = ENCODERS[name]()
@@ -232,9 +278,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: embedding {len(train_texts)} + {len(val_texts)} sentences", file=sys.stderr)
         started = time.perf_counter()
         embed = encoder.embed
-        if name == "e5" and "e5-all" in pooled_all:
-            # The last layer is the last block of the all-layer pooling: no second pass.
-            rows = pooled_all["e5-all"]
+        if name == "e5":
+            # The last layer is the last block of the all-layer pooling: embed all layers once
+            # (cached for e5-all too) and slice.
+            model = encoder.encoder
+            every = list(range(int(model.model.config.num_hidden_layers) + 1))
+            identity_all = {**encoder.identity, "layers": every}
+            all_layers = model.with_layers(every)
+            rows: dict[str, Any] = {}
+            for texts in (train_texts, val_texts):
+                x = cached_embed(lambda t, m=all_layers: m.embed(t, 64), texts, identity_all)
+                rows.update(zip(texts, x))
             width = encoder.dimension
 
             def embed(texts: list[str], rows: dict[str, Any] = rows, width: int = width) -> Any:
@@ -242,8 +296,6 @@ def main(argv: list[str] | None = None) -> int:
 
         x_train = cached_embed(embed, train_texts, encoder.identity)
         x_val = cached_embed(embed, val_texts, encoder.identity)
-        if name == "e5-all":
-            pooled_all[name] = {**dict(zip(train_texts, x_train)), **dict(zip(val_texts, x_val))}
         embed_seconds = time.perf_counter() - started
         probs, fit = probe(x_train, y_train, x_val, torch.from_numpy(y_val), args.seed)
         record: dict[str, Any] = {
@@ -264,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "e5":
             record["engine_fidelity"] = e5_fidelity(x_val, val_texts)
         results[name] = record
+        write_results(args, results, {}, train, validation, langs)
         print(
             json.dumps({name: {k: record[k] for k in ("validation_auroc", "speed_cpu")}}),
             file=sys.stderr,
@@ -289,29 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(json.dumps({key: models[key]}), file=sys.stderr)
 
-    payload = {
-        # Model directories are named by id and version in "models", not by this machine's paths.
-        "command": "nice -n 10 python benchmarks/bench_encoders.py"
-        + "".join(f" --model {Path(d).name}" for d in args.model),
-        "machine": {
-            "cpu_threads": args.threads,
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-        },
-        "data": {
-            "train": len(train),
-            "validation": len(validation),
-            "validation_languages": {
-                k: int(v) for k, v in zip(*np.unique(langs, return_counts=True))
-            },
-        },
-        "selection": "validation split only",
-        "encoders": results,
-        "models": models,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    write_results(args, results, models, train, validation, langs)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
