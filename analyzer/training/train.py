@@ -39,6 +39,7 @@ from analyzer.training.data import (
     resolve_training_data,
     training_languages,
 )
+from analyzer.training.embeddings import cached_embed, encoder_identity
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -48,22 +49,6 @@ DEFAULT_PATIENCE = {"head": 40, "lora": 3, "full": 2}
 
 
 # --------------------------------------------------------------------------- data
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # --------------------------------------------------------------------------- options
@@ -89,11 +74,15 @@ class TrainingOptions:
     lora_alpha: int = 16
     lora_dropout: float = 0.1
     device: str = "auto"
-    languages: list[str] | None = None  # None: from the data, kept only if good enough on validation
+    languages: list[str] | None = (
+        None  # None: from the data, kept only if good enough on validation
+    )
     multilingual: bool | None = None  # None: guessed from the base name
     embed_batch_size: int = 64
     min_language_auroc: float = 0.9
     layers: str | list[int] | None = None  # pooled hidden states: None/"last", "all" or indices
+    # Keep frozen-encoder embeddings in the user cache (see analyzer.training.embeddings).
+    cache_embeddings: bool = True
 
     def resolved(self) -> TrainingOptions:
         if self.method not in DEFAULT_EPOCHS:
@@ -103,7 +92,11 @@ class TrainingOptions:
         out = copy.copy(self)
         out.epochs = self.epochs if self.epochs is not None else DEFAULT_EPOCHS[self.method]
         out.lr = self.lr if self.lr is not None else DEFAULT_LR[self.method]
-        out.head_lr = self.head_lr if self.head_lr is not None else (out.lr if self.method == "head" else 1e-3)
+        out.head_lr = (
+            self.head_lr
+            if self.head_lr is not None
+            else (out.lr if self.method == "head" else 1e-3)
+        )
         out.patience = self.patience if self.patience is not None else DEFAULT_PATIENCE[self.method]
         if out.epochs < 1 or out.lr <= 0:
             raise InputError("epochs and learning rate must be positive")
@@ -162,7 +155,51 @@ def fit_head(
     progress: ProgressCallback | None = None,
     stage: str = "head",
 ) -> dict[str, Any]:
-    """Train ``head`` on fixed embeddings, keeping the epoch with the lowest validation loss."""
+    """Train ``head`` on fixed embeddings, keeping the epoch with the lowest validation loss.
+
+    Runs on one thread: batches of a few dozen rows through a small MLP are too small to share,
+    and extra threads only spin (on two busy cores, 40 times slower per epoch).
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _fit_head(
+            head,
+            x_train,
+            y_train,
+            x_val,
+            y_val,
+            epochs=epochs,
+            lr=lr,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            patience=patience,
+            generator=generator,
+            progress=progress,
+            stage=stage,
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit_head(
+    head: Any,
+    x_train: Any,
+    y_train: Any,
+    x_val: Any,
+    y_val: Any,
+    *,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    patience: int,
+    generator: Any,
+    progress: ProgressCallback | None,
+    stage: str,
+) -> dict[str, Any]:
     import torch
 
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
@@ -182,7 +219,9 @@ def fit_head(
         head.eval()
         with torch.no_grad():
             val_loss = _bce(head(x_val), y_val)
-        history.append({"epoch": epoch, "train_loss": total / max(seen, 1), "validation_loss": val_loss})
+        history.append(
+            {"epoch": epoch, "train_loss": total / max(seen, 1), "validation_loss": val_loss}
+        )
         if val_loss < best[0] - 1e-6:
             best = (val_loss, epoch, copy.deepcopy(head.state_dict()))
         if progress and (epoch % 25 == 0 or epoch == epochs):
@@ -276,9 +315,13 @@ def _fine_tune(
         model.eval()
         head.eval()
         val_loss = validation_loss()
-        history.append({"epoch": epoch, "train_loss": total / max(seen, 1), "validation_loss": val_loss})
+        history.append(
+            {"epoch": epoch, "train_loss": total / max(seen, 1), "validation_loss": val_loss}
+        )
         if progress:
-            progress({"stage": options.method, "epoch": epoch, "epochs": options.epochs, **history[-1]})
+            progress(
+                {"stage": options.method, "epoch": epoch, "epochs": options.epochs, **history[-1]}
+            )
         if val_loss < best_loss - 1e-6:
             best_loss, best_epoch, best_state = val_loss, epoch, trainable_state()
         elif epoch - best_epoch >= options.patience:
@@ -306,7 +349,12 @@ def _check_languages(
     y = label_matrix(rows)
     langs = np.array([str(r.get("lang") or "en") for r in rows])
     majority = Counter(langs.tolist()).most_common(1)[0][0]
-    report: dict[str, Any] = {"min_auroc": options.min_language_auroc, "auroc": {}, "kept": [], "dropped": []}
+    report: dict[str, Any] = {
+        "min_auroc": options.min_language_auroc,
+        "auroc": {},
+        "kept": [],
+        "dropped": [],
+    }
     for language in languages:
         mask = langs == language
         aurocs = [
@@ -364,13 +412,26 @@ def train_scorer(
 
     # Stage 1: the head on frozen embeddings (the whole of the "head" method).
     embed_started = time.perf_counter()
-    x_train = scorer.encoder.embed(train_texts, options.embed_batch_size)
-    x_val = scorer.encoder.embed(val_texts, options.embed_batch_size)
+    identity = None
+    if options.cache_embeddings:
+        identity = encoder_identity(
+            scorer.encoder, scorer.config.get("base_fingerprint"), scorer.config["base"]
+        )
+
+    def embed(texts: list[str]) -> Any:
+        return scorer.encoder.embed(texts, options.embed_batch_size)
+
+    x_train = cached_embed(embed, train_texts, identity)
+    x_val = cached_embed(embed, val_texts, identity)
     embed_seconds = time.perf_counter() - embed_started
     scorer.head.cpu()
     head_epochs = options.epochs if options.method == "head" else options.warmup_epochs
     head_result = fit_head(
-        scorer.head, x_train, y_train, x_val, y_val,
+        scorer.head,
+        x_train,
+        y_train,
+        x_val,
+        y_val,
         epochs=head_epochs,
         lr=options.lr if options.method == "head" else options.head_lr,
         weight_decay=options.weight_decay,
@@ -385,25 +446,39 @@ def train_scorer(
 
     # Stage 2: fine-tune the encoder with the head.
     if options.method != "head":
-        result[options.method] = _fine_tune(scorer, train_texts, y_train, val_texts, y_val, options, generator, progress)
+        result[options.method] = _fine_tune(
+            scorer, train_texts, y_train, val_texts, y_val, options, generator, progress
+        )
 
     # Calibration on the validation split.
-    val_logits = scorer.logits(val_texts)
+    if options.method == "head":
+        # The encoder is frozen: the validation embeddings are already at hand.
+        with torch.inference_mode():
+            val_logits = scorer.head.cpu()(x_val).float().numpy()
+        scorer.head.to(scorer.encoder.device)
+    else:
+        val_logits = scorer.logits(val_texts)
     scaler = TemperatureScaler().fit(val_logits, y_val.numpy())
     scorer.set_temperatures(scaler.temperatures_.tolist())
     language_check = None
     if options.languages is None and len(languages) > 1:
-        language_check = _check_languages(scaler.predict_proba(val_logits), validation_rows, languages, options)
+        language_check = _check_languages(
+            scaler.predict_proba(val_logits), validation_rows, languages, options
+        )
         scorer.config["languages"] = language_check["kept"]
     scorer.invalidate_version()
     elapsed = time.perf_counter() - started
-    settings = {k: v for k, v in asdict(options).items() if k not in ("device", "base", "languages")}
+    settings = {
+        k: v for k, v in asdict(options).items() if k not in ("device", "base", "languages")
+    }
     scorer.config["training"] = {
         **settings,
         "train_seconds": round(elapsed, 2),
         "device": scorer.device,
         "stages": result,
-        "validation_nll_before_calibration": dict(zip(LABELS, scaler.nll_before_.round(5).tolist())),
+        "validation_nll_before_calibration": dict(
+            zip(LABELS, scaler.nll_before_.round(5).tolist())
+        ),
         "validation_nll_after_calibration": dict(zip(LABELS, scaler.nll_after_.round(5).tolist())),
         "train_counts": label_counts(train_rows),
         "validation_counts": label_counts(validation_rows),
@@ -434,8 +509,9 @@ def train_to_directory(
     card into ``out`` (the same code as ``analyzer evaluate --update-card``).
     """
     dataset = resolve_training_data(data, validation=validation, test=test)
-    return train_dataset_to_directory(dataset, out, options, evaluate=evaluate, zero_shot=zero_shot,
-                                      progress=progress)
+    return train_dataset_to_directory(
+        dataset, out, options, evaluate=evaluate, zero_shot=zero_shot, progress=progress
+    )
 
 
 def train_dataset_to_directory(
@@ -464,7 +540,9 @@ def train_dataset_to_directory(
 
         if progress:
             progress({"stage": "evaluate", "sentences": len(dataset.test)})
-        metrics = evaluate_scorer(scorer, dataset.test, zero_shot=zero_shot, data_name=dataset.sources.get("test"))
+        metrics = evaluate_scorer(
+            scorer, dataset.test, zero_shot=zero_shot, data_name=dataset.sources.get("test")
+        )
         write_evaluation(metrics, out)
         write_model_card(out, metrics, scorer.config)
         summary["metrics"] = metrics["summary"]
