@@ -2,8 +2,13 @@
 
 The model is the classifier tests' tiny head over the packaged encoder (tests/hype_fixtures.py);
 the database holds three entities over twelve quarters, scored by that model,
-tagged by alias, with fundamentals, and analysed by the same pipeline the CLI runs. Nvidia's
-coverage grows louder in the last quarters while its revenue growth slows, so it is flagged.
+tagged by alias, with fundamentals, and analysed by the same pipeline the CLI runs. Two
+divergences are planted, each with enough stories a quarter for the method to trust them:
+Nvidia's coverage grows louder in 2024 while its revenue growth stalls, and Solana's coverage
+(six to twelve stories every quarter) turns exuberant in the second half of 2024 while the
+growth of its total value locked slows, so both are flagged. Solana also has a one-quarter burst
+of hype in 2023 Q3 while its TVL grows as usual: a single period, so the default rule (two
+periods in a row) does not flag it, but a looser rule does.
 """
 
 from __future__ import annotations
@@ -73,9 +78,12 @@ def _documents() -> list[dict[str, Any]]:
     """Every seeded document: entity stories whose tone and volume follow a plan, plus background."""
     rng = random.Random(7)
     plan = {
-        # entity: per-quarter (documents, share of hype sentences)
+        # entity: per-quarter (documents, share of hype sentences). Reliable periods need at
+        # least MIN_RELIABLE_STORIES (5) stories; Nvidia's quiet years have fewer (unreliable,
+        # never flagged), Solana's never do.
         "nvidia": [(3, 0.1)] * 8 + [(5, 0.5), (8, 0.7), (10, 0.8), (12, 0.9)],
-        "solana": [(3, 0.3), (4, 0.3), (3, 0.2), (4, 0.3)] * 3,
+        "solana": [(6, 0.2), (7, 0.2), (6, 0.2), (7, 0.2), (6, 0.2), (7, 0.2), (10, 0.9), (7, 0.2),
+                   (7, 0.2), (8, 0.3), (11, 0.8), (12, 0.9)],
         "ai-datacenters": [(2, 0.2)] * 6 + [(3, 0.3)] * 6,
     }
     names = {e["id"]: e["name"] for e in ENTITIES}
@@ -120,9 +128,11 @@ def _documents() -> list[dict[str, Any]]:
 
 def _fundamentals() -> list[dict[str, Any]]:
     rows = []
-    # Revenue grows fast, then stalls in the last four quarters while the coverage heats up.
+    # Nvidia's revenue grows fast, then stalls in the last four quarters while the coverage heats
+    # up. Solana's TVL grows steadily (about 38-40% a year), then slows to 28% and 23% a year in
+    # 2024 Q3-Q4, when its coverage heats up.
     revenue = [6.0, 6.7, 7.5, 8.4, 9.4, 10.5, 11.8, 13.2, 13.3, 13.1, 13.0, 12.8]
-    tvl = [9.0, 7.5, 6.0, 5.0, 5.5, 6.5, 7.0, 8.0, 9.5, 10.0, 10.5, 11.0]
+    tvl = [4.0, 4.3, 4.7, 5.0, 5.5, 6.0, 6.5, 7.0, 7.6, 7.9, 8.3, 8.6]
     for quarter, rev, locked in zip(QUARTERS, revenue, tvl):
         month = quarter.month + 2
         end = date(quarter.year, month, 30 if month in (6, 9) else 31).isoformat()
@@ -184,7 +194,7 @@ def seeded(tmp_path_factory: Any, tiny_model_dir: Path) -> dict[str, Any]:
 
 # Claims with horizons in the past, checked against the seeded fundamentals: Nvidia's revenue
 # grew about 57% over 2023 (trailing-year totals) and 16% over 2024; Solana's TVL went from 5.0
-# to 8.0 (billion) over 2023 and from 5.5 at the end of 2023 Q1 to 11.0 at the end of 2024.
+# to 7.0 (billion) over 2023 and from 5.5 at the end of 2023 Q1 to 8.6 at the end of 2024.
 CLAIM_DOCUMENTS = [
     ("2023-01-15T09:00:00+00:00", "Nvidia sets a goal for 2023",
      "Nvidia expects its revenue to grow 30% by the end of 2023, the company said."),
