@@ -608,3 +608,181 @@ def planted_specs(
 
 def with_planted(spec: EntitySpec, planted: Planted | None) -> EntitySpec:
     return replace(spec, planted=planted)
+
+
+# --------------------------------------------------------------------------- the method under test
+
+MODES = ("realtime", "hindsight")
+
+
+def method_divergence(
+    panel: Panel, mode: str = "realtime", options: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """Heat and divergence of the panel through the analysis stage's own functions (unflagged).
+
+    ``mode`` is ``realtime`` (nothing after a period is used for it) or ``hindsight`` (whole
+    history). ``options`` are passed to the method where it accepts them.
+    """
+    from analyzer.analysis.divergence import divergence_rows
+    from analyzer.analysis.heat import compute_heat
+
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    heat, _ = compute_heat(panel.aggregates, panel.totals, FREQ, MODEL_VERSION)
+    return divergence_rows(heat, panel.fundamentals, FREQ, point_in_time=mode == "realtime")
+
+
+def method_flags(divergence: pd.DataFrame, threshold: float, min_periods: int) -> pd.DataFrame:
+    """Flag runs (one row per flag: entity, start, end) by the analysis stage's own rule."""
+    from analyzer.analysis.flags import detect_flags
+
+    frame = divergence.dropna(subset=["metric"])
+    _, found = detect_flags(frame, threshold, min_periods)
+    return pd.DataFrame(
+        [(f.entity, pd.Timestamp(f.start), pd.Timestamp(f.end), f.peak_value) for f in found],
+        columns=["entity", "start", "end", "peak"],
+    )
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def wilson(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95% by default)."""
+    if trials == 0:
+        return (float("nan"), float("nan"))
+    p = successes / trials
+    denominator = 1 + z**2 / trials
+    centre = (p + z**2 / (2 * trials)) / denominator
+    half = z * np.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / denominator
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+
+
+def _flagged_periods(flags: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for flag in flags.itertuples():
+        for period in pd.date_range(flag.start, flag.end, freq="QS"):
+            rows.append((flag.entity, period))
+    return pd.DataFrame(rows, columns=["entity", "period"])
+
+
+def false_flags(
+    divergence: pd.DataFrame, flags: pd.DataFrame, truth: pd.DataFrame
+) -> dict[str, Any]:
+    """False flags on null entities, per entity-year.
+
+    An entity-year is a calendar year in which the entity has at least one period with a
+    divergence value; it is falsely flagged when any of those periods lies in a flag. Also
+    given: flags (runs) per entity-year of evaluable periods (periods / 4) and the share of
+    null entities with any flag. Entity-years of one entity are not independent; the Wilson
+    interval treats them as if they were and is therefore somewhat too narrow.
+    """
+    nulls = set(truth.loc[~truth["planted"], "entity"])
+    frame = divergence[divergence["entity"].isin(nulls) & divergence["divergence"].notna()]
+    years = frame.assign(year=pd.to_datetime(frame["period"]).dt.year)[
+        ["entity", "year"]
+    ].drop_duplicates()
+    null_flags = flags[flags["entity"].isin(nulls)]
+    flagged = _flagged_periods(null_flags)
+    flagged_years = (
+        flagged.assign(year=flagged["period"].dt.year)[["entity", "year"]].drop_duplicates()
+        if len(flagged)
+        else pd.DataFrame(columns=["entity", "year"])
+    )
+    hit = years.merge(flagged_years, on=["entity", "year"], how="inner")
+    n_years, n_hit = len(years), len(hit)
+    exposure = len(frame) / 4.0
+    runs = len(null_flags)
+    entities = frame["entity"].nunique()
+    flagged_entities = null_flags["entity"].nunique()
+    return {
+        "entities": int(entities),
+        "entity_years": int(n_years),
+        "flagged_entity_years": int(n_hit),
+        "rate": n_hit / n_years if n_years else float("nan"),
+        "rate_ci95": wilson(n_hit, n_years),
+        "flags": int(runs),
+        "flags_per_entity_year": runs / exposure if exposure else float("nan"),
+        "entities_with_a_flag": int(flagged_entities),
+        "entity_rate": flagged_entities / entities if entities else float("nan"),
+        "entity_rate_ci95": wilson(flagged_entities, entities),
+    }
+
+
+def false_flags_by(
+    divergence: pd.DataFrame, flags: pd.DataFrame, truth: pd.DataFrame, column: str
+) -> dict[str, Any]:
+    """:func:`false_flags` within each value of a truth column (fundamentals kind, say)."""
+    out = {}
+    for value, group in truth[~truth["planted"]].groupby(column):
+        out[str(value)] = false_flags(divergence, flags, group)
+    return out
+
+
+def detections(flags: pd.DataFrame, truth: pd.DataFrame, min_periods: int) -> pd.DataFrame:
+    """One row per planted entity: whether a flag caught the planted window, and how early.
+
+    A planted divergence over periods ``s .. s+L-1`` counts as detected when a flag starts in
+    ``s-1 .. s+L`` (one period of slack either side: hindsight growth moves a period earlier
+    than point-in-time growth, and a flag may trail its cause). ``lead`` is the first flagged
+    period minus ``s`` (negative: early); ``raised`` is the period at which the run reached
+    ``min_periods``, minus ``s``: when a real-time reader would first see the flag.
+    """
+    planted = truth[truth["planted"]]
+    by_entity = {entity: group for entity, group in flags.groupby("entity")}
+    rows = []
+    for spec in planted.itertuples():
+        start = pd.Timestamp(spec.start_period)
+        first, last = start - pd.DateOffset(months=3), start + pd.DateOffset(months=3 * spec.length)
+        found = by_entity.get(spec.entity)
+        lead = raised = np.nan
+        detected = False
+        if found is not None:
+            hits = found[(found["start"] >= first) & (found["start"] <= last)].sort_values("start")
+            if len(hits):
+                detected = True
+                onset = hits["start"].iloc[0]
+                lead = _quarters_between(start, onset)
+                raised = lead + min_periods - 1
+        rows.append(
+            {
+                "entity": spec.entity,
+                "direction": spec.direction,
+                "size": spec.size,
+                "length": spec.length,
+                "fundamentals": spec.fundamentals,
+                "detected": detected,
+                "lead": lead,
+                "raised": raised,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _quarters_between(a: pd.Timestamp, b: pd.Timestamp) -> int:
+    return (b.year - a.year) * 4 + (b.quarter - a.quarter)
+
+
+def power(
+    table: pd.DataFrame, by: tuple[str, ...] = ("direction", "size", "length")
+) -> list[dict[str, Any]]:
+    """Detection rate (with a Wilson 95% interval) per cell of ``by``."""
+    out = []
+    for keys, group in table.groupby(list(by)):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        hits = int(group["detected"].sum())
+        record = {k: (v.item() if hasattr(v, "item") else v) for k, v in zip(by, keys)}
+        record.update(
+            trials=len(group),
+            detected=hits,
+            rate=hits / len(group),
+            ci95=wilson(hits, len(group)),
+            median_lead=_median(group.loc[group["detected"], "lead"]),
+        )
+        out.append(record)
+    return out
+
+
+def _median(values: pd.Series) -> float | None:
+    values = values.dropna()
+    return float(values.median()) if len(values) else None
