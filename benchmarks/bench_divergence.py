@@ -103,7 +103,7 @@ def divergence(panel: sim.Panel, mode: str, options: dict[str, Any], jobs: int) 
     entities = list(panel.truth["entity"])
     if jobs <= 1:
         return sim.method_divergence(panel, mode, options)
-    chunks = [entities[i::jobs * 4] for i in range(jobs * 4)]
+    chunks = [entities[i :: jobs * 4] for i in range(jobs * 4)]
     work = [(_subset(panel, chunk), mode, options) for chunk in chunks if chunk]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         frames = list(pool.map(_run_chunk, work))
@@ -113,14 +113,18 @@ def divergence(panel: sim.Panel, mode: str, options: dict[str, Any], jobs: int) 
 # --------------------------------------------------------------------------- scoring one setting
 
 
-def evaluate(frame: pd.DataFrame, truth: pd.DataFrame, threshold: float, min_periods: int) -> dict[str, Any]:
+def evaluate(
+    frame: pd.DataFrame, truth: pd.DataFrame, threshold: float, min_periods: int
+) -> dict[str, Any]:
     found = sim.method_flags(frame, threshold, min_periods)
     false = sim.false_flags(frame, found, truth)
     table = sim.detections(found, truth, min_periods)
     return {"false": false, "table": table, "flags": found}
 
 
-def _rate(table: pd.DataFrame, size: float | None = None, length: int | None = None) -> dict[str, Any]:
+def _rate(
+    table: pd.DataFrame, size: float | None = None, length: int | None = None
+) -> dict[str, Any]:
     rows = table
     if size is not None:
         rows = rows[np.isclose(rows["size"], size)]
@@ -128,8 +132,12 @@ def _rate(table: pd.DataFrame, size: float | None = None, length: int | None = N
         rows = rows[rows["length"] == length]
     hits, trials = int(rows["detected"].sum()), len(rows)
     return {
-        "size": size, "length": length, "trials": trials, "detected": hits,
-        "rate": hits / trials if trials else None, "ci95": sim.wilson(hits, trials),
+        "size": size,
+        "length": length,
+        "trials": trials,
+        "detected": hits,
+        "rate": hits / trials if trials else None,
+        "ci95": sim.wilson(hits, trials),
     }
 
 
@@ -153,8 +161,12 @@ def lead_summary(table: pd.DataFrame) -> dict[str, Any]:
         return out
     out["median_lead"] = float(caught["lead"].median())
     out["median_raised"] = float(caught["raised"].median())
-    out["lead_counts"] = {str(int(k)): int(v) for k, v in caught["lead"].value_counts().sort_index().items()}
-    out["raised_counts"] = {str(int(k)): int(v) for k, v in caught["raised"].value_counts().sort_index().items()}
+    out["lead_counts"] = {
+        str(int(k)): int(v) for k, v in caught["lead"].value_counts().sort_index().items()
+    }
+    out["raised_counts"] = {
+        str(int(k)): int(v) for k, v in caught["raised"].value_counts().sort_index().items()
+    }
     out["by_direction"] = {
         direction: {
             "median_lead": float(group["lead"].median()),
@@ -165,12 +177,17 @@ def lead_summary(table: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def grid_row(frame: pd.DataFrame, truth: pd.DataFrame, threshold: float, min_periods: int, floor_scale: float) -> dict[str, Any]:
+def grid_row(
+    frame: pd.DataFrame, truth: pd.DataFrame, threshold: float, min_periods: int, floor_scale: float
+) -> dict[str, Any]:
     result = evaluate(frame, truth, threshold, min_periods)
     table = result["table"]
     return {
-        "threshold": threshold, "min_periods": min_periods, "floor_scale": floor_scale,
-        "false_flag_rate": result["false"]["rate"], "false_flag_ci95": result["false"]["rate_ci95"],
+        "threshold": threshold,
+        "min_periods": min_periods,
+        "floor_scale": floor_scale,
+        "false_flag_rate": result["false"]["rate"],
+        "false_flag_ci95": result["false"]["rate_ci95"],
         "flags_per_entity_year": result["false"]["flags_per_entity_year"],
         "power_1.5sigma_x3": _rate(table, 1.5, 3)["rate"],
         "power_2sigma_x3": _rate(table, 2.0, 3)["rate"],
@@ -191,7 +208,8 @@ def recommend(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     def power_key(row: dict[str, Any]) -> tuple[float, float, float]:
         return (
-            row["power_1.5sigma_x3"] or 0.0, row["power_2sigma_x3"] or 0.0,
+            row["power_1.5sigma_x3"] or 0.0,
+            row["power_2sigma_x3"] or 0.0,
             -abs(row["floor_scale"] - 1.0),
         )
 
@@ -200,12 +218,15 @@ def recommend(rows: list[dict[str, Any]]) -> dict[str, Any]:
         best = max(meeting, key=power_key)
         both = (best["power_1.5sigma_x3"] or 0.0) >= POWER_TARGET["rate"]
         return {
-            "choice": best, "meets_false_flag_target": True, "meets_power_target": both,
+            "choice": best,
+            "meets_false_flag_target": True,
+            "meets_power_target": both,
             "note": "most power at 1.5 sigma x 3 among settings with false flags <= 5% of null entity-years",
         }
     best = min(rows, key=lambda r: r["false_flag_rate"])
     return {
-        "choice": best, "meets_false_flag_target": False,
+        "choice": best,
+        "meets_false_flag_target": False,
         "meets_power_target": (best["power_1.5sigma_x3"] or 0.0) >= POWER_TARGET["rate"],
         "note": "no setting tried keeps false flags <= 5%; the one with the fewest is shown",
     }
@@ -234,19 +255,30 @@ def power_figure(tables: dict[str, pd.DataFrame], path: Path) -> list[str]:
                 high = group["ci95"].map(lambda ci: ci[1]) - group["rate"]
                 figure.add_trace(
                     go.Scatter(
-                        x=group["size"], y=group["rate"], mode="lines+markers",
+                        x=group["size"],
+                        y=group["rate"],
+                        mode="lines+markers",
                         name=f"{length} quarter{'s' if length > 1 else ''}",
-                        legendgroup=str(length), showlegend=(r == 1 and c == 1),
+                        legendgroup=str(length),
+                        showlegend=(r == 1 and c == 1),
                         line={"color": colours[i % len(colours)]},
-                        error_y={"type": "data", "symmetric": False, "array": high, "arrayminus": low},
+                        error_y={
+                            "type": "data",
+                            "symmetric": False,
+                            "array": high,
+                            "arrayminus": low,
+                        },
                     ),
-                    row=r, col=c,
+                    row=r,
+                    col=c,
                 )
     figure.update_xaxes(title_text="planted divergence (sigma)")
     figure.update_yaxes(title_text="detection rate", range=[0, 1.05])
     figure.update_layout(
-        title="Divergence flags: power on planted divergences (defaults)", height=420 * len(modes),
-        width=1000, legend_title_text="length",
+        title="Divergence flags: power on planted divergences (defaults)",
+        height=420 * len(modes),
+        width=1000,
+        legend_title_text="length",
     )
     return _save(figure, path)
 
@@ -259,19 +291,26 @@ def tradeoff_figure(grid: dict[str, list[dict[str, Any]]], path: Path) -> list[s
     for mode, rows in grid.items():
         frame = pd.DataFrame(rows)
         labels = [
-            f"t={r.threshold:g} run={r.min_periods} floor x{r.floor_scale:g}" for r in frame.itertuples()
+            f"t={r.threshold:g} run={r.min_periods} floor x{r.floor_scale:g}"
+            for r in frame.itertuples()
         ]
         figure.add_trace(
             go.Scatter(
-                x=frame["false_flag_rate"], y=frame["power_2sigma_x3"], mode="markers", name=mode,
-                text=labels, hovertemplate="%{text}<br>false flags %{x:.3f}<br>power %{y:.2f}",
+                x=frame["false_flag_rate"],
+                y=frame["power_2sigma_x3"],
+                mode="markers",
+                name=mode,
+                text=labels,
+                hovertemplate="%{text}<br>false flags %{x:.3f}<br>power %{y:.2f}",
             )
         )
     figure.add_vline(x=FALSE_FLAG_TARGET, line_dash="dash", annotation_text="5% target")
     figure.update_layout(
         title="Settings tried: false flags per null entity-year against power at 2 sigma x 3 quarters",
-        xaxis_title="false-flag rate (share of null entity-years)", yaxis_title="power at 2 sigma x 3",
-        width=900, height=560,
+        xaxis_title="false-flag rate (share of null entity-years)",
+        yaxis_title="power at 2 sigma x 3",
+        width=900,
+        height=560,
     )
     return _save(figure, path)
 
@@ -322,16 +361,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     chosen = defaults()
     floors = GRID["floor_scale"] if floor_scale_supported() else (1.0,)
     results: dict[str, Any] = {
-        "command": "python benchmarks/bench_divergence.py" + (" --quick" if args.quick else "")
-        + (" --grid" if args.grid else "") + f" --seed {args.seed}",
+        "command": "python benchmarks/bench_divergence.py"
+        + (" --quick" if args.quick else "")
+        + (" --grid" if args.grid else "")
+        + f" --seed {args.seed}",
         "design": {
-            "seed": args.seed, "null_entities": nulls, "planted_entities": len(specs) - nulls,
-            "sizes_sigma": design["sizes"], "lengths_quarters": design["lengths"],
-            "replicates_per_cell": replicates, "directions": sim.DIRECTIONS,
+            "seed": args.seed,
+            "null_entities": nulls,
+            "planted_entities": len(specs) - nulls,
+            "sizes_sigma": design["sizes"],
+            "lengths_quarters": design["lengths"],
+            "replicates_per_cell": replicates,
+            "directions": sim.DIRECTIONS,
             "quarters_per_entity": [12, 20],
-            "stories_per_quarter": panel.stories.groupby(["entity_id", "period"]).size().describe(
-                percentiles=[0.05, 0.5, 0.95]
-            ).to_dict(),
+            "stories_per_quarter": panel.stories.groupby(["entity_id", "period"])
+            .size()
+            .describe(percentiles=[0.05, 0.5, 0.95])
+            .to_dict(),
             "fundamentals": truth["fundamentals"].value_counts().to_dict(),
         },
         "defaults": chosen,
@@ -346,7 +392,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tables[mode] = result["table"]
         entry: dict[str, Any] = {
             "false_flags": result["false"],
-            "false_flags_by_fundamentals": sim.false_flags_by(frame, result["flags"], truth, "fundamentals"),
+            "false_flags_by_fundamentals": sim.false_flags_by(
+                frame, result["flags"], truth, "fundamentals"
+            ),
             "power_headline": headline_power(result["table"]),
             "power": sim.power(result["table"]),
             "lead_time": lead_summary(result["table"]),
@@ -380,7 +428,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["figures"] = figures
     results["floor_scale_varied"] = floor_scale_supported()
     results["timing_s"]["total"] = time.perf_counter() - started
-    results["histories_per_second"] = len(specs) * len(sim.MODES) / (results["timing_s"]["total"] - simulated)
+    results["histories_per_second"] = (
+        len(specs) * len(sim.MODES) / (results["timing_s"]["total"] - simulated)
+    )
     return _jsonable(results)
 
 
@@ -393,7 +443,9 @@ def _quantiles(frame: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float]:
 
 
 def print_summary(results: dict[str, Any]) -> None:
-    print(f"defaults: threshold {results['defaults']['threshold']}, run {results['defaults']['min_periods']}")
+    print(
+        f"defaults: threshold {results['defaults']['threshold']}, run {results['defaults']['min_periods']}"
+    )
     for mode, entry in results["modes"].items():
         false = entry["false_flags"]
         lo, hi = false["rate_ci95"]
@@ -403,14 +455,17 @@ def print_summary(results: dict[str, Any]) -> None:
         )
         head = entry["power_headline"]
         cells = ", ".join(
-            f"{k.split('sigma')[0]}sigma x3: {head[k]['rate']:.2f}" for k in ("1sigma_x3", "2sigma_x3", "3sigma_x3")
+            f"{k.split('sigma')[0]}sigma x3: {head[k]['rate']:.2f}"
+            for k in ("1sigma_x3", "2sigma_x3", "3sigma_x3")
             if head[k]["rate"] is not None
         )
         print(f"[{mode}] power {cells}")
         lead = entry["lead_time"]
         if "median_lead" in lead:
-            print(f"[{mode}] lead: median first flagged period {lead['median_lead']:+.1f} quarters from the start,"
-                  f" raised {lead['median_raised']:+.1f}")
+            print(
+                f"[{mode}] lead: median first flagged period {lead['median_lead']:+.1f} quarters from the start,"
+                f" raised {lead['median_raised']:+.1f}"
+            )
         if "recommended" in entry:
             best = entry["recommended"]["choice"]
             print(
@@ -424,10 +479,16 @@ def print_summary(results: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tiny run for checking the wiring")
-    parser.add_argument("--grid", action="store_true", help="try thresholds, run lengths and floor scales")
-    parser.add_argument("--jobs", type=int, default=1, help="processes (entities are split between them)")
+    parser.add_argument(
+        "--grid", action="store_true", help="try thresholds, run lengths and floor scales"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="processes (entities are split between them)"
+    )
     parser.add_argument("--seed", type=int, default=20240611)
-    parser.add_argument("--nulls", type=int, default=None, help="null entities (default 300; quick 30)")
+    parser.add_argument(
+        "--nulls", type=int, default=None, help="null entities (default 300; quick 30)"
+    )
     parser.add_argument("--replicates", type=int, default=None, help="planted entities per cell")
     parser.add_argument("--out", default=None, help="results JSON (figures are written beside it)")
     args = parser.parse_args(argv)
