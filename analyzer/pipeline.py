@@ -254,24 +254,32 @@ def compute_divergence(
     threshold: float | None = None,
     min_periods: int | None = None,
     weights: dict[str, float] | None = None,
-    point_in_time: bool = True,
+    point_in_time: bool | None = None,
     metric_kinds: dict[str, str] | None = None,
     growth_basis: dict[str, str] | None = None,
     cluster: bool = True,
     window_days: int | None = None,
     similarity: float | None = None,
     statistics: bool = True,
+    mode: str = "realtime",
+    resamples: int | None = None,
+    level: float | None = None,
+    min_stories: int | None = None,
+    growth_floors: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Cluster near-duplicates, compute heat, divergence, flags and statistics, and store them.
 
     ``freq`` may name several frequencies. With ``entity`` only that entity's rows are
     replaced (volume shares still use the whole corpus). ``metric_kinds`` ("flow"/"level") and
-    ``growth_basis`` ("yoy"/"pop") override the per-metric defaults. Returns a summary per
-    frequency.
+    ``growth_basis`` ("yoy"/"pop") override the per-metric defaults. ``mode`` is "realtime"
+    (each period standardised against the history up to it; the default) or "hindsight";
+    ``resamples``, ``level`` and ``min_stories`` set the bootstrap bands and reliability. Returns a
+    summary per frequency.
     """
     freq = [freq] if isinstance(freq, str) else list(freq)
-    with store.run("divergence", {"freq": freq, "entity": entity, "model_version": model_version}) as run:
-        result = _compute_divergence(store, freq=freq, entity=entity, model_version=model_version, threshold=threshold, min_periods=min_periods, weights=weights, point_in_time=point_in_time, metric_kinds=metric_kinds, growth_basis=growth_basis, cluster=cluster, window_days=window_days, similarity=similarity, statistics=statistics)
+    with store.run("divergence", {"freq": freq, "entity": entity, "model_version": model_version,
+                                  "mode": mode}) as run:
+        result = _compute_divergence(store, freq=freq, entity=entity, model_version=model_version, threshold=threshold, min_periods=min_periods, weights=weights, point_in_time=point_in_time, metric_kinds=metric_kinds, growth_basis=growth_basis, cluster=cluster, window_days=window_days, similarity=similarity, statistics=statistics, mode=mode, resamples=resamples, level=level, min_stories=min_stories, growth_floors=growth_floors)
         run.stats.update(result)
     return result
 
@@ -285,13 +293,18 @@ def _compute_divergence(
     threshold: float | None = None,
     min_periods: int | None = None,
     weights: dict[str, float] | None = None,
-    point_in_time: bool = True,
+    point_in_time: bool | None = None,
     metric_kinds: dict[str, str] | None = None,
     growth_basis: dict[str, str] | None = None,
     cluster: bool = True,
     window_days: int | None = None,
     similarity: float | None = None,
     statistics: bool = True,
+    mode: str = "realtime",
+    resamples: int | None = None,
+    level: float | None = None,
+    min_stories: int | None = None,
+    growth_floors: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Cluster near-duplicates, compute heat, divergence, flags and statistics, and store them.
 
@@ -302,6 +315,7 @@ def _compute_divergence(
     """
     from analyzer.analysis.dedup import DEFAULT_SIMILARITY, DEFAULT_WINDOW_DAYS
     from analyzer.analysis.flags import DEFAULT_MIN_PERIODS, DEFAULT_THRESHOLD
+    from analyzer.analysis.heat import DEFAULT_LEVEL, DEFAULT_RESAMPLES, MIN_RELIABLE_STORIES
     from analyzer.analysis.periods import check_freq
     from analyzer.analysis.run import analyse, cluster_documents, save_result
 
@@ -331,9 +345,15 @@ def _compute_divergence(
             metric_kinds=metric_kinds,
             growth_basis=growth_basis,
             statistics=statistics,
+            mode=mode,
+            resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
+            level=DEFAULT_LEVEL if level is None else level,
+            min_stories=MIN_RELIABLE_STORIES if min_stories is None else min_stories,
+            growth_floors=growth_floors,
         )
         written = save_result(store, result)
-        summary["frequencies"][name] = {"model_version": result.model_version, **written}
+        summary["frequencies"][name] = {"model_version": result.model_version, "mode": result.params["mode"],
+                                        **written}
     return summary
 
 

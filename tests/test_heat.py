@@ -103,11 +103,16 @@ def test_volume_is_normalised_per_source(store) -> None:
         for j in range(10):  # small feed: its share rises from 10% to 50%
             add_document(store, story_text(rng), f"{day}T01:00:{j:02d}Z", source="small",
                          entities=["epsilon"] if j < small_counts[i] else ())
-    heat, mix = heat_from_store(store, "quarter")
+    heat, mix = heat_from_store(store, "quarter", mode="hindsight")
     heat = heat[heat["entity"] == "epsilon"]
     small = np.array(small_counts) / 10
     expected = (1.0 + small / small.std()) / 2  # the big feed is constant: scaled by its mean
     assert heat["volume_index"].to_numpy() == pytest.approx(expected)
+    # In real time each source is scaled by its spread so far; the last period knows it all.
+    realtime, _ = heat_from_store(store, "quarter")
+    realtime = realtime[realtime["entity"] == "epsilon"]
+    assert realtime["volume_index"].iloc[-1] == pytest.approx(expected[-1])
+    assert realtime["volume_index"].iloc[2] == pytest.approx((1.0 + small[2] / small[:3].std()) / 2)
     pooled = heat["volume_share"].to_numpy()
     assert pooled[-1] / pooled[0] < 1.4  # the big feed drowns the change in a pooled share
     assert heat["volume_index"].iloc[-1] / heat["volume_index"].iloc[0] > 2.0
@@ -158,12 +163,17 @@ def test_hype_raises_heat_and_evidence_lowers_it(store) -> None:
                          hype=rising[i], growth=0.2, evidence=0.3)
             add_document(store, story_text(rng), f"{day}T1{j}:00:00Z", entities=["proven"],
                          hype=0.2, growth=0.2, evidence=rising[i])
-    heat = results.heat_frame(store, freq="quarter", compute=True)
+    heat, _ = heat_from_store(store, "quarter", mode="hindsight")
     hyped = heat[heat["entity"] == "hyped"]["heat"].to_numpy()
     proven = heat[heat["entity"] == "proven"]["heat"].to_numpy()
     assert np.all(np.diff(hyped) > 0)
     assert np.all(np.diff(proven) < 0)
     assert hyped[-1] > 1.0 and proven[-1] < -1.0
+    # In real time a steady ramp stays unusual against the history so far: hot, not rising.
+    heat = results.heat_frame(store, freq="quarter", compute=True)
+    hyped = heat[heat["entity"] == "hyped"]["heat"].to_numpy()
+    proven = heat[heat["entity"] == "proven"]["heat"].to_numpy()
+    assert (hyped[3:] > 1.0).all() and (proven[4:] < -1.0).all()
 
 
 def test_weights_change_the_index(store) -> None:
@@ -182,7 +192,8 @@ def test_unscored_entity_gets_volume_only_heat(store) -> None:
     for i, count in enumerate([1, 1, 2, 4, 8]):
         for j in range(count):
             add_document(store, story_text(rng), f"2024-0{i + 1}-10T0{j}:00:00Z", entities=["iota"])
-        add_document(store, story_text(rng), f"2024-0{i + 1}-11T00:00:00Z")
+        for j in range(20):  # the corpus: enough stories that a share's binomial error is small
+            add_document(store, story_text(rng), f"2024-0{i + 1}-11T00:{j:02d}:00Z")
     heat, _ = heat_from_store(store, "month")
     assert heat["hype_mean"].isna().all() and (heat["scored"] == 0).all()
     assert heat["model_version"].iloc[0] == ""

@@ -22,7 +22,7 @@ from analyzer.analysis.periods import (
     period_ends,
     period_starts,
 )
-from analyzer.analysis.standardise import robust_z
+from analyzer.analysis.standardise import DEFAULT_MODE, check_mode, standardise_panel
 from analyzer.errors import InputError
 
 # How a metric aggregates within a period. Flows accumulate over time (sum them); levels are
@@ -58,8 +58,16 @@ PERIOD_DAYS = {"day": 1, "week": 7, "month": 31, "quarter": 92, "year": 366}
 DIVERGENCE_COLUMNS = [
     "entity", "metric", "freq", "model_version", "period", "heat",
     "fundamental_level", "fundamental_growth", "growth_z", "growth_basis", "unit",
-    "divergence", "flagged",
+    "divergence", "flagged", "heat_low", "heat_high", "divergence_low", "divergence_high",
+    "reliable", "mode",
 ]
+# Floors of the growth rate's scale, in the rate's own units (0.05 = 5 percentage points), so a
+# series that barely moves cannot produce a large z. Year-over-year growth of a steady business
+# wobbles by a couple of points from quarter to quarter (timing of orders, currency, one-offs);
+# nobody calls a 2-point move a surprise, so 5 points is one "sigma" at least. Period-over-period
+# rates are noisier by nature and their own scale is usually far above the floor; 3 points keeps
+# a flat, barely moving series (a stablecoin's supply, a utility's sales) from looking volatile.
+GROWTH_FLOORS: dict[str, float] = {"yoy": 0.05, "pop": 0.03}
 
 
 def metric_kind(metric: str, overrides: Mapping[str, str] | None = None) -> str:
@@ -262,6 +270,22 @@ def _main_source(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["source"] == counts["source"].iloc[0]]
 
 
+def growth_floor(metric: str, basis: str, floors: Mapping[str, float] | None = None) -> float:
+    """The scale floor of a metric's growth rate: an explicit per-metric value, else by basis."""
+    if floors and metric in floors:
+        value = float(floors[metric])
+        if not np.isfinite(value) or value < 0:
+            raise InputError(f"growth floor for {metric!r} must be a non-negative number")
+        return value
+    return GROWTH_FLOORS.get(basis, GROWTH_FLOORS["pop"])
+
+
+def _heat_column(frame: pd.DataFrame, column: str, default: float | bool) -> np.ndarray:
+    if column in frame.columns:
+        return frame[column].to_numpy(dtype=float if not isinstance(default, bool) else object)
+    return np.full(len(frame), default, dtype=float if not isinstance(default, bool) else object)
+
+
 def divergence_rows(
     heat: pd.DataFrame,
     fundamentals: pd.DataFrame,
@@ -271,33 +295,41 @@ def divergence_rows(
     metric_kinds: Mapping[str, str] | None = None,
     growth_basis: Mapping[str, str] | None = None,
     metrics: Iterable[str] | None = None,
+    mode: str = DEFAULT_MODE,
+    growth_floors: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Align heat with each fundamental metric and compute the divergence index (unflagged).
 
-    An entity without fundamentals keeps its heat rows with ``metric`` None. Only periods in
-    which the entity has heat appear; fundamentals outside them are not reported.
+    growth_z standardises each metric's growth rate against its own history (up to each period
+    in realtime ``mode``, the whole history in hindsight mode) with the scale floored at
+    :func:`growth_floor` and, for short histories, shrunk towards the scale of the same metric
+    at the other entities. divergence = heat - growth_z, and its band is heat's band minus
+    growth_z (fundamentals are taken as reported, without sampling error). An entity without
+    fundamentals keeps its heat rows with ``metric`` None. Only periods in which the entity has
+    heat appear; fundamentals outside them are not reported.
     """
     check_freq(freq)
+    check_mode(mode)
     wanted = set(metrics) if metrics is not None else None
-    frames = []
+    pieces: list[dict[str, object]] = []
     by_entity = dict(tuple(fundamentals.groupby("entity_id"))) if not fundamentals.empty else {}
     for entity, entity_heat in heat.groupby("entity", sort=True):
         entity_heat = entity_heat.sort_values("period")
         periods = pd.DatetimeIndex(entity_heat["period"])
         model_version = entity_heat["model_version"].iloc[0]
+        common = {
+            "entity": entity, "freq": freq, "model_version": model_version, "period": periods,
+            "heat": entity_heat["heat"].to_numpy(dtype=float),
+            "heat_low": _heat_column(entity_heat, "heat_low", np.nan),
+            "heat_high": _heat_column(entity_heat, "heat_high", np.nan),
+            "reliable": _heat_column(entity_heat, "reliable", True),
+        }
         entity_rows = by_entity.get(entity)
         metric_names = sorted(entity_rows["metric"].unique()) if entity_rows is not None else []
         if not metric_names:
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "entity": entity, "metric": None, "freq": freq, "model_version": model_version,
-                        "period": periods, "heat": entity_heat["heat"].to_numpy(dtype=float),
-                        "fundamental_level": np.nan, "fundamental_growth": np.nan,
-                        "growth_z": np.nan, "growth_basis": None, "unit": None, "divergence": np.nan,
-                    }
-                )
-            )
+            pieces.append({**common, "metric": None, "fundamental_level": np.nan, "fundamental_growth": np.nan,
+                           "growth": np.full(len(periods), np.nan), "growth_basis": None, "unit": None,
+                           "floor": 0.0})
             continue
         for metric in metric_names:
             if wanted is not None and metric not in wanted:
@@ -308,29 +340,57 @@ def divergence_rows(
                 rows, periods, freq, kind=kind, basis=(growth_basis or {}).get(metric),
                 point_in_time=point_in_time,
             )
-            heat_values = entity_heat["heat"].to_numpy(dtype=float)
-            growth = series["growth"].to_numpy(dtype=float)
-            # Heat is already standardised against the entity's whole history; growth is
-            # standardised against its own history over the same periods.
-            growth_z = robust_z(growth)
             units = rows["unit"].dropna()
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "entity": entity, "metric": metric, "freq": freq, "model_version": model_version,
-                        "period": periods, "heat": heat_values,
-                        "fundamental_level": series["level"].to_numpy(dtype=float),
-                        "fundamental_growth": growth, "growth_z": growth_z, "growth_basis": basis,
-                        "unit": units.iloc[-1] if len(units) else None,
-                        "divergence": heat_values - growth_z,
-                    }
-                )
-            )
-    if not frames:
+            pieces.append({
+                **common, "metric": metric, "fundamental_level": series["level"].to_numpy(dtype=float),
+                "growth": series["growth"].to_numpy(dtype=float), "growth_basis": basis,
+                "unit": units.iloc[-1] if len(units) else None,
+                "floor": growth_floor(metric, basis, growth_floors),
+            })
+    if not pieces:
         return pd.DataFrame(columns=DIVERGENCE_COLUMNS)
+    growth_z = _growth_z(pieces, mode)
+    frames = []
+    for piece, z in zip(pieces, growth_z):
+        heat_values = np.asarray(piece["heat"], dtype=float)
+        frame = pd.DataFrame({
+            "entity": piece["entity"], "metric": piece["metric"], "freq": freq,
+            "model_version": piece["model_version"], "period": piece["period"], "heat": heat_values,
+            "fundamental_level": piece["fundamental_level"], "fundamental_growth": piece["growth"],
+            "growth_z": z, "growth_basis": piece["growth_basis"], "unit": piece["unit"],
+            "divergence": heat_values - z, "flagged": False,
+            "heat_low": piece["heat_low"], "heat_high": piece["heat_high"],
+            "divergence_low": np.asarray(piece["heat_low"], dtype=float) - z,
+            "divergence_high": np.asarray(piece["heat_high"], dtype=float) - z,
+            "reliable": [bool(r) if r is not None and not (isinstance(r, float) and np.isnan(r)) else True
+                         for r in piece["reliable"]],
+            "mode": mode,
+        })
+        frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     out["flagged"] = False
+    out["reliable"] = out["reliable"].astype(bool)
     return out[DIVERGENCE_COLUMNS]
+
+
+def _growth_z(pieces: list[dict[str, object]], mode: str) -> list[np.ndarray]:
+    """growth_z of every (entity, metric) series at once, on the union of their periods, so that
+    short series borrow the scale of the same metric at other entities (empirical Bayes)."""
+    all_periods = pd.DatetimeIndex(sorted({p for piece in pieces for p in piece["period"]}))  # type: ignore[attr-defined]
+    grid = np.full((len(all_periods), len(pieces)), np.nan)
+    floors = np.zeros(len(pieces))
+    positions = []
+    for j, piece in enumerate(pieces):
+        rows = all_periods.get_indexer(pd.DatetimeIndex(piece["period"]))  # type: ignore[arg-type]
+        positions.append(rows)
+        grid[rows, j] = np.asarray(piece["growth"], dtype=float)
+        floors[j] = float(piece["floor"])  # type: ignore[arg-type]
+    labels = [f"{piece['metric']}|{piece['growth_basis']}" for piece in pieces]
+    groups = pd.factorize(pd.Series(labels))[0]
+    fitted = standardise_panel(
+        grid, mode=mode, floor=np.broadcast_to(floors, grid.shape), pool_center=False, groups=groups
+    )
+    return [fitted.z[rows, j] for j, rows in enumerate(positions)]
 
 
 # --------------------------------------------------------------------------- lead-lag & Granger

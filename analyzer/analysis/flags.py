@@ -1,15 +1,25 @@
-"""Flags: runs of consecutive periods whose divergence stays above a threshold."""
+"""Flags: runs of consecutive reliable periods whose divergence band stays above a threshold.
+
+A period counts towards a flag when the lower bound of its divergence band is above the
+threshold and it has enough stories to be reliable; a flag is a run of at least
+``min_periods`` such periods. Its ``confidence`` is the smallest, over the run, of the
+probability that the period's divergence exceeds the threshold (normal approximation to the
+band). Rows without a band (computed without resampling) fall back to the point estimate.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from analyzer.analysis.heat import DEFAULT_LEVEL
 from analyzer.analysis.periods import (
     iso_day,
     next_period_start,
@@ -35,6 +45,10 @@ class Flag:
     threshold: float
     min_periods: int
     top_sentences: list[dict[str, Any]] = field(default_factory=list)
+    confidence: float | None = None
+    peak_low: float | None = None
+    peak_high: float | None = None
+    mode: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,8 +76,51 @@ def flag_runs(values: Iterable[float], threshold: float, min_periods: int) -> li
     return runs
 
 
+def exceedance_probability(
+    value: Any, low: Any, high: Any, threshold: float, level: float = DEFAULT_LEVEL
+) -> float | None:
+    """P(divergence > threshold) from a point estimate and its ``level`` band (normal approximation:
+    the band's half-width is z_{(1+level)/2} standard deviations). None without a value."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value):
+        return None
+    try:
+        low, high = float(low), float(high)
+    except (TypeError, ValueError):
+        low = high = math.nan
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return 1.0 if value > threshold else 0.0
+    sd = (high - low) / (2.0 * NormalDist().inv_cdf(0.5 + level / 2.0))
+    if sd <= 1e-12:
+        return 1.0 if value > threshold else 0.0
+    return float(NormalDist().cdf((value - threshold) / sd))
+
+
+def _flag_values(group: pd.DataFrame) -> pd.Series:
+    """What must exceed the threshold: the band's lower bound (the point estimate where no band
+    was computed), missing for unreliable periods so that they break a run."""
+    values = group["divergence"].astype(float)
+    if "divergence_low" in group.columns:
+        low = group["divergence_low"].astype(float)
+        banded = low.notna() | group["divergence"].isna()
+        if banded.any():
+            values = low
+    if "reliable" in group.columns:
+        reliable = group["reliable"].map(lambda r: True if r is None or (isinstance(r, float) and math.isnan(r))
+                                         else bool(r))
+        values = values.where(reliable.astype(bool))
+    return values
+
+
 def detect_flags(
-    frame: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD, min_periods: int = DEFAULT_MIN_PERIODS
+    frame: pd.DataFrame,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_periods: int = DEFAULT_MIN_PERIODS,
+    *,
+    level: float = DEFAULT_LEVEL,
 ) -> tuple[pd.Series, list[Flag]]:
     """Flags over a divergence frame (one or many entity/metric pairs, ordered by period)."""
     flagged = pd.Series(False, index=frame.index)
@@ -73,10 +130,17 @@ def detect_flags(
     keys = frame["metric"].fillna("")
     for (entity, metric), group in frame.groupby([frame["entity"], keys], sort=True):
         group = group.sort_values("period")
-        for first, last in flag_runs(group["divergence"], threshold, min_periods):
+        for first, last in flag_runs(_flag_values(group), threshold, min_periods):
             span = group.iloc[first : last + 1]
             flagged.loc[span.index] = True
             peak = span["divergence"].astype(float).idxmax()
+            lows = span["divergence_low"] if "divergence_low" in span.columns else pd.Series(np.nan, index=span.index)
+            highs = span["divergence_high"] if "divergence_high" in span.columns else pd.Series(np.nan, index=span.index)
+            probabilities = [
+                exceedance_probability(v, lo, hi, threshold, level)
+                for v, lo, hi in zip(span["divergence"], lows, highs)
+            ]
+            known = [p for p in probabilities if p is not None]
             found.append(
                 Flag(
                     entity=str(entity),
@@ -89,9 +153,22 @@ def detect_flags(
                     periods=len(span),
                     threshold=float(threshold),
                     min_periods=int(min_periods),
+                    confidence=min(known) if known else None,
+                    peak_low=_finite(lows.loc[peak]),
+                    peak_high=_finite(highs.loc[peak]),
+                    mode=str(group["mode"].iloc[0]) if "mode" in group.columns and group["mode"].notna().any()
+                    else None,
                 )
             )
     return flagged, found
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def flags_to_json(found: Iterable[Flag]) -> str:

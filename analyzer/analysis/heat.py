@@ -9,19 +9,31 @@ For each entity and period the heat frame holds
 * the heat index: a weighted sum of robust z-scores of those components, itself robustly
   standardised against the entity's own history.
 
-Aggregation happens in SQL (GROUP BY over one row per entity and story); pandas only sees
-per entity/period/source aggregates. Formulas and their reasons are in docs/METHOD.md.
+Every z-score has a floor from its own sampling noise (the standard error of a period's mean
+score given its story count, the binomial error of a volume share), is shrunk by the period's
+reliability, and is standardised in real time (each period against the history up to it) unless
+hindsight mode is asked for. Each period carries a bootstrap band over its stories (sources
+resampled too), and ``reliable`` is False when it has fewer than MIN_RELIABLE_STORIES stories.
+Formulas and their reasons are in docs/METHOD.md.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from analyzer.analysis.periods import check_freq
-from analyzer.analysis.standardise import robust_z
+from analyzer.analysis.standardise import (
+    DEFAULT_MODE,
+    Z_CLIP,
+    Standardised,
+    check_mode,
+    standardise_panel,
+)
 from analyzer.errors import InputError
 
 # heat_raw = sum(weight * z(component)); evidence enters with a negative weight because
@@ -47,103 +59,267 @@ HEAT_COLUMNS = [
     "volume_share", "volume_index", "hype_mean", "growth_mean", "evidence_mean",
     "hype_top", "growth_top", "evidence_top",
     "z_volume", "z_hype", "z_growth", "z_evidence", "z_hype_top", "heat_raw", "heat",
+    "heat_low", "heat_high", "reliable", "mode",
 ]
+# One row per entity and story (a near-duplicate cluster counts once), as
+# :meth:`analyzer.storage.Store.entity_story_scores` returns them; scores are NaN when unscored.
+STORY_COLUMNS = ["entity_id", "period", "source_id", "documents", "hype", "growth", "evidence"]
+SCORE_NAMES = ("hype", "growth", "evidence")
+# A period with fewer stories than this says little about tone: it is marked unreliable, drawn
+# as such, and never flagged.
+MIN_RELIABLE_STORIES = 5
+DEFAULT_RESAMPLES = 200
+DEFAULT_LEVEL = 0.90  # two-sided: a flag's lower bound is then a one-sided 95% bound
+DEFAULT_SEED = 0
+# Within-period standard deviation of a document score before any is observed (scores lie in
+# [0, 1]; 0.25 is about the spread of a uniform score, a deliberately wide prior).
+DEFAULT_SCORE_SD = 0.25
+CORRELATION_PRIOR = 20.0  # pooled cells the identity counts for when components' correlation is estimated
 
 
-# --------------------------------------------------------------------------- periods
+# --------------------------------------------------------------------------- aggregates
 
 
+def aggregate_stories(stories: pd.DataFrame) -> pd.DataFrame:
+    """Per entity, period and source: story counts, score sums and top-decile sums.
+
+    The same numbers as :meth:`analyzer.storage.Store.entity_source_aggregates`: top-decile sums
+    cover, per entity and period, the ceil(n / 10) stories with the highest score (n scored).
+    """
+    columns = ["entity_id", "period", "source_id", "stories", "documents"]
+    for name in SCORE_NAMES:
+        columns += [f"top_{name}_sum", f"top_{name}_n", f"{name}_sum", f"{name}_n"]
+    if stories.empty:
+        return pd.DataFrame(columns=columns)
+    frame = stories.copy()
+    frame["period"] = pd.to_datetime(frame["period"])
+    keys = ["entity_id", "period"]
+    for name in SCORE_NAMES:
+        values = frame[name].astype(float)
+        n = values.notna().groupby([frame[k] for k in keys]).transform("sum")
+        rank = values.groupby([frame[k] for k in keys]).rank(method="first", ascending=False)
+        top = values.notna() & (rank <= np.ceil(n / 10))
+        frame[f"top_{name}_v"] = values.where(top)
+        frame[f"top_{name}_c"] = top.astype(int)
+        frame[f"{name}_c"] = values.notna().astype(int)
+    grouped = frame.groupby(["entity_id", "period", "source_id"], sort=True)
+    out = grouped.agg(stories=("documents", "size"), documents=("documents", "sum"))
+    for name in SCORE_NAMES:
+        out[f"top_{name}_sum"] = grouped[f"top_{name}_v"].sum(min_count=1)
+        out[f"top_{name}_n"] = grouped[f"top_{name}_c"].sum()
+        out[f"{name}_sum"] = grouped[name].sum(min_count=1)
+        out[f"{name}_n"] = grouped[f"{name}_c"].sum()
+    out = out.reset_index()
+    for column in columns[3:]:
+        out[column] = out[column].astype(float)
+    out["stories"] = out["stories"].astype(int)
+    out["documents"] = out["documents"].astype(int)
+    return out[columns]
 
 
+# --------------------------------------------------------------------------- volume
 
 
+def _source_scales(shares: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """The divisor of each source's share series in the EPU volume index, per period.
+
+    Each source is scaled to unit variance (population standard deviation of its share series);
+    a series without variance (one period, or constant) is scaled by its mean instead, or by 1
+    when it never mentions the entity. In realtime mode the standard deviation is that of the
+    series up to each period, in hindsight mode that of the whole series.
+    """
+    if mode == "hindsight":
+        count = shares.notna().sum()
+        sd = shares.std(ddof=0).where(count > 1, 0.0)
+        mean = shares.mean().fillna(0.0)
+        sd = sd.where(np.isfinite(sd) & (sd > 1e-12), mean.where(mean > 1e-12, 1.0))
+        return pd.DataFrame(np.broadcast_to(sd.to_numpy(), shares.shape), index=shares.index, columns=shares.columns)
+    expanding = shares.expanding(min_periods=1)
+    count = shares.notna().cumsum()
+    sd = expanding.std(ddof=0).where(count > 1, 0.0).fillna(0.0)
+    mean = expanding.mean().fillna(0.0)
+    return sd.where(sd > 1e-12, mean.where(mean > 1e-12, 1.0))
 
 
+def _volume_index(shares: pd.DataFrame, mode: str = "hindsight") -> pd.Series:
+    """EPU-style index: each source's share series scaled to unit variance, averaged per period.
+
+    ``shares`` is periods x sources with NaN where a source published nothing.
+    """
+    return (shares / _source_scales(shares, mode)).mean(axis=1, skipna=True)
 
 
+# --------------------------------------------------------------------------- random numbers
 
 
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser over uint64 arrays (wrapping arithmetic)."""
+    x = np.asarray(x, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
+def _uniform(*keys: np.ndarray | int) -> np.ndarray:
+    """Uniform numbers in [0, 1) that are a pure function of their keys.
+
+    Each bootstrap draw is keyed by (seed, entity, period, resample, slot, draw, stream), so a
+    period's band never depends on which other periods or entities are in the run: adding later
+    periods leaves earlier bands exactly as they were.
+    """
+    h = np.uint64(0)
+    for key in keys:
+        with np.errstate(over="ignore"):
+            h = _mix(np.asarray(key).astype(np.uint64) ^ (h * np.uint64(0x100000001B3)))
+    return (np.asarray(h, dtype=np.uint64) >> np.uint64(11)).astype(float) / float(1 << 53)
 
 
-# --------------------------------------------------------------------------- robust z
+def _normal(*keys: np.ndarray | int) -> np.ndarray:
+    """Standard normal numbers keyed like :func:`_uniform` (Box-Muller)."""
+    u1 = _uniform(*keys, 101)
+    u2 = _uniform(*keys, 102)
+    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
 
 
-
-
-# --------------------------------------------------------------------------- model version
-
-
-# --------------------------------------------------------------------------- SQL aggregates
-
-
-
-
-
-
+def _entity_key(entity: str) -> int:
+    return zlib.crc32(str(entity).encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- heat
 
 
-def _volume_index(shares: pd.DataFrame) -> pd.Series:
-    """EPU-style index: each source's share series scaled to unit variance, averaged per period.
+@dataclass
+class VolumePanel:
+    """Each (entity, source) pair's share series on the corpus' periods (columns), its binomial
+    standard error and the source's total stories; ``entity`` maps columns to entities."""
 
-    ``shares`` is periods x sources with NaN where a source published nothing. A source whose
-    series has no variance (one period, or constant) is scaled by its mean instead, or left at
-    zero when it never mentions the entity.
+    share: np.ndarray
+    se: np.ndarray
+    total: np.ndarray
+    entity: np.ndarray
+    fitted: Standardised | None = None
+
+    def combine(self, z: np.ndarray, entities: int) -> np.ndarray:
+        """Per entity, sum / sqrt(k) of its sources' z-scores (leading axes kept), k finite ones."""
+        finite = np.isfinite(z)
+        shape = (*z.shape[:-1], entities)
+        total = np.zeros(shape)
+        count = np.zeros(shape)
+        for j in range(entities):
+            columns = self.entity == j
+            total[..., j] = np.where(finite[..., columns], z[..., columns], 0.0).sum(axis=-1)
+            count[..., j] = finite[..., columns].sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, np.clip(total / np.sqrt(count), -Z_CLIP, Z_CLIP), np.nan)
+
+
+def _within_sd(stories: pd.DataFrame | None, periods: pd.DatetimeIndex, entities: list[str], mode: str
+               ) -> dict[str, np.ndarray]:
+    """Within-period standard deviation of each score, per entity and period.
+
+    Pooled over the entity's periods (up to each period in realtime mode): the sum of squared
+    deviations from each period's mean over the degrees of freedom. With fewer than two degrees
+    of freedom the corpus' pooled value (all entities, same window) stands in, and before any is
+    known DEFAULT_SCORE_SD.
     """
-    scaled = {}
-    for source in shares.columns:
-        series = shares[source]
-        sd = float(series.std(ddof=0)) if series.notna().sum() > 1 else 0.0
-        if not np.isfinite(sd) or sd <= 1e-12:
-            mean = float(series.mean()) if series.notna().any() else 0.0
-            sd = mean if mean > 1e-12 else 1.0
-        scaled[source] = series / sd
-    return pd.DataFrame(scaled, index=shares.index).mean(axis=1, skipna=True)
+    shape = (len(periods), len(entities))
+    out = {name: np.full(shape, DEFAULT_SCORE_SD) for name in SCORE_NAMES}
+    if stories is None or stories.empty:
+        return out
+    frame = stories.assign(period=pd.to_datetime(stories["period"]))
+    for name in SCORE_NAMES:
+        values = frame[name].astype(float)
+        ok = values.notna()
+        part = frame[ok].assign(v=values[ok], v2=values[ok] ** 2)
+        grouped = part.groupby(["period", "entity_id"]).agg(n=("v", "size"), s=("v", "sum"), s2=("v2", "sum"))
+        grouped["ssw"] = (grouped["s2"] - grouped["s"] ** 2 / grouped["n"]).clip(lower=0.0)
+        grouped["df"] = grouped["n"] - 1
+        ssw = grouped["ssw"].unstack("entity_id").reindex(index=periods, columns=entities).fillna(0.0).to_numpy()
+        df = grouped["df"].unstack("entity_id").reindex(index=periods, columns=entities).fillna(0.0).to_numpy()
+        if mode == "hindsight":
+            own_ssw, own_df = np.broadcast_to(ssw.sum(axis=0), shape), np.broadcast_to(df.sum(axis=0), shape)
+            all_ssw, all_df = np.full(shape, ssw.sum()), np.full(shape, df.sum())
+        else:
+            own_ssw, own_df = np.cumsum(ssw, axis=0), np.cumsum(df, axis=0)
+            all_ssw = np.broadcast_to(np.cumsum(ssw.sum(axis=1))[:, None], shape)
+            all_df = np.broadcast_to(np.cumsum(df.sum(axis=1))[:, None], shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            own = np.sqrt(own_ssw / own_df)
+            pooled = np.sqrt(all_ssw / all_df)
+        out[name] = np.where(own_df >= 2, own, np.where(all_df >= 2, pooled, DEFAULT_SCORE_SD))
+    return out
 
 
 def compute_heat(
-    aggregates: pd.DataFrame,
+    aggregates: pd.DataFrame | None,
     totals: pd.DataFrame,
     freq: str = "quarter",
     model_version: str = "",
     weights: Mapping[str, float] | None = None,
+    *,
+    stories: pd.DataFrame | None = None,
+    mode: str = DEFAULT_MODE,
+    resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = DEFAULT_SEED,
+    min_stories: int = MIN_RELIABLE_STORIES,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Heat per entity and period, plus the per-source story counts behind it.
+    """Heat per entity and period with its band, plus the per-source story counts behind it.
 
     ``aggregates`` holds one row per entity, period and source with story counts and score
-    sums, ``totals`` the corpus' stories per source and period (both as
-    :meth:`analyzer.storage.Store.entity_source_aggregates` and ``source_totals`` return them).
-    Returns ``(heat, source_mix)``. ``heat`` has :data:`HEAT_COLUMNS` with ``period`` as
-    Timestamps; an entity's rows run from its first story's period to the corpus' last period,
-    over every period in which the corpus holds any dated story (periods without the entity get
-    zero volume and neutral language scores).
+    sums (:meth:`analyzer.storage.Store.entity_source_aggregates`; None to derive them from
+    ``stories``), ``totals`` the corpus' stories per source and period (``source_totals``),
+    ``stories`` one row per entity and story (:data:`STORY_COLUMNS`), which the bootstrap band
+    resamples (without it the band is missing). Returns ``(heat, source_mix)``. ``heat`` has
+    :data:`HEAT_COLUMNS` with ``period`` as Timestamps; an entity's rows run from its first
+    story's period to the corpus' last period, over every period in which the corpus holds any
+    dated story (periods without the entity get zero volume and neutral language scores).
+    ``mode`` is "realtime" (each period standardised against the history up to it: a period's
+    values never change when later periods arrive) or "hindsight" (against the whole history).
     """
     check_freq(freq)
+    check_mode(mode)
+    if not 0 < level < 1:
+        raise InputError("the band's level must lie strictly between 0 and 1")
+    if resamples < 0:
+        raise InputError("resamples must be >= 0")
     weights = {**DEFAULT_HEAT_WEIGHTS, **(weights or {})}
     unknown = set(weights) - set(HEAT_COMPONENTS)
     if unknown:
         raise InputError(f"unknown heat weight(s) {sorted(unknown)}; use {sorted(HEAT_COMPONENTS)}")
     mix_columns = ["entity", "freq", "period", "source_id", "stories", "documents", "source_total"]
+    if aggregates is None:
+        aggregates = aggregate_stories(stories if stories is not None else pd.DataFrame(columns=STORY_COLUMNS))
     if aggregates.empty or totals.empty:
         return pd.DataFrame(columns=HEAT_COLUMNS), pd.DataFrame(columns=mix_columns)
     totals = totals.copy()
     aggregates = aggregates.copy()
     totals["period"] = pd.to_datetime(totals["period"])
     aggregates["period"] = pd.to_datetime(aggregates["period"])
-    corpus_periods = np.sort(totals["period"].unique())
+    corpus_periods = pd.DatetimeIndex(np.sort(totals["period"].unique()), name="period")
     corpus_total = totals.groupby("period")["total"].sum()
     total_grid = totals.pivot(index="period", columns="source_id", values="total")
 
+    entities = sorted(str(e) for e in aggregates["entity_id"].unique())
+    aggregates["entity_id"] = aggregates["entity_id"].astype(str)
+    shape = (len(corpus_periods), len(entities))
+    values = {c: np.full(shape, np.nan) for c in HEAT_COMPONENTS}
+    se = {c: np.full(shape, np.nan) for c in HEAT_COMPONENTS}
+    counts = {name: np.zeros(shape) for name in (*SCORE_NAMES, *(f"top_{n}" for n in SCORE_NAMES))}
+    pair_share: list[np.ndarray] = []
+    pair_se: list[np.ndarray] = []
+    pair_total: list[np.ndarray] = []
+    pair_entity: list[int] = []
     frames = []
-    for entity, group in aggregates.groupby("entity_id", sort=True):
+    for j, (entity, group) in enumerate(aggregates.groupby("entity_id", sort=True)):
         first = group["period"].min()
-        periods = pd.DatetimeIndex(corpus_periods[corpus_periods >= first], name="period")
+        periods = corpus_periods[corpus_periods >= first]
+        rows = corpus_periods.get_indexer(periods)
         per_period = group.groupby("period").sum(numeric_only=True).reindex(periods)
         frame = pd.DataFrame(index=periods)
         frame["documents"] = per_period["documents"].fillna(0).astype(int)
@@ -155,33 +331,109 @@ def compute_heat(
         frame["volume_share"] = frame["stories"] / corpus_total.reindex(periods)
 
         mentioned = sorted(group["source_id"].unique())
-        counts = group.pivot_table(
+        source_counts = group.pivot_table(
             index="period", columns="source_id", values="stories", aggfunc="sum"
         ).reindex(index=periods, columns=mentioned)
         denominators = total_grid.reindex(index=periods, columns=mentioned)
-        shares = counts.fillna(0).where(denominators > 0) / denominators
-        frame["volume_index"] = _volume_index(shares)
+        shares = source_counts.fillna(0).where(denominators > 0) / denominators
+        frame["volume_index"] = _volume_index(shares, mode)
+        # Binomial error of each source's share (a Jeffreys-style half story keeps it above 0).
+        smoothed = (source_counts.fillna(0) + 0.5) / (denominators + 1.0)
+        share_se = np.sqrt(smoothed * (1 - smoothed) / denominators.where(denominators > 0))
+        for source in mentioned:
+            column = np.full(len(corpus_periods), np.nan)
+            column[rows] = shares[source].to_numpy(dtype=float)
+            pair_share.append(column)
+            error = np.full(len(corpus_periods), np.nan)
+            error[rows] = share_se[source].to_numpy(dtype=float)
+            pair_se.append(error)
+            total = np.full(len(corpus_periods), np.nan)
+            total[rows] = denominators[source].to_numpy(dtype=float)
+            pair_total.append(total)
+            pair_entity.append(j)
 
-        for name in ("hype", "growth", "evidence"):
+        for name in SCORE_NAMES:
             n = per_period[f"{name}_n"]
             frame[f"{name}_mean"] = per_period[f"{name}_sum"] / n.where(n > 0)
             top_n = per_period[f"top_{name}_n"]
             frame[f"{name}_top"] = per_period[f"top_{name}_sum"] / top_n.where(top_n > 0)
-
-        raw = np.zeros(len(frame))
+            counts[name][rows, j] = n.fillna(0).to_numpy()
+            counts[f"top_{name}"][rows, j] = top_n.fillna(0).to_numpy()
         for component, column in HEAT_COMPONENTS.items():
-            z = robust_z(frame[column].to_numpy(dtype=float))
-            frame[f"z_{component}"] = z
-            # A period with no scored story says nothing about tone: it counts as neutral (0).
-            raw += weights[component] * np.nan_to_num(z, nan=0.0)
-        frame["heat_raw"] = raw
-        frame["heat"] = robust_z(raw)
+            values[component][rows, j] = frame[column].to_numpy(dtype=float)
         frame["entity"] = entity
-        frames.append(frame.reset_index())
+        frames.append((frame, rows))
 
-    heat = pd.concat(frames, ignore_index=True)
+    within = _within_sd(stories, corpus_periods, entities, mode)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for component, name, count in (("hype", "hype", "hype"), ("growth", "growth", "growth"),
+                                       ("evidence", "evidence", "evidence"), ("hype_top", "hype", "top_hype")):
+            n = counts[count]
+            se[component] = np.where(n > 0, within[name] / np.sqrt(n), np.nan)
+
+    in_range = np.zeros(shape, dtype=bool)
+    for j, (_, rows) in enumerate(frames):
+        in_range[rows, j] = True
+    fitted: dict[str, Standardised] = {}
+    z: dict[str, np.ndarray] = {}
+    for component in HEAT_COMPONENTS:
+        if component == "volume":
+            continue
+        # Language scores share one scale across entities: centre and scale pool.
+        fitted[component] = standardise_panel(values[component], mode=mode, se=se[component])
+        z[component] = fitted[component].z
+    # Volume, EPU style: each source's share of its own output is standardised on its own (its
+    # level differs between entities and sources by design: only the relative scale pools),
+    # with the share's binomial error as floor; the sources' z-scores are then combined with
+    # equal weight, sum / sqrt(k) over the k sources publishing in the period.
+    volume = VolumePanel(
+        share=np.column_stack(pair_share) if pair_share else np.zeros((shape[0], 0)),
+        se=np.column_stack(pair_se) if pair_se else np.zeros((shape[0], 0)),
+        total=np.column_stack(pair_total) if pair_total else np.zeros((shape[0], 0)),
+        entity=np.asarray(pair_entity, dtype=int),
+    )
+    volume.fitted = standardise_panel(volume.share, mode=mode, se=volume.se, pool_center=False,
+                                      relative_scale=True)
+    z["volume"] = volume.combine(volume.fitted.z, shape[1])
+    raw = np.zeros(shape)
+    for component in HEAT_COMPONENTS:
+        # A period with no scored story says nothing about tone: it counts as neutral (0).
+        raw += weights[component] * np.nan_to_num(z[component], nan=0.0)
+    raw = np.where(in_range, raw, np.nan)
+
+    draws = None
+    if stories is not None and resamples > 0 and not stories.empty:
+        draws = _bootstrap_raw(
+            stories, corpus_periods, entities, volume, fitted, z, weights, within, resamples, seed
+        )
+    scale = _composite_scale(z, weights, in_range, mode)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        heat_z = np.clip(raw / scale, -Z_CLIP, Z_CLIP)
+    low = high = np.full(shape, np.nan)
+    if draws is not None:
+        alpha = (1.0 - level) / 2.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            heat_draws = np.clip(draws / scale[..., None], -Z_CLIP, Z_CLIP)
+        low = np.minimum(np.quantile(heat_draws, alpha, axis=2), heat_z)
+        high = np.maximum(np.quantile(heat_draws, 1.0 - alpha, axis=2), heat_z)
+        low = np.where(in_range, low, np.nan)
+        high = np.where(in_range, high, np.nan)
+
+    out = []
+    for j, (frame, rows) in enumerate(frames):
+        for component in HEAT_COMPONENTS:
+            frame[f"z_{component}"] = z[component][rows, j]
+        frame["heat_raw"] = raw[rows, j]
+        frame["heat"] = heat_z[rows, j]
+        frame["heat_low"] = low[rows, j]
+        frame["heat_high"] = high[rows, j]
+        frame["reliable"] = frame["stories"].to_numpy() >= min_stories
+        out.append(frame.reset_index())
+
+    heat = pd.concat(out, ignore_index=True)
     heat["freq"] = freq
     heat["model_version"] = model_version
+    heat["mode"] = mode
     heat = heat[HEAT_COLUMNS].sort_values(["entity", "period"], ignore_index=True)
 
     mix = aggregates[["entity_id", "period", "source_id", "stories", "documents"]].rename(
@@ -191,3 +443,213 @@ def compute_heat(
     mix["source_total"] = mix["source_total"].fillna(0).astype(int)
     mix["freq"] = freq
     return heat, mix[mix_columns].sort_values(["entity", "period", "source_id"], ignore_index=True)
+
+
+def _composite_scale(
+    fitted: Mapping[str, np.ndarray], weights: Mapping[str, float], in_range: np.ndarray, mode: str
+) -> np.ndarray:
+    """sqrt(w' R w) per period: the standard deviation of heat_raw when every component is a unit
+    z-score with correlations R (the weighted Stouffer combination of correlated z-scores).
+
+    R is the correlation of the components' z-scores pooled over every entity and period of the
+    window (up to each period in realtime mode, all in hindsight mode), shrunk towards the
+    identity by n / (n + CORRELATION_PRIOR) for n pooled cells. A component whose z-scores never
+    move adds no variance. Without any pooled cell the scale is sqrt(sum w^2) (independence).
+    """
+    names = list(HEAT_COMPONENTS)
+    z = np.stack([np.where(in_range, np.nan_to_num(fitted[c], nan=0.0), 0.0) for c in names], axis=-1)
+    w = np.asarray([weights[c] for c in names], dtype=float)
+    cells = in_range.sum(axis=1).astype(float)
+    first = z.sum(axis=1)
+    second = np.einsum("tec,ted->tcd", z, z)
+    if mode == "hindsight":
+        n = np.full(len(cells), cells.sum())
+        first = np.broadcast_to(first.sum(axis=0), first.shape)
+        second = np.broadcast_to(second.sum(axis=0), second.shape)
+    else:
+        n = np.cumsum(cells)
+        first = np.cumsum(first, axis=0)
+        second = np.cumsum(second, axis=0)
+    scale = np.full(len(cells), float(np.sqrt(np.sum(w**2))))
+    for t in range(len(cells)):
+        if n[t] < 2:
+            continue
+        mean = first[t] / n[t]
+        cov = second[t] / n[t] - np.outer(mean, mean)
+        sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        moving = sd > 1e-9
+        corr = np.zeros_like(cov)
+        corr[np.ix_(moving, moving)] = cov[np.ix_(moving, moving)] / np.outer(sd[moving], sd[moving])
+        shrink = n[t] / (n[t] + CORRELATION_PRIOR)
+        matrix = shrink * corr + (1.0 - shrink) * np.diag(moving.astype(float))
+        variance = float(w @ matrix @ w)
+        scale[t] = np.sqrt(variance) if variance > 1e-12 else float(np.sqrt(np.sum(w**2)))
+    return np.broadcast_to(scale[:, None], in_range.shape)
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+# Resampled draws held in memory at once (story draws across resamples); cells are processed in
+# chunks of about this size so a large corpus never needs more than a few hundred megabytes.
+BOOTSTRAP_CHUNK_DRAWS = 2_000_000
+
+
+def _bootstrap_raw(
+    stories: pd.DataFrame,
+    periods: pd.DatetimeIndex,
+    entities: list[str],
+    volume: VolumePanel,
+    fitted: Mapping[str, Standardised],
+    point: Mapping[str, np.ndarray],
+    weights: Mapping[str, float],
+    within: Mapping[str, np.ndarray],
+    resamples: int,
+    seed: int,
+) -> np.ndarray:
+    """heat_raw recomputed on ``resamples`` bootstrap resamples of every entity and period.
+
+    Returns a periods x entities x resamples array (NaN where the entity has no row). Language:
+    a two-stage bootstrap, sources with replacement among the period's sources and then stories
+    with replacement within each drawn source, smoothed with Gaussian noise of bandwidth
+    sd_within / sqrt(n) per story so that a period of one story is not treated as certain.
+    Volume: each source's share is drawn around its value with its binomial standard error,
+    sources again drawn with replacement. Components are standardised with the point
+    estimate's reference (centre, floor, reliability) of the same period.
+    """
+    shape = (len(periods), len(entities), resamples)
+    raw = np.full(shape, np.nan)
+    frame = stories.assign(period=pd.to_datetime(stories["period"]), entity_id=stories["entity_id"].astype(str))
+    frame = frame.sort_values(["entity_id", "period", "source_id"], kind="stable").reset_index(drop=True)
+    period_pos = periods.get_indexer(frame["period"])
+    entity_index = {e: j for j, e in enumerate(entities)}
+    entity_pos = frame["entity_id"].map(entity_index).to_numpy()
+    keep = (period_pos >= 0) & ~pd.isna(entity_pos)
+    frame, period_pos = frame[keep].reset_index(drop=True), period_pos[keep]
+    entity_pos = entity_pos[keep].astype(int)
+    scores = {name: frame[name].to_numpy(dtype=float) for name in SCORE_NAMES}
+    days = (periods.to_numpy().astype("datetime64[D]").astype(np.int64) + 1_000_000).astype(np.uint64)
+    entity_keys = np.asarray([_entity_key(e) for e in entities], dtype=np.uint64)
+    b_index = np.arange(resamples, dtype=np.uint64)
+
+    # Cells (entity, period) and, inside each, blocks of stories from one source.
+    cell_of_story = entity_pos.astype(np.int64) * len(periods) + period_pos
+    source_ids = frame["source_id"].to_numpy()
+    block_start = np.flatnonzero(
+        np.r_[True, (cell_of_story[1:] != cell_of_story[:-1]) | (source_ids[1:] != source_ids[:-1])]
+    )
+    block_size = np.diff(np.r_[block_start, len(frame)])
+    block_cell = cell_of_story[block_start]
+    cell_start = np.flatnonzero(np.r_[True, block_cell[1:] != block_cell[:-1]])
+    cells = block_cell[cell_start]
+    cell_blocks = np.diff(np.r_[cell_start, len(block_cell)])
+    cell_stories = np.add.reduceat(block_size, cell_start) if len(cell_start) else np.zeros(0, dtype=int)
+
+    language = {c: np.full(shape, np.nan) for c in ("hype", "growth", "evidence", "hype_top")}
+    chunk, used = [], 0
+    batches = []
+    for position in range(len(cells)):
+        chunk.append(position)
+        used += int(cell_stories[position]) * resamples
+        if used >= BOOTSTRAP_CHUNK_DRAWS:
+            batches.append(chunk)
+            chunk, used = [], 0
+    if chunk:
+        batches.append(chunk)
+    for batch in batches:
+        positions = np.asarray(batch, dtype=np.int64)
+        c_entity = cells[positions] // len(periods)
+        c_period = cells[positions] % len(periods)
+        n_blocks = cell_blocks[positions]
+        # stage 1: for each (cell, resample), n_blocks draws of a source block
+        slot_cell = np.repeat(np.arange(len(positions)), n_blocks * resamples)
+        slot_b = np.concatenate([np.repeat(b_index, k) for k in n_blocks]) if len(positions) else np.zeros(0)
+        slot_j = np.concatenate([np.tile(np.arange(k, dtype=np.uint64), resamples) for k in n_blocks]) \
+            if len(positions) else np.zeros(0)
+        keys = (seed, entity_keys[c_entity[slot_cell]], days[c_period[slot_cell]], slot_b, slot_j)
+        pick = np.floor(_uniform(*keys, 1) * n_blocks[slot_cell]).astype(np.int64)
+        chosen_block = cell_start[positions][slot_cell] + pick
+        sizes = block_size[chosen_block]
+        # stage 2: within each drawn block, as many stories as it holds, with replacement
+        draw_slot = np.repeat(np.arange(len(slot_cell)), sizes)
+        offsets = np.arange(len(draw_slot)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        u = _uniform(*(k[draw_slot] if isinstance(k, np.ndarray) else k for k in keys),
+                     offsets.astype(np.uint64), 2)
+        story = block_start[chosen_block][draw_slot] + np.floor(u * sizes[draw_slot]).astype(np.int64)
+        group = slot_cell[draw_slot] * resamples + slot_b[draw_slot].astype(np.int64)
+        n_groups = len(positions) * resamples
+        g_cell = np.repeat(np.arange(len(positions)), resamples)
+        g_b = np.tile(b_index, len(positions))
+        g_keys = (seed, entity_keys[c_entity[g_cell]], days[c_period[g_cell]], g_b)
+        for name in SCORE_NAMES:
+            v = scores[name][story]
+            ok = np.isfinite(v)
+            m = np.bincount(group[ok], minlength=n_groups).astype(float)
+            total = np.bincount(group[ok], weights=v[ok], minlength=n_groups)
+            sd = within[name][c_period[g_cell], c_entity[g_cell]]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = total / m + sd / m * _normal(*g_keys, 10 + SCORE_NAMES.index(name))
+            mean = np.where(m > 0, mean, np.nan)
+            target = language[name]
+            target[c_period[g_cell], c_entity[g_cell], g_b.astype(np.int64)] = mean
+            if name == "hype":
+                k = np.ceil(m / 10.0)
+                order = np.lexsort((-np.where(ok, v, -np.inf), group))
+                sorted_group = group[order]
+                first = np.searchsorted(sorted_group, sorted_group, side="left")
+                rank = np.arange(len(order)) - first
+                top = (rank < k[sorted_group]) & ok[order]
+                top_sum = np.bincount(sorted_group[top], weights=v[order][top], minlength=n_groups)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    top_mean = top_sum / k + sd / np.sqrt(m * k) * _normal(*g_keys, 20)
+                language["hype_top"][c_period[g_cell], c_entity[g_cell], g_b.astype(np.int64)] = np.where(
+                    k > 0, top_mean, np.nan
+                )
+
+    volume_z = _bootstrap_volume(periods, entities, volume, entity_keys, days, resamples, seed)
+    total = np.zeros(shape)
+    for component in HEAT_COMPONENTS:
+        reference = np.broadcast_to(np.nan_to_num(point[component], nan=0.0)[..., None], shape)
+        if component == "volume":
+            z = volume_z
+        else:
+            draws = language[component]
+            z = np.moveaxis(fitted[component].apply(np.moveaxis(draws, 2, 0)), 0, 2)
+            z = np.where(np.isnan(draws), np.nan, z)
+        total += weights[component] * np.where(np.isnan(z), reference, z)
+    raw[:] = total
+    return raw
+
+
+def _bootstrap_volume(
+    periods: pd.DatetimeIndex,
+    entities: list[str],
+    volume: VolumePanel,
+    entity_keys: np.ndarray,
+    days: np.ndarray,
+    resamples: int,
+    seed: int = DEFAULT_SEED,
+) -> np.ndarray:
+    """Volume z on resamples: each period's sources drawn with replacement, each share drawn
+    around its value with its binomial error, standardised with the point estimate's reference."""
+    out = np.full((len(periods), len(entities), resamples), np.nan)
+    fitted = volume.fitted
+    if fitted is None or volume.share.shape[1] == 0:
+        return out
+    b = np.arange(resamples, dtype=np.uint64)
+    for j in range(len(entities)):
+        columns = np.flatnonzero(volume.entity == j)
+        if len(columns) == 0:
+            continue
+        share = volume.share[:, columns]
+        active = np.isfinite(share)
+        for row in np.flatnonzero(active.any(axis=1)):
+            live = columns[active[row]]
+            k = len(live)
+            keys = (seed, entity_keys[j], days[row], np.repeat(b, k), np.tile(np.arange(k, dtype=np.uint64), resamples))
+            pick = live[np.floor(_uniform(*keys, 3) * k).astype(np.int64)]
+            drawn = np.maximum(volume.share[row, pick] + volume.se[row, pick] * _normal(*keys, 4), 0.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                z = fitted.rho[row, pick] * (drawn - fitted.center[row, pick]) / fitted.denom[row, pick]
+            z = np.clip(np.where(fitted.denom[row, pick] > 0, z, 0.0), -Z_CLIP, Z_CLIP)
+            out[row, j] = np.clip(z.reshape(resamples, k).sum(axis=1) / np.sqrt(k), -Z_CLIP, Z_CLIP)
+    return out

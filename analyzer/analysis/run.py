@@ -29,9 +29,18 @@ from analyzer.analysis.flags import (
     detect_flags,
     span_bounds,
 )
-from analyzer.analysis.heat import DEFAULT_HEAT_WEIGHTS, compute_heat
+from analyzer.analysis.heat import (
+    DEFAULT_HEAT_WEIGHTS,
+    DEFAULT_LEVEL,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    MIN_RELIABLE_STORIES,
+    compute_heat,
+)
 from analyzer.analysis.periods import check_freq, shift_days
+from analyzer.analysis.standardise import DEFAULT_MODE, check_mode
 from analyzer.analysis.statistics import series_statistics
+from analyzer.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from analyzer.storage import Store
@@ -91,13 +100,23 @@ def heat_from_store(
     model_version: str | None = None,
     entities: Iterable[str] | None = None,
     weights: Mapping[str, float] | None = None,
+    *,
+    mode: str = DEFAULT_MODE,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    min_stories: int = MIN_RELIABLE_STORIES,
+    level: float = DEFAULT_LEVEL,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`analyzer.analysis.heat.compute_heat` over the store's aggregates; nothing is written."""
+    """:func:`analyzer.analysis.heat.compute_heat` over the store's stories; nothing is written."""
     check_freq(freq)
+    check_mode(mode)
     version = resolve_model_version(store, model_version)
     totals = store.source_totals(freq)
-    aggregates = store.entity_source_aggregates(freq, version, entities)
-    return compute_heat(aggregates, totals, freq, version, weights)
+    stories = store.entity_story_scores(freq, version, entities)
+    return compute_heat(
+        None, totals, freq, version, weights, stories=stories, mode=mode, resamples=resamples,
+        seed=seed, min_stories=min_stories, level=level,
+    )
 
 
 def analyse(
@@ -109,23 +128,44 @@ def analyse(
     threshold: float = DEFAULT_THRESHOLD,
     min_periods: int = DEFAULT_MIN_PERIODS,
     weights: Mapping[str, float] | None = None,
-    point_in_time: bool = True,
+    point_in_time: bool | None = None,
     metric_kinds: Mapping[str, str] | None = None,
     growth_basis: Mapping[str, str] | None = None,
     statistics: bool = True,
     top_k: int = DEFAULT_TOP_SENTENCES,
+    mode: str = DEFAULT_MODE,
+    resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = DEFAULT_SEED,
+    min_stories: int = MIN_RELIABLE_STORIES,
+    growth_floors: Mapping[str, float] | None = None,
 ) -> AnalysisResult:
-    """Heat, divergence, flags (with their top sentences) and statistics; nothing is written."""
+    """Heat, divergence, flags (with their top sentences) and statistics; nothing is written.
+
+    ``mode`` "realtime" (the default) standardises each period against the history up to it and
+    reads fundamentals as filed by each period's end; "hindsight" standardises against the whole
+    history and, unless ``point_in_time`` is set, reads the latest revised fundamentals.
+    """
     check_freq(freq)
+    check_mode(mode)
+    if point_in_time is None:
+        point_in_time = mode == "realtime"
+    if mode == "realtime" and not point_in_time:
+        raise InputError("real-time mode reads fundamentals as filed; use mode 'hindsight' for revised values")
+    if min_stories < 1:
+        raise InputError("min_stories must be at least 1")
     model_version = resolve_model_version(store, model_version)
     entity_list = list(entities) if entities is not None else None
-    heat, mix = heat_from_store(store, freq, model_version, entity_list, weights)
+    heat, mix = heat_from_store(
+        store, freq, model_version, entity_list, weights, mode=mode, resamples=resamples, seed=seed,
+        min_stories=min_stories, level=level,
+    )
     fundamentals = store.fundamentals_frame(entity_list)
     divergence = divergence_rows(
         heat, fundamentals, freq, point_in_time=point_in_time,
-        metric_kinds=metric_kinds, growth_basis=growth_basis,
+        metric_kinds=metric_kinds, growth_basis=growth_basis, mode=mode, growth_floors=growth_floors,
     )
-    flagged, found = detect_flags(divergence, threshold, min_periods)
+    flagged, found = detect_flags(divergence, threshold, min_periods, level=level)
     divergence["flagged"] = flagged.astype(bool)
     for flag in found:
         start_day, end_day = span_bounds(flag.start, flag.end, freq)
@@ -135,6 +175,8 @@ def analyse(
         "threshold": threshold, "min_periods": min_periods, "point_in_time": point_in_time,
         "weights": {**DEFAULT_HEAT_WEIGHTS, **(weights or {})}, "entities": entity_list,
         "metric_kinds": dict(metric_kinds or {}), "growth_basis": dict(growth_basis or {}),
+        "mode": mode, "resamples": resamples, "level": level, "seed": seed, "min_stories": min_stories,
+        "growth_floors": dict(growth_floors or {}),
     }
     return AnalysisResult(freq, model_version, heat, mix, divergence, found, stats, params)
 

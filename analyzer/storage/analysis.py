@@ -23,14 +23,16 @@ HEAT_VALUE_COLUMNS = [
     "documents", "stories", "sources", "scored", "volume_share", "volume_index", "hype_mean",
     "growth_mean", "evidence_mean", "hype_top", "growth_top", "evidence_top", "z_volume",
     "z_hype", "z_growth", "z_evidence", "z_hype_top", "heat_raw", "heat",
+    "heat_low", "heat_high", "reliable", "mode",
 ]
 DIVERGENCE_VALUE_COLUMNS = [
     "heat", "fundamental_level", "fundamental_growth", "growth_z", "growth_basis", "unit",
-    "divergence", "flagged",
+    "divergence", "flagged", "heat_low", "heat_high", "divergence_low", "divergence_high",
+    "reliable", "mode",
 ]
 FLAG_READ_COLUMNS = [
     "entity", "metric", "freq", "start", "end", "peak_period", "peak_value", "periods",
-    "threshold", "min_periods", "top_sentences",
+    "threshold", "min_periods", "top_sentences", "confidence", "peak_low", "peak_high", "mode",
 ]
 
 
@@ -99,6 +101,27 @@ class AnalysisTables(StoreBase):
         ).fetchall()
         return pd.DataFrame(rows, columns=["source_id", "period", "total"])
 
+    def entity_story_scores(
+            self, freq: str, model_version: str, entities: Iterable[str] | None = None
+    ) -> pd.DataFrame:
+        """One row per entity and story: period, source, documents in the story and its scores.
+
+        A story is a near-duplicate cluster (or a lone document), placed at its representative's
+        date and source, its scores the mean over its tagged members (NULL when none is scored);
+        the same stories :meth:`entity_source_aggregates` sums. Heat's bootstrap resamples them.
+        """
+        sql = _stories_sql(period_sql("at", freq), _entity_filter(entities, "de.entity_id")[0])
+        params = _entity_filter(entities, "de.entity_id")[1]
+        cursor = self.conn.execute(
+            sql + " SELECT entity_id, period, source_id, documents, hype, growth, evidence FROM placed"
+            " WHERE period IS NOT NULL ORDER BY entity_id, period, source_id, unit",
+            [*params, model_version],
+        )
+        frame = pd.DataFrame(cursor.fetchall(), columns=[c[0] for c in cursor.description])
+        for column in ("hype", "growth", "evidence"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+        return frame
+
     def entity_source_aggregates(
             self, freq: str, model_version: str, entities: Iterable[str] | None = None
     ) -> pd.DataFrame:
@@ -125,38 +148,8 @@ class AnalysisTables(StoreBase):
                 f" AS top_{name}_n,"
                 f" SUM({name}) AS {name}_sum, COUNT({name}) AS {name}_n"
             )
-        sql = f"""
-            WITH tagged AS (
-                SELECT de.entity_id AS entity_id, COALESCE(d.cluster_id, d.id) AS unit, d.id AS document_id,
-                       d.published_at, d.source_id
-                FROM documents d INDEXED BY idx_documents_heat
-                CROSS JOIN document_entities de ON de.document_id = d.id
-                WHERE d.published_at IS NOT NULL{where}
-            ),
-            units AS (
-                SELECT t.entity_id, t.unit, COUNT(*) AS documents,
-                       AVG(s.hype) AS hype, AVG(s.growth) AS growth, AVG(s.evidence) AS evidence,
-                       MAX(t.document_id = t.unit) AS rep_tagged,
-                       MAX(CASE WHEN t.document_id = t.unit THEN t.published_at END) AS rep_published,
-                       MAX(CASE WHEN t.document_id = t.unit THEN t.source_id END) AS rep_source
-                FROM tagged t LEFT JOIN scores s
-                  ON s.document_id = t.document_id AND s.model_version = ? AND s.unscored = 0
-                GROUP BY t.entity_id, t.unit
-            ),
-            represented AS (
-                SELECT entity_id, unit, documents, hype, growth, evidence,
-                       CASE WHEN rep_tagged THEN rep_published
-                            ELSE (SELECT r.published_at FROM documents r WHERE r.id = unit) END AS at,
-                       CASE WHEN rep_tagged THEN COALESCE(rep_source, 0)
-                            ELSE (SELECT COALESCE(r.source_id, 0) FROM documents r WHERE r.id = unit) END
-                         AS source_id
-                FROM units
-            ),
-            placed AS MATERIALIZED (
-                SELECT entity_id, unit, documents, hype, growth, evidence, source_id, {period} AS period
-                FROM represented WHERE at IS NOT NULL
-            ),
-            ranked AS (
+        sql = _stories_sql(period, where) + f"""
+            , ranked AS (
                 SELECT *, {', '.join(rank_columns)} FROM placed WHERE period IS NOT NULL
             )
             SELECT entity_id, period, source_id, COUNT(*) AS stories, SUM(documents) AS documents,
@@ -252,7 +245,8 @@ class AnalysisTables(StoreBase):
             scope_params = list(entities)
         now = utcnow()
         heat_rows = [
-            (row.entity, freq, version, _day(row.period), *(_nullable(getattr(row, c)) for c in HEAT_VALUE_COLUMNS))
+            (row.entity, freq, version, _day(row.period),
+             *(_nullable(getattr(row, c, None)) for c in HEAT_VALUE_COLUMNS))
             for row in heat.itertuples(index=False)
         ]
         mix_rows = [
@@ -262,9 +256,8 @@ class AnalysisTables(StoreBase):
         ]
         divergence_rows = [
             (
-                row.entity, row.metric or "", freq, version, _day(row.period), _nullable(row.heat),
-                _nullable(row.fundamental_level), _nullable(row.fundamental_growth),
-                _nullable(row.growth_z), row.growth_basis, row.unit, _nullable(row.divergence),
+                row.entity, row.metric or "", freq, version, _day(row.period),
+                *(_nullable(getattr(row, c, None)) for c in DIVERGENCE_VALUE_COLUMNS if c != "flagged"),
                 int(bool(row.flagged)),
             )
             for row in divergence.itertuples(index=False)
@@ -274,6 +267,8 @@ class AnalysisTables(StoreBase):
                 f["entity"], f["metric"] or "", freq, version, f["threshold"], f["min_periods"], f["start"],
                 f["end"], f["peak_period"], f["peak_value"], f["periods"],
                 json.dumps(f.get("top_sentences") or [], default=str), now,
+                _nullable(f.get("confidence")), _nullable(f.get("peak_low")), _nullable(f.get("peak_high")),
+                f.get("mode"),
             )
             for f in flags
         ]
@@ -297,16 +292,17 @@ class AnalysisTables(StoreBase):
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 mix_rows,
             )
+            divergence_columns = [c for c in DIVERGENCE_VALUE_COLUMNS if c != "flagged"] + ["flagged"]
             conn.executemany(
-                "INSERT INTO divergence (entity_id, metric, freq, model_version, period, heat,"
-                " fundamental_level, fundamental_growth, growth_z, growth_basis, unit, divergence, flagged)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO divergence (entity_id, metric, freq, model_version, period, "
+                f"{', '.join(divergence_columns)}) VALUES ({', '.join('?' * (5 + len(divergence_columns)))})",
                 divergence_rows,
             )
             conn.executemany(
                 "INSERT INTO flags (entity_id, metric, freq, model_version, threshold, min_periods,"
-                " start_period, end_period, peak_period, peak_value, periods, top_sentences, computed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " start_period, end_period, peak_period, peak_value, periods, top_sentences, computed_at,"
+                " confidence, peak_low, peak_high, mode)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 flag_rows,
             )
             conn.executemany(
@@ -384,7 +380,8 @@ class AnalysisTables(StoreBase):
         """Flags with ``top_sentences`` decoded into lists."""
         sql = (
             "SELECT entity_id AS entity, NULLIF(metric, '') AS metric, freq, start_period AS start,"
-            " end_period AS end, peak_period, peak_value, periods, threshold, min_periods, top_sentences"
+            " end_period AS end, peak_period, peak_value, periods, threshold, min_periods, top_sentences,"
+            " confidence, peak_low, peak_high, mode"
             " FROM flags WHERE freq = ? AND model_version = ?"
         )
         sql, args = _narrowed(sql, [freq, model_version], entity, metric)
@@ -419,7 +416,8 @@ class AnalysisTables(StoreBase):
             [freq, model_version],
         )
         latest_divergence = self._frame(
-            "SELECT entity_id AS entity, metric, divergence, flagged, period FROM (SELECT *,"
+            "SELECT entity_id AS entity, metric, divergence, divergence_low, divergence_high, reliable,"
+            " flagged, period FROM (SELECT *,"
             " ROW_NUMBER() OVER (PARTITION BY entity_id, metric ORDER BY period DESC) AS rn"
             " FROM divergence WHERE freq = ? AND model_version = ? AND metric != '') WHERE rn = 1",
             [freq, model_version],
@@ -484,6 +482,45 @@ class AnalysisTables(StoreBase):
         with self.transaction():
             self.conn.executemany("UPDATE documents SET cluster_id = ? WHERE cluster_id = ?", merged)
             self.conn.executemany("UPDATE documents SET cluster_id = ? WHERE id = ?", assigned)
+
+
+def _stories_sql(period: str, where: str) -> str:
+    """The CTEs ending in ``placed``: one row per entity and story with its period and scores.
+
+    Parameters: the entity filter's values, then the model version.
+    """
+    return f"""
+            WITH tagged AS (
+                SELECT de.entity_id AS entity_id, COALESCE(d.cluster_id, d.id) AS unit, d.id AS document_id,
+                       d.published_at, d.source_id
+                FROM documents d INDEXED BY idx_documents_heat
+                CROSS JOIN document_entities de ON de.document_id = d.id
+                WHERE d.published_at IS NOT NULL{where}
+            ),
+            units AS (
+                SELECT t.entity_id, t.unit, COUNT(*) AS documents,
+                       AVG(s.hype) AS hype, AVG(s.growth) AS growth, AVG(s.evidence) AS evidence,
+                       MAX(t.document_id = t.unit) AS rep_tagged,
+                       MAX(CASE WHEN t.document_id = t.unit THEN t.published_at END) AS rep_published,
+                       MAX(CASE WHEN t.document_id = t.unit THEN t.source_id END) AS rep_source
+                FROM tagged t LEFT JOIN scores s
+                  ON s.document_id = t.document_id AND s.model_version = ? AND s.unscored = 0
+                GROUP BY t.entity_id, t.unit
+            ),
+            represented AS (
+                SELECT entity_id, unit, documents, hype, growth, evidence,
+                       CASE WHEN rep_tagged THEN rep_published
+                            ELSE (SELECT r.published_at FROM documents r WHERE r.id = unit) END AS at,
+                       CASE WHEN rep_tagged THEN COALESCE(rep_source, 0)
+                            ELSE (SELECT COALESCE(r.source_id, 0) FROM documents r WHERE r.id = unit) END
+                         AS source_id
+                FROM units
+            ),
+            placed AS MATERIALIZED (
+                SELECT entity_id, unit, documents, hype, growth, evidence, source_id, {period} AS period
+                FROM represented WHERE at IS NOT NULL
+            )
+    """
 
 
 def _narrowed(sql: str, args: list[Any], entity: str | None, metric: str | None) -> tuple[str, list[Any]]:

@@ -399,12 +399,29 @@ def _m005_labels_and_watches(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_alert_deliveries_status ON alert_deliveries(status, watch_id)")
 
 
+def _m006_divergence_bands(db: sqlite_utils.Database) -> None:
+    """Uncertainty and provenance of the analysis: bootstrap bands of heat and divergence, whether
+    a period has enough stories to be reliable, the standardisation mode ('realtime': each period
+    against the history up to it; 'hindsight': against the whole history), and each flag's
+    confidence and the band at its peak. Rows computed before this migration keep NULL bands.
+    """
+    for table, columns in (
+        ("heat", ("heat_low REAL", "heat_high REAL", "reliable INTEGER", "mode TEXT")),
+        ("divergence", ("heat_low REAL", "heat_high REAL", "divergence_low REAL", "divergence_high REAL",
+                        "reliable INTEGER", "mode TEXT")),
+        ("flags", ("confidence REAL", "peak_low REAL", "peak_high REAL", "mode TEXT")),
+    ):
+        for column in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_analysis,
     _m003_external_id_index,
     _m004_claims,
     _m005_labels_and_watches,
+    _m006_divergence_bands,
 ]
 
 
