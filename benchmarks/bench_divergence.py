@@ -26,12 +26,13 @@ ahead) and ``hindsight`` (whole history). Reported per mode:
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +53,13 @@ FULL = {
     "nulls": 300,
     "sizes": (0.5, 1.0, 1.5, 2.0, 2.5, 3.0),
     "lengths": (1, 2, 3, 4, 6),
-    "replicates": 4,
+    "replicates": 2,
 }
-QUICK = {"nulls": 30, "sizes": (1.0, 3.0), "lengths": (2, 4), "replicates": 3}
+QUICK = {"nulls": 20, "sizes": (1.0, 2.0, 3.0), "lengths": (3,), "replicates": 3}
 GRID = {
-    "threshold": (0.5, 1.0, 1.5, 2.0, 2.5, 3.0),
+    "threshold": (0.5, 0.75, 1.0, 1.25, 1.5, 2.0),
     "min_periods": (1, 2, 3),
-    "floor_scale": (0.5, 1.0, 2.0),
+    "floor_scale": (0.0, 0.5, 1.0, 2.0),  # times the default growth floor (0: no floor)
 }
 FALSE_FLAG_TARGET = 0.05
 POWER_TARGET = {"size": 1.5, "length": 3, "rate": 0.90}
@@ -71,43 +72,33 @@ def defaults() -> dict[str, float]:
     }
 
 
-def floor_scale_supported() -> bool:
-    """Whether the method exposes a scale-floor multiplier to vary."""
-    from analyzer.analysis.divergence import divergence_rows
+def default_growth_floor() -> float:
+    from analyzer.analysis.divergence import GROWTH_FLOORS
 
-    return "floor_scale" in inspect.signature(divergence_rows).parameters
-
-
-# --------------------------------------------------------------------------- running the method
+    return float(GROWTH_FLOORS["yoy"])
 
 
-def _subset(panel: sim.Panel, entities: list[str]) -> sim.Panel:
-    keep = set(entities)
-    return sim.Panel(
-        aggregates=panel.aggregates[panel.aggregates["entity_id"].isin(keep)],
-        totals=panel.totals,
-        fundamentals=panel.fundamentals[panel.fundamentals["entity_id"].isin(keep)],
-        stories=panel.stories[panel.stories["entity_id"].isin(keep)],
-        truth=panel.truth[panel.truth["entity"].isin(keep)],
-        calendar=panel.calendar,
-    )
+@contextmanager
+def memoised_fundamentals() -> Iterator[None]:
+    """Reuse :func:`fundamental_series` results while only the floors change (same output:
+    the growth series does not depend on the floor; only its standardisation does)."""
+    from analyzer.analysis import divergence as module
 
+    original = module.fundamental_series
+    cache: dict[Any, Any] = {}
 
-def _run_chunk(args: tuple[sim.Panel, str, dict[str, Any]]) -> pd.DataFrame:
-    panel, mode, options = args
-    return sim.method_divergence(panel, mode, options)
+    def cached(rows: pd.DataFrame, periods: pd.DatetimeIndex, freq: str, **kwargs: Any) -> Any:
+        key = (tuple(rows["id"]), tuple(periods), freq, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            cache[key] = original(rows, periods, freq, **kwargs)
+        series, basis = cache[key]
+        return series.copy(), basis
 
-
-def divergence(panel: sim.Panel, mode: str, options: dict[str, Any], jobs: int) -> pd.DataFrame:
-    """The method's divergence frame for every entity (entities are independent given totals)."""
-    entities = list(panel.truth["entity"])
-    if jobs <= 1:
-        return sim.method_divergence(panel, mode, options)
-    chunks = [entities[i :: jobs * 4] for i in range(jobs * 4)]
-    work = [(_subset(panel, chunk), mode, options) for chunk in chunks if chunk]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        frames = list(pool.map(_run_chunk, work))
-    return pd.concat(frames, ignore_index=True)
+    module.fundamental_series = cached
+    try:
+        yield
+    finally:
+        module.fundamental_series = original
 
 
 # --------------------------------------------------------------------------- scoring one setting
@@ -347,6 +338,49 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def run_mode(panel: sim.Panel, mode: str, grid: bool) -> tuple[dict[str, Any], pd.DataFrame, float]:
+    """Everything reported for one mode: defaults, and the grid when asked."""
+    started = time.perf_counter()
+    truth = panel.truth
+    chosen = defaults()
+    heat = sim.method_heat(panel, mode)
+    frame = sim.method_divergence(panel, mode, heat=heat)
+    result = evaluate(frame, truth, chosen["threshold"], chosen["min_periods"])
+    entry: dict[str, Any] = {
+        "false_flags": result["false"],
+        "false_flags_by_fundamentals": sim.false_flags_by(
+            frame, result["flags"], truth, "fundamentals"
+        ),
+        "power_headline": headline_power(result["table"]),
+        "power": sim.power(result["table"]),
+        "lead_time": lead_summary(result["table"]),
+        "null_divergence_quantiles": _quantiles(frame, truth),
+        "unreliable_share": float((~frame["reliable"].astype(bool)).mean()),
+        "confidence_median": _median(result["flags"]["confidence"]),
+    }
+    if grid:
+        rows = []
+        base = default_growth_floor()
+        with memoised_fundamentals():
+            for scale in GRID["floor_scale"]:
+                options = {"growth_floors": {"revenue": scale * base}}
+                scaled = (
+                    frame
+                    if scale == 1.0
+                    else sim.method_divergence(panel, mode, options, heat=heat)
+                )
+                for threshold in GRID["threshold"]:
+                    for run_length in GRID["min_periods"]:
+                        rows.append(grid_row(scaled, truth, threshold, run_length, scale))
+        entry["grid"] = rows
+        entry["recommended"] = recommend(rows)
+    return entry, result["table"], time.perf_counter() - started
+
+
+def _run_mode_job(job: tuple[sim.Panel, str, bool]) -> tuple[dict[str, Any], pd.DataFrame, float]:
+    return run_mode(*job)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     design = QUICK if args.quick else FULL
     nulls = args.nulls or design["nulls"]
@@ -358,8 +392,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     panel = sim.simulate_panel(specs, args.seed)
     simulated = time.perf_counter() - started
     truth = panel.truth
-    chosen = defaults()
-    floors = GRID["floor_scale"] if floor_scale_supported() else (1.0,)
     results: dict[str, Any] = {
         "command": "python benchmarks/bench_divergence.py"
         + (" --quick" if args.quick else "")
@@ -380,57 +412,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             .to_dict(),
             "fundamentals": truth["fundamentals"].value_counts().to_dict(),
         },
-        "defaults": chosen,
+        "defaults": {**defaults(), "growth_floor_yoy": default_growth_floor()},
         "modes": {},
         "timing_s": {"simulate": simulated},
     }
-    tables, grids = {}, {}
-    for mode in sim.MODES:
-        mode_started = time.perf_counter()
-        frame = divergence(panel, mode, {}, args.jobs)
-        result = evaluate(frame, truth, chosen["threshold"], chosen["min_periods"])
-        tables[mode] = result["table"]
-        entry: dict[str, Any] = {
-            "false_flags": result["false"],
-            "false_flags_by_fundamentals": sim.false_flags_by(
-                frame, result["flags"], truth, "fundamentals"
-            ),
-            "power_headline": headline_power(result["table"]),
-            "power": sim.power(result["table"]),
-            "lead_time": lead_summary(result["table"]),
-            "null_divergence_quantiles": _quantiles(frame, truth),
-        }
-        if args.grid:
-            rows = []
-            for floor in floors:
-                options = {"floor_scale": floor} if floor_scale_supported() else {}
-                scaled = frame if floor == 1.0 else divergence(panel, mode, options, args.jobs)
-                for threshold in GRID["threshold"]:
-                    for run_length in GRID["min_periods"]:
-                        rows.append(grid_row(scaled, truth, threshold, run_length, floor))
-            grids[mode] = rows
-            entry["grid"] = rows
-            entry["recommended"] = recommend(rows)
+    jobs = [(panel, mode, args.grid) for mode in sim.MODES]
+    if args.jobs > 1:
+        with ProcessPoolExecutor(max_workers=min(args.jobs, len(jobs))) as pool:
+            outputs = list(pool.map(_run_mode_job, jobs))
+    else:
+        outputs = [run_mode(*job) for job in jobs]
+    tables = {}
+    for mode, (entry, table, seconds) in zip(sim.MODES, outputs):
         results["modes"][mode] = entry
-        results["timing_s"][mode] = time.perf_counter() - mode_started
+        tables[mode] = table
+        results["timing_s"][mode] = seconds
     out = Path(args.out)
     figures = power_figure(tables, out.with_name(out.stem + "_power"))
+    grids = {mode: entry["grid"] for mode, entry in results["modes"].items() if "grid" in entry}
     if grids:
         figures += tradeoff_figure(grids, out.with_name(out.stem + "_grid"))
-    if not args.grid and out.exists():
-        # Keep the grid of an earlier --grid run with the same design.
-        previous = json.loads(out.read_text())
-        if previous.get("design") == _jsonable(results["design"]):
-            for mode, entry in previous.get("modes", {}).items():
-                if "grid" in entry and mode in results["modes"]:
-                    results["modes"][mode]["grid"] = entry["grid"]
-                    results["modes"][mode]["recommended"] = entry["recommended"]
     results["figures"] = figures
-    results["floor_scale_varied"] = floor_scale_supported()
     results["timing_s"]["total"] = time.perf_counter() - started
-    results["histories_per_second"] = (
-        len(specs) * len(sim.MODES) / (results["timing_s"]["total"] - simulated)
-    )
+    results["entity_histories"] = len(specs)
     return _jsonable(results)
 
 

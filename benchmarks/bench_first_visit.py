@@ -57,19 +57,47 @@ def wait_for(url: str, timeout: float) -> None:
 
 def start_app(db: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-c", "from analyzer.cli import main; main()", "app", "--db", str(db), "--port", str(port)]
-    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    command = [
+        sys.executable,
+        "-c",
+        "from analyzer.cli import main; main()",
+        "app",
+        "--db",
+        str(db),
+        "--port",
+        str(port),
+    ]
+    return subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def start_browser(profile: Path, port: int) -> subprocess.Popen[bytes]:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise SystemExit("chromium is not installed (make chromium)")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", f"--remote-debugging-port={port}", "--window-size=1400,1000", "about:blank"]
-    return subprocess.Popen([chromium, *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        f"--remote-debugging-port={port}",
+        "--window-size=1400,1000",
+        "about:blank",
+    ]
+    return subprocess.Popen(
+        [chromium, *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 async def time_first_page(debug_port: int, url: str, timeout: float) -> float:
@@ -111,7 +139,11 @@ def measure(db: Path, runs: int, timeout: float) -> dict[str, Any]:
                 wait_for(f"http://127.0.0.1:{app_port}/_stcore/health", 120)
                 startup.append(time.monotonic() - began)
                 wait_for(f"http://127.0.0.1:{debug_port}/json/version", 30)
-                seconds.append(asyncio.run(time_first_page(debug_port, f"http://127.0.0.1:{app_port}/", timeout)))
+                seconds.append(
+                    asyncio.run(
+                        time_first_page(debug_port, f"http://127.0.0.1:{app_port}/", timeout)
+                    )
+                )
             finally:
                 browser.kill()
                 os.killpg(server.pid, 9)
@@ -133,7 +165,9 @@ def without_analysis(db: Path, target: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", type=Path, default=PROJECT_ROOT / "data" / "demo.db")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0)
@@ -141,8 +175,11 @@ def main() -> None:
     args = parser.parse_args()
     if not args.db.is_file():
         raise SystemExit(f"{args.db} does not exist; build it with `make demo-build`")
-    results: dict[str, Any] = {"database": args.db.name, "target_s": TARGET_S,
-                               "load_average_start": os.getloadavg()[0]}
+    results: dict[str, Any] = {
+        "database": args.db.name,
+        "target_s": TARGET_S,
+        "load_average_start": os.getloadavg()[0],
+    }
     with tempfile.TemporaryDirectory(prefix="first-visit-") as tmp:
         results["materialised"] = measure(args.db, args.runs, args.timeout)
         bare = without_analysis(args.db, Path(tmp) / "bare.db")

@@ -2,10 +2,9 @@
 
 Each simulated entity has, per quarter, a number of stories spread over a few sources, one
 document-level hype, growth-language and evidence score per story, and quarterly revenue with
-realistic filing delays. The output has exactly the shapes the analysis stage consumes
-(:meth:`analyzer.storage.Store.entity_source_aggregates`, ``source_totals`` and
-``fundamentals_frame``), so the real pipeline functions run on it unchanged; one row per story
-is kept as well for methods that resample stories.
+realistic filing delays. The output has exactly the shapes the analysis stage reads from the store
+(:meth:`analyzer.storage.Store.entity_story_scores`, ``source_totals`` and
+``fundamentals_frame``), so the real pipeline functions run on it unchanged.
 
 **Null entities** have no divergence: their narrative moves with its own persistent noise, its
 bursts of coverage, its seasonality and slow trends, and in some entities with the growth of
@@ -105,10 +104,9 @@ class EntitySpec:
 class Panel:
     """Simulated entities in the shapes the analysis stage reads."""
 
-    aggregates: pd.DataFrame  # as Store.entity_source_aggregates
     totals: pd.DataFrame  # as Store.source_totals
     fundamentals: pd.DataFrame  # as Store.fundamentals_frame
-    stories: pd.DataFrame  # one row per story: entity_id, period, source_id, day, scores
+    stories: pd.DataFrame  # as Store.entity_story_scores, plus t (period index) and day
     truth: pd.DataFrame  # one row per entity: spec, drawn profile, planted window and scales
     calendar: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([]))
 
@@ -505,7 +503,6 @@ def simulate_panel(specs: list[EntitySpec], seed: int = 0) -> Panel:
     stories = pd.concat(stories_frames, ignore_index=True)
     stories["period"] = periods[stories["t"].to_numpy()].strftime("%Y-%m-%d")
     stories["documents"] = 1 + np.random.default_rng([seed, 98]).poisson(0.3, size=len(stories))
-    aggregates = aggregate_stories(stories)
     entity_totals = stories.groupby(["source_id", "t"]).size()
     totals_rows = []
     for t, period in enumerate(periods):
@@ -520,39 +517,7 @@ def simulate_panel(specs: list[EntitySpec], seed: int = 0) -> Panel:
     fundamentals_frame = fundamentals_frame[
         ["id", "entity_id", "metric", "date", "value", "unit", "source", "filed_at"]
     ]
-    return Panel(aggregates, totals, fundamentals_frame, stories, pd.DataFrame(truths), periods)
-
-
-def aggregate_stories(stories: pd.DataFrame) -> pd.DataFrame:
-    """Per entity, period and source: story counts, score sums and top-decile sums.
-
-    Top-decile sums cover, per entity and period, the ceil(n/10) stories with the highest score
-    (as the store's aggregate query does), attributed to the sources those stories came from.
-    """
-    keys = ["entity_id", "period", "source_id"]
-    grouped = stories.groupby(keys, sort=True)
-    out = grouped.agg(stories=("t", "size"), documents=("documents", "sum")).reset_index()
-    per_period = stories.groupby(["entity_id", "period"])["t"].transform("size")
-    keep = np.ceil(per_period / 10).astype(int)
-    for name in SCORES:
-        rank = stories.groupby(["entity_id", "period"])[name].rank(method="first", ascending=False)
-        top = stories[name].where(rank <= keep)
-        frame = stories[keys].assign(
-            top_sum=top, top_n=top.notna().astype(int), total=stories[name]
-        )
-        sums = frame.groupby(keys, sort=True).agg(
-            top_sum=("top_sum", "sum"),
-            top_n=("top_n", "sum"),
-            total=("total", "sum"),
-            n=("total", "count"),
-        )
-        out[f"top_{name}_sum"] = sums["top_sum"].to_numpy(dtype=float)
-        out[f"top_{name}_n"] = sums["top_n"].to_numpy(dtype=float)
-        out[f"{name}_sum"] = sums["total"].to_numpy(dtype=float)
-        out[f"{name}_n"] = sums["n"].to_numpy(dtype=float)
-        # A source without any top story in the period has a NULL sum in SQL.
-        out.loc[out[f"top_{name}_n"] == 0, f"top_{name}_sum"] = np.nan
-    return out
+    return Panel(totals, fundamentals_frame, stories, pd.DataFrame(truths), periods)
 
 
 # --------------------------------------------------------------------------- designs
@@ -613,34 +578,79 @@ def with_planted(spec: EntitySpec, planted: Planted | None) -> EntitySpec:
 # --------------------------------------------------------------------------- the method under test
 
 MODES = ("realtime", "hindsight")
+STORY_FIELDS = ["entity_id", "period", "source_id", "documents", "hype", "growth", "evidence"]
 
 
-def method_divergence(
+def method_heat(
     panel: Panel, mode: str = "realtime", options: dict[str, Any] | None = None
 ) -> pd.DataFrame:
-    """Heat and divergence of the panel through the analysis stage's own functions (unflagged).
+    """Heat of the panel (with its bootstrap band) by :func:`analyzer.analysis.heat.compute_heat`.
 
-    ``mode`` is ``realtime`` (nothing after a period is used for it) or ``hindsight`` (whole
-    history). ``options`` are passed to the method where it accepts them.
+    The whole panel goes through at once, because short histories borrow strength from the
+    other entities. ``options``: ``resamples``, ``seed``, ``min_stories``, ``level``.
     """
-    from analyzer.analysis.divergence import divergence_rows
     from analyzer.analysis.heat import compute_heat
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    heat, _ = compute_heat(panel.aggregates, panel.totals, FREQ, MODEL_VERSION)
-    return divergence_rows(heat, panel.fundamentals, FREQ, point_in_time=mode == "realtime")
+    options = dict(options or {})
+    heat_options = {
+        k: options[k] for k in ("resamples", "seed", "min_stories", "level") if k in options
+    }
+    heat, _ = compute_heat(
+        None,
+        panel.totals,
+        FREQ,
+        MODEL_VERSION,
+        stories=panel.stories[STORY_FIELDS],
+        mode=mode,
+        **heat_options,
+    )
+    return heat
 
 
-def method_flags(divergence: pd.DataFrame, threshold: float, min_periods: int) -> pd.DataFrame:
-    """Flag runs (one row per flag: entity, start, end) by the analysis stage's own rule."""
+def method_divergence(
+    panel: Panel,
+    mode: str = "realtime",
+    options: dict[str, Any] | None = None,
+    heat: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Heat and divergence of the panel through the analysis stage's own functions (unflagged).
+
+    The calls are those of :func:`analyzer.analysis.run.analyse`: heat from the stories, then
+    divergence against the fundamentals, point in time in realtime mode and revised in
+    hindsight mode. ``options`` as :func:`method_heat`, plus ``growth_floors``.
+    """
+    from analyzer.analysis.divergence import divergence_rows
+
+    options = dict(options or {})
+    if heat is None:
+        heat = method_heat(panel, mode, options)
+    return divergence_rows(
+        heat,
+        panel.fundamentals,
+        FREQ,
+        point_in_time=mode == "realtime",
+        mode=mode,
+        growth_floors=options.get("growth_floors"),
+    )
+
+
+def method_flags(
+    divergence: pd.DataFrame, threshold: float, min_periods: int, level: float | None = None
+) -> pd.DataFrame:
+    """Flag runs (one row per flag: entity, start, end, peak, confidence) by the stage's own rule."""
     from analyzer.analysis.flags import detect_flags
 
     frame = divergence.dropna(subset=["metric"])
-    _, found = detect_flags(frame, threshold, min_periods)
+    extra = {} if level is None else {"level": level}
+    _, found = detect_flags(frame, threshold, min_periods, **extra)
     return pd.DataFrame(
-        [(f.entity, pd.Timestamp(f.start), pd.Timestamp(f.end), f.peak_value) for f in found],
-        columns=["entity", "start", "end", "peak"],
+        [
+            (f.entity, pd.Timestamp(f.start), pd.Timestamp(f.end), f.peak_value, f.confidence)
+            for f in found
+        ],
+        columns=["entity", "start", "end", "peak", "confidence"],
     )
 
 

@@ -82,7 +82,7 @@ def _window(frame: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:
 def test_simulator_is_seeded_and_realistic() -> None:
     specs = sim.null_specs(6, seed=3) + sim.planted_specs((2.0,), (3,), 1, seed=3)
     first, second = sim.simulate_panel(specs, seed=3), sim.simulate_panel(specs, seed=3)
-    pd.testing.assert_frame_equal(first.aggregates, second.aggregates)
+    pd.testing.assert_frame_equal(first.stories, second.stories)
     pd.testing.assert_frame_equal(first.fundamentals, second.fundamentals)
     counts = first.stories.groupby(["entity_id", "period"]).size()
     assert counts.min() >= 2 and counts.median() <= 40
@@ -111,8 +111,8 @@ def test_planted_entity_equals_its_null_twin_before_the_window() -> None:
     ) - pd.DateOffset(months=6)
 
 
-def test_simulated_aggregates_are_what_the_store_computes(store) -> None:
-    """Stories written as real documents give the store's aggregates the simulator hands over."""
+def test_simulated_stories_are_what_the_store_reads_back(store) -> None:
+    """Stories written as real documents come back from the store exactly as simulated."""
     specs = [
         sim.EntitySpec(f"store-{i}", seed=40 + i, periods=4, base_stories=6.0) for i in range(2)
     ]
@@ -132,14 +132,15 @@ def test_simulated_aggregates_are_what_the_store_computes(store) -> None:
             evidence=story.evidence,
             model_version=sim.MODEL_VERSION,
         )
-    stored = store.entity_source_aggregates(sim.FREQ, sim.MODEL_VERSION)
-    keys = ["entity_id", "period"]
-    columns = [c for c in stored.columns if c not in (*keys, "source_id", "documents")]
-    expected = panel.aggregates.groupby(keys)[columns].sum(min_count=1).sort_index()
-    got = stored.groupby(keys)[columns].sum(min_count=1).sort_index()
-    pd.testing.assert_frame_equal(got, expected, check_dtype=False, atol=1e-9)
-    sources = lambda frame: frame.groupby(keys)["stories"].apply(sorted).sort_index()  # noqa: E731
-    assert sources(stored).equals(sources(panel.aggregates))
+    stored = store.entity_story_scores(sim.FREQ, sim.MODEL_VERSION)
+    # Source ids are the store's own; compare through the source's share of each period instead.
+    keys = ["entity_id", "period", "hype", "growth", "evidence"]
+    expected = panel.stories.assign(documents=1)
+    ordered = lambda frame: frame.sort_values(keys)[keys].reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(ordered(stored), ordered(expected), check_dtype=False, atol=1e-12)
+    per_source = lambda frame: sorted(frame.groupby(["entity_id", "period", "source_id"]).size())  # noqa: E731
+    assert per_source(stored) == per_source(expected)
+    assert (stored["documents"] == 1).all()
 
 
 # --------------------------------------------------------------------------- the method
