@@ -50,12 +50,19 @@ from analyzer.analysis import flags as flag_rules  # noqa: E402
 
 RESULTS = HERE / "results" / "divergence.json"
 FULL = {
-    "nulls": 300,
-    "sizes": (0.5, 1.0, 1.5, 2.0, 2.5, 3.0),
+    "nulls": 200,
+    "sizes": (0.5, 1.0, 1.5, 2.0, 3.0),
     "lengths": (1, 2, 3, 4, 6),
     "replicates": 2,
+    "extra_length3": 4,  # more replicates of the 3-quarter cells the targets are stated for
 }
-QUICK = {"nulls": 20, "sizes": (1.0, 2.0, 3.0), "lengths": (3,), "replicates": 3}
+QUICK = {
+    "nulls": 20,
+    "sizes": (1.0, 2.0, 3.0),
+    "lengths": (3,),
+    "replicates": 3,
+    "extra_length3": 0,
+}
 GRID = {
     "threshold": (0.5, 0.75, 1.0, 1.25, 1.5, 2.0),
     "min_periods": (1, 2, 3),
@@ -389,6 +396,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     specs = sim.null_specs(nulls, args.seed) + sim.planted_specs(
         design["sizes"], design["lengths"], replicates, args.seed
     )
+    if design["extra_length3"]:
+        specs += sim.planted_specs(
+            design["sizes"], (3,), design["extra_length3"], args.seed + 1, prefix="plant3"
+        )
     panel = sim.simulate_panel(specs, args.seed)
     simulated = time.perf_counter() - started
     truth = panel.truth

@@ -544,6 +544,7 @@ def planted_specs(
     seed: int,
     directions: tuple[str, ...] = DIRECTIONS,
     periods: tuple[int, int] = (12, 20),
+    prefix: str = "plant",
 ) -> list[EntitySpec]:
     """``replicates`` entities per size, length and direction, each with its own null profile.
 
@@ -562,7 +563,7 @@ def planted_specs(
                     start = int(rng.integers(low, high + 1))
                     specs.append(
                         EntitySpec(
-                            f"plant-{direction}-{size:g}-{length}-{r:03d}",
+                            f"{prefix}-{direction}-{size:g}-{length}-{r:03d}",
                             seed=int(rng.integers(2**31)),
                             periods=n,
                             planted=Planted(start, length, float(size), direction),
