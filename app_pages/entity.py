@@ -65,14 +65,31 @@ else:
         figure = plots.fig_heat_vs_fundamentals(
             rows, flags, metric=metric, title=f"{names.get(entity, entity)}: narrative heat vs {metric} growth")
         st.plotly_chart(figure, key=f"entity_dual_{metric}")
-st.caption("Shaded: flagged spans, where heat ran ahead of fundamental growth for consecutive periods.")
+st.caption(
+    "Shaded: flagged spans, where the lower end of the divergence band stayed above the threshold for "
+    "consecutive periods. The pale band around heat is its 90% bootstrap interval over the period's stories "
+    "(sources resampled too); grey circles mark periods with too few stories to be reliable, which are "
+    "never flagged. Standardisation: "
+    + ("real time (each period against the history up to it)" if view.get("mode") != "hindsight"
+       else "hindsight (against the whole history)") + "."
+)
+state = ui.analysis_state()
+threshold = float((state.get("params") or {}).get("threshold", 1.0))
+for metric in chosen_metrics:
+    st.plotly_chart(
+        plots.fig_divergence_bars(divergence, threshold, metric=metric, title="Divergence and its band"),
+        key=f"entity_divergence_{metric}",
+    )
 
 # ----------------------------------------------------------------- flags
 st.subheader("Flags")
 if flags.empty:
     st.caption("No flagged span for this entity.")
 else:
-    ui.escaped_list(flags["summary"])
+    ui.escaped_list([f"{summary} (confidence {conf})" if conf != "–" and "confidence" not in summary else summary
+                     for summary, conf in zip(flags["summary"], flags["confidence_text"])])
+    st.caption("Confidence: the smallest, over the flagged periods, of the probability that the period's "
+               "divergence exceeds the threshold given its band.")
 
 # ----------------------------------------------------------------- lead-lag
 if chosen_metrics:

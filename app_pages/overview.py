@@ -38,10 +38,13 @@ third.metric("Latest period", common.period_label(latest, freq))
 st.subheader("Entities")
 st.caption(
     "Ranked by current divergence (heat z minus fundamental-growth z, the largest across metrics), "
-    "then by heat. Heat is a robust z-score against the entity's own history."
+    "then by heat. Heat is a robust z-score against the entity's own history up to each period (real "
+    "time), with a 90% bootstrap band; a flag needs the band's lower end above the threshold."
 )
 table = covered.assign(
     metrics=[", ".join(m) for m in covered["metrics"]],
+    divergence_band=[f"{lo:.1f} to {hi:.1f}" if lo == lo and hi == hi else "" for lo, hi in
+                     zip(covered["divergence_low"].astype(float), covered["divergence_high"].astype(float))],
     last_period=[common.period_label(p, freq) for p in covered["last_period"]],
 )
 selection = st.dataframe(
@@ -53,8 +56,9 @@ selection = st.dataframe(
     selection_mode="single-row",
     # Every entity in view without scrolling, up to a long list.
     height=38 + 35 * min(len(table), 25),
-    column_order=["rank", "name", "kind", "heat", "heat_change", "trend", "divergence", "divergence_metric",
-                  "flagged_now", "flags", "documents", "last_period", "metrics"],
+    column_order=["rank", "name", "kind", "heat", "heat_change", "trend", "divergence", "divergence_band",
+                  "divergence_metric", "flagged_now", "flag_confidence", "flags", "documents", "last_period",
+                  "metrics"],
     column_config={
         "rank": st.column_config.NumberColumn("#", width="small"),
         "name": st.column_config.TextColumn("Entity"),
@@ -64,6 +68,10 @@ selection = st.dataframe(
                                                      help="Change since the previous period."),
         "trend": st.column_config.LineChartColumn("Heat trend", width="medium"),
         "divergence": st.column_config.NumberColumn("Divergence", format="%.2f"),
+        "divergence_band": st.column_config.TextColumn("90% band",
+                                                       help="Bootstrap interval of the latest divergence."),
+        "flag_confidence": st.column_config.NumberColumn("Flag confidence", format="percent",
+                                                         help="Confidence of the flag running now."),
         "divergence_metric": st.column_config.TextColumn("vs metric"),
         "flagged_now": st.column_config.CheckboxColumn("Flagged now"),
         "flags": st.column_config.NumberColumn("Flags"),

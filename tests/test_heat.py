@@ -173,7 +173,7 @@ def test_hype_raises_heat_and_evidence_lowers_it(store) -> None:
     heat = results.heat_frame(store, freq="quarter", compute=True)
     hyped = heat[heat["entity"] == "hyped"]["heat"].to_numpy()
     proven = heat[heat["entity"] == "proven"]["heat"].to_numpy()
-    assert (hyped[3:] > 1.0).all() and (proven[4:] < -1.0).all()
+    assert (hyped[3:] > 1.0).all() and (proven[4:] < -0.5).all()
 
 
 def test_weights_change_the_index(store) -> None:

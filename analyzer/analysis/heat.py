@@ -74,6 +74,12 @@ DEFAULT_SEED = 0
 # Within-period standard deviation of a document score before any is observed (scores lie in
 # [0, 1]; 0.25 is about the spread of a uniform score, a deliberately wide prior).
 DEFAULT_SCORE_SD = 0.25
+# Scores are model outputs with their own error: a period's mean is never treated as more
+# precise than a per-document spread of MIN_SCORE_SD implies, and a language component's scale
+# never falls below SCORE_FLOOR score units (a 0.02 move in a mean probability is below what the
+# scorer resolves), so a tone that barely moves cannot produce a large z.
+MIN_SCORE_SD = 0.05
+SCORE_FLOOR = 0.02
 CORRELATION_PRIOR = 20.0  # pooled cells the identity counts for when components' correlation is estimated
 
 
@@ -251,7 +257,8 @@ def _within_sd(stories: pd.DataFrame | None, periods: pd.DatetimeIndex, entities
         with np.errstate(invalid="ignore", divide="ignore"):
             own = np.sqrt(own_ssw / own_df)
             pooled = np.sqrt(all_ssw / all_df)
-        out[name] = np.where(own_df >= 2, own, np.where(all_df >= 2, pooled, DEFAULT_SCORE_SD))
+        out[name] = np.maximum(np.where(own_df >= 2, own, np.where(all_df >= 2, pooled, DEFAULT_SCORE_SD)),
+                               MIN_SCORE_SD)
     return out
 
 
@@ -380,7 +387,7 @@ def compute_heat(
         if component == "volume":
             continue
         # Language scores share one scale across entities: centre and scale pool.
-        fitted[component] = standardise_panel(values[component], mode=mode, se=se[component])
+        fitted[component] = standardise_panel(values[component], mode=mode, se=se[component], floor=SCORE_FLOOR)
         z[component] = fitted[component].z
     # Volume, EPU style: each source's share of its own output is standardised on its own (its
     # level differs between entities and sources by design: only the relative scale pools),
@@ -401,10 +408,19 @@ def compute_heat(
         raw += weights[component] * np.nan_to_num(z[component], nan=0.0)
     raw = np.where(in_range, raw, np.nan)
 
+    # The band measures sampling error: resamples are standardised without the reliability
+    # factor (which would shrink a noisy period's band along with its estimate) and the spread of
+    # their composite around the unshrunk composite is laid around the (shrunk) estimate.
+    unshrunk = {c: fitted[c].apply(values[c], shrink=False) for c in fitted}
+    unshrunk["volume"] = volume.combine(volume.fitted.apply(volume.share, shrink=False), shape[1])
+    unshrunk = {c: np.where(np.isfinite(values[c]) | (c == "volume"), v, np.nan) for c, v in unshrunk.items()}
+    raw_unshrunk = np.zeros(shape)
+    for component in HEAT_COMPONENTS:
+        raw_unshrunk += weights[component] * np.nan_to_num(unshrunk[component], nan=0.0)
     draws = None
     if stories is not None and resamples > 0 and not stories.empty:
         draws = _bootstrap_raw(
-            stories, corpus_periods, entities, volume, fitted, z, weights, within, resamples, seed
+            stories, corpus_periods, entities, volume, fitted, unshrunk, weights, within, resamples, seed
         )
     scale = _composite_scale(z, weights, in_range, mode)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -413,9 +429,9 @@ def compute_heat(
     if draws is not None:
         alpha = (1.0 - level) / 2.0
         with np.errstate(invalid="ignore", divide="ignore"):
-            heat_draws = np.clip(draws / scale[..., None], -Z_CLIP, Z_CLIP)
-        low = np.minimum(np.quantile(heat_draws, alpha, axis=2), heat_z)
-        high = np.maximum(np.quantile(heat_draws, 1.0 - alpha, axis=2), heat_z)
+            spread = (draws - raw_unshrunk[..., None]) / scale[..., None]
+        low = np.clip(heat_z + np.minimum(np.quantile(spread, alpha, axis=2), 0.0), -Z_CLIP, Z_CLIP)
+        high = np.clip(heat_z + np.maximum(np.quantile(spread, 1.0 - alpha, axis=2), 0.0), -Z_CLIP, Z_CLIP)
         low = np.where(in_range, low, np.nan)
         high = np.where(in_range, high, np.nan)
 
@@ -613,7 +629,7 @@ def _bootstrap_raw(
             z = volume_z
         else:
             draws = language[component]
-            z = np.moveaxis(fitted[component].apply(np.moveaxis(draws, 2, 0)), 0, 2)
+            z = np.moveaxis(fitted[component].apply(np.moveaxis(draws, 2, 0), shrink=False), 0, 2)
             z = np.where(np.isnan(draws), np.nan, z)
         total += weights[component] * np.where(np.isnan(z), reference, z)
     raw[:] = total
@@ -649,7 +665,7 @@ def _bootstrap_volume(
             pick = live[np.floor(_uniform(*keys, 3) * k).astype(np.int64)]
             drawn = np.maximum(volume.share[row, pick] + volume.se[row, pick] * _normal(*keys, 4), 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):
-                z = fitted.rho[row, pick] * (drawn - fitted.center[row, pick]) / fitted.denom[row, pick]
+                z = (drawn - fitted.center[row, pick]) / fitted.denom[row, pick]
             z = np.clip(np.where(fitted.denom[row, pick] > 0, z, 0.0), -Z_CLIP, Z_CLIP)
             out[row, j] = np.clip(z.reshape(resamples, k).sum(axis=1) / np.sqrt(k), -Z_CLIP, Z_CLIP)
     return out

@@ -172,11 +172,11 @@ class Standardised:
     denom: np.ndarray
     rho: np.ndarray
 
-    def apply(self, values: np.ndarray) -> np.ndarray:
+    def apply(self, values: np.ndarray, *, shrink: bool = True) -> np.ndarray:
         """Standardise other values of the same cells (bootstrap resamples) with the same reference;
-        ``values`` may carry extra leading axes."""
+        ``values`` may carry extra leading axes. ``shrink=False`` leaves out the reliability factor."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            z = self.rho * (values - self.center) / self.denom
+            z = (self.rho if shrink else 1.0) * (values - self.center) / self.denom
         return np.clip(np.where(self.denom > 0, z, 0.0), -Z_CLIP, Z_CLIP)
 
 
@@ -203,8 +203,9 @@ def standardise_panel(
     * scale^2 = ((n - 1) s^2 + k0 S^2) / ((n - 1) + k0), k0 = SCALE_PRIOR_PERIODS (a scaled
       inverse chi-square prior); without a pooled S, s alone, and none at all below
       MIN_HISTORY values (z = 0, as robust_z);
-    * denom = max(scale, floor, se); rho = tau^2 / (tau^2 + se^2) with tau^2 = max(scale^2 -
-      mean of the history's se^2, 0) when ``se`` is given, else 1;
+    * denom = max(scale, floor, rms se of the history); rho = tau^2 / (tau^2 + se^2) with
+      tau^2 = max(mean squared deviation from the centre - mean of the history's se^2, 0) when
+      ``se`` is given, else 1;
     * z = clip(rho (x - centre) / denom, +-Z_CLIP).
     """
     check_mode(mode)
@@ -247,10 +248,15 @@ def standardise_panel(
         se_grid = np.where(np.isfinite(se), np.asarray(se, dtype=float), 0.0)
         noise = np.where(np.isfinite(x), se_grid**2, np.nan)
         mean_noise = _history_mean(noise, mode)
-        tau2 = np.maximum(scale**2 - np.nan_to_num(mean_noise), 0.0)
+        # The signal variance is read from the mean squared deviation, not from the robust scale:
+        # a regime change is exactly the "outlier" a robust scale ignores, and it is signal.
+        spread = _mean_square_deviation(x, center, mode)
+        tau2 = np.maximum(np.nan_to_num(spread) - np.nan_to_num(mean_noise), 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             rho = np.where(se_grid > 0, tau2 / (tau2 + se_grid**2), 1.0)
-        denom = np.maximum(denom, se_grid)
+        # The floor is the history's typical sampling error, not this period's own: a period with
+        # fewer stories than usual then gets a wider band in z units, as it should.
+        denom = np.maximum(denom, np.sqrt(np.nan_to_num(mean_noise)))
     # No reference at all (a lone series with too short a history): nothing is unusual.
     denom = np.where(scale > 0, denom, np.where(floor_grid > 0, denom, 0.0))
     denom = np.where(np.isfinite(center), denom, 0.0)
@@ -270,3 +276,19 @@ def _history_mean(values: np.ndarray, mode: str) -> np.ndarray:
         return np.broadcast_to(overall, values.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.cumsum(filled, axis=0) / np.cumsum(finite, axis=0)
+
+
+
+def _mean_square_deviation(x: np.ndarray, center: np.ndarray, mode: str) -> np.ndarray:
+    """Mean of (x - centre)^2 over each column's history window, the centre being the one of the
+    window's last row (realtime) or the column's (hindsight)."""
+    finite = np.isfinite(x)
+    values = np.where(finite, x, 0.0)
+    if mode == "hindsight":
+        n, s1, s2 = finite.sum(axis=0), values.sum(axis=0), (values**2).sum(axis=0)
+    else:
+        n, s1, s2 = np.cumsum(finite, axis=0), np.cumsum(values, axis=0), np.cumsum(values**2, axis=0)
+    c = np.nan_to_num(center)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (s2 - 2.0 * c * s1 + n * c**2) / n
+    return np.where(n > 0, np.maximum(out, 0.0), np.nan)

@@ -19,6 +19,11 @@ class Frequency(str, enum.Enum):
     quarter = "quarter"
 
 
+class Mode(str, enum.Enum):
+    realtime = "realtime"
+    hindsight = "hindsight"
+
+
 class OutputFormat(str, enum.Enum):
     table = "table"
     json = "json"
@@ -48,6 +53,15 @@ def _records(frame: Any) -> list[dict[str, Any]]:
 
 def _round(value: Any, digits: int = 3) -> Any:
     return round(value, digits) if isinstance(value, float) and math.isfinite(value) else value
+
+
+def _banded(value: Any, low: Any, high: Any) -> str:
+    """'1.23 [0.91, 1.52]': a value with its band, as short as a table cell can be."""
+    if not isinstance(value, float):
+        return ""
+    if isinstance(low, float) and isinstance(high, float):
+        return f"{value:.2f} [{low:.1f}, {high:.1f}]"
+    return f"{value:.2f}"
 
 
 def register(app: typer.Typer) -> None:
@@ -80,12 +94,31 @@ def register(app: typer.Typer) -> None:
                 "what is stored.",
             ),
         ] = True,
+        mode: Annotated[
+            Mode | None,
+            typer.Option(
+                "--mode",
+                help="realtime: each period standardised against the history up to it, fundamentals as "
+                "filed (no look-ahead; the default). hindsight: against the whole history.",
+            ),
+        ] = None,
+        min_stories: Annotated[
+            int | None,
+            typer.Option("--min-stories", min=1, help="Periods with fewer stories are unreliable, never "
+                         "flagged (default 5)."),
+        ] = None,
+        resamples: Annotated[
+            int | None,
+            typer.Option("--resamples", min=0, help="Bootstrap resamples for the bands (default 200; 0: none)."),
+        ] = None,
     ) -> None:
         """Narrative heat vs fundamental growth per period, the divergence index and its flags.
 
         JSON output is an array of records with entity, metric, period (ISO date of the period
-        start), heat, fundamental_level, fundamental_growth, divergence and flagged. Entities
-        without fundamentals get heat rows with metric null.
+        start), heat, fundamental_level, fundamental_growth, divergence and flagged, the bands
+        heat_low/heat_high and divergence_low/divergence_high, reliable and mode. A flag needs
+        the band's lower bound above the threshold over reliable periods; --flags lists each
+        with its confidence. Entities without fundamentals get heat rows with metric null.
         """
         from analyzer.errors import InputError
         from analyzer.views import results
@@ -103,8 +136,17 @@ def register(app: typer.Typer) -> None:
 
                 compute_divergence(
                     store, freq=freq.value, entity=entity, model_version=model_version,
-                    threshold=threshold, min_periods=min_periods,
+                    threshold=threshold, min_periods=min_periods, mode=(mode or Mode.realtime).value,
+                    min_stories=min_stories, resamples=resamples,
                 )
+            elif mode is not None:
+                run = store.analysis_run(freq.value, model_version or None)
+                stored = results.mode_of(run["params"]) if run else None
+                if run is not None and stored != mode.value:
+                    raise InputError(
+                        f"the stored {freq.value} analysis is in {stored or 'an older'} mode, not {mode.value}; "
+                        f"run `analyzer divergence --mode {mode.value}` to compute it"
+                    )
             if show_flags:
                 frame = results.flags(
                     store, entity, metric, freq.value, model_version, threshold, min_periods
@@ -132,7 +174,15 @@ def register(app: typer.Typer) -> None:
                 }
                 for row in frame.to_dict("records")
             ]
-            columns = ["entity", "metric", "start", "end", "peak_period", "peak_value", "periods", "top_sentence"]
+            for row in rows:
+                row["peak_band"] = (
+                    f"{row['peak_low']:.2f}–{row['peak_high']:.2f}"
+                    if isinstance(row.get("peak_low"), float) and isinstance(row.get("peak_high"), float) else ""
+                )
+                confidence = row.get("confidence")
+                row["confidence"] = f"{confidence:.0%}" if isinstance(confidence, float) else ""
+            columns = ["entity", "metric", "start", "end", "peak_period", "peak_value", "peak_band", "confidence",
+                       "periods", "mode", "top_sentence"]
             if not rows:
                 typer.echo("No flags.")
                 return
@@ -141,6 +191,17 @@ def register(app: typer.Typer) -> None:
         if frame.empty:
             typer.echo("No heat yet: ingest, tag and score documents first.")
             return
-        columns = ["entity", "metric", "period", "heat", "fundamental_growth", "divergence", "flagged"]
-        rows = [{k: _round(_clean(v)) for k, v in row.items()} for row in _records(frame[columns])]
-        print_table(rows, columns, title=f"Narrative heat vs fundamentals ({freq.value})")
+        rows = []
+        for row in _records(frame):
+            rows.append({
+                "entity": row["entity"], "metric": row["metric"], "period": row["period"],
+                "heat": _banded(row["heat"], row.get("heat_low"), row.get("heat_high")),
+                "growth": _round(row["fundamental_growth"], 3),
+                "divergence": _banded(row["divergence"], row.get("divergence_low"), row.get("divergence_high")),
+                "ok": "" if row.get("reliable", True) else "few",
+                "flag": "yes" if row["flagged"] else "",
+            })
+        columns = ["entity", "metric", "period", "heat", "growth", "divergence", "ok", "flag"]
+        modes = ", ".join(sorted({str(m) for m in frame["mode"].dropna()})) or "unknown"
+        print_table(rows, columns, title=f"Narrative heat vs fundamentals ({freq.value}, {modes} mode)")
+        typer.echo("heat and divergence with their 90% band; ok 'few': too few stories, never flagged.")

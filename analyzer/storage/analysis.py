@@ -423,8 +423,10 @@ class AnalysisTables(StoreBase):
             [freq, model_version],
         )
         flag_counts = self._frame(
-            "SELECT entity_id AS entity, COUNT(*) AS flags, MAX(end_period) AS last_flag_end FROM flags"
-            " WHERE freq = ? AND model_version = ? GROUP BY entity_id",
+            "SELECT entity_id AS entity, COUNT(*) AS flags, MAX(end_period) AS last_flag_end,"
+            " (SELECT f2.confidence FROM flags f2 WHERE f2.freq = f.freq AND f2.model_version = f.model_version"
+            " AND f2.entity_id = f.entity_id ORDER BY f2.end_period DESC, f2.confidence DESC LIMIT 1)"
+            " AS last_confidence FROM flags f WHERE freq = ? AND model_version = ? GROUP BY entity_id",
             [freq, model_version],
         )
         return {"recent": recent, "totals": totals, "latest_divergence": latest_divergence,

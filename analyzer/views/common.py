@@ -114,8 +114,9 @@ def describe_flag(flag: Mapping[str, Any], rows: pd.DataFrame, name: str | None 
     """One line, generated from the numbers, for a flagged span.
 
     ``rows`` is the divergence frame of the flag's entity and metric. Example: "Nvidia ·
-    revenue · 2024 Q1–2024 Q4: narrative heat up 2.1σ while revenue growth slowed to 3% year
-    over year (peak divergence 3.4 in 2024 Q3)".
+    revenue · 2024 Q1–2024 Q4: narrative heat up 2.1σ (1.4–2.8) while revenue growth slowed to
+    3% year over year (peak divergence 3.4 (2.6–4.1) in 2024 Q3; confidence 97%)". The
+    intervals are the bootstrap bands at the peak period; confidence is the flag's.
     """
     freq = str(flag.get("freq") or "quarter")
     metric = flag.get("metric")
@@ -126,18 +127,25 @@ def describe_flag(flag: Mapping[str, Any], rows: pd.DataFrame, name: str | None 
     peak = pd.Timestamp(flag["peak_period"])
     ordered = rows.sort_values("period").reset_index(drop=True)
     at_peak = ordered[ordered["period"] == peak]
-    tail = f"peak divergence {float(flag['peak_value']):.1f} in {period_label(peak, freq)}"
+    tail = (f"peak divergence {float(flag['peak_value']):.1f}{_interval(flag.get('peak_low'), flag.get('peak_high'))}"
+            f" in {period_label(peak, freq)}{_confidence(flag.get('confidence'))}")
     if at_peak.empty:
         return f"{head}: divergence above the threshold for {int(flag['periods'])} periods ({tail})."
     position = int(at_peak.index[0])
     row = ordered.iloc[position]
     heat_z = row.get("heat_z")
-    if heat_z is None or pd.isna(heat_z):
+    banded = heat_z is None or pd.isna(heat_z)  # the band belongs to the heat column
+    if banded:
         heat_z = row.get("heat")
     heat_phrase = (
         f"narrative heat {'up' if float(heat_z) >= 0 else 'down'} {abs(float(heat_z)):.1f}σ"
         if heat_z is not None and pd.notna(heat_z) else "narrative heat high"
     )
+    if banded and heat_z is not None and pd.notna(heat_z):
+        low, high = row.get("heat_low"), row.get("heat_high")
+        if float(heat_z) < 0 and low is not None and high is not None and pd.notna(low) and pd.notna(high):
+            low, high = -float(high), -float(low)
+        heat_phrase += _interval(low, high)
     growth = row.get("fundamental_growth")
     if not metric or growth is None or pd.isna(growth):
         return f"{head}: {heat_phrase} with no fundamentals to compare ({tail})."
@@ -156,13 +164,14 @@ def describe_flag(flag: Mapping[str, Any], rows: pd.DataFrame, name: str | None 
     return f"{head}: {heat_phrase} while {growth_phrase} ({tail})."
 
 
+def _interval(low: Any, high: Any) -> str:
+    """' (1.4–2.8)' for a finite band, '' otherwise."""
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return ""
+    return f" ({float(low):.1f}–{float(high):.1f})"
 
 
-
-
-
-
-
-
-
-
+def _confidence(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    return f"; confidence {float(value):.0%}"

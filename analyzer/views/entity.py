@@ -8,13 +8,14 @@ from typing import Any
 
 import pandas as pd
 
+from analyzer.analysis.heat import MIN_RELIABLE_STORIES
 from analyzer.errors import InputError
 from analyzer.views import results
 from analyzer.views.common import open_readonly, period_label
 from analyzer.views.overview import latest_flags
 
-# A period with fewer stories than this says little about tone; the Entity page warns.
-MIN_RELIABLE_STORIES = 5
+__all__ = ["MIN_RELIABLE_STORIES", "entity_view", "lead_lag_summary", "period_detail"]
+
 
 
 # The fundamental shown first on the Entity page: the most direct measure of the business.
@@ -29,9 +30,11 @@ def entity_view(
 
     ``heat`` (heat frame), ``divergence`` (divergence frame, every metric), ``metrics`` (the
     most direct measure of the business first, e.g. revenue),
-    ``flags`` (with ``summary`` lines), ``source_mix``, ``periods`` (newest first), ``name``,
-    and ``reliability``: stories per period and a ``warning`` when too few documents make the
-    series unreliable. ``compute``: see :mod:`analyzer.views.results`.
+    ``flags`` (with ``summary`` lines and ``confidence_text``), ``source_mix``, ``periods``
+    (newest first), ``name``, ``mode`` (realtime or hindsight standardisation) and
+    ``reliability``: stories per period, the number of ``unreliable_periods`` (fewer than
+    MIN_RELIABLE_STORIES stories: drawn as such, never flagged) and a ``warning`` when too few
+    documents make the series unreliable. ``compute``: see :mod:`analyzer.views.results`.
     """
     version = model_version or None
     with open_readonly(db) as store:
@@ -42,11 +45,16 @@ def entity_view(
         divergence = results.divergence_frame(store, entity, None, freq, version, compute=compute)
         mix = results.source_mix(store, entity, freq, version, compute=compute)
     flag_frame = latest_flags(db, freq, model_version, limit=1000, entity=entity, compute=compute)
+    flag_frame = flag_frame.assign(confidence_text=[
+        f"{float(c):.0%}" if c is not None and pd.notna(c) else "–" for c in flag_frame.get("confidence", [])
+    ]) if not flag_frame.empty else flag_frame.assign(confidence_text=pd.Series(dtype=object))
     metrics = sorted((str(m) for m in divergence["metric"].dropna().unique()),
                      key=lambda m: (METRIC_PREFERENCE.index(m) if m in METRIC_PREFERENCE else len(METRIC_PREFERENCE), m))
     periods = list(heat.sort_values("period", ascending=False)["period"]) if not heat.empty else []
     stories = heat["stories"].astype(int) if not heat.empty else pd.Series(dtype=int)
     active = stories[stories > 0]
+    unreliable = int((~heat["reliable"].astype(bool)).sum()) if not heat.empty else 0
+    mode = str(heat["mode"].dropna().iloc[0]) if not heat.empty and heat["mode"].notna().any() else None
     warning = None
     if heat.empty:
         warning = "No dated documents mention this entity yet, so it has no heat series."
@@ -63,7 +71,9 @@ def entity_view(
         "reliability": {
             "periods": len(heat), "periods_with_stories": int(len(active)),
             "median_stories": float(active.median()) if len(active) else 0.0, "warning": warning,
+            "unreliable_periods": unreliable,
         },
+        "mode": mode,
     }
 
 

@@ -20,6 +20,42 @@ HEAT_COLOR = "#d62728"
 FUNDAMENTAL_COLOR = "#1f77b4"
 FLAG_COLOR = "rgba(214, 39, 40, 0.15)"
 NEUTRAL_COLOR = "#7f7f7f"
+HEAT_BAND_COLOR = "rgba(214, 39, 40, 0.18)"
+DIVERGENCE_BAND_COLOR = "rgba(127, 127, 127, 0.25)"
+UNRELIABLE_COLOR = "#c7c7c7"
+
+
+def _band(frame: pd.DataFrame, low: str, high: str, color: str, name: str, yaxis: str = "y") -> list[go.Scatter]:
+    """Two traces shading [low, high] over the periods where both are known (none otherwise)."""
+    if low not in frame.columns or high not in frame.columns:
+        return []
+    known = frame[frame[low].notna() & frame[high].notna()]
+    if known.empty:
+        return []
+    edge = {"width": 0}
+    return [
+        go.Scatter(x=known["period"], y=known[high], mode="lines", line=edge, hoverinfo="skip",
+                   showlegend=False, yaxis=yaxis, legendgroup=name),
+        go.Scatter(x=known["period"], y=known[low], mode="lines", line=edge, fill="tonexty", fillcolor=color,
+                   name=name, hoverinfo="skip", yaxis=yaxis, legendgroup=name),
+    ]
+
+
+def _unreliable(frame: pd.DataFrame) -> pd.Series:
+    if "reliable" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return ~frame["reliable"].fillna(True).astype(bool)
+
+
+def _unreliable_markers(frame: pd.DataFrame, column: str, yaxis: str = "y") -> list[go.Scatter]:
+    """Hollow grey markers over the periods with too few stories to be reliable."""
+    weak = frame[_unreliable(frame) & frame[column].notna()]
+    if weak.empty:
+        return []
+    return [go.Scatter(x=weak["period"], y=weak[column], mode="markers", yaxis=yaxis,
+                       name="too few stories (unreliable)",
+                       marker={"symbol": "circle-open", "size": 11, "color": UNRELIABLE_COLOR,
+                               "line": {"width": 2, "color": UNRELIABLE_COLOR}})]
 
 
 def _safe(text: Any) -> str:
@@ -76,7 +112,8 @@ def fig_heat_vs_fundamentals(
     fundamental: str = "growth",
     title: str | None = None,
 ) -> go.Figure:
-    """Heat (left axis) against a fundamental's growth or level (right axis), flags shaded.
+    """Heat (left axis, its bootstrap band shaded) against a fundamental's growth or level (right
+    axis), flags shaded, periods with too few stories circled in grey as unreliable.
 
     ``frame`` is a divergence frame for one entity (the first entity is used otherwise);
     ``fundamental`` is "growth" or "level". Each flag becomes one shaded rectangle covering
@@ -96,10 +133,14 @@ def fig_heat_vs_fundamentals(
     frame = frame.sort_values("period")
     freq = str(frame["freq"].iloc[0]) if "freq" in frame.columns else "quarter"
     fig = go.Figure()
+    for trace in _band(frame, "heat_low", "heat_high", HEAT_BAND_COLOR, "heat band"):
+        fig.add_trace(trace)
     fig.add_trace(
         go.Scatter(x=frame["period"], y=frame["heat"], name="Narrative heat (z)", mode="lines+markers",
                    line={"color": HEAT_COLOR, "width": 2})
     )
+    for trace in _unreliable_markers(frame, "heat"):
+        fig.add_trace(trace)
     column = "fundamental_growth" if fundamental == "growth" else "fundamental_level"
     if metric is not None and column in frame.columns and frame[column].notna().any():
         label = f"{_safe(metric)} {'growth' if fundamental == 'growth' else 'level'}"
@@ -162,7 +203,8 @@ def fig_sparkline(
 def fig_divergence_bars(
     frame: pd.DataFrame, threshold: float = 1.0, *, metric: str | None = None, title: str | None = None
 ) -> go.Figure:
-    """Divergence index per period; flagged periods in red, the threshold as a dashed line."""
+    """Divergence index per period with its band as error bars; flagged periods in red, periods
+    with too few stories (unreliable, never flagged) hatched grey, the threshold as a dashed line."""
     title = title or "Divergence index"
     if frame is None or frame.empty:
         return _empty(title)
@@ -171,9 +213,18 @@ def fig_divergence_bars(
     if frame.empty:
         return _empty(title, "No fundamentals to compare with")
     flagged = frame["flagged"].astype(bool) if "flagged" in frame.columns else pd.Series(False, index=frame.index)
-    colors = [HEAT_COLOR if f else NEUTRAL_COLOR for f in flagged]
-    fig = go.Figure(go.Bar(x=frame["period"], y=frame["divergence"], marker_color=colors, name="divergence"))
-    fig.add_hline(y=threshold, line_dash="dash", line_color=HEAT_COLOR)
+    weak = _unreliable(frame)
+    colors = [HEAT_COLOR if f else (UNRELIABLE_COLOR if w else NEUTRAL_COLOR) for f, w in zip(flagged, weak)]
+    patterns = ["/" if w else "" for w in weak]
+    error = None
+    if {"divergence_low", "divergence_high"} <= set(frame.columns) and frame["divergence_low"].notna().any():
+        error = {"type": "data", "symmetric": False, "color": "#444444", "thickness": 1.2,
+                 "array": (frame["divergence_high"] - frame["divergence"]).clip(lower=0).fillna(0).tolist(),
+                 "arrayminus": (frame["divergence"] - frame["divergence_low"]).clip(lower=0).fillna(0).tolist()}
+    fig = go.Figure(go.Bar(x=frame["period"], y=frame["divergence"], marker_color=colors,
+                           marker_pattern_shape=patterns, error_y=error, name="divergence"))
+    fig.add_hline(y=threshold, line_dash="dash", line_color=HEAT_COLOR,
+                  annotation_text="threshold (the band's lower end must clear it)", annotation_position="top left")
     fig.update_layout(
         title=_safe(f"{title} ({metric})" if metric else title),
         template="plotly_white",
@@ -237,16 +288,20 @@ def standardised_figure(
     divergence: pd.DataFrame, metrics: Sequence[str], flags: pd.DataFrame | None = None,
     *, title: str = "Heat and fundamentals on one scale",
 ) -> Any:
-    """Heat and each metric's growth as robust z-scores on one axis (comparable whatever the units),
-    with every flagged span of the chosen metrics shaded."""
+    """Heat (with its band) and each metric's growth as robust z-scores on one axis (comparable
+    whatever the units), unreliable periods circled, every flagged span of the chosen metrics shaded."""
     fig = go.Figure()
     if divergence.empty:
         fig.update_layout(title=title, template="plotly_white")
         return fig
     freq = str(divergence["freq"].iloc[0])
     heat = divergence.drop_duplicates("period").sort_values("period")
+    for trace in _band(heat, "heat_low", "heat_high", HEAT_BAND_COLOR, "heat band"):
+        fig.add_trace(trace)
     fig.add_trace(go.Scatter(x=heat["period"], y=heat["heat"], name="narrative heat (z)", mode="lines+markers",
                              line={"color": HEAT_COLOR, "width": 3}))
+    for trace in _unreliable_markers(heat, "heat"):
+        fig.add_trace(trace)
     for metric in metrics:
         rows = divergence[divergence["metric"] == metric].sort_values("period")
         if rows.empty:

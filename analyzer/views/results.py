@@ -34,7 +34,7 @@ from analyzer.analysis.flags import (
     detect_flags,
     span_bounds,
 )
-from analyzer.analysis.heat import HEAT_COLUMNS
+from analyzer.analysis.heat import DEFAULT_LEVEL, HEAT_COLUMNS
 from analyzer.analysis.periods import check_freq, iso_day, next_period_start, period_start
 from analyzer.analysis.run import (
     DEFAULT_TOP_SENTENCES,
@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FLAG_COLUMNS = [
     "entity", "metric", "freq", "start", "end", "peak_period", "peak_value", "periods",
-    "threshold", "min_periods", "top_sentences",
+    "threshold", "min_periods", "top_sentences", "confidence", "peak_low", "peak_high", "mode",
 ]
 MIX_COLUMNS = ["entity", "period", "source", "stories", "documents", "source_total", "share"]
 TOP_SENTENCE_COLUMNS = [
@@ -60,6 +60,7 @@ TOP_SENTENCE_COLUMNS = [
 OVERVIEW_COLUMNS = [
     "entity", "name", "kind", "documents", "stories", "first_period", "last_period", "heat",
     "heat_change", "trend", "metrics", "divergence", "divergence_metric", "flags", "flagged_now",
+    "divergence_low", "divergence_high", "reliable", "flag_confidence",
 ]
 LEAD_LAG_CAVEAT = (
     "Cross-correlation and Granger tests describe co-movement in a short sample; trending or "
@@ -87,7 +88,9 @@ class _Stored:
         self.store, self.freq, self.model_version, self.params = store, freq, model_version, params
 
     def heat(self, entity: str | None) -> pd.DataFrame:
-        return self.store.stored_heat(self.freq, self.model_version, entity)
+        frame = self.store.stored_heat(self.freq, self.model_version, entity)
+        frame["reliable"] = _reliable(frame["reliable"])
+        return frame
 
     def source_mix(self, entity: str | None) -> pd.DataFrame:
         return self.store.stored_source_mix(self.freq, entity)
@@ -95,6 +98,7 @@ class _Stored:
     def divergence(self, entity: str | None, metric: str | None) -> pd.DataFrame:
         frame = self.store.stored_divergence(self.freq, self.model_version, entity, metric)
         frame["flagged"] = frame["flagged"].astype(bool)
+        frame["reliable"] = _reliable(frame["reliable"])
         return frame
 
     def flags(self, entity: str | None, metric: str | None) -> pd.DataFrame:
@@ -128,6 +132,16 @@ class _Computed:
 
     def statistic(self, entity: str, metric: str | None, test: str) -> dict[str, Any] | None:
         return None
+
+
+def _reliable(values: pd.Series) -> pd.Series:
+    """Stored reliability as booleans; rows computed before bands existed (NULL) count as reliable."""
+    return pd.Series([True if v is None or pd.isna(v) else bool(v) for v in values], index=values.index, dtype=bool)
+
+
+def mode_of(params: dict[str, Any]) -> str | None:
+    """The standardisation mode an analysis was computed in (None: computed before modes existed)."""
+    return params.get("mode")
 
 
 def _only(frame: pd.DataFrame, entity: str | None, metric: str | None) -> pd.DataFrame:
@@ -200,6 +214,10 @@ def _rule(params: dict[str, Any], threshold: float | None, min_periods: int | No
     )
 
 
+def _level(params: dict[str, Any]) -> float:
+    return float(params.get("level", DEFAULT_LEVEL))
+
+
 def _periods(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     for column in columns:
         frame[column] = pd.to_datetime(frame[column])
@@ -215,7 +233,9 @@ def heat_frame(
 ) -> pd.DataFrame:
     """Narrative heat per entity and period (columns :data:`analyzer.analysis.heat.HEAT_COLUMNS`)."""
     frame = source(store, freq, model_version, entity, compute=compute).heat(entity)
-    return _periods(frame, "period")[HEAT_COLUMNS].reset_index(drop=True)
+    frame = _periods(frame, "period")
+    frame["reliable"] = frame["reliable"].astype(bool)
+    return frame[HEAT_COLUMNS].reset_index(drop=True)
 
 
 def source_mix(
@@ -254,10 +274,12 @@ def divergence_frame(
     origin = source(store, freq, model_version, entity, compute=compute)
     frame = _periods(origin.divergence(entity, metric), "period")
     if not _same_rule(origin.params, threshold, min_periods):
-        flagged, _ = detect_flags(frame, *_rule(origin.params, threshold, min_periods))
+        flagged, _ = detect_flags(frame, *_rule(origin.params, threshold, min_periods), level=_level(origin.params))
         frame["flagged"] = flagged.astype(bool)
-    for column in ("heat", "fundamental_level", "fundamental_growth", "growth_z", "divergence"):
+    for column in ("heat", "fundamental_level", "fundamental_growth", "growth_z", "divergence", "heat_low",
+                   "heat_high", "divergence_low", "divergence_high"):
         frame[column] = frame[column].astype(float)
+    frame["reliable"] = frame["reliable"].astype(bool)
     frame["flagged"] = frame["flagged"].astype(bool)
     frame["metric"] = frame["metric"].astype(object).where(frame["metric"].notna(), None)
     return frame[DIVERGENCE_COLUMNS].reset_index(drop=True)
@@ -282,7 +304,8 @@ def flags(
         frame["top_sentences"] = [list(s)[:top_k] for s in frame["top_sentences"]]
     else:
         divergence = origin.divergence(entity, metric)
-        _, found = detect_flags(divergence, *_rule(origin.params, threshold, min_periods))
+        _, found = detect_flags(divergence, *_rule(origin.params, threshold, min_periods),
+                                level=_level(origin.params))
         for flag in found:
             start_day, end_day = span_bounds(flag.start, flag.end, origin.freq)
             flag.top_sentences = store.top_sentence_rows(flag.entity, start_day, end_day, origin.model_version, top_k)
@@ -298,9 +321,15 @@ def flag_records(frame: pd.DataFrame) -> list[Flag]:
             entity=r.entity, metric=r.metric, freq=r.freq, start=iso_day(r.start), end=iso_day(r.end),
             peak_period=iso_day(r.peak_period), peak_value=float(r.peak_value), periods=int(r.periods),
             threshold=float(r.threshold), min_periods=int(r.min_periods), top_sentences=list(r.top_sentences),
+            confidence=_optional(getattr(r, "confidence", None)), peak_low=_optional(getattr(r, "peak_low", None)),
+            peak_high=_optional(getattr(r, "peak_high", None)), mode=getattr(r, "mode", None),
         )
         for r in frame.itertuples(index=False)
     ]
+
+
+def _optional(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -390,7 +419,9 @@ def _overview_parts(result: AnalysisResult, trend_periods: int) -> dict[str, pd.
     divergence = result.divergence[result.divergence["metric"].notna()]
     latest_divergence = divergence.sort_values("period").groupby(["entity", "metric"]).tail(1)
     flag_frame = pd.DataFrame([f.to_dict() for f in result.flags], columns=FLAG_COLUMNS)
-    flag_counts = flag_frame.groupby("entity").agg(flags=("start", "size"), last_flag_end=("end", "max")).reset_index()
+    flag_counts = flag_frame.sort_values("end").groupby("entity").agg(
+        flags=("start", "size"), last_flag_end=("end", "max"), last_confidence=("confidence", "last")
+    ).reset_index()
     return {"recent": recent, "totals": totals, "latest_divergence": latest_divergence, "flag_counts": flag_counts}
 
 
@@ -420,16 +451,33 @@ def _overview_rows(entities: pd.DataFrame, parts: dict[str, pd.DataFrame], trend
         if len(finite):
             top = finite.loc[finite["divergence"].astype(float).idxmax()]
             row["divergence"], row["divergence_metric"] = float(top["divergence"]), top["metric"]
+            row["divergence_low"] = _float_or_nan(top.get("divergence_low"))
+            row["divergence_high"] = _float_or_nan(top.get("divergence_high"))
+            reliable = top.get("reliable")
+            row["reliable"] = True if reliable is None or pd.isna(reliable) else bool(reliable)
         else:
             row["divergence"], row["divergence_metric"] = np.nan, None
+            row["divergence_low"] = row["divergence_high"] = np.nan
+            row["reliable"] = None
+        row["flag_confidence"] = np.nan
         if entity.entity in flag_counts.index:
             f = flag_counts.loc[entity.entity]
             row["flags"] = int(f["flags"])
             row["flagged_now"] = bool(pd.notna(row["last_period"]) and f["last_flag_end"] == row["last_period"])
+            if row["flagged_now"]:
+                row["flag_confidence"] = _float_or_nan(f.get("last_confidence"))
         else:
             row["flags"], row["flagged_now"] = 0, False
         rows.append(row)
     return pd.DataFrame(rows, columns=OVERVIEW_COLUMNS)
+
+
+def _float_or_nan(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+    return number
 
 
 # --------------------------------------------------------------------------- traceability
