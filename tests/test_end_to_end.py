@@ -23,7 +23,7 @@ def _documents() -> list[dict[str, object]]:
     docs = []
     for q, day in enumerate(QUARTERS):
         exuberant = q >= 6
-        for n in range(4):
+        for n in range(6):  # at least MIN_RELIABLE_STORIES stories a quarter
             if exuberant:
                 body = [HYPE[(q + n) % len(HYPE)], GROWTH[(q * 3 + n) % len(GROWTH)], HYPE[(q + n + 3) % len(HYPE)]]
             else:
@@ -67,8 +67,15 @@ def test_ingest_fundamentals_score_divergence(tmp_path: Path, tiny_model_dir: Pa
     records = json.loads(_invoke("divergence", "--db", db, "--freq", "quarter", "--format", "json"))
 
     assert records, "divergence returned no records"
-    for key in ("entity", "metric", "period", "heat", "fundamental_growth", "divergence", "flagged"):
+    for key in ("entity", "metric", "period", "heat", "fundamental_growth", "divergence", "flagged",
+                "heat_low", "heat_high", "divergence_low", "divergence_high", "reliable", "mode"):
         assert key in records[0]
+    assert {r["mode"] for r in records} == {"realtime"}
+    banded = [r for r in records if r["heat_low"] is not None]
+    assert banded and all(r["heat_low"] <= r["heat"] <= r["heat_high"] for r in banded)
+    assert all(r["reliable"] for r in records)  # six stories a quarter
+    flagged_rows = [r for r in records if r["flagged"]]
+    assert all(r["divergence_low"] > 1.0 for r in flagged_rows)
     acme = [r for r in records if r["entity"] == "acme" and r["metric"] == "revenue"]
     steady = [r for r in records if r["entity"] == "steady" and r["metric"] == "revenue"]
     assert acme and steady
