@@ -74,7 +74,7 @@ st.caption(
        else "hindsight (against the whole history)") + "."
 )
 state = ui.analysis_state()
-threshold = float((state.get("params") or {}).get("threshold", 1.0))
+threshold = float((state.get("params") or {}).get("threshold", plots.DEFAULT_THRESHOLD))
 for metric in chosen_metrics:
     st.plotly_chart(
         plots.fig_divergence_bars(divergence, threshold, metric=metric, title="Divergence and its band"),

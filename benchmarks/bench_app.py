@@ -50,13 +50,36 @@ ENTITIES = [
     ("aave", "Aave", "protocol", ["Aave"], ["AAVE"], 0.03),
     ("ai-datacenters", "AI data centers", "theme", ["AI data center", "AI data centers"], [], 0.09),
     ("quantum", "Quantum computing", "theme", ["quantum computing"], [], 0.05),
-    ("humanoid-robots", "Humanoid robots", "theme", ["humanoid robot", "humanoid robots"], [], 0.08),
+    (
+        "humanoid-robots",
+        "Humanoid robots",
+        "theme",
+        ["humanoid robot", "humanoid robots"],
+        [],
+        0.08,
+    ),
 ]
 SOURCE_NAMES = [
-    "Wire One", "Global Markets Daily", "Tech Ledger", "Chain Street", "The Compute Report",
-    "Silicon Weekly", "Crypto Desk", "Energy & Grid", "Capital Letters", "Robotics Review",
-    "Market Notes", "Founders Post", "Data Center Digest", "Token Times", "AI Briefing",
-    "Fintech Journal", "Research Wire", "Protocol News", "Economy Desk", "Whitepaper Watch",
+    "Wire One",
+    "Global Markets Daily",
+    "Tech Ledger",
+    "Chain Street",
+    "The Compute Report",
+    "Silicon Weekly",
+    "Crypto Desk",
+    "Energy & Grid",
+    "Capital Letters",
+    "Robotics Review",
+    "Market Notes",
+    "Founders Post",
+    "Data Center Digest",
+    "Token Times",
+    "AI Briefing",
+    "Fintech Journal",
+    "Research Wire",
+    "Protocol News",
+    "Economy Desk",
+    "Whitepaper Watch",
 ]
 HYPE = [
     "{name} will change everything and nothing can stop it.",
@@ -108,23 +131,41 @@ def generate(path: Path, n_documents: int, seed: int = 11) -> dict[str, Any]:
         for index, name in enumerate(SOURCE_NAMES):
             conn.execute(
                 "INSERT INTO sources (id, name, url, kind, created_at) VALUES (?, ?, ?, ?, ?)",
-                (index + 1, name, f"https://feeds.example.com/{index}", "whitepaper" if index == 19 else "news", now),
+                (
+                    index + 1,
+                    name,
+                    f"https://feeds.example.com/{index}",
+                    "whitepaper" if index == 19 else "news",
+                    now,
+                ),
             )
         for entity_id, name, kind, aliases, tickers, _ in ENTITIES:
-            store.upsert_entity({"id": entity_id, "name": name, "kind": kind, "aliases": aliases, "tickers": tickers})
+            store.upsert_entity(
+                {
+                    "id": entity_id,
+                    "name": name,
+                    "kind": kind,
+                    "aliases": aliases,
+                    "tickers": tickers,
+                }
+            )
     # Prolific and quiet sources, as in real feeds.
     source_weights = [1.0 / (1 + i) ** 0.8 for i in range(len(SOURCE_NAMES))]
     entity_weights = [e[5] for e in ENTITIES]
     batch = max(1, n_documents // 5)
     totals = {"documents": 0, "sentences": 0, "document_entities": 0, "sentence_entities": 0}
-    recent: list[tuple[int, int, str]] = []  # (id, day, entity) of recent stories, for syndicated copies
+    recent: list[
+        tuple[int, int, str]
+    ] = []  # (id, day, entity) of recent stories, for syndicated copies
     document_id = 0
     while document_id < n_documents:
         docs, sents, sent_scores, doc_scores, doc_entities, sent_entities = [], [], [], [], [], []
         for _ in range(min(batch, n_documents - document_id)):
             document_id += 1
             day = int(rng.random() * DAYS)
-            published = datetime.combine(START + timedelta(days=day), datetime.min.time(), timezone.utc)
+            published = datetime.combine(
+                START + timedelta(days=day), datetime.min.time(), timezone.utc
+            )
             published += timedelta(minutes=rng.randrange(24 * 60))
             source_id = rng.choices(range(1, len(SOURCE_NAMES) + 1), source_weights)[0]
             tagged = rng.random() < 0.75
@@ -144,29 +185,55 @@ def generate(path: Path, n_documents: int, seed: int = 11) -> dict[str, Any]:
                 else:
                     template = rng.choice(rng.choice([GROWTH, EVIDENCE, NEUTRAL]))
                     hype = rng.betavariate(1.5, 8)
-                text = template.format(name=name, v=rng.randint(1, 90), p=rng.randint(1, 60),
-                                       day=rng.choice(DAY_NAMES))
+                text = template.format(
+                    name=name, v=rng.randint(1, 90), p=rng.randint(1, 60), day=rng.choice(DAY_NAMES)
+                )
                 growth = rng.betavariate(5, 2) if template in GROWTH else rng.betavariate(1.5, 7)
-                evidence = rng.betavariate(6, 2) if template in EVIDENCE else rng.betavariate(1.5, 6)
+                evidence = (
+                    rng.betavariate(6, 2) if template in EVIDENCE else rng.betavariate(1.5, 6)
+                )
                 sentences.append(f"{text} ({document_id}.{i})")
                 scores.append((hype, growth, evidence))
             body = " ".join(sentences)
             title = f"{name}: {'the hype builds' if level > 0.4 else 'the latest'} ({document_id})"
-            docs.append((
-                document_id, f"https://news.example.com/{document_id}", f"https://news.example.com/{document_id}",
-                title, published.isoformat(), now, now, "en",
-                "whitepaper" if source_id == 20 else "news", body, content_hash(body), source_id, cluster_id,
-            ))
+            docs.append(
+                (
+                    document_id,
+                    f"https://news.example.com/{document_id}",
+                    f"https://news.example.com/{document_id}",
+                    title,
+                    published.isoformat(),
+                    now,
+                    now,
+                    "en",
+                    "whitepaper" if source_id == 20 else "news",
+                    body,
+                    content_hash(body),
+                    source_id,
+                    cluster_id,
+                )
+            )
             for i, (sentence, (hype, growth, evidence)) in enumerate(zip(sentences, scores)):
                 sents.append((document_id, i, sentence, content_hash(sentence)))
-                sent_scores.append((document_id, i, MODEL_ID, MODEL_VERSION, hype, growth, evidence))
+                sent_scores.append(
+                    (document_id, i, MODEL_ID, MODEL_VERSION, hype, growth, evidence)
+                )
             top = sorted((s[0] for s in scores), reverse=True)[:3]
-            doc_scores.append((
-                document_id, MODEL_ID, MODEL_VERSION,
-                sum(s[0] for s in scores) / len(scores), sum(s[1] for s in scores) / len(scores),
-                sum(s[2] for s in scores) / len(scores), sum(top) / len(top),
-                sum(s[0] > 0.5 for s in scores) / len(scores), len(scores), "en", now,
-            ))
+            doc_scores.append(
+                (
+                    document_id,
+                    MODEL_ID,
+                    MODEL_VERSION,
+                    sum(s[0] for s in scores) / len(scores),
+                    sum(s[1] for s in scores) / len(scores),
+                    sum(s[2] for s in scores) / len(scores),
+                    sum(top) / len(top),
+                    sum(s[0] > 0.5 for s in scores) / len(scores),
+                    len(scores),
+                    "en",
+                    now,
+                )
+            )
             if tagged:
                 entity_id = ENTITIES[entity_index][0]
                 doc_entities.append((document_id, entity_id, "alias", name, 1.0))
@@ -182,21 +249,30 @@ def generate(path: Path, n_documents: int, seed: int = 11) -> dict[str, Any]:
             conn.executemany(
                 "INSERT INTO documents (id, url, canonical_url, title, published_at, fetched_at, updated_at,"
                 " language, kind, text, content_hash, source_id, cluster_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", docs)
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                docs,
+            )
             conn.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?)", sents)
             conn.executemany(
                 "INSERT INTO sentence_scores (document_id, sentence_index, model_id, model_version, hype, growth,"
-                " evidence) VALUES (?, ?, ?, ?, ?, ?, ?)", sent_scores)
+                " evidence) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                sent_scores,
+            )
             conn.executemany(
                 "INSERT INTO scores (document_id, model_id, model_version, hype, growth, evidence, hype_top,"
                 " hype_share, n_sentences, language, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                doc_scores)
+                doc_scores,
+            )
             conn.executemany(
                 "INSERT OR IGNORE INTO document_entities (document_id, entity_id, method, matched, score)"
-                " VALUES (?, ?, ?, ?, ?)", doc_entities)
+                " VALUES (?, ?, ?, ?, ?)",
+                doc_entities,
+            )
             conn.executemany(
                 "INSERT OR IGNORE INTO sentence_entities (document_id, sentence_index, entity_id, matched)"
-                " VALUES (?, ?, ?, ?)", sent_entities)
+                " VALUES (?, ?, ?, ?)",
+                sent_entities,
+            )
         totals["documents"] += len(docs)
         totals["sentences"] += len(sents)
         totals["document_entities"] += len(doc_entities)
@@ -219,19 +295,43 @@ def fundamentals_rows(rng: random.Random) -> list[dict[str, Any]]:
                 year, month = 2022 + quarter // 4, 3 * (quarter % 4) + 3
                 end = date(year, month, 30 if month in (6, 9) else 31)
                 level *= 1 + rng.gauss(0.05 if quarter < 8 else -0.01, 0.03)
-                rows.append({"entity_id": entity_id, "metric": "revenue", "date": end.isoformat(),
-                             "value": level * 1e9, "unit": "USD", "source": "sec",
-                             "filed_at": (end + timedelta(days=30)).isoformat()})
+                rows.append(
+                    {
+                        "entity_id": entity_id,
+                        "metric": "revenue",
+                        "date": end.isoformat(),
+                        "value": level * 1e9,
+                        "unit": "USD",
+                        "source": "sec",
+                        "filed_at": (end + timedelta(days=30)).isoformat(),
+                    }
+                )
         elif kind != "theme":
             metric = "price" if kind == "token" else "tvl"
             for month in range(36):
                 day = date(2022 + month // 12, month % 12 + 1, 28)
                 level *= 1 + rng.gauss(0.01, 0.08)
-                rows.append({"entity_id": entity_id, "metric": metric, "date": day.isoformat(),
-                             "value": level, "unit": "USD", "source": "api"})
+                rows.append(
+                    {
+                        "entity_id": entity_id,
+                        "metric": metric,
+                        "date": day.isoformat(),
+                        "value": level,
+                        "unit": "USD",
+                        "source": "api",
+                    }
+                )
                 if kind == "protocol":
-                    rows.append({"entity_id": entity_id, "metric": "fees", "date": day.isoformat(),
-                                 "value": level * 0.01 * (1 + rng.gauss(0, 0.1)), "unit": "USD", "source": "api"})
+                    rows.append(
+                        {
+                            "entity_id": entity_id,
+                            "metric": "fees",
+                            "date": day.isoformat(),
+                            "value": level * 0.01 * (1 + rng.gauss(0, 0.1)),
+                            "unit": "USD",
+                            "source": "api",
+                        }
+                    )
     return rows
 
 
@@ -242,7 +342,10 @@ def materialise(path: Path) -> dict[str, Any]:
     started = time.perf_counter()
     with Store(path) as store:
         summary = compute_divergence(store, freq=["quarter", "month"], cluster=False)
-    return {"seconds": round(time.perf_counter() - started, 1), "frequencies": summary["frequencies"]}
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "frequencies": summary["frequencies"],
+    }
 
 
 # --------------------------------------------------------------------------- measuring
@@ -252,9 +355,11 @@ def busiest_entity(path: Path) -> str:
     from analyzer.storage import Store
 
     with Store(path, readonly=True) as store:
-        return str(store.conn.execute(
-            "SELECT entity_id FROM document_entities GROUP BY entity_id ORDER BY COUNT(*) DESC LIMIT 1"
-        ).fetchone()[0])
+        return str(
+            store.conn.execute(
+                "SELECT entity_id FROM document_entities GROUP BY entity_id ORDER BY COUNT(*) DESC LIMIT 1"
+            ).fetchone()[0]
+        )
 
 
 def measure_page(path: Path, page: str, warm_runs: int = 3) -> dict[str, Any]:
@@ -280,7 +385,9 @@ def measure_page(path: Path, page: str, warm_runs: int = 3) -> dict[str, Any]:
         # A page that stopped early (an empty-database notice) would time nothing useful.
         drawn = app.dataframe if page == "overview" else app.get("plotly_chart")
         if not drawn:
-            raise RuntimeError(f"the {page} page drew no {'table' if page == 'overview' else 'chart'}")
+            raise RuntimeError(
+                f"the {page} page drew no {'table' if page == 'overview' else 'chart'}"
+            )
         return elapsed
 
     cold = render()
@@ -290,9 +397,13 @@ def measure_page(path: Path, page: str, warm_runs: int = 3) -> dict[str, Any]:
         st.cache_data.clear()
         uncached.append(render())
     return {
-        "page": page, "cold_s": round(cold, 3), "warm_s": round(min(warm), 3),
-        "warm_uncached_s": round(min(uncached), 3), "warm_runs": [round(w, 3) for w in warm],
-        "uncached_runs": [round(u, 3) for u in uncached], "streamlit_import_s": round(import_seconds, 3),
+        "page": page,
+        "cold_s": round(cold, 3),
+        "warm_s": round(min(warm), 3),
+        "warm_uncached_s": round(min(uncached), 3),
+        "warm_runs": [round(w, 3) for w in warm],
+        "uncached_runs": [round(u, 3) for u in uncached],
+        "streamlit_import_s": round(import_seconds, 3),
     }
 
 
@@ -306,9 +417,23 @@ def database_summary(path: Path) -> dict[str, Any]:
     from analyzer.storage import Store
 
     with Store(path, readonly=True) as store:
-        counts = {t: store.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in (
-            "documents", "sentences", "sentence_scores", "scores", "document_entities", "sentence_entities",
-            "entities", "sources", "fundamentals", "heat", "divergence", "flags")}
+        counts = {
+            t: store.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in (
+                "documents",
+                "sentences",
+                "sentence_scores",
+                "scores",
+                "document_entities",
+                "sentence_entities",
+                "entities",
+                "sources",
+                "fundamentals",
+                "heat",
+                "divergence",
+                "flags",
+            )
+        }
     counts["file_mb"] = round(path.stat().st_size / 1e6, 1)
     return counts
 
@@ -317,7 +442,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, default=DEFAULT_DB)
     parser.add_argument("--documents", type=int, default=100_000)
-    parser.add_argument("--rebuild", action="store_true", help="regenerate the database even if it exists")
+    parser.add_argument(
+        "--rebuild", action="store_true", help="regenerate the database even if it exists"
+    )
     parser.add_argument("--measure", choices=["overview", "entity"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -326,7 +453,9 @@ def main() -> None:
         print(json.dumps(measure_page(args.db, args.measure)))
         return
 
-    result: dict[str, Any] = {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    result: dict[str, Any] = {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")
+    }
     existing = None
     if args.db.exists() and not args.rebuild:
         existing = database_summary(args.db)
@@ -348,10 +477,13 @@ def main() -> None:
         result["pages"][page] = measure_in_fresh_process(args.db, page)
     result["targets"] = TARGETS
     result["meets_targets"] = all(
-        p["warm_s"] < TARGETS["warm_s"] and p["cold_s"] < TARGETS["cold_s"] for p in result["pages"].values()
+        p["warm_s"] < TARGETS["warm_s"] and p["cold_s"] < TARGETS["cold_s"]
+        for p in result["pages"].values()
     )
     result["machine"] = {
-        "python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

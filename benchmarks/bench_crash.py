@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +97,16 @@ def run_to_completion(command: list[str]) -> float:
     return time.monotonic() - started
 
 
-def kill_after(command: list[str], delay: float) -> bool:
-    """Start ``command`` and SIGKILL it after ``delay`` seconds; False if it finished first."""
+def kill_after(command: list[str], delay: float, started: Callable[[], bool] | None = None) -> bool:
+    """Start ``command`` and SIGKILL it ``delay`` seconds after ``started()`` first holds (after
+    launch when None); False if it finished first."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment(),
                                cwd=PROJECT_ROOT)
+    if started is not None:
+        # Wait for the first write: on a loaded machine start-up time varies more than the
+        # writing does, and a kill before anything is written proves nothing.
+        while process.poll() is None and not started():
+            time.sleep(0.05)
     try:
         process.wait(timeout=delay)
         return False
@@ -167,14 +174,17 @@ def prepare(work: Path, documents: int, seed: int, ingest_documents: int | None 
 def trial(workload: str, base: dict[str, Any], work: Path, rng: random.Random) -> dict[str, Any]:
     # Kills land while the command writes: after the interpreter and imports are up (a kill
     # before the first write proves nothing), up to the end of an uninterrupted run.
+    # Kills land while the command writes: a random moment between its first write and the end
+    # of an uninterrupted run's writing (approximated by the run's time less the start-up).
     startup = base["seconds"]["startup"]
-    delay = rng.uniform(startup, max(startup + 0.5, base["seconds"][workload]))
+    delay = rng.uniform(0.0, max(0.5, base["seconds"][workload] - startup))
     if workload == "score-input":
         output = work / "scores.jsonl"
         shutil.rmtree(work / "scores.jsonl.partial", ignore_errors=True)
         output.unlink(missing_ok=True)
         command = cli("score", "--input", str(base["dump"]), "--output", str(output))
-        killed = kill_after(command, delay)
+        work_files = work / "scores.jsonl.partial"
+        killed = kill_after(command, delay, lambda: work_files.is_dir() and any(work_files.iterdir()))
         partial = sum(1 for _ in (work / "scores.jsonl.partial").glob("*")) if killed else 0
         run_to_completion(command)
         outcome = compare_files(base["expected"][workload], file_rows(output))
@@ -188,7 +198,7 @@ def trial(workload: str, base: dict[str, Any], work: Path, rng: random.Random) -
     else:
         shutil.copy(base["ingested"], db)
         command = cli("score", "--db", str(db))
-    killed = kill_after(command, delay)
+    killed = kill_after(command, delay, lambda: (_progress(db, workload) or 0) > 0)
     at_kill = _progress(db, workload) if killed else None
     run_to_completion(command)
     outcome = compare_tables(base["expected"][workload], table_rows(db))

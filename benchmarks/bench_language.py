@@ -40,12 +40,18 @@ READABILITY = "articles/mozilla-readability/test/test-pages"
 def english_sentences(root: Path) -> list[tuple[str, str, str]]:
     """(source, position, text): PhraseBank lines (Latin-1, ``sentence@label``) and headlines."""
     items: list[tuple[str, str, str]] = []
-    for number, line in enumerate((root / PHRASEBANK).read_text(encoding="latin-1").splitlines(), start=1):
+    for number, line in enumerate(
+        (root / PHRASEBANK).read_text(encoding="latin-1").splitlines(), start=1
+    ):
         text, separator, label = line.rpartition("@")
         if separator and label.strip() in ("positive", "negative", "neutral") and text.strip():
             items.append((PHRASEBANK, f"line {number}", text.strip()))
     for index, entry in enumerate(json.loads((root / HEADLINES).read_text(encoding="utf-8"))):
-        if isinstance(entry, dict) and isinstance(entry.get("title"), str) and entry["title"].strip():
+        if (
+            isinstance(entry, dict)
+            and isinstance(entry.get("title"), str)
+            and entry["title"].strip()
+        ):
             items.append((HEADLINES, f"entry {index}", entry["title"].strip()))
     seen: set[str] = set()
     unique = []
@@ -68,14 +74,24 @@ def foreign_sentences(root: Path) -> list[tuple[str, str]]:
         lang = str(json.loads(meta_file.read_text(encoding="utf-8")).get("lang") or "").lower()[:2]
         if lang not in ("fr", "es", "de", "cs", "pt"):
             continue
-        text = html.unescape(re.sub(r"<[^>]+>", "\n", (page / "expected.html").read_text(encoding="utf-8", errors="replace")))
+        text = html.unescape(
+            re.sub(
+                r"<[^>]+>",
+                "\n",
+                (page / "expected.html").read_text(encoding="utf-8", errors="replace"),
+            )
+        )
         out += [(lang, s) for s in split_sentences(text) if len(s.split()) >= 8]
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="model directory (default: $ANALYZER_MODEL, else models/hype-default)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", help="model directory (default: $ANALYZER_MODEL, else models/hype-default)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "language.json")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -93,9 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     prepared = [scorer.prepare_document(text) for _, _, text in english]
     seconds = time.perf_counter() - started
     unscored = [
-        {"source": source, "position": position, "sha256": hashlib.sha256(text.encode()).hexdigest(),
-         "language": p["language"], "reason": p["reason"]}
-        for (source, position, text), p in zip(english, prepared) if p["reason"] is not None
+        {
+            "source": source,
+            "position": position,
+            "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "language": p["language"],
+            "reason": p["reason"],
+        }
+        for (source, position, text), p in zip(english, prepared)
+        if p["reason"] is not None
     ]
     old = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     old_languages = Counter(str(old.classify(text)[0]) for _, _, text in english)
@@ -104,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     controls = foreign_sentences(SHARED) if (SHARED / READABILITY).is_dir() else []
     control_routes = [(lang, scorer.route_language(text)) for lang, text in controls]
     results = {
-        "model": {"model_id": scorer.model_id, "model_version": scorer.model_version, "languages": scorer.languages},
+        "model": {
+            "model_id": scorer.model_id,
+            "model_version": scorer.model_version,
+            "languages": scorer.languages,
+        },
         "english": {
             "sources": [PHRASEBANK, HEADLINES],
             "sentences": len(english),
@@ -122,14 +148,21 @@ def main(argv: list[str] | None = None) -> int:
             },
         },
         "non_english_control": {
-            "source": READABILITY + " (pages whose metadata lang is fr, es, de, cs or pt; sentences of 8+ words)",
+            "source": READABILITY
+            + " (pages whose metadata lang is fr, es, de, cs or pt; sentences of 8+ words)",
             "sentences": len(controls),
             "routed_to_declared_language": sum(r.language == lang for lang, r in control_routes),
             "routed_to_english": sum(r.language == "en" for _, r in control_routes),
             "by_language": {
-                lang: {"sentences": sum(1 for x, _ in control_routes if x == lang),
-                       "own_language": sum(1 for x, r in control_routes if x == lang and r.language == lang),
-                       "english": sum(1 for x, r in control_routes if x == lang and r.language == "en")}
+                lang: {
+                    "sentences": sum(1 for x, _ in control_routes if x == lang),
+                    "own_language": sum(
+                        1 for x, r in control_routes if x == lang and r.language == lang
+                    ),
+                    "english": sum(
+                        1 for x, r in control_routes if x == lang and r.language == "en"
+                    ),
+                }
                 for lang in sorted({x for x, _ in control_routes})
             },
         },
@@ -138,10 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     e = results["english"]
     c = results["non_english_control"]
-    print(f"{e['sentences']} English sentences: {e['unscored']} unscored {e['unscored_by_reason']} "
-          f"(previous detector: {e['previous_detector']['not_english']} not English); "
-          f"control: {c['routed_to_declared_language']}/{c['sentences']} non-English sentences routed to their "
-          f"language, {c['routed_to_english']} to English. Written to {args.out}.")
+    print(
+        f"{e['sentences']} English sentences: {e['unscored']} unscored {e['unscored_by_reason']} "
+        f"(previous detector: {e['previous_detector']['not_english']} not English); "
+        f"control: {c['routed_to_declared_language']}/{c['sentences']} non-English sentences routed to their "
+        f"language, {c['routed_to_english']} to English. Written to {args.out}."
+    )
     return 0
 
 

@@ -1,11 +1,15 @@
 """Scoring benchmark over real sentences: every inference path, alternated, in one run.
 
     python benchmarks/bench_scoring.py [--model DIR] [--n 2000] [--repeats 3] [--device cpu|cuda]
+        [--no-end-to-end] [--compare-checkout LABEL=DIR ...]
 
 Sentences: real financial news sentences from ``../shared/realdata/labeled`` when that folder
 is present (Financial PhraseBank, then FiQA posts and SemEval-2017 headlines), else the
 bundled corpus test split. Results go to ``benchmarks/results/scoring.json`` and the summary
 table to ``benchmarks/results/scoring.md``; see ``analyzer.scoring.benchmark`` for the method.
+Unless ``--no-end-to-end``, the same sentences also go through ``analyzer score --input`` from
+this checkout (and from each ``--compare-checkout``, e.g. an export of the previous commit),
+in the same rounds, for the end-to-end marginal throughput.
 """
 
 from __future__ import annotations
@@ -72,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", help="comma-separated subset of the paths")
     parser.add_argument("--source", default="auto", help="auto, realdata, corpus or a sentences file")
     parser.add_argument("--in-process", action="store_true", help="all paths in one process")
+    parser.add_argument("--no-end-to-end", action="store_true", help="skip the analyzer score --input timing")
+    parser.add_argument("--compare-checkout", action="append", default=[], metavar="LABEL=DIR",
+                        help="also time analyzer score --input from this project checkout")
     parser.add_argument("--out", type=Path, default=RESULTS / "scoring.json")
     parser.add_argument("--markdown", type=Path, default=RESULTS / "scoring.md")
     args = parser.parse_args(argv)
@@ -82,10 +89,18 @@ def main(argv: list[str] | None = None) -> int:
 
     sentences, source = benchmark_sentences(args.n, args.source)
     paths = [p.strip() for p in args.paths.split(",")] if args.paths else list(PATHS)
+    end_to_end: dict[str, str | Path] | None = None
+    if not args.no_end_to_end:
+        end_to_end = {"this checkout": PROJECT_ROOT}
+        for item in args.compare_checkout:
+            label, separator, folder = item.partition("=")
+            if not separator or not Path(folder).is_dir():
+                sys.exit(f"--compare-checkout wants LABEL=DIR with an existing DIR, got {item!r}")
+            end_to_end[label] = Path(folder)
     started = time.perf_counter()
     results = run_benchmark(
         sentences, model=args.model, paths=paths, repeats=args.repeats, device=args.device, source=source,
-        isolate=not args.in_process,
+        isolate=not args.in_process, end_to_end=end_to_end,
         progress=lambda message: print(f"[{time.perf_counter() - started:7.1f} s] {message}", file=sys.stderr, flush=True),
     )
     write_results(results, args.out, args.markdown)

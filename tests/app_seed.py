@@ -2,8 +2,13 @@
 
 The model is the classifier tests' tiny head over the packaged encoder (tests/hype_fixtures.py);
 the database holds three entities over twelve quarters, scored by that model,
-tagged by alias, with fundamentals, and analysed by the same pipeline the CLI runs. Nvidia's
-coverage grows louder in the last quarters while its revenue growth slows, so it is flagged.
+tagged by alias, with fundamentals, and analysed by the same pipeline the CLI runs. Two
+divergences are planted, each with enough stories a quarter for the method to trust them:
+Nvidia's coverage grows louder in 2024 while its revenue growth stalls, and Solana's coverage
+(six to twelve stories every quarter) turns exuberant in the second half of 2024 while the
+growth of its total value locked slows, so both are flagged. Solana also has a one-quarter burst
+of hype in 2023 Q3 while its TVL grows as usual: a single period, so the default rule (two
+periods in a row) does not flag it, but a looser rule does.
 """
 
 from __future__ import annotations
@@ -16,10 +21,20 @@ from pathlib import Path
 from typing import Any
 
 ENTITIES = [
-    {"id": "nvidia", "name": "Nvidia", "kind": "company", "aliases": ["Nvidia"], "tickers": ["NVDA"]},
+    {
+        "id": "nvidia",
+        "name": "Nvidia",
+        "kind": "company",
+        "aliases": ["Nvidia"],
+        "tickers": ["NVDA"],
+    },
     {"id": "solana", "name": "Solana", "kind": "token", "aliases": ["Solana"], "tickers": ["SOL"]},
-    {"id": "ai-datacenters", "name": "AI data centers", "kind": "theme",
-     "aliases": ["AI data center", "AI data centers"]},
+    {
+        "id": "ai-datacenters",
+        "name": "AI data centers",
+        "kind": "theme",
+        "aliases": ["AI data center", "AI data centers"],
+    },
 ]
 SOURCES = ["Daily Wire Desk", "Tech Ledger", "Chain Street", "Market Notes"]
 HYPE = [
@@ -58,24 +73,38 @@ QUARTERS = [date(2022 + i // 4, 1 + 3 * (i % 4), 1) for i in range(12)]
 def app_model_dir(tiny_model_dir: Path, out_dir: Path) -> Path:
     """A copy of the classifier tests' tiny model with test metrics beside it (the Model page reads them)."""
     shutil.copytree(tiny_model_dir, out_dir)
-    (out_dir / "metrics.json").write_text(json.dumps({
-        "summary": {"macro_f1": 0.5, "auroc": 0.5, "ece": 0.1},
-        "labels": {label: {"macro_f1": 0.5, "auroc": 0.5, "ece": 0.1} for label in ("hype", "growth", "evidence")},
-    }))
+    (out_dir / "metrics.json").write_text(
+        json.dumps(
+            {
+                "summary": {"macro_f1": 0.5, "auroc": 0.5, "ece": 0.1},
+                "labels": {
+                    label: {"macro_f1": 0.5, "auroc": 0.5, "ece": 0.1}
+                    for label in ("hype", "growth", "evidence")
+                },
+            }
+        )
+    )
     return out_dir
 
 
 def _quarter_day(quarter: date, index: int) -> str:
-    return date(quarter.year, quarter.month + index % 3, 1 + (index * 7) % 27).isoformat() + "T09:00:00+00:00"
+    return (
+        date(quarter.year, quarter.month + index % 3, 1 + (index * 7) % 27).isoformat()
+        + "T09:00:00+00:00"
+    )
 
 
 def _documents() -> list[dict[str, Any]]:
     """Every seeded document: entity stories whose tone and volume follow a plan, plus background."""
     rng = random.Random(7)
     plan = {
-        # entity: per-quarter (documents, share of hype sentences)
+        # entity: per-quarter (documents, share of hype sentences). Reliable periods need at
+        # least MIN_RELIABLE_STORIES (5) stories; Nvidia's quiet years have fewer (unreliable,
+        # never flagged), Solana's never do.
         "nvidia": [(3, 0.1)] * 8 + [(5, 0.5), (8, 0.7), (10, 0.8), (12, 0.9)],
-        "solana": [(3, 0.3), (4, 0.3), (3, 0.2), (4, 0.3)] * 3,
+        # Solana: a one-quarter burst in 2023 Q3, then exuberance from 2024 Q3.
+        "solana": [(6, 0.2), (7, 0.2)] * 3
+        + [(10, 0.9), (7, 0.2), (7, 0.2), (8, 0.3), (11, 0.8), (12, 0.9)],
         "ai-datacenters": [(2, 0.2)] * 6 + [(3, 0.3)] * 6,
     }
     names = {e["id"]: e["name"] for e in ENTITIES}
@@ -86,50 +115,93 @@ def _documents() -> list[dict[str, Any]]:
             for i in range(count):
                 sentences = []
                 for _ in range(5):
-                    pool = HYPE if rng.random() < hype_share else rng.choice([GROWTH, EVIDENCE, NEUTRAL])
+                    pool = (
+                        HYPE
+                        if rng.random() < hype_share
+                        else rng.choice([GROWTH, EVIDENCE, NEUTRAL])
+                    )
                     sentences.append(rng.choice(pool).format(name=name))
                 title = f"{name}: {'the hype builds' if hype_share > 0.5 else 'quarterly update'} ({q}-{i})"
-                documents.append({
-                    "title": title, "text": " ".join(dict.fromkeys(sentences)) + f" Report {q}-{i}.",
-                    "published_at": _quarter_day(QUARTERS[q], i),
-                    "source": SOURCES[(q + i) % len(SOURCES)],
-                    "url": f"https://news.example.com/{entity}/{q}/{i}",
-                    "language": "en", "kind": "news",
-                })
+                documents.append(
+                    {
+                        "title": title,
+                        "text": " ".join(dict.fromkeys(sentences)) + f" Report {q}-{i}.",
+                        "published_at": _quarter_day(QUARTERS[q], i),
+                        "source": SOURCES[(q + i) % len(SOURCES)],
+                        "url": f"https://news.example.com/{entity}/{q}/{i}",
+                        "language": "en",
+                        "kind": "news",
+                    }
+                )
     for q in range(len(QUARTERS)):
         for i in range(2):
-            documents.append({
-                "title": f"Markets wrap {q}-{i}", "text": f"{rng.choice(BACKGROUND)} Wrap {q}-{i}.",
-                "published_at": _quarter_day(QUARTERS[q], i + 1), "source": SOURCES[i],
-                "url": f"https://news.example.com/wrap/{q}/{i}", "language": "en", "kind": "news",
-            })
-    documents.append({
-        "title": HOSTILE_TITLE, "text": f"{HOSTILE_SENTENCE} Nvidia revenue rose 5% in the quarter.",
-        "author": HOSTILE_AUTHOR,
-        "published_at": _quarter_day(QUARTERS[-1], 5), "source": SOURCES[0],
-        "url": "https://news.example.com/nvidia/hostile", "language": "en", "kind": "news",
-    })
-    documents.append({
-        "title": "Solana whitepaper", "kind": "whitepaper", "language": "en",
-        "text": "Solana processes transactions with proof of history. Validators stake SOL tokens.",
-        "published_at": _quarter_day(QUARTERS[3], 0), "source": "Chain Street",
-        "url": "https://docs.example.com/solana.pdf",
-    })
+            documents.append(
+                {
+                    "title": f"Markets wrap {q}-{i}",
+                    "text": f"{rng.choice(BACKGROUND)} Wrap {q}-{i}.",
+                    "published_at": _quarter_day(QUARTERS[q], i + 1),
+                    "source": SOURCES[i],
+                    "url": f"https://news.example.com/wrap/{q}/{i}",
+                    "language": "en",
+                    "kind": "news",
+                }
+            )
+    documents.append(
+        {
+            "title": HOSTILE_TITLE,
+            "text": f"{HOSTILE_SENTENCE} Nvidia revenue rose 5% in the quarter.",
+            "author": HOSTILE_AUTHOR,
+            "published_at": _quarter_day(QUARTERS[-1], 5),
+            "source": SOURCES[0],
+            "url": "https://news.example.com/nvidia/hostile",
+            "language": "en",
+            "kind": "news",
+        }
+    )
+    documents.append(
+        {
+            "title": "Solana whitepaper",
+            "kind": "whitepaper",
+            "language": "en",
+            "text": "Solana processes transactions with proof of history. Validators stake SOL tokens.",
+            "published_at": _quarter_day(QUARTERS[3], 0),
+            "source": "Chain Street",
+            "url": "https://docs.example.com/solana.pdf",
+        }
+    )
     return documents
 
 
 def _fundamentals() -> list[dict[str, Any]]:
     rows = []
-    # Revenue grows fast, then stalls in the last four quarters while the coverage heats up.
+    # Nvidia's revenue grows fast, then stalls in the last four quarters while the coverage heats
+    # up. Solana's TVL grows steadily (about 38-40% a year), then slows to 28% and 23% a year in
+    # 2024 Q3-Q4, when its coverage heats up.
     revenue = [6.0, 6.7, 7.5, 8.4, 9.4, 10.5, 11.8, 13.2, 13.3, 13.1, 13.0, 12.8]
-    tvl = [9.0, 7.5, 6.0, 5.0, 5.5, 6.5, 7.0, 8.0, 9.5, 10.0, 10.5, 11.0]
+    tvl = [4.0, 4.3, 4.7, 5.0, 5.5, 6.0, 6.5, 7.0, 7.6, 7.9, 8.3, 8.6]
     for quarter, rev, locked in zip(QUARTERS, revenue, tvl):
         month = quarter.month + 2
         end = date(quarter.year, month, 30 if month in (6, 9) else 31).isoformat()
-        rows.append({"entity_id": "nvidia", "metric": "revenue", "date": end, "value": rev * 1e9,
-                     "unit": "USD", "source": "csv"})
-        rows.append({"entity_id": "solana", "metric": "tvl", "date": end, "value": locked * 1e9,
-                     "unit": "USD", "source": "csv"})
+        rows.append(
+            {
+                "entity_id": "nvidia",
+                "metric": "revenue",
+                "date": end,
+                "value": rev * 1e9,
+                "unit": "USD",
+                "source": "csv",
+            }
+        )
+        rows.append(
+            {
+                "entity_id": "solana",
+                "metric": "tvl",
+                "date": end,
+                "value": locked * 1e9,
+                "unit": "USD",
+                "source": "csv",
+            }
+        )
     return rows
 
 
@@ -147,23 +219,39 @@ def seed_database(path: Path, model_dir: Path) -> dict[str, Any]:
         ids = []
         for doc in documents:
             record = DocumentRecord(
-                text=doc["text"], title=doc["title"], url=doc["url"], canonical_url=doc["url"],
-                published_at=doc["published_at"], language=doc["language"], kind=doc["kind"],
-                source=doc["source"], author=doc.get("author"),
+                text=doc["text"],
+                title=doc["title"],
+                url=doc["url"],
+                canonical_url=doc["url"],
+                published_at=doc["published_at"],
+                language=doc["language"],
+                kind=doc["kind"],
+                source=doc["source"],
+                author=doc.get("author"),
             )
             ids.append(store.upsert_document(record).document_id)
         results = scorer.score_documents([d["text"] for d in documents])
         for document_id, result in zip(ids, results):
             store.save_document_scores(
-                document_id, model_id=scorer.model_id, model_version=scorer.model_version,
-                document_scores=result, sentences=[s["text"] for s in result["sentences"]],
-                sentence_scores=[{k: s[k] for k in ("hype", "growth", "evidence")} for s in result["sentences"]],
+                document_id,
+                model_id=scorer.model_id,
+                model_version=scorer.model_version,
+                document_scores=result,
+                sentences=[s["text"] for s in result["sentences"]],
+                sentence_scores=[
+                    {k: s[k] for k in ("hype", "growth", "evidence")} for s in result["sentences"]
+                ],
             )
         tag_entities(store)
         store.add_fundamentals(_fundamentals())
         compute_divergence(store, freq="quarter")
         flagged = store.query("SELECT entity_id, metric, start_period, end_period FROM flags")
-    return {"path": path, "model_version": scorer.model_version, "documents": len(documents), "flags": flagged}
+    return {
+        "path": path,
+        "model_version": scorer.model_version,
+        "documents": len(documents),
+        "flags": flagged,
+    }
 
 
 _BUILT: dict[str, dict[str, Any]] = {}
@@ -184,20 +272,38 @@ def seeded(tmp_path_factory: Any, tiny_model_dir: Path) -> dict[str, Any]:
 
 # Claims with horizons in the past, checked against the seeded fundamentals: Nvidia's revenue
 # grew about 57% over 2023 (trailing-year totals) and 16% over 2024; Solana's TVL went from 5.0
-# to 8.0 (billion) over 2023 and from 5.5 at the end of 2023 Q1 to 11.0 at the end of 2024.
+# to 7.0 (billion) over 2023 and from 5.5 at the end of 2023 Q1 to 8.6 at the end of 2024.
 CLAIM_DOCUMENTS = [
-    ("2023-01-15T09:00:00+00:00", "Nvidia sets a goal for 2023",
-     "Nvidia expects its revenue to grow 30% by the end of 2023, the company said."),
-    ("2024-01-20T09:00:00+00:00", "Nvidia's bold forecast",
-     "Nvidia will double its revenue by the end of 2024, one analyst predicts."),
-    ("2023-01-10T09:00:00+00:00", "Solana's locked value",
-     "Solana's total value locked will triple by the end of 2023, its backers say."),
-    ("2023-06-15T09:00:00+00:00", "Solana keeps growing",
-     "Solana's total value locked could rise 50% by the end of 2024, a fund manager says."),
-    ("2023-02-20T09:00:00+00:00", "AI data centers and power",
-     "AI data centers will double their electricity use by the end of 2024, planners say."),
-    ("2024-11-20T09:00:00+00:00", "<b>Nvidia</b> to the moon",
-     "Nvidia <script>alert('claim')</script> revenue will triple by 2030, a promoter claims."),
+    (
+        "2023-01-15T09:00:00+00:00",
+        "Nvidia sets a goal for 2023",
+        "Nvidia expects its revenue to grow 30% by the end of 2023, the company said.",
+    ),
+    (
+        "2024-01-20T09:00:00+00:00",
+        "Nvidia's bold forecast",
+        "Nvidia will double its revenue by the end of 2024, one analyst predicts.",
+    ),
+    (
+        "2023-01-10T09:00:00+00:00",
+        "Solana's locked value",
+        "Solana's total value locked will triple by the end of 2023, its backers say.",
+    ),
+    (
+        "2023-06-15T09:00:00+00:00",
+        "Solana keeps growing",
+        "Solana's total value locked could rise 50% by the end of 2024, a fund manager says.",
+    ),
+    (
+        "2023-02-20T09:00:00+00:00",
+        "AI data centers and power",
+        "AI data centers will double their electricity use by the end of 2024, planners say.",
+    ),
+    (
+        "2024-11-20T09:00:00+00:00",
+        "<b>Nvidia</b> to the moon",
+        "Nvidia <script>alert('claim')</script> revenue will triple by 2030, a promoter claims.",
+    ),
 ]
 CLAIMS_CHECKED_ON = "2025-06-30"
 HOSTILE_CLAIM_MARKUP = "<script>alert('claim')</script>"
@@ -220,17 +326,37 @@ def seed_claims(source: Path, path: Path, model_dir: Path) -> dict[str, Any]:
         ids = []
         for number, (published, title, text) in enumerate(CLAIM_DOCUMENTS):
             url = f"https://news.example.com/claims/{number}"
-            record = DocumentRecord(text=text, title=title, url=url, canonical_url=url, published_at=published,
-                                    language="en", kind="news", source=SOURCES[number % len(SOURCES)])
+            record = DocumentRecord(
+                text=text,
+                title=title,
+                url=url,
+                canonical_url=url,
+                published_at=published,
+                language="en",
+                kind="news",
+                source=SOURCES[number % len(SOURCES)],
+            )
             ids.append(store.upsert_document(record).document_id)
-        for document_id, result in zip(ids, scorer.score_documents([text for _, _, text in CLAIM_DOCUMENTS])):
+        for document_id, result in zip(
+            ids, scorer.score_documents([text for _, _, text in CLAIM_DOCUMENTS])
+        ):
             store.save_document_scores(
-                document_id, model_id=scorer.model_id, model_version=scorer.model_version,
-                document_scores=result, sentences=[s["text"] for s in result["sentences"]],
-                sentence_scores=[{k: s[k] for k in ("hype", "growth", "evidence")} for s in result["sentences"]],
+                document_id,
+                model_id=scorer.model_id,
+                model_version=scorer.model_version,
+                document_scores=result,
+                sentences=[s["text"] for s in result["sentences"]],
+                sentence_scores=[
+                    {k: s[k] for k in ("hype", "growth", "evidence")} for s in result["sentences"]
+                ],
             )
         tag_entities(store)
         compute_divergence(store, freq="quarter")
         extracted = extract_store(store, growth_threshold=0.0, document_ids=ids)
         statuses = check_store(store, as_of=CLAIMS_CHECKED_ON)
-    return {"path": path, "document_ids": ids, "extracted": extracted.as_dict(), "statuses": statuses}
+    return {
+        "path": path,
+        "document_ids": ids,
+        "extracted": extracted.as_dict(),
+        "statuses": statuses,
+    }

@@ -60,6 +60,39 @@ def _watch(store: Store, url: str, **options: Any) -> int:
     return add_watch(store, channel="webhook", target=url, **options)["id"]
 
 
+def test_the_seed_plants_two_reliable_divergences_with_a_clear_margin(flagged: Store) -> None:
+    """The two flags the tests below rely on are planted, not noise: every flagged period has
+    enough stories to be reliable and a divergence band whose lower bound clears the threshold
+    by half a point at least; Solana's one-quarter burst is above it but alone."""
+    from analyzer.analysis.heat import MIN_RELIABLE_STORIES
+
+    version = flagged.latest_model_version()
+    flags = flagged.stored_flags("quarter", version)
+    heat = flagged.stored_heat("quarter", version).set_index(["entity", "period"])
+    divergence = flagged.stored_divergence("quarter", version)
+    assert sorted(zip(flags["entity"], flags["metric"])) == [
+        ("nvidia", "revenue"),
+        ("solana", "tvl"),
+    ]
+    for flag in flags.to_dict("records"):
+        rows = divergence[
+            (divergence["entity"] == flag["entity"])
+            & (divergence["metric"] == flag["metric"])
+            & (divergence["period"] >= flag["start"])
+            & (divergence["period"] <= flag["end"])
+        ]
+        assert len(rows) == flag["periods"] >= flag["min_periods"]
+        assert rows["reliable"].astype(bool).all()
+        stories = [heat.loc[(flag["entity"], period), "stories"] for period in rows["period"]]
+        assert min(stories) >= MIN_RELIABLE_STORIES
+        assert (rows["divergence_low"] - flag["threshold"]).min() >= 0.5
+    solana = divergence[(divergence["entity"] == "solana") & (divergence["metric"] == "tvl")]
+    flagged_periods = solana["flagged"].astype(bool)
+    threshold = float(flags["threshold"].iloc[0])
+    burst = solana[~flagged_periods & (solana["divergence_low"] > threshold)]
+    assert len(burst) == 1 and burst["reliable"].astype(bool).all()
+
+
 # --------------------------------------------------------------------------- webhook
 
 
@@ -73,7 +106,9 @@ def test_webhook_alerts_are_signed_complete_and_sent_once(
     received = server.at(url)
     assert len(received) == 2
     app_summaries = set(
-        overview_reads.latest_flags(flagged.path, "quarter", flagged.latest_model_version())["summary"]
+        overview_reads.latest_flags(flagged.path, "quarter", flagged.latest_model_version())[
+            "summary"
+        ]
     )
     for request in received:
         assert verify_signature(request.body, "s3cret", request.headers["x-analyzer-signature"])

@@ -26,10 +26,10 @@ from analyzer.analysis.periods import (
 )
 from analyzer.errors import InputError
 
-DEFAULT_THRESHOLD = 1.0
+DEFAULT_THRESHOLD = 0.75
 
 
-DEFAULT_MIN_PERIODS = 2
+DEFAULT_MIN_PERIODS = 1
 
 
 @dataclass

@@ -73,11 +73,11 @@ def register(app: typer.Typer) -> None:
         freq: Annotated[Frequency, typer.Option("--freq", help="Period length.")] = Frequency.quarter,
         threshold: Annotated[
             float | None,
-            typer.Option("--threshold", help="Flag when divergence exceeds this (default 1.0)."),
+            typer.Option("--threshold", help="Flag when the divergence band's lower bound exceeds this (default 0.75, chosen by simulation; see docs/METHOD.md)."),
         ] = None,
         min_periods: Annotated[
             int | None,
-            typer.Option("--min-periods", min=1, help="...for at least this many periods (default 2)."),
+            typer.Option("--min-periods", min=1, help="...for at least this many consecutive reliable periods (default 1)."),
         ] = None,
         output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
         model_version: Annotated[

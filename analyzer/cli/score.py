@@ -200,7 +200,7 @@ def _score_file_with_cache(
         try:
             summary = score_file_resumable(
                 scorer, input_file, output_file, sentences_path=sentences_file, id_field=id_field,
-                text_field=text_field, chunk_size=batch_size, max_sentences=max_sentences, resume=resume,
+                text_field=text_field, max_sentences=max_sentences, resume=resume,
                 checkpoint_records=checkpoint_every, progress=progress, on_problem=warn, on_resume=note,
                 cache=cache,
             )

@@ -12,6 +12,14 @@ Paths (all end in the same head and temperatures, so their probabilities are com
 ``reference``              ``HypeScorer.probabilities`` in plain fp32 torch: the yardstick for
                            agreement (it is timed too)
 
+End to end. With ``end_to_end`` the same sentences also go through ``analyzer score --input
+FILE.jsonl --output OUT.jsonl`` (one record per sentence, a fresh process each time: reading,
+splitting, segment kinds, language routing, the sentence cache, the model and writing). Each
+round runs it once on a one-record file and once on the full file; the marginal throughput is
+``(n - 1) / (median full - median one-record)``, so interpreter start-up and model loading
+cancel out. Several checkouts of the project (e.g. the previous commit) can be timed in the same
+rounds, which is the only fair before/after on a shared machine.
+
 Method. The ONNX exports are built first (or found in the cache). Each path then runs in its
 own worker process, started one after another (so load times are not inflated by each other),
 which loads the model, prepares the path and warms up on a few sentences. Then the parent runs ``repeats`` rounds; in each round
@@ -369,6 +377,35 @@ def _prepare_exports(model: str | os.PathLike[str] | None, device: str) -> None:
         raise ModelError(f"could not export the ONNX files: {done.stderr.strip()[-2000:]}")
 
 
+def _write_records(path: Path, texts: Sequence[str]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for index, text in enumerate(texts):
+            handle.write(json.dumps({"id": index, "text": text}, ensure_ascii=False) + "\n")
+
+
+def cli_seconds(
+    checkout: str | os.PathLike[str], input_file: Path, output_file: Path, *,
+    model: str | os.PathLike[str] | None, device: str,
+) -> float:
+    """Wall time of ``analyzer score --input`` run from ``checkout`` (a fresh process)."""
+    checkout = Path(checkout).resolve()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(checkout)}
+    command = [sys.executable, "-m", "analyzer", "score", "--input", str(input_file), "--output", str(output_file),
+               "--device", device, "--no-resume", "--json"]
+    if not model:  # every checkout scores with this project's model, so only the code differs
+        from analyzer.scoring.scorer import DEFAULT_MODEL_DIR, MODEL_ENV_VAR
+
+        model = os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL_DIR
+    command += ["--model", str(Path(model).resolve())]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise ModelError(f"analyzer score from {checkout} failed: {done.stderr.strip()[-2000:]}")
+    output_file.unlink(missing_ok=True)
+    return seconds
+
+
 def machine_info() -> dict[str, Any]:
     import numpy
     import onnxruntime
@@ -409,11 +446,14 @@ def run_benchmark(
     source: str | None = None,
     isolate: bool = True,
     progress: ProgressCallback | None = None,
+    end_to_end: dict[str, str | os.PathLike[str]] | None = None,
 ) -> dict[str, Any]:
     """Run every path on ``sentences`` (see the module docstring for the method); returns the results.
 
     ``isolate=False`` runs every path in this process over one loaded model (much quicker to
     start; peak RSS is then only reported as each path's growth of the process peak).
+    ``end_to_end``: label -> project checkout whose ``analyzer score --input`` is timed in the
+    same rounds (marginal throughput, see the module docstring).
     """
     import numpy as np
 
@@ -449,6 +489,10 @@ def run_benchmark(
         work_dir = Path(work)
         sentences_file = work_dir / "sentences.json"
         sentences_file.write_text(json.dumps(texts), encoding="utf-8")
+        records_full, records_one = work_dir / "records.jsonl", work_dir / "one-record.jsonl"
+        _write_records(records_full, texts)
+        _write_records(records_one, texts[:1])
+        e2e: dict[str, dict[str, list[float]]] = {label: {"one": [], "full": []} for label in (end_to_end or {})}
         workers: dict[str, Any] = {}
         shared = None if isolate else load_scorer(model, device)
         if isolate and any(name in ("default", "onnx", "onnx-int8") for name in names):
@@ -475,6 +519,15 @@ def run_benchmark(
                 for name in names[shift:] + names[:shift]:
                     say(f"round {round_number + 1}/{repeats}: {name}")
                     results["paths"][name]["seconds"].append(round(workers[name].ask("run")["seconds"], 4))
+                labels = list(e2e)
+                shift = round_number % len(labels) if labels else 0
+                for label in labels[shift:] + labels[:shift]:
+                    assert end_to_end is not None
+                    for size, file in (("one", records_one), ("full", records_full)):
+                        say(f"round {round_number + 1}/{repeats}: analyzer score --input ({label}, {size})")
+                        seconds = cli_seconds(end_to_end[label], file, work_dir / "scored.jsonl", model=model,
+                                              device=device)
+                        e2e[label][size].append(round(seconds, 3))
             outputs = {}
             for name, worker in workers.items():
                 saved = worker.ask("result")
@@ -502,10 +555,24 @@ def run_benchmark(
         entry["max_abs_diff"] = float(difference.max())
         entry["mean_abs_diff"] = float(difference.mean())
         entry["label_agreement"] = float(((outputs[name] > 0.5) == (reference > 0.5)).mean())
+    if e2e:
+        results["end_to_end"] = {}
+        for label, times in e2e.items():
+            one, full = float(np.median(times["one"])), float(np.median(times["full"]))
+            marginal = full - one
+            results["end_to_end"][label] = {
+                "command": "analyzer score --input records.jsonl --output scored.jsonl --device "
+                           f"{device} --no-resume (one record per sentence)",
+                "checkout": str(Path(end_to_end[label]).resolve().name) if end_to_end else None,
+                "seconds_one_record": times["one"], "seconds_all_records": times["full"],
+                "median_marginal_seconds": round(marginal, 3),
+                "sentences_per_s": round((len(texts) - 1) / marginal, 1) if marginal > 0 else None,
+            }
     if "naive" in results["paths"]:
         base = results["paths"]["naive"]["sentences_per_s"]
-        for entry in results["paths"].values():
-            entry["speedup_vs_naive"] = round(entry["sentences_per_s"] / base, 2)
+        for entry in [*results["paths"].values(), *results.get("end_to_end", {}).values()]:
+            if entry.get("sentences_per_s"):
+                entry["speedup_vs_naive"] = round(entry["sentences_per_s"] / base, 2)
     return results
 
 
@@ -534,6 +601,24 @@ def markdown_table(results: dict[str, Any]) -> str:
             f"{_rss_cell(entry)} | {entry['max_abs_diff']:.4f} | "
             f"{100 * entry['label_agreement']:.2f}% |"
         )
+    if results.get("end_to_end"):
+        lines += [
+            "",
+            "End to end, `analyzer score --input` (one record per sentence; marginal throughput = "
+            "(n - 1) / (median time for all records - median time for one record), so start-up cancels out):",
+            "",
+            "| checkout | sentences/s | x naive | median s, all records | median s, one record |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        import statistics
+
+        for label, entry in results["end_to_end"].items():
+            rate = entry.get("sentences_per_s")
+            lines.append(
+                f"| {label} | {rate or float('nan'):.0f} | {entry.get('speedup_vs_naive', float('nan')):.2f} | "
+                f"{statistics.median(entry['seconds_all_records']):.1f} | "
+                f"{statistics.median(entry['seconds_one_record']):.1f} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -39,7 +39,12 @@ if TYPE_CHECKING:  # pragma: no cover
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 OUTPUT_COLUMNS = ("id", "hype", "growth", "evidence", "language", "n_sentences", "unscored")
 SENTENCE_COLUMNS = ("id", "sentence_index", "text", "kind", "hype", "growth", "evidence")
-DEFAULT_CHUNK_SIZE = 64
+# Records scored together: all their sentences go to the model in one call, sorted by length,
+# so padding is small and the inference streams rarely wait at a chunk's end. 64 records of one
+# sentence each cost about 20% more model time than 512 (benchmarks/results/scoring.md).
+DEFAULT_CHUNK_SIZE = 512
+# ... and at most this much text, so a chunk of long documents stays small in memory.
+CHUNK_CHARS = 2_000_000
 PARQUET_READ_ROWS = 1024
 # CSV cells can hold whole articles; the csv module's default limit is 128 KiB.
 CSV_FIELD_LIMIT = 256 * 1024 * 1024
@@ -680,7 +685,8 @@ def score_file_resumable(
     # a half-recorded chunk (the last checkpoint stays valid instead).
     recording = False
     try:
-        for chunk, skipped, end in _chunks(records, chunk_size):
+        # A checkpoint can only fall between chunks, so a chunk never spans more than one interval.
+        for chunk, skipped, end in _chunks(records, min(chunk_size, checkpoint_records)):
             scored = list(score_records(scorer, chunk, chunk_size=len(chunk) or 1,
                                         with_sentences=sentences_target is not None, max_sentences=max_sentences,
                                         cache=cache, counter=counter))
@@ -729,19 +735,22 @@ def score_file_resumable(
 def _chunks(
     records: Iterable[InputRecord | RecordProblem], size: int
 ) -> Iterator[tuple[list[InputRecord], list[RecordProblem], dict[str, int]]]:
-    """Chunks of ``size`` records with the problems met among them and the input position after them."""
+    """Chunks of ``size`` records (or :data:`CHUNK_CHARS` of text) with the problems met among
+    them and the input position after them."""
     chunk: list[InputRecord] = []
     problems: list[RecordProblem] = []
     end: dict[str, int] | None = None
+    characters = 0
     for item in records:
         end = {"offset": item.end, "position": item.position}
         if isinstance(item, RecordProblem):
             problems.append(item)
             continue
         chunk.append(item)
-        if len(chunk) >= size:
+        characters += len(item.text) if isinstance(item.text, str) else 0
+        if len(chunk) >= size or characters >= CHUNK_CHARS:
             yield chunk, problems, end
-            chunk, problems, end = [], [], None
+            chunk, problems, end, characters = [], [], None, 0
     if end is not None:
         yield chunk, problems, end
 

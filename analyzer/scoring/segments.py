@@ -28,10 +28,12 @@ Kinds (the rule for each, first match wins; docs/METHOD.md, "What counts as pros
                 Japanese) and without final punctuation
 ``prose``       everything else
 
-Two document-level rules follow: a document with no prose at all is read as what it is, a
-headline or a one-line record ("Shell to Lay Off Another 2200 Staff", "All rights reserved."),
-so every segment with words becomes prose (numbers, formulas and addresses stay out); and the aggregates count identical prose segments once (a page that carries its body
-twice is not twice as hyped).
+Document-level rules follow. A document's opening line without final punctuation (up to 20
+words) is its title, and a short line of capitalised words right under it its byline. A
+document with no prose at all is read as what it is, a headline or a one-line record ("Shell
+to Lay Off Another 2200 Staff", "All rights reserved."), so every segment with words becomes
+prose (numbers, formulas and addresses stay out). And the aggregates count identical prose
+segments once (a page that carries its body twice is not twice as hyped).
 
 The rules read the text only, so they apply to stored documents, records and PDFs alike. A
 hint (the HTML tag a segment came from, as the real-text pool has) can sharpen them: ``title``
@@ -77,7 +79,9 @@ PROSE_KINDS = frozenset({"prose", "headline"})
 NON_PROSE_KINDS = frozenset(SEGMENT_KINDS) - PROSE_KINDS
 # Kinds a document made of nothing else is read as: a headline, or a one-line record.
 # Everything with words: only bare numbers, formulas and addresses have nothing to read.
-SOFT_KINDS = frozenset({"heading", "label", "byline", "caption", "table-cell", "reference", "boilerplate"})
+SOFT_KINDS = frozenset(
+    {"heading", "label", "byline", "caption", "table-cell", "reference", "boilerplate"}
+)
 
 # Furniture phrases: anywhere in a segment of at most 14 words.
 _BOILERPLATE_RE = re.compile(
@@ -255,10 +259,13 @@ def segment_kinds(segments: Sequence[str]) -> list[str]:
     """Kinds of a document's segments, in order, with the document-level rules applied.
 
     A short line of capitalised words right under a document's opening heading is its byline
-    ("Satoshi Nakamoto" under the title). A document with no prose is read as a headline or a
+    ("Satoshi Nakamoto" under the title); an opening line of up to 20 words without final
+    punctuation is the title even when it is too long for the heading rule. A document with no prose is read as a headline or a
     one-line record: its segments with words (:data:`SOFT_KINDS`) become prose.
     """
     kinds = [segment_kind(s) for s in segments]
+    if len(kinds) >= 2 and kinds[0] == PROSE and _is_title(segments[0]):
+        kinds[0] = "heading"  # a long title, often run together with its version and author
     if len(kinds) >= 2 and kinds[0] == "heading":
         for index in range(1, min(3, len(kinds))):
             if kinds[index] == "heading" and _looks_like_name(segments[index]):
@@ -268,6 +275,12 @@ def segment_kinds(segments: Sequence[str]) -> list[str]:
     if PROSE not in kinds and any(kind in SOFT_KINDS for kind in kinds):
         kinds = [PROSE if kind in SOFT_KINDS else kind for kind in kinds]
     return kinds
+
+
+def _is_title(text: str) -> bool:
+    """A document's opening line without final punctuation, up to 20 words."""
+    text = text.strip()
+    return bool(text) and len(text.split()) <= 20 and text[-1] not in _TERMINAL
 
 
 def _looks_like_name(text: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from analyzer.analysis.flags import DEFAULT_THRESHOLD
 from analyzer.analysis.periods import next_period_start
 
 HEAT_COLOR = "#d62728"
@@ -201,7 +202,7 @@ def fig_sparkline(
 
 
 def fig_divergence_bars(
-    frame: pd.DataFrame, threshold: float = 1.0, *, metric: str | None = None, title: str | None = None
+    frame: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD, *, metric: str | None = None, title: str | None = None
 ) -> go.Figure:
     """Divergence index per period with its band as error bars; flagged periods in red, periods
     with too few stories (unreliable, never flagged) hatched grey, the threshold as a dashed line."""
