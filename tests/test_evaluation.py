@@ -480,5 +480,10 @@ def test_targets_check_each_set_and_japanese_from_both_sources() -> None:
         met[("AUROC", "real-ja", "hype")] is None and met[("AUROC", "real-ja", "evidence")] is True
     )
     assert met[("AUROC", "written (ja)", "growth")] is False
+    # An AUROC over a single positive is reported but not counted.
+    real_ja["labels"]["evidence"]["support_positive"] = 1
+    rows = check_targets({"real-ja": real_ja})
+    single = next(r for r in rows if r["set"] == "real-ja" and r["label"] == "evidence")
+    assert single["met"] is None and single["value"] == 0.93 and "1 positive" in single["note"]
     # Without any set, nothing is claimed as met.
     assert all(r["met"] is None for r in check_targets({}))
