@@ -15,7 +15,12 @@ from analyzer.errors import InputError
 from analyzer.scoring.encoder import SentenceEncoder, load_base_encoder
 from analyzer.scoring.scorer import HypeScorer
 from analyzer.training.data import read_labelled, resolve_training_data, training_languages
-from analyzer.training.train import TrainingOptions, train_scorer, train_to_directory
+from analyzer.training.train import (
+    TrainingOptions,
+    train_scorer,
+    train_to_directory,
+    validation_threshold,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -181,6 +186,26 @@ def test_train_to_directory_writes_model_metrics_and_card(tmp_path: Path) -> Non
     assert (model / "reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = json.loads((model / "config.json").read_text())
     assert config["training"]["data"]["train"] == "train.jsonl"
+    # Everything was chosen on validation; the test split was evaluated once, after training.
+    selection = config["training"]["selection"]
+    assert selection["epoch"].startswith("validation split") and selection["temperatures"].startswith("validation")
+    assert "once" in selection["test"] and "Selection: which split chose what" in card
+    assert selection["epoch"] in card
+    validation_metrics = config["training"]["validation_metrics"]
+    assert set(validation_metrics) == {"hype", "growth", "evidence"}
+    assert summary["validation_metrics"] == validation_metrics
+    assert list(metrics["sets"]) == ["test"] and metrics["sets"]["test"]["text_public"]
+
+
+def test_validation_threshold_maximises_validation_macro_f1() -> None:
+    y = np.array([0, 0, 0, 1, 1, 1])
+    # Any cut in (0.35, 0.6] separates the classes; 0.5 is the nearest to 0.5.
+    assert validation_threshold(y, np.array([0.1, 0.2, 0.35, 0.6, 0.8, 0.9])) == 0.5
+    # Only cuts in (0.15, 0.2] separate them: 0.2 is chosen.
+    assert validation_threshold(y, np.array([0.05, 0.1, 0.15, 0.2, 0.3, 0.4])) == 0.2
+    assert validation_threshold(np.zeros(4, dtype=int), np.array([0.1, 0.9, 0.3, 0.2])) == 0.5
+    with pytest.raises(InputError):
+        TrainingOptions(thresholds="test").resolved()
 
 
 @pytest.mark.slow

@@ -110,6 +110,14 @@ def register(app: typer.Typer) -> None:
                 help="A language seen in training is claimed only if its validation AUROC reaches this.",
             ),
         ] = 0.9,
+        thresholds: Annotated[
+            str,
+            typer.Option(
+                "--thresholds",
+                help="fixed (0.5 on the calibrated probability) or validation (per label, the "
+                "best validation macro F1).",
+            ),
+        ] = "fixed",
         device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
         zero_shot: Annotated[
             bool, typer.Option("--zero-shot/--no-zero-shot", help="Compute the zero-shot baseline.")
@@ -144,6 +152,7 @@ def register(app: typer.Typer) -> None:
             multilingual=multilingual,
             layers=layers,
             min_language_auroc=min_language_auroc,
+            thresholds=thresholds,
             cache_embeddings=embedding_cache,
             languages=[x.strip() for x in languages.split(",") if x.strip()] if languages else None,
         )
@@ -203,22 +212,87 @@ def register(app: typer.Typer) -> None:
     def evaluate(
         model: Annotated[Path, typer.Argument(help="Saved model directory.")],
         data: Annotated[
-            Path, typer.Argument(help="Labelled JSONL, or a split folder (its test.jsonl is used).")
-        ],
+            list[Path] | None,
+            typer.Argument(
+                help="More labelled JSONL files (or split folders) to report, each as its own set.",
+                show_default=False,
+            ),
+        ] = None,
         out: Annotated[
             Path,
             typer.Option(
-                "--out", help="Directory for metrics.json, report.md and reliability.png."
+                "--out",
+                help="Private folder for metrics.json, report.md and plots (holds real text: keep it "
+                "git-ignored, e.g. data/eval).",
             ),
-        ],
+        ] = Path("data/eval"),
+        sets: Annotated[
+            str,
+            typer.Option(
+                "--sets",
+                help="Standard test sets, comma-separated: written, real-en, real-ja; 'none' for "
+                "only the named files.",
+            ),
+        ] = "written,real-en,real-ja",
+        split: Annotated[
+            str,
+            typer.Option(
+                "--split",
+                help="test (report), or validation (to compare variants; no --update-card).",
+            ),
+        ] = "test",
+        sources: Annotated[
+            Path | None,
+            typer.Option(
+                "--sources",
+                help="Originals of the real English set (default: ../shared/realdata).",
+                show_default=False,
+            ),
+        ] = None,
+        real_corpus: Annotated[
+            Path | None,
+            typer.Option(
+                "--real-corpus",
+                help="Annotation folder of the real English set (default: corpora/hype-real).",
+                show_default=False,
+            ),
+        ] = None,
+        ja_corpus: Annotated[
+            Path | None,
+            typer.Option(
+                "--ja-corpus",
+                help="Annotation folder of the real Japanese set (default: corpora/hype-real-ja).",
+                show_default=False,
+            ),
+        ] = None,
+        ja_sources: Annotated[
+            Path | None,
+            typer.Option(
+                "--ja-sources",
+                help="Originals of the real Japanese set (default: ../shared/seed).",
+                show_default=False,
+            ),
+        ] = None,
         update_card: Annotated[
             bool,
             typer.Option(
                 "--update-card",
                 "--card",
-                help="Also write MODEL/README.md and MODEL/metrics.json from these results.",
+                help="Also write MODEL/README.md, metrics.json, report.md and plots (no real text: ids and hashes).",
             ),
         ] = False,
+        readme: Annotated[
+            Path | None,
+            typer.Option(
+                "--readme",
+                help="Rewrite this README's model-figures block from the results.",
+                show_default=False,
+            ),
+        ] = None,
+        worst: Annotated[
+            int,
+            typer.Option("--worst", min=0, help="False positives and negatives listed per label."),
+        ] = 10,
         zero_shot: Annotated[
             bool, typer.Option("--zero-shot/--no-zero-shot", help="Compute the zero-shot baseline.")
         ] = True,
@@ -228,27 +302,62 @@ def register(app: typer.Typer) -> None:
         ] = 64,
         as_json: JsonOption = False,
     ) -> None:
-        """Measure a model on held-out data: per-label P/R/F1, macro F1, AUROC, AP, ECE, zero-shot baseline."""
-        from analyzer.training.evaluation import evaluate_path
+        """Measure a model on each test set separately: per-label AUROC, F1/macro F1, ECE (10 bins), cue baselines
+        (digit, '!' or emoji, hype lexicon, zero-shot), a breakdown by source type and the worst errors."""
+        from rich.console import Console
 
-        metrics = evaluate_path(
+        from analyzer.training.evaluation import evaluate_model
+
+        console = Console(stderr=True)
+        names = (
+            []
+            if sets.strip().lower() == "none"
+            else [x.strip() for x in sets.split(",") if x.strip()]
+        )
+        metrics = evaluate_model(
             model,
-            data,
             out,
+            data=data or [],
+            sets=names,
+            split=split,
+            sources=sources,
+            real_corpus=real_corpus,
+            ja_corpus=ja_corpus,
+            ja_sources=ja_sources,
             update_card=update_card,
+            readme=readme,
             zero_shot=zero_shot,
+            n_worst=worst,
             device=device,
             batch_size=batch_size,
+            progress=lambda message: console.print(message, highlight=False),
         )
         if as_json:
-            print_json({k: metrics[k] for k in ("model", "data", "summary")})
+            print_json(
+                {k: metrics[k] for k in ("model", "split", "target_results", "skipped")}
+                | {
+                    "sets": {
+                        n: {k: m[k] for k in ("data", "summary", "best_cue")}
+                        for n, m in metrics["sets"].items()
+                    }
+                }
+            )
             return
         typer.echo(
             f"Wrote {out / 'metrics.json'} and {out / 'report.md'}"
             + (f"; updated {model / 'README.md'}" if update_card else "")
+            + (f" and {readme}" if readme else "")
             + "."
         )
-        _echo_summary(metrics["summary"], metrics)
+        for name, set_metrics in metrics["sets"].items():
+            typer.echo(f"{name} ({set_metrics['data']['sentences']} sentences):")
+            _echo_summary(set_metrics["summary"], set_metrics)
+        for name, reason in metrics["skipped"].items():
+            typer.echo(f"{name}: skipped, {reason}")
+        measured = [r for r in metrics["target_results"] if r["met"] is not None]
+        typer.echo(
+            f"Targets met: {sum(bool(r['met']) for r in measured)} of {len(measured)} measured."
+        )
 
 
 def _train_from_db(
@@ -300,9 +409,11 @@ def _echo_summary(summary: dict[str, Any] | None, metrics: dict[str, Any] | None
     if metrics is not None:
         for label, values in metrics["labels"].items():
             zero = (metrics.get("zero_shot") or {}).get(label) or {}
+            best = (metrics.get("best_cue") or {}).get(label) or {}
             typer.echo(
                 f"  {label:<9} macro F1 {values['macro_f1']:.3f}  AUROC {_num(values['auroc'])}  "
-                f"ECE {values['ece']:.3f}  (zero-shot AUROC {_num(zero.get('auroc'))})"
+                f"ECE {values['ece']:.3f}  (best cue {best.get('baseline') or 'n/a'} {_num(best.get('auroc'))}, "
+                f"zero-shot AUROC {_num(zero.get('auroc'))})"
             )
     typer.echo(
         f"Mean macro F1 {summary['macro_f1']:.3f}, AUROC {_num(summary['auroc'])}, ECE {summary['ece']:.3f}"

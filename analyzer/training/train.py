@@ -16,6 +16,14 @@ from the ``head`` solution. After every epoch the validation loss is measured an
 is kept. Finally one temperature per label is fitted on the validation split
 (:mod:`analyzer.scoring.calibration`). Runs are deterministic for a given seed: torch's generator is
 seeded and the data order comes from a seeded generator.
+
+**Everything is chosen on the validation split, never on test**: the epoch (lowest validation
+loss), the temperatures (validation NLL), the languages claimed (validation AUROC), and, with
+``thresholds="validation"``, each label's threshold (the calibrated-probability cut with the best
+validation macro F1; by default it stays at 0.5). The validation metrics are stored in the
+config (``training.validation_metrics``) so variants can be compared there; the test split is
+evaluated once, after training, and what chose what is recorded in ``training.selection``
+(shown on the model card).
 """
 
 from __future__ import annotations
@@ -81,6 +89,7 @@ class TrainingOptions:
     embed_batch_size: int = 64
     min_language_auroc: float = 0.9
     layers: str | list[int] | None = None  # pooled hidden states: None/"last", "all" or indices
+    thresholds: str = "fixed"  # fixed (0.5 on the calibrated probability) or validation
     # Keep frozen-encoder embeddings in the user cache (see analyzer.training.embeddings).
     cache_embeddings: bool = True
 
@@ -100,6 +109,8 @@ class TrainingOptions:
         out.patience = self.patience if self.patience is not None else DEFAULT_PATIENCE[self.method]
         if out.epochs < 1 or out.lr <= 0:
             raise InputError("epochs and learning rate must be positive")
+        if self.thresholds not in ("fixed", "validation"):
+            raise InputError(f"unknown threshold rule {self.thresholds!r}; use fixed or validation")
         return out
 
 
@@ -371,6 +382,73 @@ def _check_languages(
     return report
 
 
+def validation_threshold(y: Any, probs: Any) -> float:
+    """The calibrated-probability threshold with the best macro F1 on validation (ties: nearest 0.5).
+
+    Candidates are 0.05, 0.10, ... 0.95, so a threshold never sits on one sentence's score.
+    """
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(probs, dtype=np.float64)
+    if not 0 < y.sum() < len(y):
+        return 0.5
+    best = (-1.0, 0.0, 0.5)
+    for step in range(1, 20):
+        t = round(step * 0.05, 2)
+        score = float(
+            f1_score(y, (p >= t).astype(int), average="macro", labels=[0, 1], zero_division=0)
+        )
+        key = (score, -abs(t - 0.5), t)
+        if key > best:
+            best = key
+    return best[2]
+
+
+def _validation_metrics(y: Any, probs: Any, thresholds: Sequence[float]) -> dict[str, Any]:
+    """AUROC, macro F1 at the threshold and ECE per label on validation (for comparing variants)."""
+    from analyzer.training.evaluation import binary_metrics
+
+    out: dict[str, Any] = {}
+    for j, label in enumerate(LABELS):
+        m = binary_metrics(y[:, j], probs[:, j], thresholds[j])
+        out[label] = {
+            key: None if m[key] is None else round(float(m[key]), 4)
+            for key in ("auroc", "macro_f1", "ece")
+        }
+    return out
+
+
+def selection_note(
+    options: TrainingOptions, stages: dict[str, Any], languages_checked: bool
+) -> dict[str, str]:
+    """Which split chose what in one training run (shown on the model card)."""
+    last = stages.get(options.method) or stages["head"]
+    note = {
+        "epoch": (
+            f"validation split: the epoch with the lowest validation loss (epoch {last['best_epoch']} of "
+            f"{last['epochs_run']} run)"
+        ),
+        "temperatures": "validation split: one temperature per label minimising the validation NLL",
+        "thresholds": (
+            "validation split: per label, the calibrated-probability cut (0.05 steps) with the best validation macro F1"
+            if options.thresholds == "validation"
+            else "none: fixed at 0.5 on the calibrated probability"
+        ),
+        "variant": (
+            "the options given to `analyzer train`; compare variants on `training.validation_metrics` "
+            "(validation split) or `analyzer evaluate --split validation`, never on test"
+        ),
+        "test": "every test set is evaluated after training, once; nothing is chosen on it",
+    }
+    if languages_checked:
+        note["languages"] = (
+            f"validation split: a language is claimed when its validation AUROC reaches {options.min_language_auroc}"
+        )
+    return note
+
+
 def train_scorer(
     train_rows: Sequence[dict[str, Any]],
     validation_rows: Sequence[dict[str, Any]],
@@ -460,12 +538,18 @@ def train_scorer(
         val_logits = scorer.logits(val_texts)
     scaler = TemperatureScaler().fit(val_logits, y_val.numpy())
     scorer.set_temperatures(scaler.temperatures_.tolist())
+    val_probs = scaler.predict_proba(val_logits)
     language_check = None
     if options.languages is None and len(languages) > 1:
-        language_check = _check_languages(
-            scaler.predict_proba(val_logits), validation_rows, languages, options
-        )
+        language_check = _check_languages(val_probs, validation_rows, languages, options)
         scorer.config["languages"] = language_check["kept"]
+    y_val_np = y_val.numpy().astype(int)
+    if options.thresholds == "validation":
+        scorer.config["thresholds"] = {
+            label: validation_threshold(y_val_np[:, j], val_probs[:, j])
+            for j, label in enumerate(LABELS)
+        }
+    validation_metrics = _validation_metrics(y_val_np, val_probs, scorer.thresholds)
     scorer.invalidate_version()
     elapsed = time.perf_counter() - started
     settings = {
@@ -486,6 +570,8 @@ def train_scorer(
         "data_fingerprint": data_fingerprint(train_rows),
         "embed_seconds": round(embed_seconds, 2),
         "language_check": language_check,
+        "validation_metrics": validation_metrics,
+        "selection": selection_note(options, result, language_check is not None),
     }
     if progress:
         progress({"stage": "done", "train_seconds": elapsed, "temperatures": scorer.temperatures})
@@ -535,14 +621,27 @@ def train_dataset_to_directory(
         "train_seconds": scorer.config["training"]["train_seconds"],
         "temperatures": dict(zip(scorer.labels, scorer.temperatures)),
     }
+    summary["validation_metrics"] = scorer.config["training"]["validation_metrics"]
     if evaluate and dataset.test:
-        from analyzer.training.evaluation import evaluate_scorer, write_evaluation, write_model_card
+        from analyzer.training.evaluation import (
+            EvalSet,
+            evaluate_sets,
+            write_evaluation,
+            write_model_card,
+        )
 
         if progress:
             progress({"stage": "evaluate", "sentences": len(dataset.test)})
-        metrics = evaluate_scorer(
-            scorer, dataset.test, zero_shot=zero_shot, data_name=dataset.sources.get("test")
+        # The test split, evaluated once. Rows materialised from others' text (they carry a
+        # source_type or a sha256) keep their text out of the model directory.
+        real = any("source_type" in r or "sha256" in r for r in dataset.test)
+        test_set = EvalSet(
+            "test",
+            f"{dataset.sources.get('test', 'test split')} (the training data's test split)",
+            list(dataset.test),
+            text_public=not real,
         )
+        metrics = evaluate_sets(scorer, [test_set], zero_shot=zero_shot)
         write_evaluation(metrics, out)
         write_model_card(out, metrics, scorer.config)
         summary["metrics"] = metrics["summary"]
