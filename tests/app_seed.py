@@ -104,7 +104,7 @@ def _documents() -> list[dict[str, Any]]:
         "nvidia": [(3, 0.1)] * 8 + [(5, 0.5), (8, 0.7), (10, 0.8), (12, 0.9)],
         # Solana: a one-quarter burst in 2023 Q3, then exuberance from 2024 Q3.
         "solana": [(6, 0.2), (7, 0.2)] * 3
-        + [(10, 0.9), (7, 0.2), (7, 0.2), (8, 0.3), (11, 0.8), (12, 0.9)],
+        + [(12, 0.9), (7, 0.2), (7, 0.2), (8, 0.3), (11, 0.8), (12, 0.9)],
         "ai-datacenters": [(2, 0.2)] * 6 + [(3, 0.3)] * 6,
     }
     names = {e["id"]: e["name"] for e in ENTITIES}
