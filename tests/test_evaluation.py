@@ -452,3 +452,38 @@ def test_evaluate_command_reports_a_missing_model_cleanly(
 def test_card_update_refuses_the_validation_split(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         evaluate_model(MODEL_DIR, tmp_path, sets=["written"], split="validation", update_card=True)
+
+
+def test_targets_check_each_set_and_japanese_from_both_sources() -> None:
+    from analyzer.training.evaluation import check_targets
+
+    def fake(aurocs: dict[str, float | None], ece: float = 0.03) -> dict[str, object]:
+        return {
+            "labels": {label: {"auroc": aurocs[label], "ece": ece} for label in LABELS},
+            "best_cue": {label: {"margin": (aurocs[label] or 0) - 0.6} for label in LABELS},
+        }
+
+    written = fake({"hype": 0.98, "growth": 0.96, "evidence": 0.99})
+    written["by_language"] = {"ja": {"auroc": {"hype": 0.95, "growth": 0.85, "evidence": 0.97}}}
+    real = fake({"hype": 0.91, "growth": 0.92, "evidence": 0.80}, ece=0.07)
+    real_ja = fake({"hype": None, "growth": None, "evidence": 0.93})
+    rows = check_targets({"written": written, "real-en": real, "real-ja": real_ja})
+    met = {(r["target"], r["set"], r["label"]): r["met"] for r in rows}
+    assert met[("AUROC", "written", "growth")] is False  # 0.96 < 0.97
+    assert (
+        met[("AUROC", "real-en", "evidence")] is False and met[("AUROC", "real-en", "hype")] is True
+    )
+    assert met[("AUROC above best cue", "real-en", "hype")] is True  # 0.91 - 0.6
+    assert ("AUROC above best cue", "real-en", "evidence") not in met  # hype and growth only
+    assert met[("ECE", "real-en", "hype")] is False
+    assert (
+        met[("AUROC", "real-ja", "hype")] is None and met[("AUROC", "real-ja", "evidence")] is True
+    )
+    assert met[("AUROC", "written (ja)", "growth")] is False
+    # An AUROC over a single positive is reported but not counted.
+    real_ja["labels"]["evidence"]["support_positive"] = 1
+    rows = check_targets({"real-ja": real_ja})
+    single = next(r for r in rows if r["set"] == "real-ja" and r["label"] == "evidence")
+    assert single["met"] is None and single["value"] == 0.93 and "1 positive" in single["note"]
+    # Without any set, nothing is claimed as met.
+    assert all(r["met"] is None for r in check_targets({}))

@@ -63,6 +63,7 @@ from analyzer.scoring.scorer import LABELS, HypeScorer
 PROJECT = Path(__file__).resolve().parents[2]
 SHARED = PROJECT.parent / "shared"
 ECE_BINS = 10
+MIN_POSITIVES = 5  # an AUROC target counts only on a set with at least this many positives
 
 # Targets (issue: the classifier on real text). ``None`` where a set is not measured.
 TARGETS: dict[str, Any] = {
@@ -553,7 +554,7 @@ def real_set(
     if duplicates:
         result.notes.append(f"{duplicates} repeated sentences (duplicate_of) evaluated once")
     strata = [str(r.get("stratum") or "") for r in rows]
-    if strata and any(strata):
+    if "random" in strata:
         random_share = sum(s == "random" for s in strata)
         result.notes.append(
             f"{random_share} of {len(rows)} sentences come from the uniform random stratum; the rest "
@@ -769,18 +770,29 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         value: float | None,
         bound: float,
         at_least: bool,
+        positives: int | None = None,
     ) -> None:
         met = None if value is None else (value >= bound if at_least else value <= bound)
-        rows.append(
-            {
-                "target": target,
-                "set": set_name,
-                "label": label,
-                "value": value,
-                "required": (">= " if at_least else "<= ") + f"{bound}",
-                "met": met,
-            }
-        )
+        row = {
+            "target": target,
+            "set": set_name,
+            "label": label,
+            "value": value,
+            "required": (">= " if at_least else "<= ") + f"{bound}",
+            "met": met,
+        }
+        if positives is not None and positives < MIN_POSITIVES:
+            # A ranking of one or two positives says nothing: reported, not counted.
+            row["met"] = None
+            row["note"] = (
+                f"{positives} positive{'s' if positives != 1 else ''}, fewer than {MIN_POSITIVES}"
+            )
+        rows.append(row)
+
+    def positives(set_metrics: dict[str, Any] | None, label: str) -> int | None:
+        if not set_metrics:
+            return None
+        return set_metrics["labels"][label].get("support_positive")
 
     for label in LABELS:
         written = results.get("written")
@@ -802,6 +814,7 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             real["labels"][label]["auroc"] if real else None,
             spec["auroc"],
             True,
+            positives(real, label),
         )
     for label in spec["margin_labels"]:
         add(
@@ -811,6 +824,7 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             real["best_cue"][label]["margin"] if real else None,
             spec["margin_over_best_cue"],
             True,
+            positives(real, label),
         )
     for label in LABELS:
         add(
@@ -821,17 +835,32 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             spec["ece"],
             False,
         )
+    # Japanese: the real set where it can rank a label (it may lack positives of some), and the
+    # written corpus's Japanese test sentences whenever the model scores them.
     japanese = results.get("real-ja")
+    written_ja = ((results.get("written") or {}).get("by_language") or {}).get("ja")
     for label in LABELS:
-        value, source = None, "real-ja"
-        if japanese:
-            value = japanese["labels"][label]["auroc"]
-        else:
-            # No real Japanese set: the written corpus's Japanese test sentences, when scored.
-            ja = ((results.get("written") or {}).get("by_language") or {}).get("ja")
-            if ja:
-                value, source = ja["auroc"][label], "written (ja)"
-        add("AUROC", source, label, value, TARGETS["real-ja"]["auroc"], True)
+        value = japanese["labels"][label]["auroc"] if japanese else None
+        add(
+            "AUROC",
+            "real-ja",
+            label,
+            value,
+            TARGETS["real-ja"]["auroc"],
+            True,
+            positives(japanese, label),
+        )
+    if written_ja:
+        for label in LABELS:
+            add(
+                "AUROC",
+                "written (ja)",
+                label,
+                written_ja["auroc"][label],
+                TARGETS["real-ja"]["auroc"],
+                True,
+                (written_ja.get("positives") or {}).get(label),
+            )
     return rows
 
 
@@ -1062,7 +1091,11 @@ def sets_table(multi: dict[str, Any]) -> str:
 def targets_table(multi: dict[str, Any]) -> str:
     lines = ["| target | set | label | value | required | met |", "|---|---|---|---|---|---|"]
     for row in multi.get("target_results") or []:
-        met = "not measured" if row["met"] is None else ("yes" if row["met"] else "**no**")
+        met = (
+            "not measured" + (f" ({row['note']})" if row.get("note") else "")
+            if row["met"] is None
+            else ("yes" if row["met"] else "**no**")
+        )
         lines.append(
             f"| {row['target']} | {row['set']} | {row['label'] or '-'} | {_fmt(row['value'])} | {row['required']} | {met} |"
         )
