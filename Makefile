@@ -28,7 +28,8 @@ test: setup chromium
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check analyzer tests app.py app_pages benchmarks
+	$(BIN)/ruff check analyzer tests app.py app_pages benchmarks corpora
+	$(BIN)/ruff format --check analyzer tests app.py app_pages benchmarks corpora
 
 bench: setup
 	$(BIN)/python benchmarks/bench_scoring.py

@@ -59,9 +59,24 @@ def tag_entities(
     and gain the matched text and sentences. Sentence indices follow the stored sentences when
     the document was scored, else :func:`analyzer.entities.split_sentences`.
     """
-    with store.run("tag", {"entities": None if entities is None else "given", "embeddings": embeddings}) as run:
-        result = _tag_entities(store, entities, embeddings=embeddings, threshold=threshold, model_path=model_path, document_ids=document_ids)
-        run.stats.update({"documents": result.documents, "tagged_documents": result.tagged_documents, "tags": result.tags})
+    with store.run(
+        "tag", {"entities": None if entities is None else "given", "embeddings": embeddings}
+    ) as run:
+        result = _tag_entities(
+            store,
+            entities,
+            embeddings=embeddings,
+            threshold=threshold,
+            model_path=model_path,
+            document_ids=document_ids,
+        )
+        run.stats.update(
+            {
+                "documents": result.documents,
+                "tagged_documents": result.tagged_documents,
+                "tags": result.tags,
+            }
+        )
     return result
 
 
@@ -226,14 +241,24 @@ def _fetch_fundamentals(
             first_error = first_error or exc
             report.errors.append(str(exc))
             report.targets.append(
-                {"entity_id": target.entity_id, "identifier": target.identifier, "rows": 0, "error": str(exc)}
+                {
+                    "entity_id": target.entity_id,
+                    "identifier": target.identifier,
+                    "rows": 0,
+                    "error": str(exc),
+                }
             )
             continue
         written = store.add_fundamentals(rows) if rows else 0
         report.rows_written += written
         report.notes.extend(notes)
         report.targets.append(
-            {"entity_id": target.entity_id, "identifier": target.identifier, "rows": written, "error": None}
+            {
+                "entity_id": target.entity_id,
+                "identifier": target.identifier,
+                "rows": written,
+                "error": None,
+            }
         )
     client.close()
     report.requests, report.cache_hits = client.requests_made, client.cache_hits
@@ -277,9 +302,30 @@ def compute_divergence(
     summary per frequency.
     """
     freq = [freq] if isinstance(freq, str) else list(freq)
-    with store.run("divergence", {"freq": freq, "entity": entity, "model_version": model_version,
-                                  "mode": mode}) as run:
-        result = _compute_divergence(store, freq=freq, entity=entity, model_version=model_version, threshold=threshold, min_periods=min_periods, weights=weights, point_in_time=point_in_time, metric_kinds=metric_kinds, growth_basis=growth_basis, cluster=cluster, window_days=window_days, similarity=similarity, statistics=statistics, mode=mode, resamples=resamples, level=level, min_stories=min_stories, growth_floors=growth_floors)
+    with store.run(
+        "divergence", {"freq": freq, "entity": entity, "model_version": model_version, "mode": mode}
+    ) as run:
+        result = _compute_divergence(
+            store,
+            freq=freq,
+            entity=entity,
+            model_version=model_version,
+            threshold=threshold,
+            min_periods=min_periods,
+            weights=weights,
+            point_in_time=point_in_time,
+            metric_kinds=metric_kinds,
+            growth_basis=growth_basis,
+            cluster=cluster,
+            window_days=window_days,
+            similarity=similarity,
+            statistics=statistics,
+            mode=mode,
+            resamples=resamples,
+            level=level,
+            min_stories=min_stories,
+            growth_floors=growth_floors,
+        )
         run.stats.update(result)
     return result
 
@@ -330,7 +376,9 @@ def _compute_divergence(
             similarity=DEFAULT_SIMILARITY if similarity is None else similarity,
         )
         summary["clusters"] = {
-            "examined": clustered.examined, "clusters": clustered.clusters, "duplicates": clustered.duplicates,
+            "examined": clustered.examined,
+            "clusters": clustered.clusters,
+            "duplicates": clustered.duplicates,
         }
     for name in freqs:
         result = analyse(
@@ -352,8 +400,11 @@ def _compute_divergence(
             growth_floors=growth_floors,
         )
         written = save_result(store, result)
-        summary["frequencies"][name] = {"model_version": result.model_version, "mode": result.params["mode"],
-                                        **written}
+        summary["frequencies"][name] = {
+            "model_version": result.model_version,
+            "mode": result.params["mode"],
+            **written,
+        }
     return summary
 
 
@@ -379,10 +430,14 @@ def run_claims(
     from analyzer.claims.extract import DEFAULT_GROWTH_THRESHOLD
     from analyzer.claims.ledger import check_store, extract_store
 
-    with store.run("claims", {"model_version": model_version, "refresh": refresh, "check": check}) as run:
+    with store.run(
+        "claims", {"model_version": model_version, "refresh": refresh, "check": check}
+    ) as run:
         report = extract_store(
             store,
-            growth_threshold=DEFAULT_GROWTH_THRESHOLD if growth_threshold is None else growth_threshold,
+            growth_threshold=DEFAULT_GROWTH_THRESHOLD
+            if growth_threshold is None
+            else growth_threshold,
             model_version=model_version,
             extractor=extractor,
             refresh=refresh,
@@ -480,13 +535,22 @@ def score_store(
     labels = list(scorer.labels)
     with store.run("score", {"model": model_id, "model_version": version}) as run:
         stats = run.stats
-        stats.update(model_id=model_id, model_version=version, documents=0, unscored=0, truncated=0, sentences=0)
+        stats.update(
+            model_id=model_id,
+            model_version=version,
+            documents=0,
+            unscored=0,
+            truncated=0,
+            sentences=0,
+        )
 
         def flush(group: list[dict[str, Any]]) -> None:
             results = scorer.score_documents(
                 [d.get("text") or "" for d in group],
                 languages=[d.get("language") or None for d in group],
-                max_sentences=cap, cache=cache, counter=counter,
+                max_sentences=cap,
+                cache=cache,
+                counter=counter,
             )
             for document, result in zip(group, results):
                 sentences = result.pop("sentences")
@@ -504,7 +568,10 @@ def score_store(
                 stats["truncated"] += int(result["truncated"])
                 stats["sentences"] += len(sentences)
             cache.flush()
-            stats["cached_sentences"], stats["computed_sentences"] = counter.cached, counter.computed
+            stats["cached_sentences"], stats["computed_sentences"] = (
+                counter.cached,
+                counter.computed,
+            )
             if progress:
                 progress(stats["documents"], total)
 
@@ -559,16 +626,24 @@ def build_demo(
     scorer = HypeScorer.from_pretrained(model)
     scored = score_store(store, scorer, progress=progress)
     summary["score"] = scored
-    say(f"Scored {scored['documents']} new documents with {scorer.model_id} ({scorer.model_version})")
+    say(
+        f"Scored {scored['documents']} new documents with {scorer.model_id} ({scorer.model_version})"
+    )
 
     tagged = tag_entities(store, entities)
-    summary["tag"] = {"documents": tagged.documents, "tagged_documents": tagged.tagged_documents, "tags": tagged.tags}
+    summary["tag"] = {
+        "documents": tagged.documents,
+        "tagged_documents": tagged.tagged_documents,
+        "tags": tagged.tags,
+    }
 
     fundamentals = import_fundamentals_csv(store, corpus / "fundamentals.csv")
     summary["fundamentals"] = {"rows": len(fundamentals.rows), "errors": len(fundamentals.errors)}
     say(f"Imported {len(fundamentals.rows)} fundamentals rows")
 
-    summary["divergence"] = compute_divergence(store, freq=["quarter", "month"], model_version=scorer.model_version)
+    summary["divergence"] = compute_divergence(
+        store, freq=["quarter", "month"], model_version=scorer.model_version
+    )
     say("Computed narrative heat and divergence")
 
     summary["claims"] = run_claims(store, model_version=scorer.model_version)

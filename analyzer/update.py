@@ -87,7 +87,9 @@ def run_update(
 
     summary["claims"] = run_claims(store, model_version=scorer.model_version)
     extracted = summary["claims"]["extract"]
-    say(f"Claims: {extracted.get('claims', 0)} found in {extracted.get('documents', 0)} new document(s), all checked.")
+    say(
+        f"Claims: {extracted.get('claims', 0)} found in {extracted.get('documents', 0)} new document(s), all checked."
+    )
 
     if watch:
         from analyzer.alerts import run_watches

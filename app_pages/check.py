@@ -28,13 +28,26 @@ if shared and st.session_state.get("_shared_text") != shared:
     st.session_state["_shared_text"] = shared
     st.session_state["check_mode"] = "Paste text"
     st.session_state["check_text"] = shared[:MAX_SHARED_CHARS]
-    st.session_state[CHECKED_KEY] = {"text": shared[:MAX_SHARED_CHARS], "source": "pasted text", "title": None}
+    st.session_state[CHECKED_KEY] = {
+        "text": shared[:MAX_SHARED_CHARS],
+        "source": "pasted text",
+        "title": None,
+    }
 
-mode = st.radio("Input", ["Paste text", "Fetch a URL"], horizontal=True, key="check_mode",
-                label_visibility="collapsed")
+mode = st.radio(
+    "Input",
+    ["Paste text", "Fetch a URL"],
+    horizontal=True,
+    key="check_mode",
+    label_visibility="collapsed",
+)
 if mode == "Paste text":
-    pasted = st.text_area("Text to check", height=200, key="check_text",
-                          placeholder="Paste an article, a press release or a whitepaper section…")
+    pasted = st.text_area(
+        "Text to check",
+        height=200,
+        key="check_text",
+        placeholder="Paste an article, a press release or a whitepaper section…",
+    )
     if st.button("Check text", type="primary", key="check_text_button"):
         if pasted.strip():
             st.session_state[CHECKED_KEY] = {"text": pasted, "source": "pasted text", "title": None}
@@ -49,11 +62,16 @@ else:
                 article = check_reads.fetch_article(url)
         except AnalyzerError as exc:
             st.session_state.pop(CHECKED_KEY, None)
-            st.warning(f"Could not use that address: {render.markdown_escape(exc)}. Paste the article's text instead.")
+            st.warning(
+                f"Could not use that address: {render.markdown_escape(exc)}. Paste the article's text instead."
+            )
         else:
-            st.session_state[CHECKED_KEY] = {"text": article["text"], "source": article["url"],
-                                             "title": article.get("title"),
-                                             "published_at": article.get("published_at")}
+            st.session_state[CHECKED_KEY] = {
+                "text": article["text"],
+                "source": article["url"],
+                "title": article.get("title"),
+                "published_at": article.get("published_at"),
+            }
 
 checked = st.session_state.get(CHECKED_KEY)
 if not checked:
@@ -102,8 +120,13 @@ if not result["unscored"]:
     if not entities_found.empty and entities_found["entity"].iloc[0] in scope_options:
         default_scope = scope_options.index(entities_found["entity"].iloc[0])
     left, right = st.columns([2, 1])
-    scope = left.selectbox("Compare with", scope_options, index=default_scope,
-                           format_func=lambda value: names.get(value, str(value)), key="check_scope")
+    scope = left.selectbox(
+        "Compare with",
+        scope_options,
+        index=default_scope,
+        format_func=lambda value: names.get(value, str(value)),
+        key="check_scope",
+    )
     latest_only = right.toggle("Latest quarter only", value=True, key="check_latest_quarter")
     entity = None if scope == ALL else scope
 
@@ -116,8 +139,10 @@ if not result["unscored"]:
         elif comparison.get("note"):
             st.caption(render.markdown_escape(comparison["note"]))
     else:
-        st.info(f"No comparison with the corpus: {render.markdown_escape(database['message'])} "
-                f"Next step: {database['next_step']}.")
+        st.info(
+            f"No comparison with the corpus: {render.markdown_escape(database['message'])} "
+            f"Next step: {database['next_step']}."
+        )
 
     columns = st.columns(3)
     for column, label in zip(columns, common.LABELS):
@@ -126,15 +151,22 @@ if not result["unscored"]:
             label.capitalize(),
             ui.format_score(result.get(label)),
             help=f"Mean sentence probability; the three loudest sentences average "
-                 f"{ui.format_score(result.get(label + '_top'))}.",
+            f"{ui.format_score(result.get(label + '_top'))}.",
         )
-        column.caption(render.markdown_escape(check_reads.percentile_sentence(label, percentile, comparison.get("scope"))))
+        column.caption(
+            render.markdown_escape(
+                check_reads.percentile_sentence(label, percentile, comparison.get("scope"))
+            )
+        )
 
 st.caption(
     f"{result['n_sentences']} sentences · language `{result.get('language')}` · model "
     f"`{result['model_id']}` version `{result['model_version']}`"
-    + (f" · only the first {result['n_sentences']} of {result['n_sentences_total']} sentences were scored"
-       if result.get("truncated") else "")
+    + (
+        f" · only the first {result['n_sentences']} of {result['n_sentences_total']} sentences were scored"
+        if result.get("truncated")
+        else ""
+    )
 )
 
 # ----------------------------------------------------------------- sentences
@@ -145,11 +177,14 @@ with st.expander("Sentence scores as a table", expanded=False):
 
 # ----------------------------------------------------------------- claims
 st.subheader("Claims")
-found_claims = ui.checked_claims(checked["text"], published_at=checked.get("published_at"),
-                                 scored_sentences=sentences)
+found_claims = ui.checked_claims(
+    checked["text"], published_at=checked.get("published_at"), scored_sentences=sentences
+)
 if found_claims.empty:
-    st.caption("No quantified forward-looking claim found (a change with a size, such as \"revenue will "
-               "double by 2026\" or \"10 GW online next year\").")
+    st.caption(
+        'No quantified forward-looking claim found (a change with a size, such as "revenue will '
+        'double by 2026" or "10 GW online next year").'
+    )
 else:
     published = str(checked.get("published_at") or "")[:10]
     st.caption(
@@ -161,12 +196,33 @@ else:
     st.html(render.CLAIM_LEGEND_HTML)
     st.html(render.claim_cards_html(found_claims.assign(published_at=published)))
     st.dataframe(
-        found_claims, hide_index=True, width="stretch", key="check_claims",
-        column_order=["metric", "claimed", "horizon", "hedge", "speaker", "entity_id", "status", "status_reason",
-                      "when_due", "in_ledger", "growth", "sentence"],
+        found_claims,
+        hide_index=True,
+        width="stretch",
+        key="check_claims",
+        column_order=[
+            "metric",
+            "claimed",
+            "horizon",
+            "hedge",
+            "speaker",
+            "entity_id",
+            "status",
+            "status_reason",
+            "when_due",
+            "in_ledger",
+            "growth",
+            "sentence",
+        ],
         column_config={
-            "metric": "Metric", "claimed": "Claimed change", "horizon": "Horizon", "hedge": "Hedge",
-            "speaker": "Speaker", "entity_id": "Entity", "status": "Status", "status_reason": "Why",
+            "metric": "Metric",
+            "claimed": "Claimed change",
+            "horizon": "Horizon",
+            "hedge": "Hedge",
+            "speaker": "Speaker",
+            "entity_id": "Entity",
+            "status": "Status",
+            "status_reason": "Why",
             "when_due": "Once due",
             "in_ledger": st.column_config.CheckboxColumn("In ledger"),
             "growth": st.column_config.NumberColumn("Growth", format="%.2f"),
@@ -183,9 +239,18 @@ with left:
     elif entities_found.empty:
         st.caption("None of the stored entities is mentioned.")
     else:
-        st.dataframe(entities_found, hide_index=True, width="stretch", key="check_entities",
-                     column_config={"entity": "ID", "name": "Entity", "mentions": "Mentions",
-                                    "matched": "Matched words"})
+        st.dataframe(
+            entities_found,
+            hide_index=True,
+            width="stretch",
+            key="check_entities",
+            column_config={
+                "entity": "ID",
+                "name": "Entity",
+                "mentions": "Mentions",
+                "matched": "Matched words",
+            },
+        )
 with right:
     st.subheader("Figures cited")
     figures: pd.DataFrame = result["figures"]
@@ -193,20 +258,34 @@ with right:
         st.caption("No money amounts, percentages, multiples or quantities found.")
     else:
         st.dataframe(
-            figures, hide_index=True, width="stretch", key="check_figures",
-            column_config={"sentence": st.column_config.NumberColumn("Sentence", width="small"),
-                           "figure": "Figure", "kind": "Kind",
-                           "value": st.column_config.NumberColumn("Value", format="localized")},
+            figures,
+            hide_index=True,
+            width="stretch",
+            key="check_figures",
+            column_config={
+                "sentence": st.column_config.NumberColumn("Sentence", width="small"),
+                "figure": "Figure",
+                "kind": "Kind",
+                "value": st.column_config.NumberColumn("Value", format="localized"),
+            },
         )
 
 # ----------------------------------------------------------------- downloads
 percentile_info = comparison if database["ready"] else None
 left, right, _ = st.columns([1, 1, 3])
-left.download_button("Download CSV", check_reads.check_result_csv(result), file_name="hype-check.csv",
-                     mime="text/csv", key="check_download_csv")
+left.download_button(
+    "Download CSV",
+    check_reads.check_result_csv(result),
+    file_name="hype-check.csv",
+    mime="text/csv",
+    key="check_download_csv",
+)
 right.download_button(
     "Download JSON",
-    check_reads.check_result_json(result, source=checked["source"], entities=entities_found,
-                              percentiles=percentile_info),
-    file_name="hype-check.json", mime="application/json", key="check_download_json",
+    check_reads.check_result_json(
+        result, source=checked["source"], entities=entities_found, percentiles=percentile_info
+    ),
+    file_name="hype-check.json",
+    mime="application/json",
+    key="check_download_json",
 )

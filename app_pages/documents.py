@@ -21,6 +21,7 @@ def any_or(names: dict[Any, str] | None = None) -> Callable[[Any], str]:
     """Format function of a filter selectbox: "any" for no filter, else the value's name."""
     return lambda value: "any" if value == ANY else (names or {}).get(value, value)
 
+
 MAX_HIGHLIGHTED = 400
 
 st.title("Documents")
@@ -29,28 +30,46 @@ options = ui.filter_options()
 entities = ui.entity_table()
 
 search = st.text_input(
-    "Search titles and text", key="docs_search",
+    "Search titles and text",
+    key="docs_search",
     placeholder='e.g. nvidia "data center" — quotes for phrases, OR / NOT, prefix*',
 )
 
 with st.expander("Filters", expanded=True):
     first, second, third = st.columns(3)
     entity_names = dict(zip(entities["id"], entities["name"]))
-    entity = first.selectbox("Entity", [ANY, *entities["id"]], key="docs_entity", format_func=any_or(entity_names))
+    entity = first.selectbox(
+        "Entity", [ANY, *entities["id"]], key="docs_entity", format_func=any_or(entity_names)
+    )
     source_names = {s["id"]: s["name"] for s in options["sources"]}
-    source = second.selectbox("Source", [ANY, *source_names], key="docs_source", format_func=any_or(source_names))
+    source = second.selectbox(
+        "Source", [ANY, *source_names], key="docs_source", format_func=any_or(source_names)
+    )
     kind = third.selectbox("Kind", [ANY, *options["kinds"]], key="docs_kind", format_func=any_or())
     first, second, third = st.columns(3)
-    language = first.selectbox("Language", [ANY, *options["languages"]], key="docs_language",
-                               format_func=any_or())
+    language = first.selectbox(
+        "Language", [ANY, *options["languages"]], key="docs_language", format_func=any_or()
+    )
     dates: tuple = ()
     if options["first_date"] and options["last_date"]:
         lowest = dt.date.fromisoformat(options["first_date"])
         highest = dt.date.fromisoformat(options["last_date"])
-        dates = second.date_input("Published between", value=(lowest, highest), min_value=lowest,
-                                  max_value=highest, key="docs_dates")
-    hype_range = third.slider("Hype score", 0.0, 1.0, (0.0, 1.0), step=0.05, key="docs_hype",
-                              help="Documents without a score are left out once the range is narrowed.")
+        dates = second.date_input(
+            "Published between",
+            value=(lowest, highest),
+            min_value=lowest,
+            max_value=highest,
+            key="docs_dates",
+        )
+    hype_range = third.slider(
+        "Hype score",
+        0.0,
+        1.0,
+        (0.0, 1.0),
+        step=0.05,
+        key="docs_hype",
+        help="Documents without a score are left out once the range is narrowed.",
+    )
     first, second, _ = st.columns(3)
     sorts = (["relevance"] if search.strip() else []) + list(documents_reads.DOCUMENT_SORTS)
     sort = first.selectbox("Sort by", sorts, key=f"docs_sort_{bool(search.strip())}")
@@ -96,8 +115,20 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     key="docs_table",
-    column_order=["published_at", "title", "hype", "growth", "evidence", "source", "entities", "url", "kind",
-                  "language", "snippet", "id"],
+    column_order=[
+        "published_at",
+        "title",
+        "hype",
+        "growth",
+        "evidence",
+        "source",
+        "entities",
+        "url",
+        "kind",
+        "language",
+        "snippet",
+        "id",
+    ],
     column_config={
         "published_at": st.column_config.TextColumn("Published"),
         "title": st.column_config.TextColumn("Title", width="large"),
@@ -115,7 +146,10 @@ st.columns(4)[0].number_input("Page", min_value=1, max_value=pages, step=1, key=
 
 # ----------------------------------------------------------------- one document
 st.subheader("Read a document")
-labels = {int(row.id): f"{row.published_at or 'undated'} · {row.title or '(untitled)'}" for row in rows.itertuples()}
+labels = {
+    int(row.id): f"{row.published_at or 'undated'} · {row.title or '(untitled)'}"
+    for row in rows.itertuples()
+}
 # A link names a document (?document=ID, e.g. from the Claims page): it is offered and chosen
 # first, whether or not it is on this page of results.
 linked = str(st.query_params.get("document") or "")
@@ -123,8 +157,11 @@ linked_id = int(linked) if linked.isdigit() else None
 if linked_id is not None and linked_id not in labels:
     linked_detail = ui.document_detail(linked_id)
     if linked_detail is not None:
-        labels = {linked_id: f"{str(linked_detail.get('published_at') or 'undated')[:10]} · "
-                             f"{linked_detail.get('title') or '(untitled)'}", **labels}
+        labels = {
+            linked_id: f"{str(linked_detail.get('published_at') or 'undated')[:10]} · "
+            f"{linked_detail.get('title') or '(untitled)'}",
+            **labels,
+        }
 if linked_id in labels and st.session_state.get("_docs_linked") != linked_id:
     st.session_state["_docs_linked"] = linked_id
     st.session_state["docs_document"] = linked_id
@@ -132,7 +169,11 @@ chosen = st.selectbox("Document", list(labels), format_func=labels.get, key="doc
 detail = ui.document_detail(chosen) if chosen is not None else None
 if detail is None:
     st.stop()
-meta = [detail.get("source") or "unknown source", detail.get("kind"), detail.get("language") or "und"]
+meta = [
+    detail.get("source") or "unknown source",
+    detail.get("kind"),
+    detail.get("language") or "und",
+]
 if detail.get("author"):
     meta.insert(0, detail["author"])
 st.caption(" · ".join(render.markdown_escape(m) for m in meta if m))

@@ -57,18 +57,29 @@ metrics = card["metrics"]
 if metrics:
     summary = metrics.get("summary") or {}
     columns = st.columns(3)
-    for column, (name, label) in zip(columns, (("macro_f1", "Macro F1"), ("auroc", "AUROC"), ("ece", "ECE"))):
+    for column, (name, label) in zip(
+        columns, (("macro_f1", "Macro F1"), ("auroc", "AUROC"), ("ece", "ECE"))
+    ):
         value = summary.get(name)
-        column.metric(label, "–" if value is None else f"{value:.3f}", help="Held-out test split, mean over labels.")
+        column.metric(
+            label,
+            "–" if value is None else f"{value:.3f}",
+            help="Held-out test split, mean over labels.",
+        )
     table = model_reads.metrics_frame(metrics)
     if not table.empty:
         st.dataframe(table, hide_index=True, width="stretch", key="model_metrics")
 else:
-    st.info("This model has no metrics.json yet: run `analyzer evaluate` to measure it on the test split.")
+    st.info(
+        "This model has no metrics.json yet: run `analyzer evaluate` to measure it on the test split."
+    )
 
 if card["reliability_plot"]:
-    st.image(card["reliability_plot"], caption="Reliability: predicted probability against observed frequency.",
-             width=640)
+    st.image(
+        card["reliability_plot"],
+        caption="Reliability: predicted probability against observed frequency.",
+        width=640,
+    )
 
 if card["readme"]:
     with st.expander("Model card", expanded=True):

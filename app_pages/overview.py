@@ -30,8 +30,11 @@ flags = ui.latest_flags(limit=10)
 
 first, second, third = st.columns(3)
 first.metric("Entities with coverage", f"{len(covered)}")
-second.metric("Flagged right now", f"{int(covered['flagged_now'].sum())}",
-              help="Entities whose latest period lies inside a flagged span.")
+second.metric(
+    "Flagged right now",
+    f"{int(covered['flagged_now'].sum())}",
+    help="Entities whose latest period lies inside a flagged span.",
+)
 latest = covered["last_period"].max()
 third.metric("Latest period", common.period_label(latest, freq))
 
@@ -43,8 +46,12 @@ st.caption(
 )
 table = covered.assign(
     metrics=[", ".join(m) for m in covered["metrics"]],
-    divergence_band=[f"{lo:.1f} to {hi:.1f}" if lo == lo and hi == hi else "" for lo, hi in
-                     zip(covered["divergence_low"].astype(float), covered["divergence_high"].astype(float))],
+    divergence_band=[
+        f"{lo:.1f} to {hi:.1f}" if lo == lo and hi == hi else ""
+        for lo, hi in zip(
+            covered["divergence_low"].astype(float), covered["divergence_high"].astype(float)
+        )
+    ],
     last_period=[common.period_label(p, freq) for p in covered["last_period"]],
 )
 selection = st.dataframe(
@@ -56,28 +63,48 @@ selection = st.dataframe(
     selection_mode="single-row",
     # Every entity in view without scrolling, up to a long list.
     height=38 + 35 * min(len(table), 25),
-    column_order=["rank", "name", "kind", "heat", "heat_change", "trend", "divergence", "divergence_band",
-                  "divergence_metric", "flagged_now", "flag_confidence", "flags", "claim_record", "documents",
-                  "last_period", "metrics"],
+    column_order=[
+        "rank",
+        "name",
+        "kind",
+        "heat",
+        "heat_change",
+        "trend",
+        "divergence",
+        "divergence_band",
+        "divergence_metric",
+        "flagged_now",
+        "flag_confidence",
+        "flags",
+        "claim_record",
+        "documents",
+        "last_period",
+        "metrics",
+    ],
     column_config={
         "rank": st.column_config.NumberColumn("#", width="small"),
         "name": st.column_config.TextColumn("Entity"),
         "kind": st.column_config.TextColumn("Kind"),
         "heat": st.column_config.NumberColumn("Heat (z)", format="%.2f"),
-        "heat_change": st.column_config.NumberColumn("Δ heat", format="%+.2f",
-                                                     help="Change since the previous period."),
+        "heat_change": st.column_config.NumberColumn(
+            "Δ heat", format="%+.2f", help="Change since the previous period."
+        ),
         "trend": st.column_config.LineChartColumn("Heat trend", width="medium"),
         "divergence": st.column_config.NumberColumn("Divergence", format="%.2f"),
-        "divergence_band": st.column_config.TextColumn("90% band",
-                                                       help="Bootstrap interval of the latest divergence."),
-        "flag_confidence": st.column_config.NumberColumn("Flag confidence", format="percent",
-                                                         help="Confidence of the flag running now."),
+        "divergence_band": st.column_config.TextColumn(
+            "90% band", help="Bootstrap interval of the latest divergence."
+        ),
+        "flag_confidence": st.column_config.NumberColumn(
+            "Flag confidence", format="percent", help="Confidence of the flag running now."
+        ),
         "divergence_metric": st.column_config.TextColumn("vs metric"),
         "flagged_now": st.column_config.CheckboxColumn("Flagged now"),
         "flags": st.column_config.NumberColumn("Flags"),
         "claim_record": st.column_config.TextColumn(
-            "Claim reliability", help="Claims that fell due and could be checked: met / (met + missed), with the "
-                                      "counts. Blank when none has fallen due; see the Claims page."),
+            "Claim reliability",
+            help="Claims that fell due and could be checked: met / (met + missed), with the "
+            "counts. Blank when none has fallen due; see the Claims page.",
+        ),
         "documents": st.column_config.NumberColumn("Documents", format="%d"),
         "last_period": st.column_config.TextColumn("Latest period"),
         "metrics": st.column_config.TextColumn("Fundamentals"),
@@ -86,7 +113,9 @@ selection = st.dataframe(
 
 chosen_rows = selection.selection.rows if selection is not None else []
 if chosen_rows:
-    st.switch_page("app_pages/entity.py", query_params={"entity": table.iloc[chosen_rows[0]]["entity"]})
+    st.switch_page(
+        "app_pages/entity.py", query_params={"entity": table.iloc[chosen_rows[0]]["entity"]}
+    )
 st.caption("Select a row to open the entity.")
 
 st.subheader("Latest flags")

@@ -50,7 +50,10 @@ def _score_text(row: Mapping[str, Any]) -> str:
 
 
 def highlight_sentences_html(
-    sentences: pd.DataFrame, *, max_sentences: int | None = None, note_column: str | None = None,
+    sentences: pd.DataFrame,
+    *,
+    max_sentences: int | None = None,
+    note_column: str | None = None,
 ) -> str:
     """Sentences as HTML spans coloured by hype, each with its three scores on hover.
 
@@ -73,7 +76,11 @@ def highlight_sentences_html(
             colour, title, extra = hype_colour(hype), _score_text(row), ""
         else:
             # Non-prose (a heading, a figure label, a counter): shown greyed, never scored.
-            colour, title, extra = "transparent", f"{kind}: not prose, not scored", " color: #9aa0a6;"
+            colour, title, extra = (
+                "transparent",
+                f"{kind}: not prose, not scored",
+                " color: #9aa0a6;",
+            )
         span = (
             '<span class="hype-sentence" style="background-color: {colour}; border-radius: 3px;'
             ' padding: 1px 2px; line-height: 1.9;{extra}" title="{title}">{text}</span>'.format(
@@ -91,7 +98,11 @@ def highlight_sentences_html(
                 f'<div style="margin-bottom: 0.5rem;">{span}'
                 f' <span style="color: #808495; font-size: 0.85rem;">{note}</span></div>'
             )
-    return '<div class="hype-text" style="font-size: 1rem;">' + ("" if note_column else " ").join(parts) + "</div>"
+    return (
+        '<div class="hype-text" style="font-size: 1rem;">'
+        + ("" if note_column else " ").join(parts)
+        + "</div>"
+    )
 
 
 HIGHLIGHT_LEGEND_HTML = (
@@ -101,11 +112,9 @@ HIGHLIGHT_LEGEND_HTML = (
         for v in (0.0, 0.25, 0.5, 0.75, 1.0)
     )
     + ' <span style="background-color: rgba(128, 128, 128, 0.12); padding: 1px 6px; border-radius: 3px;">'
-    "unscored</span> · <span style=\"color: #9aa0a6;\">grey text: not prose (headings, labels, counters),"
+    'unscored</span> · <span style="color: #9aa0a6;">grey text: not prose (headings, labels, counters),'
     " left out of the document's scores</span> · hover a sentence for its three scores</div>"
 )
-
-
 
 
 # Claims: the words that make a claim checkable, emphasised in its sentence.
@@ -114,7 +123,12 @@ CLAIM_SPAN_STYLES = {
     "horizon": "background-color: rgba(44, 160, 44, 0.22); font-weight: 600;",
     "hedge": "text-decoration: underline dotted;",
 }
-CLAIM_STATUS_COLOURS = {"met": "#2ca02c", "missed": "#8c1c13", "pending": "#7f7f7f", "unverifiable": "#9a9b1c"}
+CLAIM_STATUS_COLOURS = {
+    "met": "#2ca02c",
+    "missed": "#8c1c13",
+    "pending": "#7f7f7f",
+    "unverifiable": "#9a9b1c",
+}
 
 
 def _claim_spans(sentence: str, spans: Mapping[str, Any]) -> list[tuple[int, int, str]]:
@@ -167,30 +181,45 @@ def claim_cards_html(claims: pd.DataFrame) -> str:
     for row in claims.to_dict("records"):
         status = str(row.get("status") or "pending")
         colour = CLAIM_STATUS_COLOURS.get(status, "#7f7f7f")
-        sentence = highlight_claim_html(row.get("sentence"), {
-            "quantity": row.get("magnitude_text"), "horizon": row.get("horizon_text"), "hedge": row.get("hedge_text"),
-        })
+        sentence = highlight_claim_html(
+            row.get("sentence"),
+            {
+                "quantity": row.get("magnitude_text"),
+                "horizon": row.get("horizon_text"),
+                "hedge": row.get("hedge_text"),
+            },
+        )
         facts = [str(row.get("metric") or "other")]
         if row.get("claimed"):
             facts.append(f"claimed {row['claimed']}")
-        if row.get("horizon") and not (isinstance(row["horizon"], float) and math.isnan(row["horizon"])):
+        if row.get("horizon") and not (
+            isinstance(row["horizon"], float) and math.isnan(row["horizon"])
+        ):
             facts.append(f"by {str(row['horizon'])[:10]}")
         if row.get("realised"):
             facts.append(f"realised {row['realised']}")
         reason = row.get("status_reason")
-        if reason is not None and not (isinstance(reason, float) and math.isnan(reason)) and str(reason):
+        if (
+            reason is not None
+            and not (isinstance(reason, float) and math.isnan(reason))
+            and str(reason)
+        ):
             facts.append(str(reason))
         title = row.get("document_title") or "untitled"
         link = ""
         document_id = row.get("document_id")
-        if document_id is not None and not (isinstance(document_id, float) and math.isnan(document_id)):
-            link = (f' · <a href="documents?document={int(document_id)}" target="_self">'
-                    f"{html.escape(str(title), quote=True)}</a>")
+        if document_id is not None and not (
+            isinstance(document_id, float) and math.isnan(document_id)
+        ):
+            link = (
+                f' · <a href="documents?document={int(document_id)}" target="_self">'
+                f"{html.escape(str(title), quote=True)}</a>"
+            )
         cards.append(
             '<div class="claim-card" style="margin-bottom: 0.7rem;">'
             f'<span class="claim-status" style="color: {colour}; font-weight: 600;">{html.escape(status)}</span>'
             f' · <span style="font-weight: 600;">{html.escape(str(row.get("name") or row.get("entity_id") or "no entity"))}'
-            f'</span> · {html.escape(str(row.get("published_at") or "")[:10])}<br>{sentence}<br>'
+            f"</span> · {html.escape(str(row.get('published_at') or '')[:10])}<br>{sentence}<br>"
             f'<span style="color: #808495; font-size: 0.85rem;">{html.escape(" · ".join(facts))}{link}</span></div>'
         )
     return '<div class="claim-list" style="font-size: 0.95rem;">' + "".join(cards) + "</div>"

@@ -87,9 +87,12 @@ def filter_options() -> dict[str, Any]:
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=512)
-def _search_documents(db: str, stamp: str, query: dict[str, Any], version: str, limit: int,
-                      offset: int) -> tuple[pd.DataFrame, int]:
-    return documents_reads.search_documents(db, query, model_version=version, limit=limit, offset=offset)
+def _search_documents(
+    db: str, stamp: str, query: dict[str, Any], version: str, limit: int, offset: int
+) -> tuple[pd.DataFrame, int]:
+    return documents_reads.search_documents(
+        db, query, model_version=version, limit=limit, offset=offset
+    )
 
 
 def search_documents(query: dict[str, Any], *, limit: int, offset: int) -> tuple[pd.DataFrame, int]:
@@ -106,14 +109,22 @@ def document_detail(document_id: int) -> dict[str, Any] | None:
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=256)
-def _percentiles(db: str, stamp: str, scores: dict[str, float | None], version: str, entity: str | None,
-                 latest_quarter: bool) -> dict[str, Any]:
-    return check_reads.corpus_percentiles(db, scores, model_version=version, entity=entity,
-                                      latest_quarter=latest_quarter)
+def _percentiles(
+    db: str,
+    stamp: str,
+    scores: dict[str, float | None],
+    version: str,
+    entity: str | None,
+    latest_quarter: bool,
+) -> dict[str, Any]:
+    return check_reads.corpus_percentiles(
+        db, scores, model_version=version, entity=entity, latest_quarter=latest_quarter
+    )
 
 
-def percentiles(scores: dict[str, float | None], version: str, entity: str | None,
-                latest_quarter: bool) -> dict[str, Any]:
+def percentiles(
+    scores: dict[str, float | None], version: str, entity: str | None, latest_quarter: bool
+) -> dict[str, Any]:
     return _percentiles(db_path(), db_stamp(), scores, version, entity, latest_quarter)
 
 
@@ -177,34 +188,48 @@ def overview() -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _latest_flags(db: str, stamp: str, freq_: str, version: str, limit: int, compute: bool) -> pd.DataFrame:
+def _latest_flags(
+    db: str, stamp: str, freq_: str, version: str, limit: int, compute: bool
+) -> pd.DataFrame:
     return overview_reads.latest_flags(db, freq_, version, limit=limit, compute=compute)
 
 
 def latest_flags(limit: int = 10) -> pd.DataFrame:
-    return _latest_flags(db_path(), db_stamp(), freq(), model_version(), limit, compute_on_the_fly())
+    return _latest_flags(
+        db_path(), db_stamp(), freq(), model_version(), limit, compute_on_the_fly()
+    )
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner="Reading the entity's series…", max_entries=64)
-def _entity_view(db: str, stamp: str, entity: str, freq_: str, version: str, compute: bool) -> dict[str, Any]:
+def _entity_view(
+    db: str, stamp: str, entity: str, freq_: str, version: str, compute: bool
+) -> dict[str, Any]:
     return entity_reads.entity_view(db, entity, freq_, version, compute=compute)
 
 
 def entity_view(entity: str) -> dict[str, Any]:
-    return _entity_view(db_path(), db_stamp(), entity, freq(), model_version(), compute_on_the_fly())
+    return _entity_view(
+        db_path(), db_stamp(), entity, freq(), model_version(), compute_on_the_fly()
+    )
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=128)
-def _lead_lag(db: str, stamp: str, entity: str, metric: str, freq_: str, version: str, compute: bool) -> dict[str, Any]:
+def _lead_lag(
+    db: str, stamp: str, entity: str, metric: str, freq_: str, version: str, compute: bool
+) -> dict[str, Any]:
     return entity_reads.lead_lag_summary(db, entity, metric, freq_, version, compute=compute)
 
 
 def lead_lag(entity: str, metric: str) -> dict[str, Any]:
-    return _lead_lag(db_path(), db_stamp(), entity, metric, freq(), model_version(), compute_on_the_fly())
+    return _lead_lag(
+        db_path(), db_stamp(), entity, metric, freq(), model_version(), compute_on_the_fly()
+    )
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=256)
-def _period_detail(db: str, stamp: str, entity: str, period: str, freq_: str, version: str) -> dict[str, Any]:
+def _period_detail(
+    db: str, stamp: str, entity: str, period: str, freq_: str, version: str
+) -> dict[str, Any]:
     return entity_reads.period_detail(db, entity, period, freq_, version)
 
 
@@ -235,14 +260,26 @@ def claims_scorecard(version: str | None = None) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=256)
-def _claims_table(db: str, stamp: str, entity: str | None, status: str | None, due_before: str | None,
-                  version: str | None) -> pd.DataFrame:
-    return claims_reads.claims_table(db, entity=entity, status=status, due_before=due_before,
-                                     extractor_version=version)
+def _claims_table(
+    db: str,
+    stamp: str,
+    entity: str | None,
+    status: str | None,
+    due_before: str | None,
+    version: str | None,
+) -> pd.DataFrame:
+    return claims_reads.claims_table(
+        db, entity=entity, status=status, due_before=due_before, extractor_version=version
+    )
 
 
-def claims_table(*, entity: str | None = None, status: str | None = None, due_before: str | None = None,
-                 version: str | None = None) -> pd.DataFrame:
+def claims_table(
+    *,
+    entity: str | None = None,
+    status: str | None = None,
+    due_before: str | None = None,
+    version: str | None = None,
+) -> pd.DataFrame:
     return _claims_table(db_path(), db_stamp(), entity, status, due_before, version)
 
 
@@ -266,23 +303,43 @@ def with_claim_markers(figure: Any, entity: str) -> Any:
     """The heat timeline with the entity's claims marked at publication and at horizon."""
     from analyzer.views import plots
 
-    return plots.add_claim_markers(figure, _entity_claim_markers(db_path(), db_stamp(), entity), freq=freq())
+    return plots.add_claim_markers(
+        figure, _entity_claim_markers(db_path(), db_stamp(), entity), freq=freq()
+    )
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner="Reading the claims…", max_entries=32)
-def _checked_claims(db: str, stamp: str, directory: str, version: str, text: str, published_at: str | None,
-                    _scored: pd.DataFrame | None, _model: Any) -> pd.DataFrame:
+def _checked_claims(
+    db: str,
+    stamp: str,
+    directory: str,
+    version: str,
+    text: str,
+    published_at: str | None,
+    _scored: pd.DataFrame | None,
+    _model: Any,
+) -> pd.DataFrame:
     usable = db if status()["ready"] else None
-    return claims_reads.checked_text_claims(usable, text, scorer=_model, scored_sentences=_scored,
-                                            published_at=published_at)
+    return claims_reads.checked_text_claims(
+        usable, text, scorer=_model, scored_sentences=_scored, published_at=published_at
+    )
 
 
-def checked_claims(text: str, *, published_at: str | None = None,
-                   scored_sentences: pd.DataFrame | None = None) -> pd.DataFrame:
+def checked_claims(
+    text: str, *, published_at: str | None = None, scored_sentences: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The claims in a checked text, with the status the ledger would store for them."""
     model = scorer()
-    return _checked_claims(db_path(), db_stamp(), model_directory(), model.model_version, text, published_at,
-                           scored_sentences, model)
+    return _checked_claims(
+        db_path(),
+        db_stamp(),
+        model_directory(),
+        model.model_version,
+        text,
+        published_at,
+        scored_sentences,
+        model,
+    )
 
 
 # --------------------------------------------------------------------------- model
@@ -323,17 +380,26 @@ def check_text(text: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- rendering
 
 
-def highlighted_sentences(sentences: pd.DataFrame, *, max_sentences: int | None = None,
-                          note_column: str | None = None) -> None:
+def highlighted_sentences(
+    sentences: pd.DataFrame, *, max_sentences: int | None = None, note_column: str | None = None
+) -> None:
     """Sentences coloured by hype, scores on hover; every sentence is escaped before wrapping."""
     st.html(render.HIGHLIGHT_LEGEND_HTML)
-    st.html(render.highlight_sentences_html(sentences, max_sentences=max_sentences, note_column=note_column))
+    st.html(
+        render.highlight_sentences_html(
+            sentences, max_sentences=max_sentences, note_column=note_column
+        )
+    )
     if max_sentences is not None and len(sentences) > max_sentences:
-        st.caption(f"First {max_sentences} of {len(sentences)} sentences shown; the table has all of them.")
+        st.caption(
+            f"First {max_sentences} of {len(sentences)} sentences shown; the table has all of them."
+        )
 
 
 SCORE_COLUMNS = {
-    label: st.column_config.ProgressColumn(label.capitalize(), min_value=0.0, max_value=1.0, format="%.2f")
+    label: st.column_config.ProgressColumn(
+        label.capitalize(), min_value=0.0, max_value=1.0, format="%.2f"
+    )
     for label in common.LABELS
 }
 # Narrow numbers for wide document tables, where titles need the room.
@@ -381,16 +447,32 @@ def sidebar() -> None:
         if not current["exists"]:
             st.caption("No database yet.")
             return
-        st.caption(f"{current['documents']:,} documents · {current['scored']:,} scored · "
-                   f"{current['entities']:,} entities")
+        st.caption(
+            f"{current['documents']:,} documents · {current['scored']:,} scored · "
+            f"{current['entities']:,} entities"
+        )
         versions = current["model_versions"]
         if len(versions) > 1:
-            labels = {v["model_version"]: f"{v['model_version']} ({v['model_id']}, {v['documents']:,} docs)"
-                      for v in versions}
-            st.selectbox("Model version", list(labels), format_func=labels.get, key=MODEL_VERSION_KEY,
-                         help="Which model's scores the pages show.")
+            labels = {
+                v[
+                    "model_version"
+                ]: f"{v['model_version']} ({v['model_id']}, {v['documents']:,} docs)"
+                for v in versions
+            }
+            st.selectbox(
+                "Model version",
+                list(labels),
+                format_func=labels.get,
+                key=MODEL_VERSION_KEY,
+                help="Which model's scores the pages show.",
+            )
         elif versions:
             st.caption(f"Scores: model version `{versions[0]['model_version']}`")
         options = freq_options()
-        st.selectbox("Periods", options, key=FREQ_KEY, format_func=common.FREQ_LABELS.get,
-                     help="Frequency of the heat and divergence series.")
+        st.selectbox(
+            "Periods",
+            options,
+            key=FREQ_KEY,
+            format_func=common.FREQ_LABELS.get,
+            help="Frequency of the heat and divergence series.",
+        )

@@ -73,9 +73,12 @@ def write_dump(path: Path, n: int, seed: int) -> Path:
             if rng.random() < 0.4:
                 sentences.append(rng.choice(boilerplate))
             record = {
-                "id": f"doc-{i}", "title": f"Story {i}", "text": " ".join(sentences),
+                "id": f"doc-{i}",
+                "title": f"Story {i}",
+                "text": " ".join(sentences),
                 "published_at": f"2024-{1 + i % 12:02d}-{1 + i % 27:02d}T10:00:00Z",
-                "source": f"Wire {i % 3}", "entities": [f"entity-{i % 5}"],
+                "source": f"Wire {i % 3}",
+                "entities": [f"entity-{i % 5}"],
             }
             handle.write(json.dumps(record) + "\n")
     return path
@@ -86,12 +89,19 @@ def cli(*args: str) -> list[str]:
 
 
 def environment() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
 
 
 def run_to_completion(command: list[str]) -> float:
     started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, env=environment(), cwd=PROJECT_ROOT)
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=environment(), cwd=PROJECT_ROOT
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command[3:])} failed: {done.stderr[-2000:]}")
     return time.monotonic() - started
@@ -100,8 +110,13 @@ def run_to_completion(command: list[str]) -> float:
 def kill_after(command: list[str], delay: float, started: Callable[[], bool] | None = None) -> bool:
     """Start ``command`` and SIGKILL it ``delay`` seconds after ``started()`` first holds (after
     launch when None); False if it finished first."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment(),
-                               cwd=PROJECT_ROOT)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=environment(),
+        cwd=PROJECT_ROOT,
+    )
     if started is not None:
         # Wait for the first write: on a loaded machine start-up time varies more than the
         # writing does, and a kill before anything is written proves nothing.
@@ -118,7 +133,10 @@ def kill_after(command: list[str], delay: float, started: Callable[[], bool] | N
 
 def table_rows(db: Path) -> dict[str, Counter[tuple[Any, ...]]]:
     with sqlite3.connect(db) as conn:
-        return {table: Counter(tuple(row) for row in conn.execute(sql)) for table, sql in COMPARED.items()}
+        return {
+            table: Counter(tuple(row) for row in conn.execute(sql))
+            for table, sql in COMPARED.items()
+        }
 
 
 def integrity(db: Path) -> str:
@@ -145,30 +163,54 @@ def file_rows(path: Path) -> Counter[str]:
 def compare_files(expected: Counter[str], actual: Counter[str]) -> dict[str, int]:
     lost = sum(max(0, c - actual.get(r, 0)) for r, c in expected.items())
     duplicated = sum(max(0, actual.get(r, 0) - c) for r, c in expected.items())
-    return {"lost": lost, "duplicated": duplicated, "unexpected": sum(c for r, c in actual.items() if r not in expected)}
+    return {
+        "lost": lost,
+        "duplicated": duplicated,
+        "unexpected": sum(c for r, c in actual.items() if r not in expected),
+    }
 
 
-def prepare(work: Path, documents: int, seed: int, ingest_documents: int | None = None) -> dict[str, Any]:
+def prepare(
+    work: Path,
+    documents: int,
+    seed: int,
+    ingest_documents: int | None = None,
+    workloads: tuple[str, ...] = WORKLOADS,
+) -> dict[str, Any]:
+    """The starting state and an uninterrupted run of each workload asked for."""
     dump = write_dump(work / "dump.jsonl", documents, seed)
     # Ingest commits every WRITE_BATCH documents; a dump of several batches lets kills land
     # between commits as well as inside one.
-    ingest_dump = write_dump(work / "ingest-dump.jsonl", ingest_documents, seed) if ingest_documents else dump
+    ingest_dump = (
+        write_dump(work / "ingest-dump.jsonl", ingest_documents, seed) if ingest_documents else dump
+    )
     clean_ingested = work / "clean-ingested.db"
     run_to_completion(cli("ingest", "--db", str(clean_ingested), str(dump)))
-    startup_s = run_to_completion(cli("stats", "--db", str(clean_ingested)))
-    clean_ingest_run = work / "clean-ingest-run.db"
-    ingest_s = run_to_completion(cli("ingest", "--db", str(clean_ingest_run), str(ingest_dump)))
-    clean_scored = work / "clean-scored.db"
-    shutil.copy(clean_ingested, clean_scored)
-    score_db_s = run_to_completion(cli("score", "--db", str(clean_scored)))
-    clean_output = work / "clean-scores.jsonl"
-    score_input_s = run_to_completion(cli("score", "--input", str(dump), "--output", str(clean_output)))
-    return {
-        "dump": dump, "ingest_dump": ingest_dump, "ingested": clean_ingested, "scored": clean_scored, "output": clean_output,
-        "seconds": {"startup": startup_s, "ingest": ingest_s, "score-db": score_db_s, "score-input": score_input_s},
-        "expected": {"ingest": table_rows(clean_ingest_run), "score-db": table_rows(clean_scored),
-                     "score-input": file_rows(clean_output)},
+    base: dict[str, Any] = {
+        "dump": dump,
+        "ingest_dump": ingest_dump,
+        "ingested": clean_ingested,
+        "seconds": {"startup": run_to_completion(cli("stats", "--db", str(clean_ingested)))},
+        "expected": {},
     }
+    if "ingest" in workloads:
+        clean_ingest_run = work / "clean-ingest-run.db"
+        base["seconds"]["ingest"] = run_to_completion(
+            cli("ingest", "--db", str(clean_ingest_run), str(ingest_dump))
+        )
+        base["expected"]["ingest"] = table_rows(clean_ingest_run)
+    if "score-db" in workloads:
+        clean_scored = work / "clean-scored.db"
+        shutil.copy(clean_ingested, clean_scored)
+        base["seconds"]["score-db"] = run_to_completion(cli("score", "--db", str(clean_scored)))
+        base["expected"]["score-db"] = table_rows(clean_scored)
+    if "score-input" in workloads:
+        clean_output = work / "clean-scores.jsonl"
+        base["seconds"]["score-input"] = run_to_completion(
+            cli("score", "--input", str(dump), "--output", str(clean_output))
+        )
+        base["expected"]["score-input"] = file_rows(clean_output)
+    return base
 
 
 def trial(workload: str, base: dict[str, Any], work: Path, rng: random.Random) -> dict[str, Any]:
@@ -184,12 +226,19 @@ def trial(workload: str, base: dict[str, Any], work: Path, rng: random.Random) -
         output.unlink(missing_ok=True)
         command = cli("score", "--input", str(base["dump"]), "--output", str(output))
         work_files = work / "scores.jsonl.partial"
-        killed = kill_after(command, delay, lambda: work_files.is_dir() and any(work_files.iterdir()))
+        killed = kill_after(
+            command, delay, lambda: work_files.is_dir() and any(work_files.iterdir())
+        )
         partial = sum(1 for _ in (work / "scores.jsonl.partial").glob("*")) if killed else 0
         run_to_completion(command)
         outcome = compare_files(base["expected"][workload], file_rows(output))
-        return {"delay_s": round(delay, 2), "killed": killed, "work_files_at_kill": partial, **outcome,
-                "integrity": "n/a (file output)"}
+        return {
+            "delay_s": round(delay, 2),
+            "killed": killed,
+            "work_files_at_kill": partial,
+            **outcome,
+            "integrity": "n/a (file output)",
+        }
     db = work / "trial.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -202,7 +251,13 @@ def trial(workload: str, base: dict[str, Any], work: Path, rng: random.Random) -
     at_kill = _progress(db, workload) if killed else None
     run_to_completion(command)
     outcome = compare_tables(base["expected"][workload], table_rows(db))
-    return {"delay_s": round(delay, 2), "killed": killed, "rows_at_kill": at_kill, **outcome, "integrity": integrity(db)}
+    return {
+        "delay_s": round(delay, 2),
+        "killed": killed,
+        "rows_at_kill": at_kill,
+        **outcome,
+        "integrity": integrity(db),
+    }
 
 
 def retime(workload: str, base: dict[str, Any], work: Path) -> None:
@@ -238,21 +293,31 @@ def _progress(db: Path, workload: str) -> int | None:
 def summarise(trials: list[dict[str, Any]]) -> dict[str, Any]:
     killed = [t for t in trials if t["killed"]]
     return {
-        "trials": len(trials), "killed_mid_run": len(killed),
+        "trials": len(trials),
+        "killed_mid_run": len(killed),
         # Killed after some rows (or work files) were written and before the run finished.
-        "killed_mid_write": sum(1 for t in killed if (t.get("rows_at_kill") or t.get("work_files_at_kill") or 0) > 0),
-        "rows_lost": sum(t["lost"] for t in trials), "rows_duplicated": sum(t["duplicated"] for t in trials),
+        "killed_mid_write": sum(
+            1 for t in killed if (t.get("rows_at_kill") or t.get("work_files_at_kill") or 0) > 0
+        ),
+        "rows_lost": sum(t["lost"] for t in trials),
+        "rows_duplicated": sum(t["duplicated"] for t in trials),
         "rows_unexpected": sum(t["unexpected"] for t in trials),
         "integrity_ok": sum(t["integrity"] in ("ok", "n/a (file output)") for t in trials),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=50, help="trials per workload")
     parser.add_argument("--documents", type=int, default=400, help="documents scored")
-    parser.add_argument("--ingest-documents", type=int, default=None,
-                        help="documents ingested (default: --documents)")
+    parser.add_argument(
+        "--ingest-documents",
+        type=int,
+        default=None,
+        help="documents ingested (default: --documents)",
+    )
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -261,10 +326,13 @@ def main() -> None:
     workloads = [w for w in args.workloads.split(",") if w]
     with tempfile.TemporaryDirectory(prefix="crash-bench-") as tmp:
         work = Path(tmp)
-        base = prepare(work, args.documents, args.seed, args.ingest_documents)
+        base = prepare(work, args.documents, args.seed, args.ingest_documents, tuple(workloads))
         results: dict[str, Any] = {
-            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                        "load_average_start": os.getloadavg()[0]},
+            "machine": {
+                "platform": platform.platform(),
+                "cpus": os.cpu_count(),
+                "load_average_start": os.getloadavg()[0],
+            },
             "documents": args.documents,
             "ingest_documents": args.ingest_documents or args.documents,
             "uninterrupted_seconds": {k: round(v, 2) for k, v in base["seconds"].items()},

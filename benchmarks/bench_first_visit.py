@@ -57,25 +57,65 @@ def wait_for(url: str, timeout: float) -> None:
 
 def start_app(db: Path, port: int, plain: bool = False) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-c", "from analyzer.cli import main; main()", "app", "--db", str(db), "--port", str(port)]
+    command = [
+        sys.executable,
+        "-c",
+        "from analyzer.cli import main; main()",
+        "app",
+        "--db",
+        str(db),
+        "--port",
+        str(port),
+    ]
     if plain:
         # Plain `streamlit run`, without the warm start: what the first visit cost before it.
         env["ANALYZER_DB"] = str(db.resolve())
-        command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"), "--server.port", str(port),
-                   "--server.headless", "true", "--browser.gatherUsageStats", "false",
-                   "--server.fileWatcherType", "none"]
-    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(PROJECT_ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ]
+    return subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def start_browser(profile: Path, port: int) -> subprocess.Popen[bytes]:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise SystemExit("chromium is not installed (make chromium)")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", f"--remote-debugging-port={port}", "--window-size=1400,1000", "about:blank"]
-    return subprocess.Popen([chromium, *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        f"--remote-debugging-port={port}",
+        "--window-size=1400,1000",
+        "about:blank",
+    ]
+    return subprocess.Popen(
+        [chromium, *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 async def time_first_page(debug_port: int, url: str, timeout: float) -> float:
@@ -111,13 +151,19 @@ def measure(db: Path, runs: int, timeout: float, plain: bool = False) -> dict[st
         app_port, debug_port = free_port(), free_port()
         began = time.monotonic()
         server = start_app(db, app_port, plain)
-        with tempfile.TemporaryDirectory(prefix="first-visit-browser-", ignore_cleanup_errors=True) as profile:
+        with tempfile.TemporaryDirectory(
+            prefix="first-visit-browser-", ignore_cleanup_errors=True
+        ) as profile:
             browser = start_browser(Path(profile), debug_port)
             try:
                 wait_for(f"http://127.0.0.1:{app_port}/_stcore/health", 120)
                 startup.append(time.monotonic() - began)
                 wait_for(f"http://127.0.0.1:{debug_port}/json/version", 30)
-                seconds.append(asyncio.run(time_first_page(debug_port, f"http://127.0.0.1:{app_port}/", timeout)))
+                seconds.append(
+                    asyncio.run(
+                        time_first_page(debug_port, f"http://127.0.0.1:{app_port}/", timeout)
+                    )
+                )
             finally:
                 browser.kill()
                 os.killpg(server.pid, 9)
@@ -139,25 +185,37 @@ def without_analysis(db: Path, target: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", type=Path, default=PROJECT_ROOT / "data" / "demo.db")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--compare-plain", action="store_true",
-                        help="also measure plain `streamlit run` (no warm start) in the same run")
+    parser.add_argument(
+        "--compare-plain",
+        action="store_true",
+        help="also measure plain `streamlit run` (no warm start) in the same run",
+    )
     args = parser.parse_args()
     if not args.db.is_file():
         raise SystemExit(f"{args.db} does not exist; build it with `make demo-build`")
-    results: dict[str, Any] = {"database": args.db.name, "target_s": TARGET_S,
-                               "load_average_start": os.getloadavg()[0]}
+    results: dict[str, Any] = {
+        "database": args.db.name,
+        "target_s": TARGET_S,
+        "load_average_start": os.getloadavg()[0],
+    }
     with tempfile.TemporaryDirectory(prefix="first-visit-") as tmp:
         results["materialised"] = measure(args.db, args.runs, args.timeout)
         bare = without_analysis(args.db, Path(tmp) / "bare.db")
         results["computed_on_the_fly"] = measure(bare, args.runs, args.timeout)
         if args.compare_plain:
-            results["plain_streamlit_materialised"] = measure(args.db, args.runs, args.timeout, plain=True)
-            results["plain_streamlit_computed_on_the_fly"] = measure(bare, args.runs, args.timeout, plain=True)
+            results["plain_streamlit_materialised"] = measure(
+                args.db, args.runs, args.timeout, plain=True
+            )
+            results["plain_streamlit_computed_on_the_fly"] = measure(
+                bare, args.runs, args.timeout, plain=True
+            )
     results["load_average_end"] = os.getloadavg()[0]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

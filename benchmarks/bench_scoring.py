@@ -45,12 +45,18 @@ def fiqa_sentences(folder: Path) -> list[str]:
     sentences: list[str] = []
     posts = base / "FiQA_post.json"
     if posts.is_file():
-        sentences += [v["sentence"].strip() for v in json.loads(posts.read_text(encoding="utf-8")).values()
-                      if isinstance(v, dict) and isinstance(v.get("sentence"), str)]
+        sentences += [
+            v["sentence"].strip()
+            for v in json.loads(posts.read_text(encoding="utf-8")).values()
+            if isinstance(v, dict) and isinstance(v.get("sentence"), str)
+        ]
     headlines = base / "SemEval2017Task5Headlines.json"
     if headlines.is_file():
-        sentences += [v["title"].strip() for v in json.loads(headlines.read_text(encoding="utf-8"))
-                      if isinstance(v, dict) and isinstance(v.get("title"), str)]
+        sentences += [
+            v["title"].strip()
+            for v in json.loads(headlines.read_text(encoding="utf-8"))
+            if isinstance(v, dict) and isinstance(v.get("title"), str)
+        ]
     return [s for s in sentences if s]
 
 
@@ -58,7 +64,9 @@ def benchmark_sentences(n: int, source: str) -> tuple[list[str], str]:
     from analyzer.scoring.benchmark import read_sentences
 
     if source in ("auto", "realdata") and SHARED_LABELED.is_dir():
-        pool = list(dict.fromkeys(phrasebank_sentences(SHARED_LABELED) + fiqa_sentences(SHARED_LABELED)))
+        pool = list(
+            dict.fromkeys(phrasebank_sentences(SHARED_LABELED) + fiqa_sentences(SHARED_LABELED))
+        )
         if pool:
             return pool[:n], "Financial PhraseBank + FiQA/SemEval-2017 (shared real data)"
     if source == "realdata":
@@ -68,17 +76,30 @@ def benchmark_sentences(n: int, source: str) -> tuple[list[str], str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="model directory (default: $ANALYZER_MODEL, else models/hype-default)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", help="model directory (default: $ANALYZER_MODEL, else models/hype-default)"
+    )
     parser.add_argument("--n", type=int, default=2000, help="number of sentences")
     parser.add_argument("--repeats", type=int, default=3, help="alternated timing rounds")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--paths", help="comma-separated subset of the paths")
-    parser.add_argument("--source", default="auto", help="auto, realdata, corpus or a sentences file")
+    parser.add_argument(
+        "--source", default="auto", help="auto, realdata, corpus or a sentences file"
+    )
     parser.add_argument("--in-process", action="store_true", help="all paths in one process")
-    parser.add_argument("--no-end-to-end", action="store_true", help="skip the analyzer score --input timing")
-    parser.add_argument("--compare-checkout", action="append", default=[], metavar="LABEL=DIR",
-                        help="also time analyzer score --input from this project checkout")
+    parser.add_argument(
+        "--no-end-to-end", action="store_true", help="skip the analyzer score --input timing"
+    )
+    parser.add_argument(
+        "--compare-checkout",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="also time analyzer score --input from this project checkout",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "scoring.json")
     parser.add_argument("--markdown", type=Path, default=RESULTS / "scoring.md")
     args = parser.parse_args(argv)
@@ -99,9 +120,17 @@ def main(argv: list[str] | None = None) -> int:
             end_to_end[label] = Path(folder)
     started = time.perf_counter()
     results = run_benchmark(
-        sentences, model=args.model, paths=paths, repeats=args.repeats, device=args.device, source=source,
-        isolate=not args.in_process, end_to_end=end_to_end,
-        progress=lambda message: print(f"[{time.perf_counter() - started:7.1f} s] {message}", file=sys.stderr, flush=True),
+        sentences,
+        model=args.model,
+        paths=paths,
+        repeats=args.repeats,
+        device=args.device,
+        source=source,
+        isolate=not args.in_process,
+        end_to_end=end_to_end,
+        progress=lambda message: print(
+            f"[{time.perf_counter() - started:7.1f} s] {message}", file=sys.stderr, flush=True
+        ),
     )
     write_results(results, args.out, args.markdown)
     print(markdown_table(results))

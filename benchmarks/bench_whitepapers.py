@@ -30,8 +30,12 @@ DOCUMENTS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="model directory (default: $ANALYZER_MODEL, else models/hype-default)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", help="model directory (default: $ANALYZER_MODEL, else models/hype-default)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "whitepapers.json")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -44,12 +48,16 @@ def main(argv: list[str] | None = None) -> int:
 
     scorer = HypeScorer.from_pretrained(args.model, device="cpu")
     scorer.use_backend("auto")
-    documents = {name: SHARED / path for name, path in DOCUMENTS.items() if (SHARED / path).is_file()}
+    documents = {
+        name: SHARED / path for name, path in DOCUMENTS.items() if (SHARED / path).is_file()
+    }
     seeds = sorted((SHARED / "seed").glob("*.txt")) if (SHARED / "seed").is_dir() else []
     if not documents and not seeds:
         sys.exit(f"no documents found under {SHARED}")
-    results: dict[str, object] = {"model": {"model_id": scorer.model_id, "model_version": scorer.model_version},
-                                  "documents": {}}
+    results: dict[str, object] = {
+        "model": {"model_id": scorer.model_id, "model_version": scorer.model_version},
+        "documents": {},
+    }
     for name, path in documents.items():
         text = extract_pdf(path.read_bytes()).text
         result = scorer.score_document(text, max_sentences=None)
@@ -66,9 +74,13 @@ def main(argv: list[str] | None = None) -> int:
             "prose_hype_above_0.5": high,
             "prose_share_hype_above_0.5": round(high / len(prose), 4) if prose else None,
             "all_segments_share_hype_above_0.5": round(sum(v > 0.5 for v in every) / len(every), 4),
-            "document_hype_mean_prose": round(result["hype"], 4) if result["hype"] is not None else None,
+            "document_hype_mean_prose": round(result["hype"], 4)
+            if result["hype"] is not None
+            else None,
             "document_hype_mean_all_segments": round(sum(every) / len(every), 4),
-            "document_hype_top_prose": round(result["hype_top"], 4) if result["hype_top"] is not None else None,
+            "document_hype_top_prose": round(result["hype_top"], 4)
+            if result["hype_top"] is not None
+            else None,
         }
     for path in seeds:
         text = path.read_text(encoding="utf-8")

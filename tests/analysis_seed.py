@@ -10,10 +10,44 @@ from analyzer.storage import DocumentRecord, Store
 
 MODEL_VERSION = "test-v1"
 _VOCABULARY = [
-    "market", "platform", "revenue", "chip", "token", "network", "growth", "launch", "users",
-    "quarter", "analyst", "deal", "cloud", "supply", "demand", "price", "fund", "bank", "model",
-    "data", "energy", "retail", "policy", "rate", "capital", "margin", "order", "factory", "port",
-    "software", "contract", "partner", "region", "service", "device", "storage", "license", "fee",
+    "market",
+    "platform",
+    "revenue",
+    "chip",
+    "token",
+    "network",
+    "growth",
+    "launch",
+    "users",
+    "quarter",
+    "analyst",
+    "deal",
+    "cloud",
+    "supply",
+    "demand",
+    "price",
+    "fund",
+    "bank",
+    "model",
+    "data",
+    "energy",
+    "retail",
+    "policy",
+    "rate",
+    "capital",
+    "margin",
+    "order",
+    "factory",
+    "port",
+    "software",
+    "contract",
+    "partner",
+    "region",
+    "service",
+    "device",
+    "storage",
+    "license",
+    "fee",
 ]
 
 
@@ -44,14 +78,20 @@ def add_document(
 ) -> int:
     """Store one document, tag it, and (when ``hype`` is given) store its scores."""
     result = store.upsert_document(
-        DocumentRecord(text=text, published_at=published_at, source=source, url=url, canonical_url=url)
+        DocumentRecord(
+            text=text, published_at=published_at, source=source, url=url, canonical_url=url
+        )
     )
     document_id = result.document_id
     sentences = list(sentences) if sentences is not None else [text]
     for entity in entities:
         ensure_entity(store, entity)
         store.tag_document(
-            document_id, entity, method="alias", matched=entity, sentence_indices=range(len(sentences))
+            document_id,
+            entity,
+            method="alias",
+            matched=entity,
+            sentence_indices=range(len(sentences)),
         )
     if hype is not None:
         per_sentence = list(sentence_hype) if sentence_hype is not None else [hype] * len(sentences)
@@ -60,13 +100,18 @@ def add_document(
             model_id="test-model",
             model_version=model_version,
             document_scores={
-                "hype": hype, "growth": growth if growth is not None else 0.2,
-                "evidence": evidence if evidence is not None else 0.3, "n_sentences": len(sentences),
+                "hype": hype,
+                "growth": growth if growth is not None else 0.2,
+                "evidence": evidence if evidence is not None else 0.3,
+                "n_sentences": len(sentences),
             },
             sentences=sentences,
             sentence_scores=[
-                {"hype": h, "growth": growth if growth is not None else 0.2,
-                 "evidence": evidence if evidence is not None else 0.3}
+                {
+                    "hype": h,
+                    "growth": growth if growth is not None else 0.2,
+                    "evidence": evidence if evidence is not None else 0.3,
+                }
                 for h in per_sentence
             ],
         )
@@ -102,27 +147,49 @@ def seed_quarterly_story(
         day = quarter.replace(day=10).isoformat()
         for i in range(count):
             add_document(
-                store, story_text(rng, topic=entity), f"{day}T0{i % 10}:00:00+00:00",
-                source=source, entities=[entity], hype=level, growth=0.2, evidence=0.3,
+                store,
+                story_text(rng, topic=entity),
+                f"{day}T0{i % 10}:00:00+00:00",
+                source=source,
+                entities=[entity],
+                hype=level,
+                growth=0.2,
+                evidence=0.3,
             )
         for i in range(background):
             add_document(
-                store, story_text(rng), f"{day}T1{i % 10}:00:00+00:00", source=source,
-                hype=0.1, growth=0.1, evidence=0.5,
+                store,
+                story_text(rng),
+                f"{day}T1{i % 10}:00:00+00:00",
+                source=source,
+                hype=0.1,
+                growth=0.1,
+                evidence=0.5,
             )
 
 
 def add_quarterly_fundamentals(
-    store: Store, entity: str, metric: str, quarters: Sequence[date], values: Sequence[float | None],
-    *, filed_lag_days: int | None = None,
+    store: Store,
+    entity: str,
+    metric: str,
+    quarters: Sequence[date],
+    values: Sequence[float | None],
+    *,
+    filed_lag_days: int | None = None,
 ) -> None:
     """Values dated at each quarter's end (optionally filed ``filed_lag_days`` later)."""
     rows = []
     for quarter, value in zip(quarters, values):
         month = quarter.month + 2
         end = date(quarter.year, month, 30 if month in (6, 9) else 31)
-        row = {"entity_id": entity, "metric": metric, "date": end.isoformat(), "value": value,
-               "unit": "USD", "source": "test"}
+        row = {
+            "entity_id": entity,
+            "metric": metric,
+            "date": end.isoformat(),
+            "value": value,
+            "unit": "USD",
+            "source": "test",
+        }
         if filed_lag_days is not None:
             row["filed_at"] = date.fromordinal(end.toordinal() + filed_lag_days).isoformat()
         rows.append(row)

@@ -7,8 +7,10 @@ divergences are planted, each with enough stories a quarter for the method to tr
 Nvidia's coverage grows louder in 2024 while its revenue growth stalls, and Solana's coverage
 (six to twelve stories every quarter) turns exuberant in the second half of 2024 while the
 growth of its total value locked slows, so both are flagged. Solana also has a one-quarter burst
-of hype in 2023 Q3 while its TVL grows as usual: a single period, so the default rule (two
-periods in a row) does not flag it, but a looser rule does.
+of hype in 2023 Q3 while its TVL grows as usual: a single period. The seed asks flags for a
+run of two periods (SEED_MIN_PERIODS), so the burst stays unflagged and the alert tests can
+raise it as a new flag with a looser rule; the default rule (one period, chosen by simulation)
+would flag it too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+# Flags in the seed need two periods in a row, so Solana's one-quarter burst is not one of them.
+SEED_MIN_PERIODS = 2
 
 ENTITIES = [
     {
@@ -104,7 +109,7 @@ def _documents() -> list[dict[str, Any]]:
         "nvidia": [(3, 0.1)] * 8 + [(5, 0.5), (8, 0.7), (10, 0.8), (12, 0.9)],
         # Solana: a one-quarter burst in 2023 Q3, then exuberance from 2024 Q3.
         "solana": [(6, 0.2), (7, 0.2)] * 3
-        + [(10, 0.9), (7, 0.2), (7, 0.2), (8, 0.3), (11, 0.8), (12, 0.9)],
+        + [(12, 0.9), (7, 0.2), (7, 0.2), (8, 0.3), (11, 0.8), (12, 0.9)],
         "ai-datacenters": [(2, 0.2)] * 6 + [(3, 0.3)] * 6,
     }
     names = {e["id"]: e["name"] for e in ENTITIES}
@@ -244,7 +249,7 @@ def seed_database(path: Path, model_dir: Path) -> dict[str, Any]:
             )
         tag_entities(store)
         store.add_fundamentals(_fundamentals())
-        compute_divergence(store, freq="quarter")
+        compute_divergence(store, freq="quarter", min_periods=SEED_MIN_PERIODS)
         flagged = store.query("SELECT entity_id, metric, start_period, end_period FROM flags")
     return {
         "path": path,

@@ -63,7 +63,14 @@ NEUTRAL = [
 
 
 def _row(text: str, hype: int = 0, growth: int = 0, evidence: int = 0) -> dict[str, Any]:
-    return {"text": text, "hype": hype, "growth": growth, "evidence": evidence, "lang": "en", "source": "test"}
+    return {
+        "text": text,
+        "hype": hype,
+        "growth": growth,
+        "evidence": evidence,
+        "lang": "en",
+        "source": "test",
+    }
 
 
 def labelled_rows() -> list[dict[str, Any]]:
@@ -73,18 +80,27 @@ def labelled_rows() -> list[dict[str, Any]]:
     rows += [_row(t, evidence=1) for t in EVIDENCE]
     rows += [_row(t) for t in NEUTRAL]
     for hype, growth in zip(HYPE[:5], GROWTH[:5]):
-        rows.append(_row(f"{hype.rstrip('!')} and {growth[0].lower()}{growth[1:]}", hype=1, growth=1))
+        rows.append(
+            _row(f"{hype.rstrip('!')} and {growth[0].lower()}{growth[1:]}", hype=1, growth=1)
+        )
     for growth, evidence in zip(GROWTH[5:], EVIDENCE[:5]):
-        rows.append(_row(f"{evidence.rstrip('.')}; {growth[0].lower()}{growth[1:]}", growth=1, evidence=1))
+        rows.append(
+            _row(f"{evidence.rstrip('.')}; {growth[0].lower()}{growth[1:]}", growth=1, evidence=1)
+        )
     for hype, evidence in zip(HYPE[5:], EVIDENCE[5:]):
-        rows.append(_row(f"{evidence.rstrip('.')}, an incredible record! {hype}", hype=1, evidence=1))
-    rows += [_row(t) for t in (
-        "The board reviewed the minutes of the previous session.",
-        "Visitors must sign in at the front desk.",
-        "The appendix contains a glossary of terms.",
-        "The team moved to a different floor of the building.",
-        "The handbook explains how requests are submitted.",
-    )]
+        rows.append(
+            _row(f"{evidence.rstrip('.')}, an incredible record! {hype}", hype=1, evidence=1)
+        )
+    rows += [
+        _row(t)
+        for t in (
+            "The board reviewed the minutes of the previous session.",
+            "Visitors must sign in at the front desk.",
+            "The appendix contains a glossary of terms.",
+            "The team moved to a different floor of the building.",
+            "The handbook explains how requests are submitted.",
+        )
+    ]
     return rows
 
 
@@ -99,7 +115,9 @@ def _trained_model_dir(directory: str) -> Path:
     from analyzer.training.train import TrainingOptions, train_scorer
 
     train, validation = split_rows()
-    scorer = train_scorer(train, validation, TrainingOptions(method="head", epochs=60, seed=3, device="cpu"))
+    scorer = train_scorer(
+        train, validation, TrainingOptions(method="head", epochs=60, seed=3, device="cpu")
+    )
     return scorer.save_pretrained(Path(directory) / "tiny-hype")
 
 

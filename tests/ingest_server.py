@@ -102,8 +102,10 @@ def running_server() -> Iterator[LocalServer]:
 
 def rss(items: list[dict[str, str]], *, title: str = "Test feed", encoding: str = "utf-8") -> bytes:
     """A small RSS 2.0 document; item dict keys become elements (values are inserted as given)."""
-    parts = [f'<?xml version="1.0" encoding="{encoding}"?>\n<rss version="2.0"><channel><title>{title}</title>'
-             "<link>http://example.com/</link><description>test</description>"]
+    parts = [
+        f'<?xml version="1.0" encoding="{encoding}"?>\n<rss version="2.0"><channel><title>{title}</title>'
+        "<link>http://example.com/</link><description>test</description>"
+    ]
     for item in items:
         parts.append("<item>" + "".join(f"<{k}>{v}</{k}>" for k, v in item.items()) + "</item>")
     parts.append("</channel></rss>")
@@ -112,10 +114,15 @@ def rss(items: list[dict[str, str]], *, title: str = "Test feed", encoding: str 
 
 def minimal_pdf(lines: list[str]) -> bytes:
     """A valid one-page PDF showing ``lines`` in Helvetica, built byte by byte."""
+
     def escape(text: str) -> str:
         return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
-    content = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({escape(line)}) Tj T*" for line in lines) + " ET"
+    content = (
+        "BT /F1 12 Tf 72 720 Td 14 TL "
+        + " ".join(f"({escape(line)}) Tj T*" for line in lines)
+        + " ET"
+    )
     objects = [
         "<< /Type /Catalog /Pages 2 0 R >>",
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -133,5 +140,7 @@ def minimal_pdf(lines: list[str]) -> bytes:
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     for offset in offsets:
         out += f"{offset:010d} 00000 n \n".encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return bytes(out)

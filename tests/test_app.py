@@ -64,8 +64,12 @@ def html_bodies(at: AppTest) -> str:
 
 # Tables are told apart by a column only they have (display-only dataframes expose no key).
 TABLE_MARKERS = {
-    "overview_entities": "trend", "entity_documents": "counted", "docs_table": "snippet",
-    "check_figures": "figure", "check_entities": "mentions", "model_versions": "on screen",
+    "overview_entities": "trend",
+    "entity_documents": "counted",
+    "docs_table": "snippet",
+    "check_figures": "figure",
+    "check_entities": "mentions",
+    "model_versions": "on screen",
 }
 
 
@@ -120,8 +124,14 @@ def test_overview_computes_on_the_fly_when_nothing_is_materialised(
             store.conn.execute(f"DELETE FROM {table}")
     monkeypatch.setenv("ANALYZER_DB", str(copy))
     at = run_page("overview")
-    assert any("computed on the fly" in c and "analyzer divergence" in c for c in texts(at, "caption"))
-    assert set(dataframe(at, "overview_entities")["entity"]) == {"nvidia", "solana", "ai-datacenters"}
+    assert any(
+        "computed on the fly" in c and "analyzer divergence" in c for c in texts(at, "caption")
+    )
+    assert set(dataframe(at, "overview_entities")["entity"]) == {
+        "nvidia",
+        "solana",
+        "ai-datacenters",
+    }
     assert "Nvidia · revenue" in html_bodies(at)
 
 
@@ -129,8 +139,12 @@ def test_overview_flag_lines_match_the_numbers(app_env: dict[str, Any]) -> None:
     flags = overview_reads.latest_flags(app_env["path"], "quarter", app_env["model_version"])
     assert not flags.empty
     nvidia = flags[(flags["entity"] == "nvidia") & (flags["metric"] == "revenue")].iloc[0]
-    frame = entity_reads.entity_view(app_env["path"], "nvidia", "quarter", app_env["model_version"])["divergence"]
-    peak = frame[(frame["metric"] == "revenue") & (frame["period"] == nvidia["peak_period"])].iloc[0]
+    frame = entity_reads.entity_view(
+        app_env["path"], "nvidia", "quarter", app_env["model_version"]
+    )["divergence"]
+    peak = frame[(frame["metric"] == "revenue") & (frame["period"] == nvidia["peak_period"])].iloc[
+        0
+    ]
     heat_z = peak.get("heat_z")
     heat_z = peak["heat"] if heat_z is None or pd.isna(heat_z) else heat_z
     expected_direction = "up" if heat_z >= 0 else "down"
@@ -140,12 +154,26 @@ def test_overview_flag_lines_match_the_numbers(app_env: dict[str, Any]) -> None:
 
 def test_describe_flag_words_follow_the_direction_of_growth() -> None:
     periods = pd.to_datetime(["2024-01-01", "2024-04-01", "2024-07-01"])
-    rows = pd.DataFrame({
-        "period": periods, "heat": [0.5, 2.0, 3.0], "heat_z": [0.4, 1.8, 2.6],
-        "fundamental_growth": [0.30, 0.12, -0.05], "growth_z": [1.0, -0.2, -1.5], "growth_basis": "yoy",
-    })
-    flag = {"entity": "acme", "metric": "revenue", "freq": "quarter", "start": periods[1], "end": periods[2],
-            "peak_period": periods[2], "peak_value": 4.1, "periods": 2}
+    rows = pd.DataFrame(
+        {
+            "period": periods,
+            "heat": [0.5, 2.0, 3.0],
+            "heat_z": [0.4, 1.8, 2.6],
+            "fundamental_growth": [0.30, 0.12, -0.05],
+            "growth_z": [1.0, -0.2, -1.5],
+            "growth_basis": "yoy",
+        }
+    )
+    flag = {
+        "entity": "acme",
+        "metric": "revenue",
+        "freq": "quarter",
+        "start": periods[1],
+        "end": periods[2],
+        "peak_period": periods[2],
+        "peak_value": 4.1,
+        "periods": 2,
+    }
     falling = common.describe_flag(flag, rows, "Acme")
     assert "narrative heat up 2.6σ" in falling and "revenue fell 5% year over year" in falling
     assert "2024 Q2–2024 Q3" in falling
@@ -156,7 +184,9 @@ def test_describe_flag_words_follow_the_direction_of_growth() -> None:
 # --------------------------------------------------------------------------- entity
 
 
-def test_entity_page_shows_series_flags_lead_lag_and_period_evidence(app_env: dict[str, Any]) -> None:
+def test_entity_page_shows_series_flags_lead_lag_and_period_evidence(
+    app_env: dict[str, Any],
+) -> None:
     at = run_page("entity")
     at.selectbox(key="entity_choice").set_value("nvidia").run()
     assert_clean(at)
@@ -202,7 +232,9 @@ def test_entity_page_without_fundamentals_says_so(app_env: dict[str, Any]) -> No
 
 
 def test_lead_lag_summary_reads_its_own_numbers(app_env: dict[str, Any]) -> None:
-    summary = entity_reads.lead_lag_summary(app_env["path"], "nvidia", "revenue", "quarter", app_env["model_version"])
+    summary = entity_reads.lead_lag_summary(
+        app_env["path"], "nvidia", "revenue", "quarter", app_env["model_version"]
+    )
     assert len(summary["granger"]) == 2
     if summary["best_lag"] is None:
         assert summary["sentence"].startswith("No lead-lag estimate")
@@ -214,11 +246,15 @@ def test_lead_lag_summary_reads_its_own_numbers(app_env: dict[str, Any]) -> None
 
 
 def test_entity_view_warns_when_too_few_documents(app_env: dict[str, Any]) -> None:
-    view = entity_reads.entity_view(app_env["path"], "ai-datacenters", "quarter", app_env["model_version"])
+    view = entity_reads.entity_view(
+        app_env["path"], "ai-datacenters", "quarter", app_env["model_version"]
+    )
     assert view["reliability"]["median_stories"] < entity_reads.MIN_RELIABLE_STORIES
     assert "unreliable" in view["reliability"]["warning"]
     with pytest.raises(InputError):
-        entity_reads.entity_view(app_env["path"], "no-such-entity", "quarter", app_env["model_version"])
+        entity_reads.entity_view(
+            app_env["path"], "no-such-entity", "quarter", app_env["model_version"]
+        )
 
 
 # --------------------------------------------------------------------------- documents
@@ -242,11 +278,18 @@ def test_documents_page_searches_filters_and_escapes(app_env: dict[str, Any]) ->
 
     at.selectbox(key="docs_kind").set_value("").run()
     at.selectbox(key="docs_entity").set_value("solana").run()
+    # Solana has more documents than the default page holds: show them all on one page.
+    at.selectbox(key="docs_page_size").set_value(200).run()
     assert_clean(at)
     solana = dataframe(at, "docs_table")
+    _, solana_total = documents_reads.search_documents(
+        app_env["path"], {"entity": "solana"}, limit=1
+    )
+    assert len(solana) == solana_total
     assert solana["entities"].str.contains("solana").all()
     assert {"news", "whitepaper"} <= set(solana["kind"])  # the kind filter was cleared
 
+    at.selectbox(key="docs_page_size").set_value(50).run()
     at.selectbox(key="docs_entity").set_value("").run()
     at.slider(key="docs_hype").set_value((0.5, 1.0)).run()
     assert_clean(at)
@@ -273,8 +316,12 @@ def test_documents_page_turns_a_malformed_query_into_a_message(app_env: dict[str
 
 
 def test_search_documents_paginates_in_sql(app_env: dict[str, Any]) -> None:
-    first, total = documents_reads.search_documents(app_env["path"], {"sort": "oldest"}, limit=20, offset=0)
-    second, same_total = documents_reads.search_documents(app_env["path"], {"sort": "oldest"}, limit=20, offset=20)
+    first, total = documents_reads.search_documents(
+        app_env["path"], {"sort": "oldest"}, limit=20, offset=0
+    )
+    second, same_total = documents_reads.search_documents(
+        app_env["path"], {"sort": "oldest"}, limit=20, offset=20
+    )
     assert total == same_total == app_env["documents"]
     assert len(first) == len(second) == 20
     assert not set(first["id"]) & set(second["id"])
@@ -305,7 +352,7 @@ def test_check_page_scores_pasted_text_against_the_corpus(app_env: dict[str, Any
     assert at.selectbox(key="check_scope").value == "nvidia"  # the entity the text mentions
     bodies = html_bodies(at)
     assert bodies.count('class="hype-sentence"') == 3
-    assert "title=\"hype " in bodies
+    assert 'title="hype ' in bodies
     figures = dataframe(at, "check_figures")
     assert {"$30.5 billion", "12%", "2.5 million GPUs", "3x"} <= set(figures["figure"])
     where = dict(zip(figures["figure"], figures["sentence"]))
@@ -444,7 +491,9 @@ def test_missing_database_gives_a_next_step_on_every_page(
     assert not (tmp_path / "missing.db").exists(), "reading must not create a database"
 
 
-def test_empty_database_explains_how_to_fill_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_database_explains_how_to_fill_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Store(tmp_path / "empty.db").close()
     monkeypatch.setenv("ANALYZER_DB", str(tmp_path / "empty.db"))
     for page in ("overview", "entity", "documents"):
@@ -461,7 +510,9 @@ def test_missing_model_gives_a_message_not_a_traceback(
     at.text_area(key="check_text").set_value("This will change everything!")
     at.button(key="check_text_button").click().run()
     assert not at.exception
-    assert any("model is not available" in w and "analyzer train" in w for w in texts(at, "warning"))
+    assert any(
+        "model is not available" in w and "analyzer train" in w for w in texts(at, "warning")
+    )
     at = run_page("model")
     assert any("No model found" in w for w in texts(at, "warning"))
 
@@ -471,26 +522,40 @@ def test_missing_model_gives_a_message_not_a_traceback(
 
 def test_percentiles_match_a_direct_count_of_stored_scores(app_env: dict[str, Any]) -> None:
     with Store(app_env["path"]) as store:
-        stored = pd.DataFrame(store.query(
-            "SELECT hype FROM scores WHERE model_version = ? AND unscored = 0", (app_env["model_version"],)))
+        stored = pd.DataFrame(
+            store.query(
+                "SELECT hype FROM scores WHERE model_version = ? AND unscored = 0",
+                (app_env["model_version"],),
+            )
+        )
     probe = float(stored["hype"].quantile(0.8))
-    result = check_reads.corpus_percentiles(app_env["path"], {"hype": probe, "growth": None, "evidence": None},
-                                        model_version=app_env["model_version"], latest_quarter=False)
-    expected = 100 * ((stored["hype"] < probe).sum() + 0.5 * (stored["hype"] == probe).sum()) / len(stored)
+    result = check_reads.corpus_percentiles(
+        app_env["path"],
+        {"hype": probe, "growth": None, "evidence": None},
+        model_version=app_env["model_version"],
+        latest_quarter=False,
+    )
+    expected = (
+        100 * ((stored["hype"] < probe).sum() + 0.5 * (stored["hype"] == probe).sum()) / len(stored)
+    )
     assert result["percentiles"]["hype"] == pytest.approx(expected)
     assert result["percentiles"]["growth"] is None
     assert result["n"] == len(stored)
-    other = check_reads.corpus_percentiles(app_env["path"], {"hype": probe}, model_version="another-version")
+    other = check_reads.corpus_percentiles(
+        app_env["path"], {"hype": probe}, model_version="another-version"
+    )
     assert other["percentiles"]["hype"] is None and "analyzer score" in other["reason"]
 
 
 def test_extract_figures_finds_money_percentages_multiples_and_units() -> None:
-    figures = check_reads.extract_figures([
-        "Revenue hit $1.2bn, up 35% year on year.",
-        "It now has 300 million users and 4 GW of capacity, a 10x jump.",
-        "Margins fell 2.5 percentage points to €40 million.",
-        "Nothing numeric here, only words.",
-    ])
+    figures = check_reads.extract_figures(
+        [
+            "Revenue hit $1.2bn, up 35% year on year.",
+            "It now has 300 million users and 4 GW of capacity, a 10x jump.",
+            "Margins fell 2.5 percentage points to €40 million.",
+            "Nothing numeric here, only words.",
+        ]
+    )
     found = dict(zip(figures["figure"], figures["kind"]))
     assert found["$1.2bn"] == "money"
     assert found["35%"] == "percent"
@@ -506,16 +571,25 @@ def test_extract_figures_finds_money_percentages_multiples_and_units() -> None:
 
 
 def test_markdown_escape_neutralises_links_images_colours_and_maths() -> None:
-    escaped = render.markdown_escape("![x](http://t.example/p.png) [a](b) :red[c] $5 and $6 _i_ <b>")
+    escaped = render.markdown_escape(
+        "![x](http://t.example/p.png) [a](b) :red[c] $5 and $6 _i_ <b>"
+    )
     assert re.search(r"(?<!\\)[\[\]()$<>:_!]", escaped) is None  # nothing special left unescaped
-    assert re.sub(r"\\(.)", r"\1", escaped) == "![x](http://t.example/p.png) [a](b) :red[c] $5 and $6 _i_ <b>"
+    assert (
+        re.sub(r"\\(.)", r"\1", escaped)
+        == "![x](http://t.example/p.png) [a](b) :red[c] $5 and $6 _i_ <b>"
+    )
 
 
 def test_highlighting_escapes_every_sentence_and_score() -> None:
-    sentences = pd.DataFrame({
-        "text": [HOSTILE_SENTENCE, 'Plain "quoted" & fine.', "Unscored."],
-        "hype": [0.9, 0.1, None], "growth": [0.2, 0.3, None], "evidence": [0.0, 0.5, None],
-    })
+    sentences = pd.DataFrame(
+        {
+            "text": [HOSTILE_SENTENCE, 'Plain "quoted" & fine.', "Unscored."],
+            "hype": [0.9, 0.1, None],
+            "growth": [0.2, 0.3, None],
+            "evidence": [0.0, 0.5, None],
+        }
+    )
     markup = render.highlight_sentences_html(sentences)
     assert "<img" not in markup and "&lt;img src=x onerror=alert(1)&gt;" in markup
     assert "&quot;quoted&quot; &amp; fine." in markup
@@ -527,10 +601,25 @@ def test_highlighting_escapes_every_sentence_and_score() -> None:
 def test_check_result_downloads_hold_every_sentence() -> None:
     import json
 
-    sentences = pd.DataFrame({"sentence": [0, 1], "text": ["One.", "Two."], "hype": [0.2, 0.8],
-                              "growth": [0.1, 0.1], "evidence": [0.5, np.nan]})
-    result = {"hype": 0.5, "growth": 0.1, "evidence": 0.5, "language": "en", "model_version": "v",
-              "unscored": False, "sentences": sentences, "figures": check_reads.extract_figures(["One."])}
+    sentences = pd.DataFrame(
+        {
+            "sentence": [0, 1],
+            "text": ["One.", "Two."],
+            "hype": [0.2, 0.8],
+            "growth": [0.1, 0.1],
+            "evidence": [0.5, np.nan],
+        }
+    )
+    result = {
+        "hype": 0.5,
+        "growth": 0.1,
+        "evidence": 0.5,
+        "language": "en",
+        "model_version": "v",
+        "unscored": False,
+        "sentences": sentences,
+        "figures": check_reads.extract_figures(["One."]),
+    }
     csv_lines = check_reads.check_result_csv(result).strip().splitlines()
     assert len(csv_lines) == 3 and "document_hype" in csv_lines[0]
     document = json.loads(check_reads.check_result_json(result, source="pasted text"))

@@ -59,7 +59,11 @@ def served_app(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -
         # A session of its own, so the whole group (the CLI and the Streamlit child) is stopped.
         server = subprocess.Popen(
             [*analyzer_command(), "app", "--db", str(seed["path"]), "--port", str(port)],
-            stdout=output, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_ROOT, start_new_session=True,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=PROJECT_ROOT,
+            start_new_session=True,
         )
     base = f"http://localhost:{port}"
     try:
@@ -74,7 +78,9 @@ def served_app(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"the app did not answer within {STARTUP_SECONDS} s: {log.read_text()[-2000:]}")
+                pytest.fail(
+                    f"the app did not answer within {STARTUP_SECONDS} s: {log.read_text()[-2000:]}"
+                )
             time.sleep(0.5)
         yield base
     finally:
@@ -95,9 +101,19 @@ def chromium(url: str, workdir: Path, *extra: str) -> subprocess.CompletedProces
     workdir.mkdir(parents=True, exist_ok=True)
     profile = Path(tempfile.mkdtemp(prefix="profile-", dir=workdir))
     command = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync", "--hide-scrollbars",
-        f"--user-data-dir={profile}", "--virtual-time-budget=15000", *extra, url,
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=15000",
+        *extra,
+        url,
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 

@@ -131,7 +131,9 @@ def test_onnx_cache_is_reused_and_rebuilt_for_a_new_model_version(
     assert rebuilt != stale and rebuilt.is_file() and not stale.exists()
 
 
-def test_unsaved_models_cache_under_the_data_folder(scorer: HypeScorer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unsaved_models_cache_under_the_data_folder(
+    scorer: HypeScorer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ANALYZER_ONNX_CACHE", str(tmp_path / "cache"))
     unsaved = HypeScorer(scorer.encoder, scorer.head, scorer.config)
     assert onnx_cache_dir(unsaved) == tmp_path / "cache" / unsaved.model_id
@@ -151,15 +153,22 @@ def test_encode_batches_pad_each_batch_to_its_own_longest_text(scorer: HypeScore
     batches = list(encode_batches(tokenizer, SENTENCES, batch_size=7, max_length=64))
     seen = np.concatenate([b.indices for b in batches])
     assert sorted(seen.tolist()) == list(range(len(SENTENCES)))
-    lengths = {i: len(ids) for i, ids in enumerate(tokenizer(SENTENCES, truncation=True, max_length=64)["input_ids"])}
+    lengths = {
+        i: len(ids)
+        for i, ids in enumerate(tokenizer(SENTENCES, truncation=True, max_length=64)["input_ids"])
+    }
     widths = [b.input_ids.shape[1] for b in batches]
     assert widths == sorted(widths, reverse=True)  # longest first
     for batch in batches:
         assert batch.input_ids.shape[1] == max(lengths[i] for i in batch.indices)
         assert batch.attention_mask.sum(axis=1).tolist() == [lengths[i] for i in batch.indices]
     # Chunked tokenization (the GPU path) covers the same texts.
-    chunked = list(encode_batches(tokenizer, SENTENCES, batch_size=4, max_length=64, chunk_batches=2))
-    assert sorted(np.concatenate([b.indices for b in chunked]).tolist()) == list(range(len(SENTENCES)))
+    chunked = list(
+        encode_batches(tokenizer, SENTENCES, batch_size=4, max_length=64, chunk_batches=2)
+    )
+    assert sorted(np.concatenate([b.indices for b in chunked]).tolist()) == list(
+        range(len(SENTENCES))
+    )
 
 
 def test_prefetch_keeps_order_and_passes_errors_on() -> None:

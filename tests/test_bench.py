@@ -22,12 +22,30 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return hype_fixtures.tiny_model_dir_for(tmp_path_factory)
 
 
-def test_bench_command_writes_every_path(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_command_writes_every_path(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
     out, table = tmp_path / "results.json", tmp_path / "results.md"
-    main(["bench", "--model", str(model_dir), "--sentences", str(sentences), "--n", "40", "--repeats", "2",
-          "--in-process", "--out", str(out), "--markdown", str(table)])
+    main(
+        [
+            "bench",
+            "--model",
+            str(model_dir),
+            "--sentences",
+            str(sentences),
+            "--n",
+            "40",
+            "--repeats",
+            "2",
+            "--in-process",
+            "--out",
+            str(out),
+            "--markdown",
+            str(table),
+        ]
+    )
     results = json.loads(out.read_text())
     assert set(results["paths"]) == {*PATHS, REFERENCE}
     assert results["sentences"]["count"] == 40 and results["sentences"]["tokens"] > 40

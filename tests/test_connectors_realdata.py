@@ -35,7 +35,9 @@ def _sec(financial: Path, *parts: str) -> Path:
 
 @pytest.fixture(scope="module")
 def snowflake(financial: Path) -> dict[str, Any]:
-    return json.loads(_sec(financial, "edgartools", "tests", "fixtures", "entity", "snow_facts.json").read_text())
+    return json.loads(
+        _sec(financial, "edgartools", "tests", "fixtures", "entity", "snow_facts.json").read_text()
+    )
 
 
 def by_metric(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -84,7 +86,9 @@ def test_snowflake_other_metrics_and_units(snowflake):
 
 
 def test_snowflake_served_over_http_end_to_end(snowflake, financial, store, tmp_path):
-    body = _sec(financial, "edgartools", "tests", "fixtures", "entity", "snow_facts.json").read_bytes()
+    body = _sec(
+        financial, "edgartools", "tests", "fixtures", "entity", "snow_facts.json"
+    ).read_bytes()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server API
@@ -105,9 +109,15 @@ def test_snowflake_served_over_http_end_to_end(snowflake, financial, store, tmp_
     try:
         store.upsert_entity({"id": "snowflake", "name": "Snowflake", "sec_cik": "1640147"})
         report = pipeline.fetch_fundamentals(
-            store, "sec", ["snowflake"],
-            FetchOptions(base_url=f"http://127.0.0.1:{httpd.server_address[1]}", cache_dir=tmp_path, allow_private=True,
-                         user_agent="Tests tests@example.com"),
+            store,
+            "sec",
+            ["snowflake"],
+            FetchOptions(
+                base_url=f"http://127.0.0.1:{httpd.server_address[1]}",
+                cache_dir=tmp_path,
+                allow_private=True,
+                user_agent="Tests tests@example.com",
+            ),
         )
     finally:
         httpd.shutdown()
@@ -149,7 +159,12 @@ def test_tesla_python_dict_repr_is_rejected_clearly(financial):
 
 def test_apple_period_in_two_filings_is_point_in_time(financial, store):
     path = _sec(
-        financial, "TextLayer-isw-company-similarity", "tests", "fixtures", "entity_storage", "sec_data",
+        financial,
+        "TextLayer-isw-company-similarity",
+        "tests",
+        "fixtures",
+        "entity_storage",
+        "sec_data",
         "apple_company_facts.json",
     )
     rows = parse_companyfacts_text(path.read_text(), "apple")
@@ -158,13 +173,19 @@ def test_apple_period_in_two_filings_is_point_in_time(financial, store):
     store.add_fundamentals(rows)
 
     def view(as_of: str) -> dict[str, str]:
-        return {r["date"]: r["filed_at"] for r in store.fundamentals("apple", "revenue_annual", as_of=as_of)}
+        return {
+            r["date"]: r["filed_at"]
+            for r in store.fundamentals("apple", "revenue_annual", as_of=as_of)
+        }
 
     assert view("2024-06-01") == {"2023-09-30": "2023-11-03"}
     # Fiscal 2023 was filed again as the comparative in the fiscal 2024 report.
     assert view("2024-12-01") == {"2023-09-30": "2024-11-01", "2024-09-28": "2024-11-01"}
     assert view("2025-11-15")["2024-09-28"] == "2025-10-31"
-    assert store.fundamentals("apple", "revenue_annual", as_of="2025-11-15")[-1]["value"] == 416_161_000_000
+    assert (
+        store.fundamentals("apple", "revenue_annual", as_of="2025-11-15")[-1]["value"]
+        == 416_161_000_000
+    )
 
 
 # --------------------------------------------------------------------------- DefiLlama

@@ -40,7 +40,9 @@ def test_syndicated_copies_cluster_and_unrelated_or_distant_ones_do_not(store) -
     wire = story_text(rng, 150, topic="omega")
     original = add_document(store, wire, "2024-03-01T08:00:00Z", source="wire")
     copy_1 = add_document(store, "Omega soars. " + wire, "2024-03-01T12:00:00Z", source="paper-a")
-    copy_2 = add_document(store, wire + " Copyright paper-b.", "2024-03-04T12:00:00Z", source="paper-b")
+    copy_2 = add_document(
+        store, wire + " Copyright paper-b.", "2024-03-04T12:00:00Z", source="paper-b"
+    )
     late = add_document(store, wire + " Republished.", "2024-04-20T12:00:00Z", source="paper-c")
     unrelated = add_document(store, story_text(rng, 150), "2024-03-01T09:00:00Z", source="wire")
     summary = cluster_documents(store)
@@ -87,17 +89,28 @@ def test_duplicated_stories_do_not_inflate_heat(store) -> None:
         day = quarter.replace(day=12)
         for i in range(count):
             body = story_text(rng, 120)
-            add_document(store, "Plain " + body, f"{day.isoformat()}T0{i}:00:00Z", source="wire",
-                         entities=["plain"], hype=0.4)
+            add_document(
+                store,
+                "Plain " + body,
+                f"{day.isoformat()}T0{i}:00:00Z",
+                source="wire",
+                entities=["plain"],
+                hype=0.4,
+            )
             syndicated = story_text(rng, 120)
             for copy in range(5):
                 add_document(
-                    store, f"Copy {copy}: {syndicated} Distributed by outlet {copy}.",
-                    f"{day.isoformat()}T1{i}:0{copy}:00Z", source="wire" if copy == 0 else f"outlet-{copy}",
-                    entities=["syndicated"], hype=0.4,
+                    store,
+                    f"Copy {copy}: {syndicated} Distributed by outlet {copy}.",
+                    f"{day.isoformat()}T1{i}:0{copy}:00Z",
+                    source="wire" if copy == 0 else f"outlet-{copy}",
+                    entities=["syndicated"],
+                    hype=0.4,
                 )
         for i in range(6):
-            add_document(store, story_text(rng, 120), f"{day.isoformat()}T20:0{i}:00Z", source="wire")
+            add_document(
+                store, story_text(rng, 120), f"{day.isoformat()}T20:0{i}:00Z", source="wire"
+            )
     compute_divergence(store, freq="quarter")
     heat = results.heat_frame(store).set_index(["entity", "period"])
     plain = heat.loc["plain"]

@@ -20,7 +20,9 @@ from analyzer.storage import Store
 
 def test_mirror_serves_public_urls_from_a_local_copy(tmp_path: Path) -> None:
     (tmp_path / "feeds").mkdir()
-    (tmp_path / "feeds" / "a.xml").write_text("<rss version='2.0'><channel><title>t</title></channel></rss>")
+    (tmp_path / "feeds" / "a.xml").write_text(
+        "<rss version='2.0'><channel><title>t</title></channel></rss>"
+    )
     with serve_directory(tmp_path) as base_url:
         config = FetcherConfig(mirrors={"https://mirror.test/": base_url})
         with SafeFetcher(config, allow_private=True) as fetcher:
@@ -52,7 +54,10 @@ def test_demo_builds_and_a_second_build_reuses_it(tmp_path: Path, tiny_model_dir
         first = build_demo(store, model=str(tiny_model_dir), say=messages.append)
         assert first["ingest"]["inserted"] >= 300
         assert first["ingest"]["rejected"] == 0
-        kinds = {row["kind"]: row["n"] for row in store.query("SELECT kind, COUNT(*) AS n FROM documents GROUP BY kind")}
+        kinds = {
+            row["kind"]: row["n"]
+            for row in store.query("SELECT kind, COUNT(*) AS n FROM documents GROUP BY kind")
+        }
         assert kinds.get("whitepaper", 0) >= 2
         assert first["score"]["documents"] == store.db["documents"].count
         assert store.db["fundamentals"].count > 0
@@ -74,5 +79,7 @@ def test_demo_corpus_files_match_their_generator() -> None:
     import sys
 
     script = default_corpus_dir() / "build_demo.py"
-    result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -50,9 +50,18 @@ def scenario(store):
     seed_quarterly_story(store, "together", QUARTERS, MENTIONS, HYPE, seed=2, source="feed-b")
     # Growth follows the same shape as the coverage ramp.
     growth = [0.0] * CALM + [0.06 * (i + 1) for i in range(RAMP)]
-    add_quarterly_fundamentals(store, "together", "revenue", QUARTERS, _revenue_with_yoy_growth(growth))
-    seed_quarterly_story(store, "quiet", QUARTERS, [3] * len(QUARTERS), [0.3] * len(QUARTERS),
-                         seed=3, source="feed-c")
+    add_quarterly_fundamentals(
+        store, "together", "revenue", QUARTERS, _revenue_with_yoy_growth(growth)
+    )
+    seed_quarterly_story(
+        store,
+        "quiet",
+        QUARTERS,
+        [3] * len(QUARTERS),
+        [0.3] * len(QUARTERS),
+        seed=3,
+        source="feed-c",
+    )
     compute_divergence(store, freq="quarter")
     return store
 
@@ -109,8 +118,13 @@ def test_flag_carries_the_highest_hype_sentences_of_the_span(store) -> None:
     loud = "Hot will change everything and revenue could grow a thousandfold."
     other = "Rival Corp is the most revolutionary company that ever existed."
     add_document(
-        store, f"{loud} {other} Sales were flat.", last, entities=["hot"], hype=0.9,
-        sentences=[loud, other, "Sales were flat."], sentence_hype=[0.97, 0.99, 0.05],
+        store,
+        f"{loud} {other} Sales were flat.",
+        last,
+        entities=["hot"],
+        hype=0.9,
+        sentences=[loud, other, "Sales were flat."],
+        sentence_hype=[0.97, 0.99, 0.05],
     )
     # The rival sentence belongs to another entity: only sentence 0 is about "hot".
     store.conn.execute(
@@ -131,7 +145,11 @@ def test_flag_carries_the_highest_hype_sentences_of_the_span(store) -> None:
 def test_top_sentences_fall_back_to_document_tags(store) -> None:
     day = "2024-02-10T09:00:00Z"
     doc = add_document(
-        store, "Alpha. Beta.", day, hype=0.5, sentences=["Alpha is transformative.", "Beta."],
+        store,
+        "Alpha. Beta.",
+        day,
+        hype=0.5,
+        sentences=["Alpha is transformative.", "Beta."],
         sentence_hype=[0.8, 0.1],
     )
     store.upsert_entity({"id": "solo", "name": "Solo"})
@@ -150,31 +168,41 @@ def _rows(values: list[tuple[str, float, str | None]]) -> pd.DataFrame:
 
 
 def test_late_filings_are_not_seen_before_they_are_filed() -> None:
-    periods = pd.DatetimeIndex(pd.to_datetime(["2020-01-01", "2020-04-01", "2020-07-01", "2020-10-01"]))
-    rows = _rows([
-        ("2019-12-31", 90.0, "2020-02-10"),
-        ("2020-03-31", 100.0, "2020-05-10"),
-        ("2020-06-30", 110.0, "2020-08-10"),
-        ("2020-09-30", 121.0, "2020-11-10"),
-    ])
+    periods = pd.DatetimeIndex(
+        pd.to_datetime(["2020-01-01", "2020-04-01", "2020-07-01", "2020-10-01"])
+    )
+    rows = _rows(
+        [
+            ("2019-12-31", 90.0, "2020-02-10"),
+            ("2020-03-31", 100.0, "2020-05-10"),
+            ("2020-06-30", 110.0, "2020-08-10"),
+            ("2020-09-30", 121.0, "2020-11-10"),
+        ]
+    )
     known, basis = fundamental_series(rows, periods, "quarter", kind="flow", basis="pop")
     assert basis == "pop"
     # Each quarter sees the previous quarter's report, filed during the quarter.
     assert known["level"].tolist() == [90.0, 100.0, 110.0, 121.0]
     assert known.loc["2020-10-01", "growth"] == pytest.approx(0.10)
-    hindsight, _ = fundamental_series(rows, periods, "quarter", kind="flow", basis="pop", point_in_time=False)
+    hindsight, _ = fundamental_series(
+        rows, periods, "quarter", kind="flow", basis="pop", point_in_time=False
+    )
     assert hindsight["level"].tolist() == [100.0, 110.0, 121.0, 121.0]
 
 
 def test_restatements_apply_only_from_their_filing_date() -> None:
     periods = pd.date_range("2020-04-01", "2020-09-01", freq="MS")
-    rows = _rows([
-        ("2019-12-31", 90.0, "2020-01-20"),
-        ("2020-03-31", 100.0, "2020-04-20"),
-        ("2020-03-31", 150.0, "2020-08-15"),  # Q1 restated in August
-        ("2020-06-30", 165.0, "2020-07-20"),
-    ])
-    known, _ = fundamental_series(rows, pd.DatetimeIndex(periods), "month", kind="flow", basis="pop")
+    rows = _rows(
+        [
+            ("2019-12-31", 90.0, "2020-01-20"),
+            ("2020-03-31", 100.0, "2020-04-20"),
+            ("2020-03-31", 150.0, "2020-08-15"),  # Q1 restated in August
+            ("2020-06-30", 165.0, "2020-07-20"),
+        ]
+    )
+    known, _ = fundamental_series(
+        rows, pd.DatetimeIndex(periods), "month", kind="flow", basis="pop"
+    )
     assert known.loc["2020-04-01", "level"] == 100.0
     assert known.loc["2020-04-01", "growth"] == pytest.approx(100 / 90 - 1)
     assert known.loc["2020-06-01", "level"] == 100.0  # Q2 not filed yet
@@ -188,7 +216,9 @@ def test_restatements_apply_only_from_their_filing_date() -> None:
 
 def test_flows_sum_and_levels_take_the_last_value_within_a_period() -> None:
     days = pd.date_range("2024-01-01", "2024-04-10", freq="D")
-    periods = pd.DatetimeIndex(pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"]))
+    periods = pd.DatetimeIndex(
+        pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"])
+    )
     fees = _rows([(d.strftime("%Y-%m-%d"), 1.0, None) for d in days])
     summed, basis = fundamental_series(fees, periods, "month", kind="flow")
     assert basis == "pop"  # daily data: period over period
@@ -204,10 +234,23 @@ def test_flows_sum_and_levels_take_the_last_value_within_a_period() -> None:
 
 def test_quarterly_reports_on_a_monthly_grid_use_the_latest_report() -> None:
     periods = pd.date_range("2021-01-01", "2021-12-01", freq="MS")
-    rows = _rows([(f"{y}-{m:02d}-{d}", 100.0 + 10 * i, None) for i, (y, m, d) in enumerate(
-        [(2020, 3, 31), (2020, 6, 30), (2020, 9, 30), (2020, 12, 31), (2021, 3, 31), (2021, 6, 30),
-         (2021, 9, 30), (2021, 12, 31)]
-    )])
+    rows = _rows(
+        [
+            (f"{y}-{m:02d}-{d}", 100.0 + 10 * i, None)
+            for i, (y, m, d) in enumerate(
+                [
+                    (2020, 3, 31),
+                    (2020, 6, 30),
+                    (2020, 9, 30),
+                    (2020, 12, 31),
+                    (2021, 3, 31),
+                    (2021, 6, 30),
+                    (2021, 9, 30),
+                    (2021, 12, 31),
+                ]
+            )
+        ]
+    )
     known, basis = fundamental_series(rows, pd.DatetimeIndex(periods), "month", kind="flow")
     assert basis == "yoy"
     assert known.loc["2021-02-01", "level"] == 130.0  # Q4 2020 until March's report
@@ -235,17 +278,32 @@ def test_native_frequency_is_guessed_from_the_gaps() -> None:
 
 def test_irregular_dates_gaps_and_missing_values_give_defined_results(store) -> None:
     # Documents on irregular days, a whole empty quarter, a fundamental with a missing value.
-    days = ["2021-01-03", "2021-02-17", "2021-05-30", "2021-06-01", "2021-12-24", "2022-01-01",
-            "2022-03-31", "2022-08-15"]
+    days = [
+        "2021-01-03",
+        "2021-02-17",
+        "2021-05-30",
+        "2021-06-01",
+        "2021-12-24",
+        "2022-01-01",
+        "2022-03-31",
+        "2022-08-15",
+    ]
     for i, day in enumerate(days):
-        add_document(store, f"Gamma story number {i} about many things {i * 7}", f"{day}T12:00:00Z",
-                     entities=["gamma"], hype=0.1 * (i % 5))
-    store.add_fundamentals([
-        {"entity_id": "gamma", "metric": "revenue", "date": "2021-03-31", "value": 10.0},
-        {"entity_id": "gamma", "metric": "revenue", "date": "2021-06-30", "value": None},
-        {"entity_id": "gamma", "metric": "revenue", "date": "2021-12-31", "value": 12.0},
-        {"entity_id": "gamma", "metric": "revenue", "date": "2022-06-30", "value": 15.0},
-    ])
+        add_document(
+            store,
+            f"Gamma story number {i} about many things {i * 7}",
+            f"{day}T12:00:00Z",
+            entities=["gamma"],
+            hype=0.1 * (i % 5),
+        )
+    store.add_fundamentals(
+        [
+            {"entity_id": "gamma", "metric": "revenue", "date": "2021-03-31", "value": 10.0},
+            {"entity_id": "gamma", "metric": "revenue", "date": "2021-06-30", "value": None},
+            {"entity_id": "gamma", "metric": "revenue", "date": "2021-12-31", "value": 12.0},
+            {"entity_id": "gamma", "metric": "revenue", "date": "2022-06-30", "value": 15.0},
+        ]
+    )
     compute_divergence(store, freq=["quarter", "month", "week", "day"])
     quarterly = results.divergence_frame(store, "gamma", freq="quarter")
     # 2021-Q3 has no documents at all: it is absent rather than invented.
@@ -259,8 +317,12 @@ def test_irregular_dates_gaps_and_missing_values_give_defined_results(store) -> 
 
 
 def test_a_single_period_is_defined(store) -> None:
-    add_document(store, "Delta launches a thing.", "2024-05-05T00:00:00Z", entities=["delta"], hype=0.9)
-    store.add_fundamentals([{"entity_id": "delta", "metric": "tvl", "date": "2024-05-01", "value": 5.0}])
+    add_document(
+        store, "Delta launches a thing.", "2024-05-05T00:00:00Z", entities=["delta"], hype=0.9
+    )
+    store.add_fundamentals(
+        [{"entity_id": "delta", "metric": "tvl", "date": "2024-05-01", "value": 5.0}]
+    )
     summary = compute_divergence(store, freq="quarter")
     assert summary["frequencies"]["quarter"]["heat"] == 1
     frame = results.divergence_frame(store, "delta")
@@ -374,8 +436,9 @@ def test_granger_guards_small_samples_and_constant_series() -> None:
 
 def test_point_in_time_is_used_by_default_in_the_pipeline(store) -> None:
     seed_quarterly_story(store, "late", QUARTERS[:8], [3] * 8, [0.3] * 8, seed=5)
-    add_quarterly_fundamentals(store, "late", "revenue", QUARTERS[:8],
-                               [100.0 + i for i in range(8)], filed_lag_days=40)
+    add_quarterly_fundamentals(
+        store, "late", "revenue", QUARTERS[:8], [100.0 + i for i in range(8)], filed_lag_days=40
+    )
     compute_divergence(store, freq="quarter")
     frame = results.divergence_frame(store, "late", "revenue")
     # Filed 40 days after quarter end: each quarter shows the previous quarter's revenue.
@@ -394,21 +457,34 @@ def test_real_daily_tvl_series_on_a_monthly_heat(store, realdata) -> None:
     import json
     from datetime import datetime, timezone
 
-    path = realdata / "financial/defillama/bma-d-defillama-extract/api-cache/protocols/drift-trade.json"
+    path = (
+        realdata
+        / "financial/defillama/bma-d-defillama-extract/api-cache/protocols/drift-trade.json"
+    )
     if not path.is_file():
         pytest.skip("DeFiLlama sample not present")
     points = json.loads(path.read_text(encoding="utf-8"))["tvl"]
     rows = [
-        {"entity_id": "drift", "metric": "tvl", "source": "defillama", "unit": "USD",
-         "date": datetime.fromtimestamp(p["date"], tz=timezone.utc).strftime("%Y-%m-%d"),
-         "value": float(p["totalLiquidityUSD"])}
+        {
+            "entity_id": "drift",
+            "metric": "tvl",
+            "source": "defillama",
+            "unit": "USD",
+            "date": datetime.fromtimestamp(p["date"], tz=timezone.utc).strftime("%Y-%m-%d"),
+            "value": float(p["totalLiquidityUSD"]),
+        }
         for p in points
     ]
     store.add_fundamentals(rows)
     months = pd.date_range(rows[0]["date"][:7] + "-01", rows[-1]["date"][:10], freq="MS")
     for i, month in enumerate(months):
-        add_document(store, f"Drift update number {i}: volumes, vaults and perps {i * 13}.",
-                     f"{month.strftime('%Y-%m')}-15T12:00:00Z", entities=["drift"], hype=0.2 + 0.01 * (i % 7))
+        add_document(
+            store,
+            f"Drift update number {i}: volumes, vaults and perps {i * 13}.",
+            f"{month.strftime('%Y-%m')}-15T12:00:00Z",
+            entities=["drift"],
+            hype=0.2 + 0.01 * (i % 7),
+        )
     compute_divergence(store, freq="month")
     frame = results.divergence_frame(store, "drift", "tvl", freq="month")
     assert len(frame) == len(months)
@@ -430,22 +506,40 @@ SIM_QUARTERS = pd.date_range("2021-01-01", periods=12, freq="QS")
 BACKGROUND = 60
 
 
-def _stories(entity: str, counts: list[int], hype: list[float], evidence: list[float], rng: np.random.Generator,
-             sources: int = 2) -> pd.DataFrame:
+def _stories(
+    entity: str,
+    counts: list[int],
+    hype: list[float],
+    evidence: list[float],
+    rng: np.random.Generator,
+    sources: int = 2,
+) -> pd.DataFrame:
     rows = []
     for period, n, h, e in zip(SIM_QUARTERS, counts, hype, evidence):
         for _ in range(n):
-            rows.append({"entity_id": entity, "period": period, "source_id": int(rng.integers(1, sources + 1)),
-                         "documents": 1, "hype": float(np.clip(rng.normal(h, 0.12), 0, 1)),
-                         "growth": float(np.clip(rng.normal(0.25, 0.1), 0, 1)),
-                         "evidence": float(np.clip(rng.normal(e, 0.12), 0, 1))})
+            rows.append(
+                {
+                    "entity_id": entity,
+                    "period": period,
+                    "source_id": int(rng.integers(1, sources + 1)),
+                    "documents": 1,
+                    "hype": float(np.clip(rng.normal(h, 0.12), 0, 1)),
+                    "growth": float(np.clip(rng.normal(0.25, 0.1), 0, 1)),
+                    "evidence": float(np.clip(rng.normal(e, 0.12), 0, 1)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def _totals(stories: pd.DataFrame, periods: pd.DatetimeIndex = SIM_QUARTERS, sources: int = 2) -> pd.DataFrame:
+def _totals(
+    stories: pd.DataFrame, periods: pd.DatetimeIndex = SIM_QUARTERS, sources: int = 2
+) -> pd.DataFrame:
     own = stories.groupby(["source_id", "period"]).size()
-    rows = [{"source_id": s, "period": p, "total": BACKGROUND + int(own.get((s, p), 0))}
-            for s in range(1, sources + 1) for p in periods]
+    rows = [
+        {"source_id": s, "period": p, "total": BACKGROUND + int(own.get((s, p), 0))}
+        for s in range(1, sources + 1)
+        for p in periods
+    ]
     return pd.DataFrame(rows)
 
 
@@ -453,9 +547,18 @@ def _revenue(entity: str, values: list[float], filed_lag_days: int = 30) -> list
     rows = []
     for i, (period, value) in enumerate(zip(SIM_QUARTERS, values)):
         end = period + pd.offsets.QuarterEnd(0)
-        rows.append({"id": i, "entity_id": entity, "metric": "revenue", "date": end.strftime("%Y-%m-%d"),
-                     "value": value, "unit": "USD", "source": "sim",
-                     "filed_at": (end + pd.Timedelta(days=filed_lag_days)).strftime("%Y-%m-%d")})
+        rows.append(
+            {
+                "id": i,
+                "entity_id": entity,
+                "metric": "revenue",
+                "date": end.strftime("%Y-%m-%d"),
+                "value": value,
+                "unit": "USD",
+                "source": "sim",
+                "filed_at": (end + pd.Timedelta(days=filed_lag_days)).strftime("%Y-%m-%d"),
+            }
+        )
     return rows
 
 
@@ -466,13 +569,18 @@ def _steady_revenue(rng: np.random.Generator) -> list[float]:
     return values
 
 
-def _analyse(stories: pd.DataFrame, fundamentals: list[dict[str, object]], mode: str = "realtime",
-             resamples: int = 200) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+def _analyse(
+    stories: pd.DataFrame,
+    fundamentals: list[dict[str, object]],
+    mode: str = "realtime",
+    resamples: int = 200,
+) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     from analyzer.analysis.flags import detect_flags
     from analyzer.analysis.heat import compute_heat
 
-    heat, _ = compute_heat(None, _totals(stories), "quarter", "sim", stories=stories, mode=mode,
-                           resamples=resamples)
+    heat, _ = compute_heat(
+        None, _totals(stories), "quarter", "sim", stories=stories, mode=mode, resamples=resamples
+    )
     frame = pd.DataFrame(fundamentals)
     frame["id"] = range(len(frame))
     divergence = divergence_rows(heat, frame, "quarter", mode=mode)
@@ -492,9 +600,17 @@ def simulated_run():
         parts.append(_stories(f"steady{i}", [8] * 12, [0.2] * 12, [0.5] * 12, rng))
         fundamentals += _revenue(f"steady{i}", _steady_revenue(rng))
     for i in range(6):
-        parts.append(_stories(f"flat{i}", [int(n) for n in rng.integers(6, 14, 12)], [0.2] * 12, [0.5] * 12, rng))
+        parts.append(
+            _stories(
+                f"flat{i}", [int(n) for n in rng.integers(6, 14, 12)], [0.2] * 12, [0.5] * 12, rng
+            )
+        )
         fundamentals += _revenue(f"flat{i}", [100.0 * (1 + rng.normal(0, 0.01)) for _ in range(12)])
-    parts.append(_stories("hyped", [8] * 8 + [12, 14, 16, 18], [0.2] * 8 + [0.7] * 4, [0.5] * 8 + [0.2] * 4, rng))
+    parts.append(
+        _stories(
+            "hyped", [8] * 8 + [12, 14, 16, 18], [0.2] * 8 + [0.7] * 4, [0.5] * 8 + [0.2] * 4, rng
+        )
+    )
     fundamentals += _revenue("hyped", [100.0] * 12)
     stories = pd.concat(parts, ignore_index=True)
     return (stories, fundamentals, *_analyse(stories, fundamentals))
@@ -509,7 +625,9 @@ def test_a_steady_grower_with_small_noise_never_diverges_by_more_than_two(simula
     assert not [f for f in found if f.entity.startswith(("steady", "flat"))]
 
 
-def test_a_sober_to_exuberant_entity_over_flat_revenue_is_flagged_above_every_null(simulated_run) -> None:
+def test_a_sober_to_exuberant_entity_over_flat_revenue_is_flagged_above_every_null(
+    simulated_run,
+) -> None:
     _, _, _, divergence, found = simulated_run
     hyped = divergence[divergence["entity"] == "hyped"].sort_values("period")
     assert hyped["flagged"].tail(2).all() and not hyped["flagged"].head(8).any()
@@ -532,16 +650,23 @@ def test_bands_widen_as_story_counts_fall() -> None:
         assert by_count.index.tolist() == [2, 5, 10, 20, 40]
         # Volume's binomial error grows with the share, so neighbouring counts can swap; the
         # language scores' error dominates across the range.
-        assert by_count.idxmax() == 2 and by_count[2] > by_count[10] > by_count[40], (mode, by_count)
+        assert by_count.idxmax() == 2 and by_count[2] > by_count[10] > by_count[40], (
+            mode,
+            by_count,
+        )
         assert heat["reliable"].tolist() == [n >= 5 for n in counts]
-        assert (heat["heat_low"] <= heat["heat"]).all() and (heat["heat"] <= heat["heat_high"]).all()
+        assert (heat["heat_low"] <= heat["heat"]).all() and (
+            heat["heat"] <= heat["heat_high"]
+        ).all()
 
 
 def compute_heat_for(stories: pd.DataFrame, **kwargs: object) -> tuple[pd.DataFrame, pd.DataFrame]:
     from analyzer.analysis.heat import compute_heat
 
     periods = pd.DatetimeIndex(sorted(stories["period"].unique()))
-    return compute_heat(None, _totals(stories, periods), "quarter", "sim", stories=stories, **kwargs)
+    return compute_heat(
+        None, _totals(stories, periods), "quarter", "sim", stories=stories, **kwargs
+    )
 
 
 def test_bands_are_seeded_and_deterministic() -> None:
@@ -551,26 +676,48 @@ def test_bands_are_seeded_and_deterministic() -> None:
     other, _ = compute_heat_for(stories, seed=7)
     pd.testing.assert_frame_equal(first, again)
     assert not np.allclose(first["heat_low"], other["heat_low"])
-    assert np.allclose(first["heat"], other["heat"])  # the point estimate does not depend on the seed
+    assert np.allclose(
+        first["heat"], other["heat"]
+    )  # the point estimate does not depend on the seed
 
 
 def test_realtime_values_do_not_change_when_later_periods_arrive_and_hindsight_ones_do() -> None:
     rng = np.random.default_rng(9)
-    stories = pd.concat([
-        _stories("a", [int(n) for n in rng.integers(4, 12, 12)], list(rng.uniform(0.1, 0.6, 12)),
-                 [0.4] * 12, rng),
-        _stories("b", [6] * 8 + [12, 14, 16, 18], [0.2] * 8 + [0.7] * 4, [0.5] * 8 + [0.2] * 4, rng),
-    ], ignore_index=True)
+    stories = pd.concat(
+        [
+            _stories(
+                "a",
+                [int(n) for n in rng.integers(4, 12, 12)],
+                list(rng.uniform(0.1, 0.6, 12)),
+                [0.4] * 12,
+                rng,
+            ),
+            _stories(
+                "b", [6] * 8 + [12, 14, 16, 18], [0.2] * 8 + [0.7] * 4, [0.5] * 8 + [0.2] * 4, rng
+            ),
+        ],
+        ignore_index=True,
+    )
     fundamentals = _revenue("a", _steady_revenue(rng)) + _revenue("b", [100.0] * 12)
     early = stories[stories["period"] < SIM_QUARTERS[8]]
     early_fundamentals = [r for r in fundamentals if r["date"] < "2023-01-01"]
-    columns = ["heat", "heat_low", "heat_high", "growth_z", "divergence", "divergence_low", "divergence_high"]
+    columns = [
+        "heat",
+        "heat_low",
+        "heat_high",
+        "growth_z",
+        "divergence",
+        "divergence_low",
+        "divergence_high",
+    ]
     for mode in ("realtime", "hindsight"):
         _, full, _ = _analyse_periods(stories, fundamentals, mode)
         _, part, _ = _analyse_periods(early, early_fundamentals, mode)
         merged = part.merge(full, on=["entity", "metric", "period"], suffixes=("_part", "_full"))
         assert len(merged) == len(part) == 16
-        same = all(np.allclose(merged[f"{c}_part"], merged[f"{c}_full"], equal_nan=True) for c in columns)
+        same = all(
+            np.allclose(merged[f"{c}_part"], merged[f"{c}_full"], equal_nan=True) for c in columns
+        )
         if mode == "realtime":
             assert same, "a real-time value changed when later periods were added"
         else:
@@ -592,7 +739,9 @@ def test_short_histories_are_neither_wild_nor_pinned_at_zero() -> None:
     """A new entity's first periods borrow the pooled reference of the others (empirical Bayes)."""
     rng = np.random.default_rng(4)
     parts = [_stories(f"old{i}", [8] * 12, [0.2] * 12, [0.5] * 12, rng) for i in range(5)]
-    newcomer = _stories("new", [0] * 9 + [10, 10, 10], [0.2] * 9 + [0.75] * 3, [0.5] * 9 + [0.2] * 3, rng)
+    newcomer = _stories(
+        "new", [0] * 9 + [10, 10, 10], [0.2] * 9 + [0.75] * 3, [0.5] * 9 + [0.2] * 3, rng
+    )
     heat, _ = compute_heat_for(pd.concat([*parts, newcomer], ignore_index=True))
     new = heat[heat["entity"] == "new"]
     assert len(new) == 3

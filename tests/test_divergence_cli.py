@@ -21,8 +21,14 @@ QUARTERS = quarter_starts(2019, 16)
 def seeded_db(tmp_path: Path) -> Path:
     path = tmp_path / "analyzer.db"
     with Store(path) as store:
-        seed_quarterly_story(store, "acme", QUARTERS, [2] * 8 + [4, 6, 8, 10, 12, 14, 16, 18],
-                             [0.2] * 8 + [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9], seed=1)
+        seed_quarterly_story(
+            store,
+            "acme",
+            QUARTERS,
+            [2] * 8 + [4, 6, 8, 10, 12, 14, 16, 18],
+            [0.2] * 8 + [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9],
+            seed=1,
+        )
         add_quarterly_fundamentals(store, "acme", "revenue", QUARTERS, [100.0] * 16)
         seed_quarterly_story(store, "newco", QUARTERS, [3] * 16, [0.3] * 16, seed=2, source="other")
     return path
@@ -37,8 +43,16 @@ def _invoke(*args: str) -> str:
 def test_json_records_have_the_documented_fields(seeded_db: Path) -> None:
     records = json.loads(_invoke("--db", str(seeded_db), "--format", "json"))
     assert isinstance(records, list) and len(records) == 32
-    required = {"entity", "metric", "period", "heat", "fundamental_growth", "fundamental_level",
-                "divergence", "flagged"}
+    required = {
+        "entity",
+        "metric",
+        "period",
+        "heat",
+        "fundamental_growth",
+        "fundamental_level",
+        "divergence",
+        "flagged",
+    }
     assert all(required <= set(r) for r in records)
     acme = [r for r in records if r["entity"] == "acme"]
     assert {r["metric"] for r in acme} == {"revenue"}
@@ -54,11 +68,33 @@ def test_json_records_have_the_documented_fields(seeded_db: Path) -> None:
 
 def test_filters_thresholds_and_stored_reads(seeded_db: Path) -> None:
     _invoke("--db", str(seeded_db), "--format", "json")
-    only = json.loads(_invoke("--db", str(seeded_db), "--entity", "acme", "--metric", "revenue",
-                              "--format", "json", "--no-compute"))
+    only = json.loads(
+        _invoke(
+            "--db",
+            str(seeded_db),
+            "--entity",
+            "acme",
+            "--metric",
+            "revenue",
+            "--format",
+            "json",
+            "--no-compute",
+        )
+    )
     assert {r["entity"] for r in only} == {"acme"} and len(only) == 16
-    strict = json.loads(_invoke("--db", str(seeded_db), "--entity", "acme", "--threshold", "100",
-                                "--format", "json", "--no-compute"))
+    strict = json.loads(
+        _invoke(
+            "--db",
+            str(seeded_db),
+            "--entity",
+            "acme",
+            "--threshold",
+            "100",
+            "--format",
+            "json",
+            "--no-compute",
+        )
+    )
     assert not any(r["flagged"] for r in strict)
     monthly = json.loads(_invoke("--db", str(seeded_db), "--freq", "month", "--format", "json"))
     assert monthly and all(r["period"].endswith("-01") for r in monthly)
@@ -83,7 +119,9 @@ def test_csv_and_table_formats(seeded_db: Path) -> None:
     assert "newco" in table and "revenue" in table
 
 
-def test_bad_input_is_one_clean_error_line(seeded_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_is_one_clean_error_line(
+    seeded_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for args, message in (
         (["--entity", "nobody"], "unknown entity 'nobody'"),
         (["--metric", "ebitda"], "no fundamentals named 'ebitda'"),

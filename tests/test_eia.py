@@ -143,8 +143,12 @@ def server() -> Iterator[str]:
 
 def options(base_url: str, tmp_path: Path, **extra: Any) -> FetchOptions:
     return FetchOptions(
-        base_url=base_url, cache_dir=tmp_path / "cache", api_key=KEY, rate_per_second=100.0, allow_private=True,
-        **extra
+        base_url=base_url,
+        cache_dir=tmp_path / "cache",
+        api_key=KEY,
+        rate_per_second=100.0,
+        allow_private=True,
+        **extra,
     )
 
 
@@ -248,7 +252,12 @@ def test_refused_key_names_the_fix_and_hides_the_key(server: str, tmp_path: Path
             store,
             "eia",
             ["retail-sales:VA:COM"],
-            FetchOptions(base_url=server, cache_dir=tmp_path / "c", allow_private=True, api_key="wrong-secret"),
+            FetchOptions(
+                base_url=server,
+                cache_dir=tmp_path / "c",
+                allow_private=True,
+                api_key="wrong-secret",
+            ),
         )
     message = str(info.value)
     assert (

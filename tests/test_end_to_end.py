@@ -25,19 +25,35 @@ def _documents() -> list[dict[str, object]]:
         exuberant = q >= 6
         for n in range(6):  # at least MIN_RELIABLE_STORIES stories a quarter
             if exuberant:
-                body = [HYPE[(q + n) % len(HYPE)], GROWTH[(q * 3 + n) % len(GROWTH)], HYPE[(q + n + 3) % len(HYPE)]]
+                body = [
+                    HYPE[(q + n) % len(HYPE)],
+                    GROWTH[(q * 3 + n) % len(GROWTH)],
+                    HYPE[(q + n + 3) % len(HYPE)],
+                ]
             else:
                 body = [EVIDENCE[(q + n) % len(EVIDENCE)], NEUTRAL[(q * 2 + n) % len(NEUTRAL)]]
-            docs.append({
-                "id": f"acme-{q}-{n}", "url": f"https://news.test/acme/{q}/{n}", "title": f"Acme update {q}.{n}",
-                "text": " ".join(body) + f" Reference {q}-{n}.", "published": day.isoformat(), "source": f"wire-{n % 2}",
-                "entities": ["acme"],
-            })
-            docs.append({
-                "id": f"steady-{q}-{n}", "url": f"https://news.test/steady/{q}/{n}", "title": f"Steady note {q}.{n}",
-                "text": f"{EVIDENCE[(q + n + 4) % len(EVIDENCE)]} {NEUTRAL[(q + n + 1) % len(NEUTRAL)]} Reference {q}-{n}.",
-                "published": day.isoformat(), "source": f"wire-{n % 2}", "entities": ["steady"],
-            })
+            docs.append(
+                {
+                    "id": f"acme-{q}-{n}",
+                    "url": f"https://news.test/acme/{q}/{n}",
+                    "title": f"Acme update {q}.{n}",
+                    "text": " ".join(body) + f" Reference {q}-{n}.",
+                    "published": day.isoformat(),
+                    "source": f"wire-{n % 2}",
+                    "entities": ["acme"],
+                }
+            )
+            docs.append(
+                {
+                    "id": f"steady-{q}-{n}",
+                    "url": f"https://news.test/steady/{q}/{n}",
+                    "title": f"Steady note {q}.{n}",
+                    "text": f"{EVIDENCE[(q + n + 4) % len(EVIDENCE)]} {NEUTRAL[(q + n + 1) % len(NEUTRAL)]} Reference {q}-{n}.",
+                    "published": day.isoformat(),
+                    "source": f"wire-{n % 2}",
+                    "entities": ["steady"],
+                }
+            )
     return docs
 
 
@@ -67,8 +83,21 @@ def test_ingest_fundamentals_score_divergence(tmp_path: Path, tiny_model_dir: Pa
     records = json.loads(_invoke("divergence", "--db", db, "--freq", "quarter", "--format", "json"))
 
     assert records, "divergence returned no records"
-    for key in ("entity", "metric", "period", "heat", "fundamental_growth", "divergence", "flagged",
-                "heat_low", "heat_high", "divergence_low", "divergence_high", "reliable", "mode"):
+    for key in (
+        "entity",
+        "metric",
+        "period",
+        "heat",
+        "fundamental_growth",
+        "divergence",
+        "flagged",
+        "heat_low",
+        "heat_high",
+        "divergence_low",
+        "divergence_high",
+        "reliable",
+        "mode",
+    ):
         assert key in records[0]
     assert {r["mode"] for r in records} == {"realtime"}
     banded = [r for r in records if r["heat_low"] is not None]

@@ -19,7 +19,9 @@ from analyzer.errors import InputError
 T = 100
 
 
-def _bubble(seed: int, n: int = T, start: int = 60, length: int = 20, rho: float = 1.05) -> np.ndarray:
+def _bubble(
+    seed: int, n: int = T, start: int = 60, length: int = 20, rho: float = 1.05
+) -> np.ndarray:
     """Random walk, then an explosive AR(1) stretch with rho, then a random walk again."""
     rng = np.random.default_rng(seed)
     e = rng.standard_normal(n)
@@ -69,7 +71,11 @@ def test_gsadf_detects_an_explosive_episode(seed: int) -> None:
     assert result.explosive is True
     assert result.statistic > result.critical_value
     assert result.episodes, "the bubble must be date-stamped"
-    stamped = {p for e in result.episodes for p in periods[periods.index(e["start"]) : periods.index(e["end"]) + 1]}
+    stamped = {
+        p
+        for e in result.episodes
+        for p in periods[periods.index(e["start"]) : periods.index(e["end"]) + 1]
+    }
     bubble = set(periods[65:80])
     assert len(stamped & bubble) >= 5
     assert not stamped & set(periods[:50])  # nothing stamped well before the bubble
@@ -93,7 +99,13 @@ def test_short_constant_and_gappy_series_are_defined() -> None:
     gappy[[5, 17, 33]] = np.nan
     result = gsadf_test(gappy)
     assert result.n == T - 3 and result.statistic is not None
-    assert set(result.to_dict()) >= {"statistic", "critical_value", "explosive", "episodes", "bsadf"}
+    assert set(result.to_dict()) >= {
+        "statistic",
+        "critical_value",
+        "explosive",
+        "episodes",
+        "bsadf",
+    }
     with pytest.raises(InputError):
         gsadf_test(np.arange(30.0), periods=["x"])
 

@@ -53,14 +53,18 @@ def test_token_f1_is_a_real_measure() -> None:
 
 
 def test_extraction_f1_on_readability_pages(realdata: Path) -> None:
-    pages = sorted((realdata / "articles" / "mozilla-readability" / "test" / "test-pages").iterdir())
+    pages = sorted(
+        (realdata / "articles" / "mozilla-readability" / "test" / "test-pages").iterdir()
+    )
     pages = [p for p in pages if (p / "source.html").is_file() and (p / "expected.html").is_file()]
     assert len(pages) == 130
     scores: dict[str, float] = {}
     for page in pages:
         expected = lxml.html.fromstring((page / "expected.html").read_text("utf-8")).text_content()
         try:
-            extracted = extract_article((page / "source.html").read_bytes(), url="http://fakehost/test/page.html").text
+            extracted = extract_article(
+                (page / "source.html").read_bytes(), url="http://fakehost/test/page.html"
+            ).text
         except ContentError:
             extracted = ""
         scores[page.name] = token_f1(extracted, expected)

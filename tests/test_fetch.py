@@ -27,8 +27,14 @@ def server() -> LocalServer:
 
 
 def make_fetcher(**config: object) -> SafeFetcher:
-    options = {"connect_timeout": 2.0, "read_timeout": 2.0, "deadline": 10.0, "backoff": 0.01,
-               "max_retry_after": 0.05, **config}
+    options = {
+        "connect_timeout": 2.0,
+        "read_timeout": 2.0,
+        "deadline": 10.0,
+        "backoff": 0.01,
+        "max_retry_after": 0.05,
+        **config,
+    }
     return SafeFetcher(FetcherConfig(**options), allow_private=True)
 
 
@@ -37,9 +43,25 @@ def make_fetcher(**config: object) -> SafeFetcher:
 
 @pytest.mark.parametrize(
     "address",
-    ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "169.254.1.1",
-     "0.0.0.0", "224.0.0.1", "240.0.0.1", "100.64.0.1", "::1", "fe80::1", "fd00:ec2::254",
-     "fc00::1", "::ffff:10.0.0.1", "::ffff:127.0.0.1", "ff02::1"],
+    [
+        "127.0.0.1",
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "169.254.169.254",
+        "169.254.1.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "100.64.0.1",
+        "::1",
+        "fe80::1",
+        "fd00:ec2::254",
+        "fc00::1",
+        "::ffff:10.0.0.1",
+        "::ffff:127.0.0.1",
+        "ff02::1",
+    ],
 )
 def test_policy_refuses_non_public_addresses(address: str) -> None:
     with pytest.raises(FetchRefused):
@@ -78,7 +100,8 @@ def test_loopback_refused_without_allow_private(server: LocalServer) -> None:
 
 
 @pytest.mark.parametrize(
-    "target", ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/feed", "http://[::1]:9/x"]
+    "target",
+    ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/feed", "http://[::1]:9/x"],
 )
 def test_redirect_to_private_address_refused(server: LocalServer, target: str) -> None:
     path = server.unique()
@@ -119,7 +142,9 @@ def test_connection_goes_to_the_checked_address(server: LocalServer) -> None:
     path = server.unique()
     server.route(path, Reply(body=b"hello"))
     answers = {"feeds.example.test": ["127.0.0.1"], "rebound.example.test": ["10.9.9.9"]}
-    policy = AddressPolicy(allowed_networks=LOOPBACK_ONLY, resolver=lambda host, port: answers[host])
+    policy = AddressPolicy(
+        allowed_networks=LOOPBACK_ONLY, resolver=lambda host, port: answers[host]
+    )
     with SafeFetcher(FetcherConfig(retries=0), policy=policy) as fetcher:
         ok = fetcher.fetch(f"http://feeds.example.test:{server.port}{path}")
         refused = fetcher.fetch(f"http://rebound.example.test:{server.port}{path}")
@@ -129,7 +154,9 @@ def test_connection_goes_to_the_checked_address(server: LocalServer) -> None:
     assert len(server.hits(path)) == 1
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "gopher://x", "/etc/passwd", "http://"])
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://example.com/x", "gopher://x", "/etc/passwd", "http://"]
+)
 def test_non_http_urls_refused(url: str) -> None:
     with make_fetcher() as fetcher:
         assert fetcher.fetch(url).status == "refused"
@@ -144,7 +171,10 @@ def test_conditional_get_with_etag_and_last_modified(server: LocalServer) -> Non
     def handler(headers: dict[str, str]) -> Reply:
         if headers.get("if-none-match") == '"v1"':
             return Reply(304)
-        return Reply(body=b"<rss/>", headers={"ETag": '"v1"', "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"})
+        return Reply(
+            body=b"<rss/>",
+            headers={"ETag": '"v1"', "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"},
+        )
 
     url = server.route(path, handler)
     with make_fetcher() as fetcher:
@@ -225,7 +255,10 @@ def test_compressed_bodies_are_decoded(server: LocalServer, encoding: str) -> No
 
 
 def test_corrupt_gzip_body_is_an_error_not_a_crash(server: LocalServer) -> None:
-    url = server.route(server.unique(), Reply(body=b"\x1f\x8b\x08\x00garbage-garbage", headers={"Content-Encoding": "gzip"}))
+    url = server.route(
+        server.unique(),
+        Reply(body=b"\x1f\x8b\x08\x00garbage-garbage", headers={"Content-Encoding": "gzip"}),
+    )
     with make_fetcher() as fetcher:
         result = fetcher.fetch(url)
     assert result.status == "failed" and "corrupt" in result.error
@@ -279,7 +312,9 @@ def test_retries_give_up_and_report_the_status(server: LocalServer) -> None:
 
 def test_parse_retry_after_forms() -> None:
     assert parse_retry_after("120") == 120.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 60) == pytest.approx(60.0)
+    assert parse_retry_after(
+        "Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 60
+    ) == pytest.approx(60.0)
     assert parse_retry_after("soon") is None
     from datetime import datetime, timezone
 
@@ -291,7 +326,11 @@ def test_parse_retry_after_forms() -> None:
 
 
 def test_robots_txt_is_respected_for_article_pages(server: LocalServer) -> None:
-    hosts = {"polite.test": ["127.0.0.1"], "broken.test": ["127.0.0.1"], "missing.test": ["127.0.0.1"]}
+    hosts = {
+        "polite.test": ["127.0.0.1"],
+        "broken.test": ["127.0.0.1"],
+        "missing.test": ["127.0.0.1"],
+    }
     private = server.unique()
     server.route(private, Reply(body=b"<html>secret</html>"))
     public = server.unique()

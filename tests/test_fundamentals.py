@@ -69,7 +69,9 @@ def test_values_parsed_as_float_or_missing():
 def test_csv_good_rows_kept_bad_rows_reported_with_lines():
     result = parse_fundamentals_csv(MIXED_CSV, origin="mixed.csv")
     assert [(e.line, e.message.split(":")[0]) for e in result.errors] == [
-        (4, "date"), (5, "entity is empty"), (6, "value"),
+        (4, "date"),
+        (5, "entity is empty"),
+        (6, "value"),
     ]
     kept = {(r["metric"], r["date"]): r for r in result.rows}
     assert set(kept) == {
@@ -94,7 +96,9 @@ def test_csv_missing_column_is_an_input_error():
 
 
 def test_import_stores_good_rows_and_keeps_existing(store, tmp_path):
-    store.add_fundamentals([{"entity_id": "gridco", "metric": "tvl", "date": "2020-01-01", "value": 1.0}])
+    store.add_fundamentals(
+        [{"entity_id": "gridco", "metric": "tvl", "date": "2020-01-01", "value": 1.0}]
+    )
     result = pipeline.import_fundamentals_csv(store, write(tmp_path, "mixed.csv", MIXED_CSV))
     assert len(result.rows) == 4 and len(result.errors) == 3
     stored = store.fundamentals("gridco")
@@ -113,7 +117,9 @@ def test_cli_import_and_list_point_in_time(tmp_path):
         "gridco,revenue_annual,not-a-date,90,USD,filing,2025-02-01\n"
     )
     runner = CliRunner()
-    imported = runner.invoke(app, ["fundamentals", "import", str(write(tmp_path, "f.csv", csv_text)), "--db", str(db)])
+    imported = runner.invoke(
+        app, ["fundamentals", "import", str(write(tmp_path, "f.csv", csv_text)), "--db", str(db)]
+    )
     assert imported.exit_code == 0, imported.output
     assert "Imported 2 row(s)" in imported.output and "line 4" in imported.output
 
@@ -133,8 +139,20 @@ def test_cli_fetch_without_user_agent_is_one_clean_line(tmp_path, monkeypatch, c
 
     monkeypatch.delenv("ANALYZER_SEC_USER_AGENT", raising=False)
     with pytest.raises(SystemExit) as exited:
-        main(["fundamentals", "fetch", "sec", "320193", "--db", str(tmp_path / "x.db"),
-              "--base-url", "http://127.0.0.1:9", "--cache-dir", str(tmp_path)])
+        main(
+            [
+                "fundamentals",
+                "fetch",
+                "sec",
+                "320193",
+                "--db",
+                str(tmp_path / "x.db"),
+                "--base-url",
+                "http://127.0.0.1:9",
+                "--cache-dir",
+                str(tmp_path),
+            ]
+        )
     assert exited.value.code == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "SEC requires a User-Agent with contact details" in err
@@ -147,7 +165,10 @@ def test_cik_and_user_agent_rules():
         with pytest.raises(InputError, match="not a CIK"):
             normalise_cik(bad)
     assert resolve_user_agent("Ana Lyst ana@example.com", environ={}) == "Ana Lyst ana@example.com"
-    assert resolve_user_agent(None, environ={"ANALYZER_SEC_USER_AGENT": "B b@example.org"}) == "B b@example.org"
+    assert (
+        resolve_user_agent(None, environ={"ANALYZER_SEC_USER_AGENT": "B b@example.org"})
+        == "B b@example.org"
+    )
     with pytest.raises(InputError, match="--user-agent"):
         resolve_user_agent("analyzer/1.0", environ={})
 

@@ -27,8 +27,17 @@ from analyzer.views import results
 # --------------------------------------------------------------------------- periods
 
 AWKWARD_DAYS = [
-    "2024-02-29", "2024-03-31", "2024-04-01", "2023-12-31", "2024-01-01", "2024-06-30",
-    "2024-09-29", "2024-09-30", "2024-12-31", "2021-01-03", "2020-12-28",
+    "2024-02-29",
+    "2024-03-31",
+    "2024-04-01",
+    "2023-12-31",
+    "2024-01-01",
+    "2024-06-30",
+    "2024-09-29",
+    "2024-09-30",
+    "2024-12-31",
+    "2021-01-03",
+    "2020-12-28",
 ]
 
 
@@ -37,7 +46,9 @@ def test_sql_and_python_period_starts_agree(store, freq: str) -> None:
     expression = period_sql("?", freq)
     for day in AWKWARD_DAYS:
         for written in (day, f"{day}T23:59:59+09:00", f"{day}T00:00:00Z"):
-            from_sql = store.conn.execute(f"SELECT {expression}", (written,) * expression.count("?")).fetchone()[0]
+            from_sql = store.conn.execute(
+                f"SELECT {expression}", (written,) * expression.count("?")
+            ).fetchone()[0]
             assert from_sql == period_start(written, freq).strftime("%Y-%m-%d"), (freq, written)
     vectorised = period_starts(pd.Series(AWKWARD_DAYS), freq)
     assert [d.strftime("%Y-%m-%d") for d in vectorised] == [
@@ -46,7 +57,9 @@ def test_sql_and_python_period_starts_agree(store, freq: str) -> None:
 
 
 def test_period_conventions() -> None:
-    assert period_start("2024-09-29", "week") == pd.Timestamp("2024-09-23")  # Sunday -> Monday before
+    assert period_start("2024-09-29", "week") == pd.Timestamp(
+        "2024-09-23"
+    )  # Sunday -> Monday before
     assert period_start("2024-09-30", "week") == pd.Timestamp("2024-09-30")  # a Monday
     assert period_start("2024-11-15", "quarter") == pd.Timestamp("2024-10-01")
     assert period_start("2024-02-29T10:00:00Z", "month") == pd.Timestamp("2024-02-01")
@@ -54,7 +67,10 @@ def test_period_conventions() -> None:
 
 def test_unparsable_dates_have_no_period(store) -> None:
     expression = period_sql("?", "quarter")
-    assert store.conn.execute(f"SELECT {expression}", ("soon",) * expression.count("?")).fetchone()[0] is None
+    assert (
+        store.conn.execute(f"SELECT {expression}", ("soon",) * expression.count("?")).fetchone()[0]
+        is None
+    )
     assert period_starts(pd.Series(["not a date"]), "month").isna().all()
 
 
@@ -98,11 +114,21 @@ def test_volume_is_normalised_per_source(store) -> None:
     for i, quarter in enumerate(quarters):
         day = quarter.replace(day=15).isoformat()
         for j in range(100):  # big feed: 10 of 100 stories mention the entity, every quarter
-            add_document(store, story_text(rng), f"{day}T00:00:{j % 60:02d}Z", source="big",
-                         entities=["epsilon"] if j < 10 else ())
+            add_document(
+                store,
+                story_text(rng),
+                f"{day}T00:00:{j % 60:02d}Z",
+                source="big",
+                entities=["epsilon"] if j < 10 else (),
+            )
         for j in range(10):  # small feed: its share rises from 10% to 50%
-            add_document(store, story_text(rng), f"{day}T01:00:{j:02d}Z", source="small",
-                         entities=["epsilon"] if j < small_counts[i] else ())
+            add_document(
+                store,
+                story_text(rng),
+                f"{day}T01:00:{j:02d}Z",
+                source="small",
+                entities=["epsilon"] if j < small_counts[i] else (),
+            )
     heat, mix = heat_from_store(store, "quarter", mode="hindsight")
     heat = heat[heat["entity"] == "epsilon"]
     small = np.array(small_counts) / 10
@@ -142,8 +168,15 @@ def test_top_decile_is_the_mean_of_the_highest_tenth(store) -> None:
     hype = [i / 20 for i in range(20)]  # 0.00 .. 0.95
     rng.shuffle(hype)
     for i, h in enumerate(hype):
-        add_document(store, story_text(rng), f"2024-01-{i + 1:02d}T00:00:00Z", entities=["eta"],
-                     hype=h, growth=0.1, evidence=1.0 - h)
+        add_document(
+            store,
+            story_text(rng),
+            f"2024-01-{i + 1:02d}T00:00:00Z",
+            entities=["eta"],
+            hype=h,
+            growth=0.1,
+            evidence=1.0 - h,
+        )
     heat, _ = heat_from_store(store, "quarter")
     row = heat.iloc[0]
     assert row["hype_top"] == pytest.approx((0.95 + 0.90) / 2)  # ceil(20 / 10) = 2 stories
@@ -159,10 +192,24 @@ def test_hype_raises_heat_and_evidence_lowers_it(store) -> None:
     for i, quarter in enumerate(quarters):
         day = quarter.replace(day=5).isoformat()
         for j in range(4):
-            add_document(store, story_text(rng), f"{day}T0{j}:00:00Z", entities=["hyped"],
-                         hype=rising[i], growth=0.2, evidence=0.3)
-            add_document(store, story_text(rng), f"{day}T1{j}:00:00Z", entities=["proven"],
-                         hype=0.2, growth=0.2, evidence=rising[i])
+            add_document(
+                store,
+                story_text(rng),
+                f"{day}T0{j}:00:00Z",
+                entities=["hyped"],
+                hype=rising[i],
+                growth=0.2,
+                evidence=0.3,
+            )
+            add_document(
+                store,
+                story_text(rng),
+                f"{day}T1{j}:00:00Z",
+                entities=["proven"],
+                hype=0.2,
+                growth=0.2,
+                evidence=rising[i],
+            )
     heat, _ = heat_from_store(store, "quarter", mode="hindsight")
     hyped = heat[heat["entity"] == "hyped"]["heat"].to_numpy()
     proven = heat[heat["entity"] == "proven"]["heat"].to_numpy()
@@ -205,7 +252,9 @@ def test_periods_without_the_entity_count_as_zero_volume(store) -> None:
     add_document(store, story_text(rng), "2024-01-10T00:00:00Z", entities=["kappa"], hype=0.5)
     add_document(store, story_text(rng), "2024-02-10T00:00:00Z", hype=0.5)  # corpus only
     add_document(store, story_text(rng), "2024-03-10T00:00:00Z", entities=["kappa"], hype=0.5)
-    add_document(store, story_text(rng), "2023-06-10T00:00:00Z", hype=0.5)  # before kappa's first story
+    add_document(
+        store, story_text(rng), "2023-06-10T00:00:00Z", hype=0.5
+    )  # before kappa's first story
     heat, _ = heat_from_store(store, "month")
     assert [p.strftime("%Y-%m") for p in heat["period"]] == ["2024-01", "2024-02", "2024-03"]
     assert heat["stories"].tolist() == [1, 0, 1]
@@ -221,8 +270,14 @@ def test_undated_documents_are_left_out(store) -> None:
 
 def test_model_version_selects_scores(store) -> None:
     add_document(store, "Mu news one.", "2024-01-01T00:00:00Z", entities=["mu"], hype=0.9)
-    add_document(store, "Mu news two.", "2024-01-02T00:00:00Z", entities=["mu"], hype=0.1,
-                 model_version="other-v2")
+    add_document(
+        store,
+        "Mu news two.",
+        "2024-01-02T00:00:00Z",
+        entities=["mu"],
+        hype=0.1,
+        model_version="other-v2",
+    )
     first, _ = heat_from_store(store, "quarter", model_version=MODEL_VERSION)
     second, _ = heat_from_store(store, "quarter", model_version="other-v2")
     assert first["hype_mean"].iloc[0] == pytest.approx(0.9)

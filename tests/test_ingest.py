@@ -23,7 +23,9 @@ from analyzer.storage import Store
 from analyzer.views import results
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FAST = FetcherConfig(connect_timeout=2.0, read_timeout=2.0, deadline=10.0, backoff=0.01, max_retry_after=0.05)
+FAST = FetcherConfig(
+    connect_timeout=2.0, read_timeout=2.0, deadline=10.0, backoff=0.01, max_retry_after=0.05
+)
 
 LONG_TEXT = (
     "Quarterly revenue at the company grew by twelve percent, according to the audited report "
@@ -37,7 +39,10 @@ LONG_TEXT = (
 def server() -> LocalServer:
     with running_server() as running:
         running.route(
-            "/robots.txt", Reply(body=b"User-agent: *\nDisallow: /blocked/\n", headers={"Content-Type": "text/plain"})
+            "/robots.txt",
+            Reply(
+                body=b"User-agent: *\nDisallow: /blocked/\n", headers={"Content-Type": "text/plain"}
+            ),
         )
         yield running
 
@@ -116,17 +121,37 @@ def test_malformed_feed_is_ingested_in_part(server: LocalServer, store: Store) -
 def test_failures_are_recorded_and_the_run_goes_on(server: LocalServer, store: Store) -> None:
     good = server.route(server.unique("/good.xml"), Reply(body=rss(feed_items(2, "good"))))
     missing = server.base + server.unique("/missing.xml")
-    slow = server.route(server.unique("/slow.xml"), Reply(body=rss(feed_items(1, "slow")), delay=3.0))
-    huge = server.route(server.unique("/huge.xml"), Reply(body=b"<rss>" + b"x" * 300_000 + b"</rss>"))
-    retried = server.route(server.unique("/retry.xml"), Reply(500), Reply(body=rss(feed_items(1, "retried"))))
-    config = FetcherConfig(connect_timeout=2.0, read_timeout=0.3, deadline=5.0, max_bytes=100_000,
-                           backoff=0.01, retries=1)
+    slow = server.route(
+        server.unique("/slow.xml"), Reply(body=rss(feed_items(1, "slow")), delay=3.0)
+    )
+    huge = server.route(
+        server.unique("/huge.xml"), Reply(body=b"<rss>" + b"x" * 300_000 + b"</rss>")
+    )
+    retried = server.route(
+        server.unique("/retry.xml"), Reply(500), Reply(body=rss(feed_items(1, "retried")))
+    )
+    config = FetcherConfig(
+        connect_timeout=2.0,
+        read_timeout=0.3,
+        deadline=5.0,
+        max_bytes=100_000,
+        backoff=0.01,
+        retries=1,
+    )
     report = run(store, [missing, good, slow, huge, retried], fetcher_config=config)
     assert report.status == "ok"
     assert report.inserted == 3
     assert dict(report.reasons) == {"http_error": 1, "timeout": 1, "too_large": 1}
-    statuses = {url: fetch_rows(store, url)[-1]["status"] for url in (good, missing, slow, huge, retried)}
-    assert statuses == {good: "ok", missing: "http_error", slow: "timeout", huge: "too_large", retried: "ok"}
+    statuses = {
+        url: fetch_rows(store, url)[-1]["status"] for url in (good, missing, slow, huge, retried)
+    }
+    assert statuses == {
+        good: "ok",
+        missing: "http_error",
+        slow: "timeout",
+        huge: "too_large",
+        retried: "ok",
+    }
     assert fetch_rows(store, missing)[0]["http_status"] == 404
     assert len(server.hits(retried.replace(server.base, ""))) == 2
     run_row = store.query("SELECT * FROM runs WHERE id = ?", (report.run_id,))[0]
@@ -158,12 +183,20 @@ ARTICLE_PARAGRAPHS = [
 
 def test_summary_only_items_get_the_full_article(server: LocalServer, store: Store) -> None:
     page = ARTICLE_PAGE.format(paragraphs="\n".join(f"<p>{p}</p>" for p in ARTICLE_PARAGRAPHS))
-    article = server.route(server.unique("/article.html"), Reply(body=page.encode(), headers={"Content-Type": "text/html; charset=utf-8"}))
+    article = server.route(
+        server.unique("/article.html"),
+        Reply(body=page.encode(), headers={"Content-Type": "text/html; charset=utf-8"}),
+    )
     blocked_path = "/blocked" + server.unique("/page.html")
     blocked = server.route(blocked_path, Reply(body=page.encode()))
     gone = server.base + server.unique("/gone.html")
     items = [
-        {"title": "Record quarter", "link": article, "guid": "a1", "description": "Revenue doubled."},
+        {
+            "title": "Record quarter",
+            "link": article,
+            "guid": "a1",
+            "description": "Revenue doubled.",
+        },
         {"title": "Blocked page", "link": blocked, "guid": "a2", "description": "A short summary."},
         {"title": "Gone page", "link": gone, "guid": "a3", "description": "Another short summary."},
     ]
@@ -184,11 +217,18 @@ def test_summary_only_items_get_the_full_article(server: LocalServer, store: Sto
     assert server.hits(blocked_path) == []  # robots.txt kept us away
 
 
-def test_summary_only_items_sharing_boilerplate_stay_separate_stories(server: LocalServer, store: Store) -> None:
+def test_summary_only_items_sharing_boilerplate_stay_separate_stories(
+    server: LocalServer, store: Store
+) -> None:
     boilerplate = "Read the full story on our website."
     items = [
-        {"title": f"Company {i} reports its quarter", "link": server.base + server.unique(f"/gone-{i}.html"),
-         "guid": f"syndicated-{i}", "pubDate": "Tue, 02 Jan 2024 10:00:00 GMT", "description": boilerplate}
+        {
+            "title": f"Company {i} reports its quarter",
+            "link": server.base + server.unique(f"/gone-{i}.html"),
+            "guid": f"syndicated-{i}",
+            "pubDate": "Tue, 02 Jan 2024 10:00:00 GMT",
+            "description": boilerplate,
+        }
         for i in range(10)
     ]
     feed = server.route(server.unique("/boilerplate.xml"), Reply(body=rss(items)))
@@ -206,8 +246,16 @@ def test_summary_only_items_sharing_boilerplate_stay_separate_stories(server: Lo
 
 def test_a_summary_never_replaces_a_longer_stored_text(server: LocalServer, store: Store) -> None:
     page = ARTICLE_PAGE.format(paragraphs="\n".join(f"<p>{p}</p>" for p in ARTICLE_PARAGRAPHS))
-    article = server.route(server.unique("/kept.html"), Reply(body=page.encode(), headers={"Content-Type": "text/html; charset=utf-8"}))
-    item = {"title": "Kept story", "link": article, "guid": "kept-1", "description": "Short summary."}
+    article = server.route(
+        server.unique("/kept.html"),
+        Reply(body=page.encode(), headers={"Content-Type": "text/html; charset=utf-8"}),
+    )
+    item = {
+        "title": "Kept story",
+        "link": article,
+        "guid": "kept-1",
+        "description": "Short summary.",
+    }
     feed = server.route(server.unique("/kept.xml"), Reply(body=rss([item])))
     assert run(store, [feed], follow_links=True).inserted == 1
     full = documents(store)[0]["text"]
@@ -217,8 +265,12 @@ def test_a_summary_never_replaces_a_longer_stored_text(server: LocalServer, stor
 
 
 def test_pdf_url_is_ingested_as_a_whitepaper(server: LocalServer, store: Store) -> None:
-    pdf = minimal_pdf(["Proof of History: a clock before consensus", "Throughput scales with hardware."])
-    url = server.route(server.unique("/paper"), Reply(body=pdf, headers={"Content-Type": "application/pdf"}))
+    pdf = minimal_pdf(
+        ["Proof of History: a clock before consensus", "Throughput scales with hardware."]
+    )
+    url = server.route(
+        server.unique("/paper"), Reply(body=pdf, headers={"Content-Type": "application/pdf"})
+    )
     report = run(store, [url])
     assert report.inserted == 1
     doc = documents(store)[0]
@@ -230,8 +282,16 @@ def test_pdf_url_is_ingested_as_a_whitepaper(server: LocalServer, store: Store) 
 @pytest.mark.parametrize(
     ("charset", "title", "body"),
     [
-        ("windows-1251", "Рост выручки компании", "Выручка компании выросла на двенадцать процентов за квартал, сообщили аналитики."),
-        ("iso-8859-1", "Économie française", "La croissance économique française a été révisée à la hausse par les économistes."),
+        (
+            "windows-1251",
+            "Рост выручки компании",
+            "Выручка компании выросла на двенадцать процентов за квартал, сообщили аналитики.",
+        ),
+        (
+            "iso-8859-1",
+            "Économie française",
+            "La croissance économique française a été révisée à la hausse par les économistes.",
+        ),
     ],
 )
 def test_charset_given_only_in_content_type_is_honoured(
@@ -244,7 +304,10 @@ def test_charset_given_only_in_content_type_is_honoured(
     ).encode(charset)
     with pytest.raises(UnicodeDecodeError):
         xml.decode("utf-8")  # the bytes really are not UTF-8
-    url = server.route(server.unique("/charset.xml"), Reply(body=xml, headers={"Content-Type": f"application/rss+xml; charset={charset}"}))
+    url = server.route(
+        server.unique("/charset.xml"),
+        Reply(body=xml, headers={"Content-Type": f"application/rss+xml; charset={charset}"}),
+    )
     report = run(store, [url])
     assert report.inserted == 1
     doc = documents(store)[0]
@@ -267,13 +330,41 @@ def test_local_server_refused_without_allow_private(server: LocalServer, store: 
 
 def test_canonical_urls_dedupe_and_updates_replace(server: LocalServer, store: Store) -> None:
     link = "HTTP://Example.COM:80/news/1?utm_source=feed&b=2&a=1&fbclid=xyz#comments"
-    version1 = rss([{"title": "Story", "link": link, "guid": "story-1", "description": "First version. " + LONG_TEXT}])
-    version2 = rss([{"title": "Story", "link": link, "guid": "story-1", "description": "Second version. " + LONG_TEXT}])
+    version1 = rss(
+        [
+            {
+                "title": "Story",
+                "link": link,
+                "guid": "story-1",
+                "description": "First version. " + LONG_TEXT,
+            }
+        ]
+    )
+    version2 = rss(
+        [
+            {
+                "title": "Story",
+                "link": link,
+                "guid": "story-1",
+                "description": "Second version. " + LONG_TEXT,
+            }
+        ]
+    )
     feed = server.route(server.unique("/story.xml"), Reply(body=version1), Reply(body=version2))
     other = server.route(
         server.unique("/other.xml"),
-        Reply(body=rss([{"title": "Story", "link": "http://example.com/news/1?a=1&b=2&gclid=1",
-                         "description": "Second version. " + LONG_TEXT}], title="Other feed")),
+        Reply(
+            body=rss(
+                [
+                    {
+                        "title": "Story",
+                        "link": "http://example.com/news/1?a=1&b=2&gclid=1",
+                        "description": "Second version. " + LONG_TEXT,
+                    }
+                ],
+                title="Other feed",
+            )
+        ),
     )
     assert run(store, [feed]).inserted == 1
     assert run(store, [feed]).updated == 1
@@ -301,9 +392,15 @@ def test_duplicate_guids_within_a_feed(server: LocalServer, store: Store) -> Non
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("https://Example.com:443/a/b?utm_medium=x&z=1&a=2#frag", "https://example.com/a/b?a=2&z=1"),
+        (
+            "https://Example.com:443/a/b?utm_medium=x&z=1&a=2#frag",
+            "https://example.com/a/b?a=2&z=1",
+        ),
         ("http://example.com", "http://example.com/"),
-        ("http://user:pw@example.com:8080/p?ref=home&mc_cid=1&mc_eid=2&id=7", "http://example.com:8080/p?id=7"),
+        (
+            "http://user:pw@example.com:8080/p?ref=home&mc_cid=1&mc_eid=2&id=7",
+            "http://example.com:8080/p?id=7",
+        ),
         ("http://example.com/p%2fq?gclid=1", "http://example.com/p%2Fq"),
         ("ftp://example.com/file", None),
         ("javascript:alert(1)", None),
@@ -319,20 +416,38 @@ def test_canonicalize_url(url: str, expected: str | None) -> None:
 
 
 def write_jsonl(path: Path, records: list[Any]) -> Path:
-    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n",
+        encoding="utf-8",
+    )
     return path
 
 
 def test_jsonl_dump_with_entities(tmp_path: Path, store: Store) -> None:
-    dump = write_jsonl(tmp_path / "dump.jsonl", [
-        {"id": "d1", "url": "https://news.test/a?utm_source=x", "title": "A", "text": "Nvidia shipped more chips.",
-         "published": "2024-03-01T09:30:00+02:00", "source": "Wire", "entities": ["nvidia", "semiconductors"]},
-        {"id": "d2", "title": "B", "text": "<p>Markup <b>is</b> stripped.</p><script>alert(1)</script>",
-         "published": "not a date", "source": "Wire"},
-        "{not json",
-        {"id": "d4", "title": "no text"},
-        {"id": "d5", "text": "   "},
-    ])
+    dump = write_jsonl(
+        tmp_path / "dump.jsonl",
+        [
+            {
+                "id": "d1",
+                "url": "https://news.test/a?utm_source=x",
+                "title": "A",
+                "text": "Nvidia shipped more chips.",
+                "published": "2024-03-01T09:30:00+02:00",
+                "source": "Wire",
+                "entities": ["nvidia", "semiconductors"],
+            },
+            {
+                "id": "d2",
+                "title": "B",
+                "text": "<p>Markup <b>is</b> stripped.</p><script>alert(1)</script>",
+                "published": "not a date",
+                "source": "Wire",
+            },
+            "{not json",
+            {"id": "d4", "title": "no text"},
+            {"id": "d5", "text": "   "},
+        ],
+    )
     report = run(store, [dump])
     assert report.inserted == 2
     assert dict(report.reasons) == {"invalid_record": 3}
@@ -342,7 +457,10 @@ def test_jsonl_dump_with_entities(tmp_path: Path, store: Store) -> None:
     assert first["published_at"] == "2024-03-01T07:30:00+00:00"
     assert second["text"] == "Markup is stripped." and second["published_at"] is None
     assert {e["id"] for e in store.entities()} == {"nvidia", "semiconductors"}
-    linked = store.query("SELECT entity_id FROM document_entities WHERE document_id = ? ORDER BY entity_id", (first["id"],))
+    linked = store.query(
+        "SELECT entity_id FROM document_entities WHERE document_id = ? ORDER BY entity_id",
+        (first["id"],),
+    )
     assert [r["entity_id"] for r in linked] == ["nvidia", "semiconductors"]
 
 
@@ -351,7 +469,9 @@ def test_sources_file(tmp_path: Path, server: LocalServer, store: Store) -> None
     disabled_path = server.unique("/disabled.xml")
     disabled = server.route(disabled_path, Reply(body=rss(feed_items(2, "off"))))
     (tmp_path / "papers").mkdir()
-    (tmp_path / "papers" / "coin.pdf").write_bytes(minimal_pdf(["Coin whitepaper", "A ledger for everyone."]))
+    (tmp_path / "papers" / "coin.pdf").write_bytes(
+        minimal_pdf(["Coin whitepaper", "A ledger for everyone."])
+    )
     sources = tmp_path / "sources.yaml"
     sources.write_text(
         f"""
@@ -386,12 +506,21 @@ def test_sources_file(tmp_path: Path, server: LocalServer, store: Store) -> None
 
 def make_mixed_folder(root: Path) -> Path:
     (root / "nested" / "deeper").mkdir(parents=True)
-    (root / "notes.txt").write_bytes(rss(feed_items(2, "disguised")))  # a feed with a text extension
-    (root / "nested" / "paper.bin").write_bytes(minimal_pdf(["Disguised PDF", "Its content decides its type."]))
+    (root / "notes.txt").write_bytes(
+        rss(feed_items(2, "disguised"))
+    )  # a feed with a text extension
+    (root / "nested" / "paper.bin").write_bytes(
+        minimal_pdf(["Disguised PDF", "Its content decides its type."])
+    )
     page = ARTICLE_PAGE.format(paragraphs="\n".join(f"<p>{p}</p>" for p in ARTICLE_PARAGRAPHS))
     (root / "nested" / "deeper" / "page.dat").write_text(page, encoding="utf-8")
-    write_jsonl(root / "nested" / "records.data", [{"id": "r1", "text": "A JSONL record without the extension."}])
-    (root / "readme.txt").write_text("Plain notes\nThe market narrative ran ahead of revenue.", encoding="utf-8")
+    write_jsonl(
+        root / "nested" / "records.data",
+        [{"id": "r1", "text": "A JSONL record without the extension."}],
+    )
+    (root / "readme.txt").write_text(
+        "Plain notes\nThe market narrative ran ahead of revenue.", encoding="utf-8"
+    )
     (root / "junk.xml").write_bytes(bytes(range(256)) * 40)
     return root
 
@@ -417,7 +546,9 @@ def comparable_rows(db: Path) -> list[tuple[Any, ...]]:
             " d.kind, d.text, d.content_hash, s.name FROM documents d LEFT JOIN sources s ON s.id = d.source_id"
             " ORDER BY d.id"
         ).fetchall()
-        links = conn.execute("SELECT document_id, entity_id FROM document_entities ORDER BY 1, 2").fetchall()
+        links = conn.execute(
+            "SELECT document_id, entity_id FROM document_entities ORDER BY 1, 2"
+        ).fetchall()
     return documents_rows + links
 
 
@@ -441,8 +572,18 @@ def test_reingest_is_idempotent(tmp_path: Path) -> None:
 def cli_process(db: Path, dump: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-c", "from analyzer.cli import main; main()", "ingest", "--db", str(db), str(dump)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+        [
+            sys.executable,
+            "-c",
+            "from analyzer.cli import main; main()",
+            "ingest",
+            "--db",
+            str(db),
+            str(dump),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
     )
 
 
@@ -458,8 +599,11 @@ def test_killed_run_restarted_matches_a_clean_run(tmp_path: Path) -> None:
     n_records = 12_000
     records = []
     for i in range(n_records):
-        record: dict[str, Any] = {"id": f"k{i}", "title": f"Record {i}",
-                                  "text": f"Record number {i} says revenue moved by {i % 97} percent in quarter {i % 4}."}
+        record: dict[str, Any] = {
+            "id": f"k{i}",
+            "title": f"Record {i}",
+            "text": f"Record number {i} says revenue moved by {i % 97} percent in quarter {i % 4}.",
+        }
         if i % 50 == 0:
             record["source"] = f"wire-{i % 7}"
         if i % 3 == 0:
@@ -467,7 +611,9 @@ def test_killed_run_restarted_matches_a_clean_run(tmp_path: Path) -> None:
         if i % 5 == 0:
             record["entities"] = [f"entity-{i % 11}"]
         if i % 1000 == 999:
-            record["text"] = "Record number 0 says revenue moved by 0 percent in quarter 0."  # a duplicate
+            record["text"] = (
+                "Record number 0 says revenue moved by 0 percent in quarter 0."  # a duplicate
+            )
         records.append(record)
     dump = write_jsonl(tmp_path / "big.jsonl", records)
 
@@ -479,9 +625,13 @@ def test_killed_run_restarted_matches_a_clean_run(tmp_path: Path) -> None:
     killed_db = tmp_path / "killed.db"
     process = cli_process(killed_db, dump)
     deadline = time.monotonic() + 60
-    while count_documents(killed_db) < 400 and process.poll() is None and time.monotonic() < deadline:
+    while (
+        count_documents(killed_db) < 400 and process.poll() is None and time.monotonic() < deadline
+    ):
         time.sleep(0.02)
-    assert process.poll() is None, "the ingest finished before it could be killed; make the dump bigger"
+    assert process.poll() is None, (
+        "the ingest finished before it could be killed; make the dump bigger"
+    )
     process.send_signal(signal.SIGKILL)
     process.wait()
     partial_count = count_documents(killed_db)
@@ -509,7 +659,9 @@ def call_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
     return code, captured.out, captured.err
 
 
-def test_cli_summary_json_and_strict(tmp_path: Path, server: LocalServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_summary_json_and_strict(
+    tmp_path: Path, server: LocalServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     feed = server.route(server.unique("/cli.xml"), Reply(body=rss(feed_items(2, "cli"))))
     missing = tmp_path / "does-not-exist.xml"
     db = tmp_path / "cli.db"
@@ -529,7 +681,9 @@ def test_cli_summary_json_and_strict(tmp_path: Path, server: LocalServer, capsys
     assert code == 1
     assert "no such file" in err and "Traceback" not in err
     with Store(db) as store:
-        assert store.query("SELECT status FROM runs ORDER BY id DESC LIMIT 1")[0]["status"] == "failed"
+        assert (
+            store.query("SELECT status FROM runs ORDER BY id DESC LIMIT 1")[0]["status"] == "failed"
+        )
         assert store.counts()["documents"] == 2  # the failed run lost nothing
 
 
@@ -547,10 +701,12 @@ def test_a_record_the_store_refuses_is_rolled_back_alone(store: Store) -> None:
     from analyzer.storage import DocumentRecord
 
     ingestor = Ingestor(store)
-    ingestor._write([
-        ("first", DocumentRecord(text="Kept before.", title="before")),
-        ("bad", DocumentRecord(text="Refused by the store.", kind="not-a-kind")),
-        ("last", DocumentRecord(text="Kept after.", title="after")),
-    ])
+    ingestor._write(
+        [
+            ("first", DocumentRecord(text="Kept before.", title="before")),
+            ("bad", DocumentRecord(text="Refused by the store.", kind="not-a-kind")),
+            ("last", DocumentRecord(text="Kept after.", title="after")),
+        ]
+    )
     assert [d["title"] for d in documents(store)] == ["before", "after"]
     assert [(r.input, r.reason) for r in ingestor.report.rejections] == [("bad", "store_refused")]

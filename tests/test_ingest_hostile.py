@@ -51,10 +51,20 @@ def build_hostile_folder(root: Path) -> dict[str, Path]:
         path.write_bytes(data)
         files[name] = path
 
-    put("good/feed.xml", rss([
-        {"title": t, "link": f"http://example.com/good/{i}", "guid": f"good-{i}", "description": f"{t}. {BODY}"}
-        for i, t in enumerate(GOOD_RSS_TITLES)
-    ]))
+    put(
+        "good/feed.xml",
+        rss(
+            [
+                {
+                    "title": t,
+                    "link": f"http://example.com/good/{i}",
+                    "guid": f"good-{i}",
+                    "description": f"{t}. {BODY}",
+                }
+                for i, t in enumerate(GOOD_RSS_TITLES)
+            ]
+        ),
+    )
     entries = "".join(
         f'<entry><title>{t}</title><id>urn:atom:{i}</id><link href="http://example.com/atom/{i}"/>'
         f"<updated>2024-02-0{i + 1}T12:00:00Z</updated>"
@@ -62,59 +72,148 @@ def build_hostile_folder(root: Path) -> dict[str, Path]:
         f"&lt;script&gt;alert('owned')&lt;/script&gt;&lt;iframe src='http://evil.test'&gt;&lt;/iframe&gt;</content></entry>"
         for i, t in enumerate(GOOD_ATOM_TITLES)
     )
-    put("good/nested/feed.atom", (
-        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
-        f"<title>Good atom</title><id>urn:good</id><updated>2024-02-01T00:00:00Z</updated>{entries}</feed>"
-    ).encode())
+    put(
+        "good/nested/feed.atom",
+        (
+            '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<title>Good atom</title><id>urn:good</id><updated>2024-02-01T00:00:00Z</updated>{entries}</feed>"
+        ).encode(),
+    )
 
     secret_uri = secret.resolve().as_uri()
-    put("xxe_entity.xml", _rss_with_doctype(
-        f'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "{secret_uri}">]>', "XXE &xxe;", f"read &xxe; {BODY}"))
-    put("xxe_entity_lines.xml", _rss_with_doctype(
-        f'<!DOCTYPE rss [\n<!ENTITY xxe SYSTEM "{secret_uri}">\n]>', "XXE2 &xxe;", f"read &xxe; {BODY}"))
-    put("xxe_parameter.xml", _rss_with_doctype(
-        f'<!DOCTYPE rss [\n<!ENTITY % remote SYSTEM "{secret_uri}">\n%remote;\n]>', "XXE3", BODY))
-    put("xxe_external_dtd.xml", _rss_with_doctype(f'<!DOCTYPE rss SYSTEM "{secret_uri}">', "XXE4", BODY))
+    put(
+        "xxe_entity.xml",
+        _rss_with_doctype(
+            f'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "{secret_uri}">]>',
+            "XXE &xxe;",
+            f"read &xxe; {BODY}",
+        ),
+    )
+    put(
+        "xxe_entity_lines.xml",
+        _rss_with_doctype(
+            f'<!DOCTYPE rss [\n<!ENTITY xxe SYSTEM "{secret_uri}">\n]>',
+            "XXE2 &xxe;",
+            f"read &xxe; {BODY}",
+        ),
+    )
+    put(
+        "xxe_parameter.xml",
+        _rss_with_doctype(
+            f'<!DOCTYPE rss [\n<!ENTITY % remote SYSTEM "{secret_uri}">\n%remote;\n]>', "XXE3", BODY
+        ),
+    )
+    put(
+        "xxe_external_dtd.xml",
+        _rss_with_doctype(f'<!DOCTYPE rss SYSTEM "{secret_uri}">', "XXE4", BODY),
+    )
     laughs = "\n".join(
         ['<!ENTITY lol "lol">']
-        + [f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)]
+        + [
+            f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'
+            for i in range(1, 10)
+        ]
     )
-    put("billion_laughs.xml", _rss_with_doctype(f"<!DOCTYPE rss [\n{laughs}\n]>", "Laughs &lol9;", "&lol9;"))
-    put("quadratic_blowup.xml", _rss_with_doctype(
-        f'<!DOCTYPE rss [\n<!ENTITY big "{"A" * 50_000}">\n]>', "Blowup", "&big;" * 20_000))
+    put(
+        "billion_laughs.xml",
+        _rss_with_doctype(f"<!DOCTYPE rss [\n{laughs}\n]>", "Laughs &lol9;", "&lol9;"),
+    )
+    put(
+        "quadratic_blowup.xml",
+        _rss_with_doctype(
+            f'<!DOCTYPE rss [\n<!ENTITY big "{"A" * 50_000}">\n]>', "Blowup", "&big;" * 20_000
+        ),
+    )
     put("gzip_bomb.xml.gz", gzip.compress(b"<rss>" + b"\0" * (60 * 1024 * 1024), compresslevel=9))
     deep = "<x>" * 50_000 + "deep" + "</x>" * 50_000
     put("deep_nesting.xml", _rss_with_doctype("", "Deep", deep))
     put("deep_nesting_unclosed.xml", _rss_with_doctype("", "Deep unclosed", "<x>" * 50_000))
-    put("deep_nesting.html", ("<html><body>" + "<div>" * 50_000 + BODY + "</div>" * 50_000 + "</body></html>").encode())
-    put("too_many_elements.html", ("<html><body>" + "<p>word " * 100_000 + "</body></html>").encode())
-    put("broken_utf8.xml", _rss_with_doctype("", "Broken bytes", BODY).replace(b"Broken ", b"Broken \xff\xfe\xc3(\x80 "))
-    put("bogus_encoding.xml", rss([{"title": "Bogus encoding", "description": "Bogus: " + BODY}]).replace(b'encoding="utf-8"', b'encoding="klingon-8"'))
-    put("utf16_without_bom.xml", rss([{"title": "UTF-16 feed", "description": "UTF-16: " + BODY}], encoding="utf-16-le"))
-    put("corrupt.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\n" + random.Random(1).randbytes(20_000))
+    put(
+        "deep_nesting.html",
+        ("<html><body>" + "<div>" * 50_000 + BODY + "</div>" * 50_000 + "</body></html>").encode(),
+    )
+    put(
+        "too_many_elements.html",
+        ("<html><body>" + "<p>word " * 100_000 + "</body></html>").encode(),
+    )
+    put(
+        "broken_utf8.xml",
+        _rss_with_doctype("", "Broken bytes", BODY).replace(
+            b"Broken ", b"Broken \xff\xfe\xc3(\x80 "
+        ),
+    )
+    put(
+        "bogus_encoding.xml",
+        rss([{"title": "Bogus encoding", "description": "Bogus: " + BODY}]).replace(
+            b'encoding="utf-8"', b'encoding="klingon-8"'
+        ),
+    )
+    put(
+        "utf16_without_bom.xml",
+        rss([{"title": "UTF-16 feed", "description": "UTF-16: " + BODY}], encoding="utf-16-le"),
+    )
+    put(
+        "corrupt.pdf",
+        b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\n"
+        + random.Random(1).randbytes(20_000),
+    )
     put("truncated.pdf", minimal_pdf(["Truncated whitepaper"])[:300])
-    put("html_as_feed.rss", b"<!DOCTYPE html><html><head><title>Not a feed</title></head><body><p>" + BODY.encode() * 3 + b"</p></body></html>")
-    put("invalid_dates.xml", rss([
-        {"title": f"Bad date {i}", "guid": f"date-{i}", "pubDate": value, "description": f"{i} {BODY}"}
-        for i, value in enumerate(["Feb 30 2024 25:61:00", "9999-99-99", "yesterday", "Tue, 32 Foo 20245 25:99:99 GMT",
-                                   "3000-01-01T00:00:00Z", "-1", ""])
-    ]))
-    put("duplicate_guids.xml", rss([
-        {"title": "Dup first", "guid": "dup", "description": f"first {BODY}"},
-        {"title": "Dup second", "guid": "dup", "description": f"second {BODY}"},
-        {"title": "Dup other", "guid": "other", "description": f"other {BODY}"},
-    ]))
+    put(
+        "html_as_feed.rss",
+        b"<!DOCTYPE html><html><head><title>Not a feed</title></head><body><p>"
+        + BODY.encode() * 3
+        + b"</p></body></html>",
+    )
+    put(
+        "invalid_dates.xml",
+        rss(
+            [
+                {
+                    "title": f"Bad date {i}",
+                    "guid": f"date-{i}",
+                    "pubDate": value,
+                    "description": f"{i} {BODY}",
+                }
+                for i, value in enumerate(
+                    [
+                        "Feb 30 2024 25:61:00",
+                        "9999-99-99",
+                        "yesterday",
+                        "Tue, 32 Foo 20245 25:99:99 GMT",
+                        "3000-01-01T00:00:00Z",
+                        "-1",
+                        "",
+                    ]
+                )
+            ]
+        ),
+    )
+    put(
+        "duplicate_guids.xml",
+        rss(
+            [
+                {"title": "Dup first", "guid": "dup", "description": f"first {BODY}"},
+                {"title": "Dup second", "guid": "dup", "description": f"second {BODY}"},
+                {"title": "Dup other", "guid": "other", "description": f"other {BODY}"},
+            ]
+        ),
+    )
     put("junk.bin", random.Random(2).randbytes(100_000))
     put("junk_named.xml", random.Random(3).randbytes(50_000))
     put("empty.xml", b"")
     put("huge.txt", b"word " * (MAX_FILE_MB * 1024 * 1024 // 5 + 1000))
-    put("records.jsonl", b"\n".join([
-        json.dumps({"id": "ok-1", "text": f"A fine record. {BODY}"}).encode(),
-        b"[" * 100_000 + b"]" * 100_000,
-        b'{"id": "bad-utf8", "text": "caf\xe9 au lait ' + BODY.encode() + b'"}',
-        b'{"id": "no-text"}',
-        b"\x00\x01\x02 not json",
-    ]))
+    put(
+        "records.jsonl",
+        b"\n".join(
+            [
+                json.dumps({"id": "ok-1", "text": f"A fine record. {BODY}"}).encode(),
+                b"[" * 100_000 + b"]" * 100_000,
+                b'{"id": "bad-utf8", "text": "caf\xe9 au lait ' + BODY.encode() + b'"}',
+                b'{"id": "no-text"}',
+                b"\x00\x01\x02 not json",
+            ]
+        ),
+    )
     return files
 
 
@@ -128,14 +227,29 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out, err = base / "stdout", base / "stderr"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         child = subprocess.Popen(
-            [sys.executable, "-c", "from analyzer.cli import main; main()", "ingest", "--db", str(db), "--json",
-             "--no-follow-links", "--max-file-mb", str(MAX_FILE_MB), str(folder)],
-            stdout=stdout, stderr=stderr, env=env,
+            [
+                sys.executable,
+                "-c",
+                "from analyzer.cli import main; main()",
+                "ingest",
+                "--db",
+                str(db),
+                "--json",
+                "--no-follow-links",
+                "--max-file-mb",
+                str(MAX_FILE_MB),
+                str(folder),
+            ],
+            stdout=stdout,
+            stderr=stderr,
+            env=env,
         )
         # wait4 reports this child's own peak memory, not the largest of every earlier child.
         _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
-    process = subprocess.CompletedProcess(child.args, child.returncode, out.read_bytes(), err.read_bytes())
+    process = subprocess.CompletedProcess(
+        child.args, child.returncode, out.read_bytes(), err.read_bytes()
+    )
     peak_kib = usage.ru_maxrss
     return {"process": process, "db": db, "files": files, "peak_mib": peak_kib / 1024}
 
@@ -159,19 +273,28 @@ def test_run_completes_and_reports(hostile_run: dict[str, Any]) -> None:
 
 
 def test_good_feeds_are_complete(hostile_run: dict[str, Any]) -> None:
-    titles = {r["title"]: r["text"] for r in rows(hostile_run["db"], "SELECT title, text FROM documents")}
+    titles = {
+        r["title"]: r["text"] for r in rows(hostile_run["db"], "SELECT title, text FROM documents")
+    }
     for title in GOOD_RSS_TITLES + GOOD_ATOM_TITLES:
         assert title in titles
         assert BODY.strip() in titles[title]
     for title in GOOD_ATOM_TITLES:
         text = titles[title]
-        assert "alert(" not in text and "steal()" not in text and "<" not in text and "evil.test" not in text
+        assert (
+            "alert(" not in text
+            and "steal()" not in text
+            and "<" not in text
+            and "evil.test" not in text
+        )
 
 
 def test_no_local_file_was_read(hostile_run: dict[str, Any]) -> None:
     db = hostile_run["db"]
     dumped = "\n".join(
-        " ".join(str(v) for v in tuple(r)) for table in ("documents", "fetches", "runs") for r in rows(db, f"SELECT * FROM {table}")
+        " ".join(str(v) for v in tuple(r))
+        for table in ("documents", "fetches", "runs")
+        for r in rows(db, f"SELECT * FROM {table}")
     )
     assert SECRET not in dumped
 
@@ -180,14 +303,20 @@ def test_expansion_attacks_did_not_expand(hostile_run: dict[str, Any]) -> None:
     db = hostile_run["db"]
     longest = rows(db, "SELECT MAX(LENGTH(text)) AS n FROM documents")[0]["n"]
     assert longest < 500_000
-    assert rows(db, "SELECT COUNT(*) AS n FROM documents WHERE text LIKE '%lollollollollol%'")[0]["n"] == 0
+    assert (
+        rows(db, "SELECT COUNT(*) AS n FROM documents WHERE text LIKE '%lollollollollol%'")[0]["n"]
+        == 0
+    )
     errors = {Path(r["url"]).name: r for r in rows(db, "SELECT url, status, error FROM fetches")}
     blowup = errors["quadratic_blowup.xml"]
     assert blowup["status"] == "rejected" and "entity-expansion" in blowup["error"]
 
 
 def test_each_hostile_file_has_a_recorded_outcome(hostile_run: dict[str, Any]) -> None:
-    by_name = {Path(r["url"]).name: r for r in rows(hostile_run["db"], "SELECT url, status, error, items FROM fetches")}
+    by_name = {
+        Path(r["url"]).name: r
+        for r in rows(hostile_run["db"], "SELECT url, status, error, items FROM fetches")
+    }
     assert set(by_name) == {path.name for path in hostile_run["files"].values()}
     expected_rejections = {
         "gzip_bomb.xml.gz": "exceeds",
@@ -228,20 +357,27 @@ def test_broken_encodings_dates_and_duplicates(hostile_run: dict[str, Any]) -> N
 
 
 def test_parse_feed_refuses_entity_blowup_in_utf16() -> None:
-    doc = _rss_with_doctype('<!DOCTYPE rss [\n<!ENTITY big "' + "B" * 10_000 + '">\n]>', "t", "&big;" * 5_000)
+    doc = _rss_with_doctype(
+        '<!DOCTYPE rss [\n<!ENTITY big "' + "B" * 10_000 + '">\n]>', "t", "&big;" * 5_000
+    )
     data = doc.decode().replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16")
     with pytest.raises(ContentError, match="entity-expansion"):
         parse_feed(data)
 
 
 def test_small_declared_entities_still_work() -> None:
-    doc = _rss_with_doctype('<!DOCTYPE rss [\n<!ENTITY co "Example Corp">\n]>', "About &co;", f"&co; said {BODY}")
+    doc = _rss_with_doctype(
+        '<!DOCTYPE rss [\n<!ENTITY co "Example Corp">\n]>', "About &co;", f"&co; said {BODY}"
+    )
     parsed = parse_feed(doc)
     assert parsed.items[0].title == "About Example Corp"
 
 
 def test_html_to_text_on_hostile_markup() -> None:
-    assert html_to_text("<p>ok</p><script>evil()</script><style>p{}</style><!-- hidden -->done") == "ok\ndone"
+    assert (
+        html_to_text("<p>ok</p><script>evil()</script><style>p{}</style><!-- hidden -->done")
+        == "ok\ndone"
+    )
     assert html_to_text("<div>" * 100_000 + "deep") == "deep"
     assert html_to_text("<scr<script>ipt>x</script>") in ("ipt>x", "")
     assert html_to_text("a &amp; b &lt;c&gt; &#x1F600; &bogus; \x00\x07") == "a & b <c> 😀 &bogus;"
@@ -249,7 +385,19 @@ def test_html_to_text_on_hostile_markup() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["Feb 30 2024", "9999-99-99", "", None, "yesterday", "3000-01-01", 10**20, float("nan"), "0000-00-00T00:00:00Z", [], {}],
+    [
+        "Feb 30 2024",
+        "9999-99-99",
+        "",
+        None,
+        "yesterday",
+        "3000-01-01",
+        10**20,
+        float("nan"),
+        "0000-00-00T00:00:00Z",
+        [],
+        {},
+    ],
 )
 def test_invalid_dates_become_none(value: Any) -> None:
     assert normalize_date(value) is None
@@ -262,7 +410,15 @@ def test_valid_dates_are_normalised_to_utc() -> None:
 
 
 def test_jsonl_line_cap_and_nesting() -> None:
-    data = b'{"text": "short"}\n' + b'{"text": "' + b"x" * 300_000 + b'"}\n' + b"[" * 50_000 + b"\n" + b'{"text": "after"}\n'
+    data = (
+        b'{"text": "short"}\n'
+        + b'{"text": "'
+        + b"x" * 300_000
+        + b'"}\n'
+        + b"[" * 50_000
+        + b"\n"
+        + b'{"text": "after"}\n'
+    )
     outcomes = list(iter_jsonl(data, max_line_bytes=200_000))
     assert [n for n, _ in outcomes] == [1, 2, 3, 4]
     assert outcomes[0][1].text == "short" and outcomes[3][1].text == "after"

@@ -90,7 +90,9 @@ def test_feedparser_expectations_hold_through_the_parse_path(realdata: Path) -> 
             namespace: dict[str, Any] = dict(parsed.raw)
         except ContentError:
             # Refused as "not a feed": judge the expectation on what feedparser itself saw.
-            namespace = dict(feedparser.parse(__import__("io").BytesIO(data), response_headers=headers))
+            namespace = dict(
+                feedparser.parse(__import__("io").BytesIO(data), response_headers=headers)
+            )
         try:
             ok = bool(eval(row["expect_python_expr"], {"feedparser": feedparser}, namespace))  # noqa: S307
         except Exception:
@@ -121,11 +123,22 @@ def test_every_real_feed_file_parses_or_is_refused_cleanly(realdata: Path) -> No
     assert parsed_items > 1500
 
 
-def test_cli_ingests_the_real_folders(realdata: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_ingests_the_real_folders(
+    realdata: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "real.db"
     try:
-        cli_main(["ingest", "--db", str(db), "--no-follow-links", "--json",
-                  str(realdata / "feedparser-tests"), str(realdata / "feeds")])
+        cli_main(
+            [
+                "ingest",
+                "--db",
+                str(db),
+                "--no-follow-links",
+                "--json",
+                str(realdata / "feedparser-tests"),
+                str(realdata / "feeds"),
+            ]
+        )
         code = 0
     except SystemExit as exc:
         code = int(exc.code or 0)
@@ -139,5 +152,7 @@ def test_cli_ingests_the_real_folders(realdata: Path, tmp_path: Path, capsys: py
         assert counts["documents"] == report["inserted"]
         statuses = {r["status"] for r in store.query("SELECT DISTINCT status FROM fetches")}
         assert statuses <= {"ok", "partial", "rejected"}
-        leftovers = store.query("SELECT COUNT(*) AS n FROM documents WHERE text LIKE '%</p>%'")[0]["n"]
+        leftovers = store.query("SELECT COUNT(*) AS n FROM documents WHERE text LIKE '%</p>%'")[0][
+            "n"
+        ]
     assert leftovers == 0

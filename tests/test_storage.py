@@ -36,7 +36,9 @@ def test_upsert_dedups_by_canonical_url_and_content(store: Store) -> None:
     copy = store.upsert_document(DocumentRecord(text="Chips  sold out.\nAgain.", title="Copy"))
     assert copy.action == "duplicate"
     updated = store.upsert_document(
-        DocumentRecord(text="Chips sold out, said the CEO.", title="A", canonical_url="https://x.test/a")
+        DocumentRecord(
+            text="Chips sold out, said the CEO.", title="A", canonical_url="https://x.test/a"
+        )
     )
     assert (updated.document_id, updated.action) == (first.document_id, "updated")
     assert store.db["documents"].count == 1
@@ -67,7 +69,9 @@ def test_text_change_drops_stale_scores(store: Store) -> None:
 def test_failed_transaction_leaves_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError):
         with store.transaction():
-            store.upsert_document(DocumentRecord(text="Half written", canonical_url="https://x.test/h"))
+            store.upsert_document(
+                DocumentRecord(text="Half written", canonical_url="https://x.test/h")
+            )
             raise RuntimeError("killed")
     assert store.db["documents"].count == 0
 
@@ -88,8 +92,20 @@ def test_bad_input_is_refused_with_clear_errors(store: Store, tmp_path: Path) ->
 def test_point_in_time_fundamentals(store: Store) -> None:
     store.add_fundamentals(
         [
-            {"entity_id": "acme", "metric": "revenue", "date": "2024-03-31", "value": 10.0, "filed_at": "2024-05-01"},
-            {"entity_id": "acme", "metric": "revenue", "date": "2024-03-31", "value": 11.0, "filed_at": "2025-05-01"},
+            {
+                "entity_id": "acme",
+                "metric": "revenue",
+                "date": "2024-03-31",
+                "value": 10.0,
+                "filed_at": "2024-05-01",
+            },
+            {
+                "entity_id": "acme",
+                "metric": "revenue",
+                "date": "2024-03-31",
+                "value": 11.0,
+                "filed_at": "2025-05-01",
+            },
         ]
     )
     assert [r["value"] for r in store.fundamentals("acme")] == [11.0]
@@ -108,8 +124,12 @@ def test_old_database_upgrades_in_place(tmp_path: Path) -> None:
 
 def test_equal_text_never_merges_documents_with_their_own_urls(store: Store) -> None:
     text = "Shares rose after the company raised its outlook for the year."
-    first = store.upsert_document(DocumentRecord(text=text, url="https://a.example/1", canonical_url="https://a.example/1"))
-    second = store.upsert_document(DocumentRecord(text=text, url="https://b.example/2", canonical_url="https://b.example/2"))
+    first = store.upsert_document(
+        DocumentRecord(text=text, url="https://a.example/1", canonical_url="https://a.example/1")
+    )
+    second = store.upsert_document(
+        DocumentRecord(text=text, url="https://b.example/2", canonical_url="https://b.example/2")
+    )
     by_guid = store.upsert_document(DocumentRecord(text=text, external_id="guid-3", source="Wire"))
     assert (first.action, second.action, by_guid.action) == ("inserted", "inserted", "inserted")
     assert len({first.document_id, second.document_id, by_guid.document_id}) == 3
@@ -120,15 +140,21 @@ def test_equal_text_never_merges_documents_with_their_own_urls(store: Store) -> 
 
 def test_guid_identifies_a_document_without_a_source(store: Store) -> None:
     first = store.upsert_document(DocumentRecord(text="First text of record r1.", external_id="r1"))
-    again = store.upsert_document(DocumentRecord(text="Edited text of record r1.", external_id="r1"))
+    again = store.upsert_document(
+        DocumentRecord(text="Edited text of record r1.", external_id="r1")
+    )
     assert again.document_id == first.document_id and again.action == "updated"
     assert store.document(first.document_id)["text"] == "Edited text of record r1."
 
 
 def test_a_summary_keeps_the_longer_stored_text_but_updates_the_title(store: Store) -> None:
     full = "The article in full. " * 20
-    first = store.upsert_document(DocumentRecord(text=full, title="Old", canonical_url="https://x.example/a"))
-    summary = DocumentRecord(text="Old\n\nShort.", title="New", canonical_url="https://x.example/a", is_summary=True)
+    first = store.upsert_document(
+        DocumentRecord(text=full, title="Old", canonical_url="https://x.example/a")
+    )
+    summary = DocumentRecord(
+        text="Old\n\nShort.", title="New", canonical_url="https://x.example/a", is_summary=True
+    )
     result = store.upsert_document(summary)
     row = store.document(first.document_id)
     assert result.action == "updated" and row["text"] == full and row["title"] == "New"

@@ -43,11 +43,15 @@ def scorer(model_dir: Path) -> HypeScorer:
 def _records(n: int) -> list[dict[str, object]]:
     """Short documents: a repeated boilerplate sentence plus one sentence unique to the record."""
     pool = HYPE + GROWTH + EVIDENCE + NEUTRAL
-    return [{"id": f"doc-{i}", "text": f"{pool[i % len(pool)]} Item {i} was reviewed on day {i % 97}."}
-            for i in range(n)]
+    return [
+        {"id": f"doc-{i}", "text": f"{pool[i % len(pool)]} Item {i} was reviewed on day {i % 97}."}
+        for i in range(n)
+    ]
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, object]], broken_at: set[int] = frozenset()) -> Path:
+def _write_jsonl(
+    path: Path, rows: list[dict[str, object]], broken_at: set[int] = frozenset()
+) -> Path:
     lines = []
     for i, row in enumerate(rows):
         if i in broken_at:
@@ -70,17 +74,35 @@ def _assert_same_rows(resumed: list[dict[str, object]], reference: list[dict[str
             assert a[label] == pytest.approx(b[label], abs=1e-5)
 
 
-def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(model_dir: Path, tmp_path: Path) -> None:
+def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(
+    model_dir: Path, tmp_path: Path
+) -> None:
     rows = _records(1500)
     source = _write_jsonl(tmp_path / "in.jsonl", rows, broken_at={700})
     out = tmp_path / "out.jsonl"
     command = [
-        sys.executable, "-c", "from analyzer.cli import main; main()", "score", "--input", str(source),
-        "--output", str(out), "--model", str(model_dir), "--device", "cpu", "--batch-size", "25",
-        "--checkpoint-every", "50", "--json",
+        sys.executable,
+        "-c",
+        "from analyzer.cli import main; main()",
+        "score",
+        "--input",
+        str(source),
+        "--output",
+        str(out),
+        "--model",
+        str(model_dir),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "25",
+        "--checkpoint-every",
+        "50",
+        "--json",
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     checkpoint = work_dir_for(out) / CHECKPOINT_FILE
     deadline = time.monotonic() + 120
     try:
@@ -96,7 +118,9 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(model_dir: Path
     state = json.loads(checkpoint.read_text())
     assert 0 < state["position"] < 1501 and not state["finished"]
 
-    resumed = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads(resumed.stdout)
     assert summary["resumed_at_record"] == state["position"]
@@ -106,14 +130,20 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(model_dir: Path
 
     reference = tmp_path / "reference.jsonl"
     direct = subprocess.run(
-        [*command[:7], str(reference), *command[8:]], cwd=tmp_path, env=env, capture_output=True, text=True,
+        [*command[:7], str(reference), *command[8:]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
     assert direct.returncode == 0, direct.stderr[-2000:]
     _assert_same_rows(_read_jsonl(out), _read_jsonl(reference))
 
 
-def test_interrupted_parquet_run_resumes_to_the_same_rows(scorer: HypeScorer, tmp_path: Path) -> None:
+def test_interrupted_parquet_run_resumes_to_the_same_rows(
+    scorer: HypeScorer, tmp_path: Path
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -140,11 +170,15 @@ def test_interrupted_parquet_run_resumes_to_the_same_rows(scorer: HypeScorer, tm
         del scorer.sentence_scores
     assert not out.exists()
     messages: list[str] = []
-    summary = score_file_resumable(scorer, source, out, chunk_size=20, checkpoint_records=40, on_resume=messages.append)
+    summary = score_file_resumable(
+        scorer, source, out, chunk_size=20, checkpoint_records=40, on_resume=messages.append
+    )
     assert summary.resumed_at_record == 100 and summary.records == 300
     assert messages and "resuming" in messages[0]
     assert reference.records == 300
-    _assert_same_rows(pq.read_table(out).to_pylist(), pq.read_table(tmp_path / "reference.parquet").to_pylist())
+    _assert_same_rows(
+        pq.read_table(out).to_pylist(), pq.read_table(tmp_path / "reference.parquet").to_pylist()
+    )
 
 
 def test_changed_input_or_no_resume_starts_over(scorer: HypeScorer, tmp_path: Path) -> None:
@@ -152,7 +186,13 @@ def test_changed_input_or_no_resume_starts_over(scorer: HypeScorer, tmp_path: Pa
     out = tmp_path / "out.jsonl"
     work = work_dir_for(out)
     work.mkdir()
-    stale = {"format": 1, "input": {"path": "elsewhere"}, "position": 40, "offset": 999, "outputs": {}}
+    stale = {
+        "format": 1,
+        "input": {"path": "elsewhere"},
+        "position": 40,
+        "offset": 999,
+        "outputs": {},
+    }
     (work / CHECKPOINT_FILE).write_text(json.dumps(stale))
     messages: list[str] = []
     summary = score_file_resumable(scorer, source, out, chunk_size=16, on_resume=messages.append)
@@ -185,16 +225,23 @@ def test_identical_sentences_are_scored_once_per_run(scorer: HypeScorer, tmp_pat
     assert out[0]["hype"] == pytest.approx(out[3]["hype"]) and out[0]["n_sentences"] == 2
 
 
-def test_broken_lines_are_reported_with_their_line_numbers_after_a_resume_point(tmp_path: Path) -> None:
+def test_broken_lines_are_reported_with_their_line_numbers_after_a_resume_point(
+    tmp_path: Path,
+) -> None:
     source = tmp_path / "in.jsonl"
-    source.write_text('{"id": 1, "text": "a"}\n{"id": 2, "text": "b"}\n\n{oops\n[1, 2]\n{"id": 6, "text": "f"}\n')
+    source.write_text(
+        '{"id": 1, "text": "a"}\n{"id": 2, "text": "b"}\n\n{oops\n[1, 2]\n{"id": 6, "text": "f"}\n'
+    )
     items = list(read_records(source))
     first = items[0]
     assert isinstance(first, InputRecord) and first.end == len('{"id": 1, "text": "a"}\n')
     resumed = list(read_records(source, start=(first.end, first.position)))
     problems = [i for i in resumed if isinstance(i, RecordProblem)]
     assert [p.position for p in problems] == [4, 5]
-    assert "line 4: invalid JSON" in problems[0].message and "line 5: expected a JSON object" in problems[1].message
+    assert (
+        "line 4: invalid JSON" in problems[0].message
+        and "line 5: expected a JSON object" in problems[1].message
+    )
     assert [i.id for i in resumed if isinstance(i, InputRecord)] == [2, 6]
 
 
@@ -203,7 +250,11 @@ def test_parquet_reading_skips_what_was_already_read(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
     source = tmp_path / "in.parquet"
-    pq.write_table(pa.table({"id": list(range(250)), "text": [f"t{i}" for i in range(250)]}), source, row_group_size=64)
+    pq.write_table(
+        pa.table({"id": list(range(250)), "text": [f"t{i}" for i in range(250)]}),
+        source,
+        row_group_size=64,
+    )
     for skip in (0, 63, 64, 130, 249, 250):
         records = list(read_records(source, start=(skip, skip)))
         assert [r.id for r in records] == list(range(skip, 250))

@@ -44,11 +44,17 @@ def test_no_sql_outside_storage(path: Path) -> None:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_STATEMENT.search(node.value):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and SQL_STATEMENT.search(node.value)
+        ):
             found.append(f"line {node.lineno}: SQL text {node.value[:60]!r}")
         if isinstance(node, ast.Attribute) and node.attr in DB_CALLS:
             found.append(f"line {node.lineno}: database call .{node.attr}")
-    assert not found, f"{path.name} talks to the database directly; add a Store method instead: {found}"
+    assert not found, (
+        f"{path.name} talks to the database directly; add a Store method instead: {found}"
+    )
 
 
 def test_the_rule_catches_sql() -> None:
@@ -72,7 +78,10 @@ def import_graph() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                    base = ".".join(
+                        package.split(".")[: len(package.split(".")) - node.level + 1]
+                        + ([base] if base else [])
+                    )
                 targets = [f"{base}.{a.name}" for a in node.names] + [base]
             for target in targets:
                 while target and target not in modules:
@@ -91,7 +100,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -164,5 +173,28 @@ def test_the_public_api_is_one_import_away_and_light() -> None:
         "assert hasattr(names['results'], 'divergence_frame') and names['Store'].__name__ == 'Store'\n"
         "assert 'torch' not in sys.modules\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
+
+
+FORMATTED = ("analyzer", "tests", "app.py", "app_pages", "benchmarks", "corpora")
+
+
+def test_the_code_is_ruff_formatted() -> None:
+    """`ruff format` is the house style; a file it would change fails here with its name."""
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed (make setup installs it)")
+    done = subprocess.run(
+        [ruff, "format", "--check", *FORMATTED],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

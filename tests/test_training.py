@@ -26,13 +26,17 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
 @pytest.fixture(scope="module")
 def build_splits() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_splits", PROJECT / "corpora" / "hype" / "build_splits.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_splits", PROJECT / "corpora" / "hype" / "build_splits.py"
+    )
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(module)
@@ -61,9 +65,16 @@ def test_read_labelled_names_the_bad_line(tmp_path: Path) -> None:
 def test_single_file_is_split_by_a_stable_hash(tmp_path: Path) -> None:
     rows = labelled_rows()
     data = resolve_training_data(_write_jsonl(tmp_path / "all.jsonl", rows))
-    assert len(data.train) + len(data.validation) == len(rows) and data.validation and data.test is None
+    assert (
+        len(data.train) + len(data.validation) == len(rows)
+        and data.validation
+        and data.test is None
+    )
     # Adding sentences never moves the old ones.
-    more = rows + [{"text": f"Extra sentence number {i}.", "hype": 0, "growth": 0, "evidence": 0} for i in range(30)]
+    more = rows + [
+        {"text": f"Extra sentence number {i}.", "hype": 0, "growth": 0, "evidence": 0}
+        for i in range(30)
+    ]
     again = resolve_training_data(_write_jsonl(tmp_path / "more.jsonl", more))
     old_validation = {r["text"] for r in data.validation}
     assert old_validation == {r["text"] for r in again.validation} & {r["text"] for r in rows}
@@ -79,7 +90,11 @@ def test_split_directory_requires_train_and_validation(tmp_path: Path) -> None:
     _write_jsonl(tmp_path / "validation.jsonl", validation)
     _write_jsonl(tmp_path / "test.jsonl", validation[:5])
     data = resolve_training_data(tmp_path)
-    assert (len(data.train), len(data.validation), len(data.test or [])) == (len(train), len(validation), 5)
+    assert (len(data.train), len(data.validation), len(data.test or [])) == (
+        len(train),
+        len(validation),
+        5,
+    )
 
 
 def test_training_languages_need_enough_sentences() -> None:
@@ -101,14 +116,23 @@ def test_options_are_validated() -> None:
 def _part_rows(prefix: str, n: int) -> list[dict]:
     rows = []
     for i in range(n):
-        rows.append({
-            "text": f"{prefix} sentence {i} about chips.", "hype": i % 2, "growth": (i // 2) % 2,
-            "evidence": (i // 4) % 2, "source": "news", "topic": "ai", "lang": "en",
-        })
+        rows.append(
+            {
+                "text": f"{prefix} sentence {i} about chips.",
+                "hype": i % 2,
+                "growth": (i // 2) % 2,
+                "evidence": (i // 4) % 2,
+                "source": "news",
+                "topic": "ai",
+                "lang": "en",
+            }
+        )
     return rows
 
 
-def test_build_splits_is_stable_stratified_and_deduplicated(build_splits: ModuleType, tmp_path: Path) -> None:
+def test_build_splits_is_stable_stratified_and_deduplicated(
+    build_splits: ModuleType, tmp_path: Path
+) -> None:
     parts, out = tmp_path / "parts", tmp_path / "out"
     parts.mkdir()
     first = _part_rows("First", 400)
@@ -117,9 +141,14 @@ def test_build_splits_is_stable_stratified_and_deduplicated(build_splits: Module
     sizes = {name: stats["splits"][name]["sentences"] for name in ("train", "validation", "test")}
     assert sum(sizes.values()) == 400
     assert 0.6 < sizes["train"] / 400 < 0.8 and 0.08 < sizes["test"] / 400 < 0.22
-    before = {name: {json.loads(line)["id"] for line in (out / f"{name}.jsonl").open()} for name in sizes}
+    before = {
+        name: {json.loads(line)["id"] for line in (out / f"{name}.jsonl").open()} for name in sizes
+    }
     for name, info in stats["splits"].items():
-        assert all(0 < info["labels"][label] < info["sentences"] for label in ("hype", "growth", "evidence")), name
+        assert all(
+            0 < info["labels"][label] < info["sentences"]
+            for label in ("hype", "growth", "evidence")
+        ), name
 
     # A second part adds new sentences, a duplicate (different case and spacing) and a half-written line.
     dup = dict(first[0], text="  FIRST   sentence 0 about chips.  ")
@@ -128,8 +157,14 @@ def test_build_splits_is_stable_stratified_and_deduplicated(build_splits: Module
             handle.write(json.dumps(row) + "\n")
         handle.write('{"text": "half written')
     stats = build_splits.build_splits(parts, out)
-    assert stats["total"] == 500 and stats["duplicates_dropped"] == 1 and len(stats["invalid_lines"]) == 1
-    after = {name: {json.loads(line)["id"] for line in (out / f"{name}.jsonl").open()} for name in sizes}
+    assert (
+        stats["total"] == 500
+        and stats["duplicates_dropped"] == 1
+        and len(stats["invalid_lines"]) == 1
+    )
+    after = {
+        name: {json.loads(line)["id"] for line in (out / f"{name}.jsonl").open()} for name in sizes
+    }
     for name in sizes:
         assert before[name] <= after[name]  # no old sentence moved
     rows = [json.loads(line) for line in (out / "train.jsonl").open()]
@@ -139,7 +174,9 @@ def test_build_splits_is_stable_stratified_and_deduplicated(build_splits: Module
     assert saved["labels"]["hype"] == sum(r["hype"] for r in [*first, *_part_rows("Second", 100)])
 
 
-def test_build_splits_fails_loudly_when_a_split_lacks_a_label(build_splits: ModuleType, tmp_path: Path) -> None:
+def test_build_splits_fails_loudly_when_a_split_lacks_a_label(
+    build_splits: ModuleType, tmp_path: Path
+) -> None:
     parts = tmp_path / "parts"
     parts.mkdir()
     _write_jsonl(parts / "a.jsonl", [dict(r, evidence=0) for r in _part_rows("Only", 100)])
@@ -155,7 +192,9 @@ def test_head_training_is_deterministic_per_seed(tiny_options: TrainingOptions) 
     first = train_scorer(train, validation, tiny_options)
     second = train_scorer(train, validation, tiny_options)
     assert first.model_version == second.model_version
-    other = train_scorer(train, validation, TrainingOptions(**{**tiny_options.__dict__, "seed": 99}))
+    other = train_scorer(
+        train, validation, TrainingOptions(**{**tiny_options.__dict__, "seed": 99})
+    )
     assert other.model_version != first.model_version
     record = first.config["training"]
     assert record["train_counts"]["sentences"] == len(train) and record["train_seconds"] > 0
@@ -176,7 +215,10 @@ def test_train_to_directory_writes_model_metrics_and_card(tmp_path: Path) -> Non
     _write_jsonl(data / "validation.jsonl", validation)
     _write_jsonl(data / "test.jsonl", validation)
     summary = train_to_directory(
-        data, tmp_path / "model", TrainingOptions(method="head", epochs=20, device="cpu"), zero_shot=False
+        data,
+        tmp_path / "model",
+        TrainingOptions(method="head", epochs=20, device="cpu"),
+        zero_shot=False,
     )
     model = tmp_path / "model"
     metrics = json.loads((model / "metrics.json").read_text())
@@ -188,7 +230,9 @@ def test_train_to_directory_writes_model_metrics_and_card(tmp_path: Path) -> Non
     assert config["training"]["data"]["train"] == "train.jsonl"
     # Everything was chosen on validation; the test split was evaluated once, after training.
     selection = config["training"]["selection"]
-    assert selection["epoch"].startswith("validation split") and selection["temperatures"].startswith("validation")
+    assert selection["epoch"].startswith("validation split") and selection[
+        "temperatures"
+    ].startswith("validation")
     assert "once" in selection["test"] and "Selection: which split chose what" in card
     assert selection["epoch"] in card
     validation_metrics = config["training"]["validation_metrics"]
@@ -211,7 +255,9 @@ def test_validation_threshold_maximises_validation_macro_f1() -> None:
 @pytest.mark.slow
 def test_lora_training_saves_only_adapter_and_head(tmp_path: Path) -> None:
     train, validation = split_rows()
-    options = TrainingOptions(method="lora", epochs=1, warmup_epochs=5, batch_size=16, seed=1, device="cpu")
+    options = TrainingOptions(
+        method="lora", epochs=1, warmup_epochs=5, batch_size=16, seed=1, device="cpu"
+    )
     scorer = train_scorer(train[:24], validation[:12], options)
     assert scorer.config["lora"]["target_modules"] == ["query", "value"]
     saved = scorer.save_pretrained(tmp_path / "lora")
@@ -220,7 +266,9 @@ def test_lora_training_saves_only_adapter_and_head(tmp_path: Path) -> None:
     assert sum(f.stat().st_size for f in saved.rglob("*.safetensors")) < 5_000_000
     reloaded = HypeScorer.from_pretrained(saved, device="cpu")
     texts = [HYPE[0], GROWTH[0]]
-    np.testing.assert_allclose(scorer.probabilities(texts), reloaded.probabilities(texts), atol=1e-5)
+    np.testing.assert_allclose(
+        scorer.probabilities(texts), reloaded.probabilities(texts), atol=1e-5
+    )
     assert reloaded.model_version == scorer.model_version
     # The adapter changed the encoder: the zero-initialised LoRA update was trained.
     state = reloaded.encoder.model._analyzer_adapter_state
@@ -228,7 +276,9 @@ def test_lora_training_saves_only_adapter_and_head(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_base_given_as_a_local_path_loads_through_transformers(packaged_encoder_path: Path, tmp_path: Path) -> None:
+def test_base_given_as_a_local_path_loads_through_transformers(
+    packaged_encoder_path: Path, tmp_path: Path
+) -> None:
     # A different directory holding the same files: a local base that is not the packaged one.
     local = tmp_path / "my-encoder"
     local.mkdir()
@@ -240,10 +290,14 @@ def test_base_given_as_a_local_path_loads_through_transformers(packaged_encoder_
     assert scorer.config["base"] == str(local) and scorer.config["base_fingerprint"]
     reloaded = HypeScorer.from_pretrained(scorer.save_pretrained(tmp_path / "m"), device="cpu")
     assert reloaded.config["base"] == str(local)
-    np.testing.assert_array_equal(scorer.probabilities([HYPE[1]]), reloaded.probabilities([HYPE[1]]))
+    np.testing.assert_array_equal(
+        scorer.probabilities([HYPE[1]]), reloaded.probabilities([HYPE[1]])
+    )
     # The same weights under another path give the same embeddings as the packaged encoder.
     packaged = SentenceEncoder(*load_base_encoder(str(packaged_encoder_path)))
-    np.testing.assert_allclose(scorer.encoder.embed(HYPE[:2]).numpy(), packaged.embed(HYPE[:2]).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        scorer.encoder.embed(HYPE[:2]).numpy(), packaged.embed(HYPE[:2]).numpy(), atol=1e-6
+    )
 
 
 def test_length_bucketed_batches_cover_every_index_once() -> None:
@@ -270,7 +324,9 @@ def test_pooling_over_several_layers(tmp_path: Path) -> None:
     np.testing.assert_array_equal(scorer.probabilities(HYPE[:3]), reloaded.probabilities(HYPE[:3]))
     # The exported ONNX graph pools the same layers, so it computes the same function.
     assert type(reloaded.use_backend("onnx", cache_dir=tmp_path / "onnx")).__name__ == "OnnxBackend"
-    np.testing.assert_allclose(scorer.probabilities(HYPE[:3]), reloaded.probabilities(HYPE[:3]), atol=1e-4)
+    np.testing.assert_allclose(
+        scorer.probabilities(HYPE[:3]), reloaded.probabilities(HYPE[:3]), atol=1e-4
+    )
     features = reloaded.encoder.embed([HYPE[0]])
     # Each layer's block is a unit vector.
     norms = features.reshape(7, 384).norm(dim=-1)

@@ -56,10 +56,25 @@ STALE_PERIODS = 2
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 31, "quarter": 92, "year": 366}
 
 DIVERGENCE_COLUMNS = [
-    "entity", "metric", "freq", "model_version", "period", "heat",
-    "fundamental_level", "fundamental_growth", "growth_z", "growth_basis", "unit",
-    "divergence", "flagged", "heat_low", "heat_high", "divergence_low", "divergence_high",
-    "reliable", "mode",
+    "entity",
+    "metric",
+    "freq",
+    "model_version",
+    "period",
+    "heat",
+    "fundamental_level",
+    "fundamental_growth",
+    "growth_z",
+    "growth_basis",
+    "unit",
+    "divergence",
+    "flagged",
+    "heat_low",
+    "heat_high",
+    "divergence_low",
+    "divergence_high",
+    "reliable",
+    "mode",
 ]
 # Floors of the growth rate's scale, in the rate's own units (0.05 = 5 percentage points), so a
 # series that barely moves cannot produce a large z. Year-over-year growth of a steady business
@@ -160,7 +175,11 @@ def _transform(
     # earlier. Faster series (crypto, daily prices) change within a year: period over period.
     chosen = basis or ("yoy" if native_rate <= 4 and native != "unknown" else "pop")
     yearly_lag = PERIODS_PER_YEAR[bucket_freq]
-    growth = growth_rate(bucketed["value"], yearly_lag if chosen == "yoy" else 1) if len(bucketed) else None
+    growth = (
+        growth_rate(bucketed["value"], yearly_lag if chosen == "yoy" else 1)
+        if len(bucketed)
+        else None
+    )
     if chosen == "yoy" and basis is None and (growth is None or growth.notna().sum() < 3):
         pop = growth_rate(bucketed["value"], 1) if len(bucketed) else None
         if pop is not None and pop.notna().sum() > (0 if growth is None else growth.notna().sum()):
@@ -174,13 +193,17 @@ def _transform(
     # never one older than STALE_PERIODS reporting periods.
     known = bucketed.dropna(subset=["observed", "value"]).sort_values("observed")
     ends = pd.DataFrame({"period": periods, "end": period_ends(periods, freq)})
-    merged = pd.merge_asof(
-        ends.sort_values("end"),
-        known[["observed", "value", "growth"]].rename(columns={"observed": "end"}),
-        on="end",
-        direction="backward",
-        tolerance=pd.Timedelta(days=STALE_PERIODS * PERIOD_DAYS[bucket_freq]),
-    ).set_index("period").reindex(periods)
+    merged = (
+        pd.merge_asof(
+            ends.sort_values("end"),
+            known[["observed", "value", "growth"]].rename(columns={"observed": "end"}),
+            on="end",
+            direction="backward",
+            tolerance=pd.Timedelta(days=STALE_PERIODS * PERIOD_DAYS[bucket_freq]),
+        )
+        .set_index("period")
+        .reindex(periods)
+    )
     result["level"] = merged["value"].to_numpy(dtype=float)
     result["growth"] = merged["growth"].to_numpy(dtype=float)
     return result, chosen
@@ -231,9 +254,7 @@ def fundamental_series(
     # A row becomes known on the later of its own date and its filing date; the visible set only
     # grows with time, so each distinct count of known rows is one vintage, transformed once.
     filed = rows["filed_at"].astype("string").str.slice(0, 10).fillna(rows["day"])
-    known_at = np.sort(
-        np.asarray([max(d, f) for d, f in zip(rows["day"], filed)], dtype=str)
-    )
+    known_at = np.sort(np.asarray([max(d, f) for d, f in zip(rows["day"], filed)], dtype=str))
     as_of = [iso_day(end) for end in period_ends(periods, freq)]
     visible_counts = np.searchsorted(known_at, np.asarray(as_of, dtype=str), side="right")
     result = empty.copy()
@@ -250,15 +271,7 @@ def fundamental_series(
 # --------------------------------------------------------------------------- flags
 
 
-
-
-
-
-
-
 # --------------------------------------------------------------------------- divergence
-
-
 
 
 def _main_source(rows: pd.DataFrame) -> pd.DataFrame:
@@ -318,7 +331,10 @@ def divergence_rows(
         periods = pd.DatetimeIndex(entity_heat["period"])
         model_version = entity_heat["model_version"].iloc[0]
         common = {
-            "entity": entity, "freq": freq, "model_version": model_version, "period": periods,
+            "entity": entity,
+            "freq": freq,
+            "model_version": model_version,
+            "period": periods,
             "heat": entity_heat["heat"].to_numpy(dtype=float),
             "heat_low": _heat_column(entity_heat, "heat_low", np.nan),
             "heat_high": _heat_column(entity_heat, "heat_high", np.nan),
@@ -327,9 +343,18 @@ def divergence_rows(
         entity_rows = by_entity.get(entity)
         metric_names = sorted(entity_rows["metric"].unique()) if entity_rows is not None else []
         if not metric_names:
-            pieces.append({**common, "metric": None, "fundamental_level": np.nan, "fundamental_growth": np.nan,
-                           "growth": np.full(len(periods), np.nan), "growth_basis": None, "unit": None,
-                           "floor": 0.0})
+            pieces.append(
+                {
+                    **common,
+                    "metric": None,
+                    "fundamental_level": np.nan,
+                    "fundamental_growth": np.nan,
+                    "growth": np.full(len(periods), np.nan),
+                    "growth_basis": None,
+                    "unit": None,
+                    "floor": 0.0,
+                }
+            )
             continue
         for metric in metric_names:
             if wanted is not None and metric not in wanted:
@@ -337,35 +362,59 @@ def divergence_rows(
             rows = _main_source(entity_rows[entity_rows["metric"] == metric])
             kind = metric_kind(metric, metric_kinds)
             series, basis = fundamental_series(
-                rows, periods, freq, kind=kind, basis=(growth_basis or {}).get(metric),
+                rows,
+                periods,
+                freq,
+                kind=kind,
+                basis=(growth_basis or {}).get(metric),
                 point_in_time=point_in_time,
             )
             units = rows["unit"].dropna()
-            pieces.append({
-                **common, "metric": metric, "fundamental_level": series["level"].to_numpy(dtype=float),
-                "growth": series["growth"].to_numpy(dtype=float), "growth_basis": basis,
-                "unit": units.iloc[-1] if len(units) else None,
-                "floor": growth_floor(metric, basis, growth_floors),
-            })
+            pieces.append(
+                {
+                    **common,
+                    "metric": metric,
+                    "fundamental_level": series["level"].to_numpy(dtype=float),
+                    "growth": series["growth"].to_numpy(dtype=float),
+                    "growth_basis": basis,
+                    "unit": units.iloc[-1] if len(units) else None,
+                    "floor": growth_floor(metric, basis, growth_floors),
+                }
+            )
     if not pieces:
         return pd.DataFrame(columns=DIVERGENCE_COLUMNS)
     growth_z = _growth_z(pieces, mode)
     frames = []
     for piece, z in zip(pieces, growth_z):
         heat_values = np.asarray(piece["heat"], dtype=float)
-        frame = pd.DataFrame({
-            "entity": piece["entity"], "metric": piece["metric"], "freq": freq,
-            "model_version": piece["model_version"], "period": piece["period"], "heat": heat_values,
-            "fundamental_level": piece["fundamental_level"], "fundamental_growth": piece["growth"],
-            "growth_z": z, "growth_basis": piece["growth_basis"], "unit": piece["unit"],
-            "divergence": heat_values - z, "flagged": False,
-            "heat_low": piece["heat_low"], "heat_high": piece["heat_high"],
-            "divergence_low": np.asarray(piece["heat_low"], dtype=float) - z,
-            "divergence_high": np.asarray(piece["heat_high"], dtype=float) - z,
-            "reliable": [bool(r) if r is not None and not (isinstance(r, float) and np.isnan(r)) else True
-                         for r in piece["reliable"]],
-            "mode": mode,
-        })
+        frame = pd.DataFrame(
+            {
+                "entity": piece["entity"],
+                "metric": piece["metric"],
+                "freq": freq,
+                "model_version": piece["model_version"],
+                "period": piece["period"],
+                "heat": heat_values,
+                "fundamental_level": piece["fundamental_level"],
+                "fundamental_growth": piece["growth"],
+                "growth_z": z,
+                "growth_basis": piece["growth_basis"],
+                "unit": piece["unit"],
+                "divergence": heat_values - z,
+                "flagged": False,
+                "heat_low": piece["heat_low"],
+                "heat_high": piece["heat_high"],
+                "divergence_low": np.asarray(piece["heat_low"], dtype=float) - z,
+                "divergence_high": np.asarray(piece["heat_high"], dtype=float) - z,
+                "reliable": [
+                    bool(r)
+                    if r is not None and not (isinstance(r, float) and np.isnan(r))
+                    else True
+                    for r in piece["reliable"]
+                ],
+                "mode": mode,
+            }
+        )
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     out["flagged"] = False
@@ -396,35 +445,7 @@ def _growth_z(pieces: list[dict[str, object]], mode: str) -> list[np.ndarray]:
 # --------------------------------------------------------------------------- lead-lag & Granger
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # --------------------------------------------------------------------------- traceability
 
 
-
-
 # --------------------------------------------------------------------------- compute & save
-
-
-
-
-
-
-
-
-
-
-
-

@@ -65,7 +65,9 @@ def adf_window_matrix(y: np.ndarray, min_window: int, lags: int = 0) -> np.ndarr
         rows[valid_rows, 1 + i] = dy[np.arange(n)[valid_rows] - i]
     target[valid_rows] = dy[valid_rows]
     # Prefix sums with a leading zero: window rows t in (a, b] sum to P[b + 1] - P[a + 1].
-    xx = np.concatenate([np.zeros((1, p, p)), np.cumsum(rows[:, :, None] * rows[:, None, :], axis=0)])
+    xx = np.concatenate(
+        [np.zeros((1, p, p)), np.cumsum(rows[:, :, None] * rows[:, None, :], axis=0)]
+    )
     xz = np.concatenate([np.zeros((1, p)), np.cumsum(rows * target[:, None], axis=0)])
     zz = np.concatenate([[0.0], np.cumsum(target**2)])
 
@@ -79,8 +81,9 @@ def adf_window_matrix(y: np.ndarray, min_window: int, lags: int = 0) -> np.ndarr
     chunk = 250_000
     for first in range(0, len(ends), chunk):
         e, s, lo, m = (a[first : first + chunk] for a in (ends, starts, lows, nobs))
-        stats[s, e] = _window_t_stats(xx[e + 1] - xx[lo + 1], xz[e + 1] - xz[lo + 1],
-                                      zz[e + 1] - zz[lo + 1], m, p)
+        stats[s, e] = _window_t_stats(
+            xx[e + 1] - xx[lo + 1], xz[e + 1] - xz[lo + 1], zz[e + 1] - zz[lo + 1], m, p
+        )
     return stats
 
 
@@ -110,7 +113,9 @@ def _window_t_stats(
         return np.where(variance > 1e-300, beta1 / np.sqrt(np.abs(variance)), np.nan)
 
 
-def sadf_bsadf(y: np.ndarray, min_window: int, lags: int = 0) -> tuple[float, np.ndarray, np.ndarray]:
+def sadf_bsadf(
+    y: np.ndarray, min_window: int, lags: int = 0
+) -> tuple[float, np.ndarray, np.ndarray]:
     """(SADF, ADF over [0, e] for each e, BSADF(e) for each e); NaN before the first full window."""
     stats = adf_window_matrix(y, min_window, lags)
     with np.errstate(all="ignore"):
@@ -241,8 +246,13 @@ def gsadf_test(
             if i - start >= min_duration:
                 peak = start + int(np.nanargmax(bsadf[start:i]))
                 episodes.append(
-                    {"start": labels[start], "end": labels[i - 1], "peak": labels[peak],
-                     "peak_bsadf": float(bsadf[peak]), "periods": i - start}
+                    {
+                        "start": labels[start],
+                        "end": labels[i - 1],
+                        "peak": labels[peak],
+                        "peak_bsadf": float(bsadf[peak]),
+                        "periods": i - start,
+                    }
                 )
             start = None
     result.min_window = window

@@ -37,17 +37,32 @@ FIGURE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"[-+−]?(?:{_NUMBER})\s?(?:%|percent\b|per cent\b|percentage points?\b|pp\b|bps\b|basis points\b)"
         ),
     ),
-    ("multiple", re.compile(rf"(?:{_NUMBER})\s?(?:x|×|-fold|fold)(?![a-zA-Z])|(?:{_NUMBER}) times\b")),
+    (
+        "multiple",
+        re.compile(rf"(?:{_NUMBER})\s?(?:x|×|-fold|fold)(?![a-zA-Z])|(?:{_NUMBER}) times\b"),
+    ),
     (
         "quantity",
-        re.compile(rf"(?:{_NUMBER})\s?(?:(?:{_SCALE})\s)?(?:{_UNITS})\b|(?:{_NUMBER})\s(?:trillion|billion|million)\b"),
+        re.compile(
+            rf"(?:{_NUMBER})\s?(?:(?:{_SCALE})\s)?(?:{_UNITS})\b|(?:{_NUMBER})\s(?:trillion|billion|million)\b"
+        ),
     ),
 )
 
 
 _SCALE_VALUES = {
-    "trillion": 1e12, "tn": 1e12, "t": 1e12, "billion": 1e9, "bn": 1e9, "b": 1e9,
-    "million": 1e6, "mn": 1e6, "mln": 1e6, "m": 1e6, "thousand": 1e3, "k": 1e3,
+    "trillion": 1e12,
+    "tn": 1e12,
+    "t": 1e12,
+    "billion": 1e9,
+    "bn": 1e9,
+    "b": 1e9,
+    "million": 1e6,
+    "mn": 1e6,
+    "mln": 1e6,
+    "m": 1e6,
+    "thousand": 1e3,
+    "k": 1e3,
 }
 
 
@@ -60,7 +75,7 @@ def _figure_value(text: str) -> float | None:
         value = float(number.group(0).replace(",", ""))
     except ValueError:
         return None
-    rest = text[number.end():].strip().lower()
+    rest = text[number.end() :].strip().lower()
     scale = re.match(r"(trillion|billion|million|thousand|tn|bn|mn|mln|[kmbt])(?![a-z])", rest)
     if scale:
         value *= _SCALE_VALUES[scale.group(1)]
@@ -84,9 +99,14 @@ def extract_figures(sentences: Sequence[str]) -> pd.DataFrame:
                     continue
                 taken.append((start, end))
                 figure = hit.group(0).strip()
-                rows.append({"sentence": index, "start": start, "figure": figure, "kind": kind,
-                             "value": _figure_value(figure)})
+                rows.append(
+                    {
+                        "sentence": index,
+                        "start": start,
+                        "figure": figure,
+                        "kind": kind,
+                        "value": _figure_value(figure),
+                    }
+                )
     frame = pd.DataFrame(rows, columns=["sentence", "start", "figure", "kind", "value"])
     return frame.sort_values(["sentence", "start"]).drop(columns="start").reset_index(drop=True)
-
-

@@ -109,8 +109,9 @@ def _flag_values(group: pd.DataFrame) -> pd.Series:
         if banded.any():
             values = low
     if "reliable" in group.columns:
-        reliable = group["reliable"].map(lambda r: True if r is None or (isinstance(r, float) and math.isnan(r))
-                                         else bool(r))
+        reliable = group["reliable"].map(
+            lambda r: True if r is None or (isinstance(r, float) and math.isnan(r)) else bool(r)
+        )
         values = values.where(reliable.astype(bool))
     return values
 
@@ -134,8 +135,16 @@ def detect_flags(
             span = group.iloc[first : last + 1]
             flagged.loc[span.index] = True
             peak = span["divergence"].astype(float).idxmax()
-            lows = span["divergence_low"] if "divergence_low" in span.columns else pd.Series(np.nan, index=span.index)
-            highs = span["divergence_high"] if "divergence_high" in span.columns else pd.Series(np.nan, index=span.index)
+            lows = (
+                span["divergence_low"]
+                if "divergence_low" in span.columns
+                else pd.Series(np.nan, index=span.index)
+            )
+            highs = (
+                span["divergence_high"]
+                if "divergence_high" in span.columns
+                else pd.Series(np.nan, index=span.index)
+            )
             probabilities = [
                 exceedance_probability(v, lo, hi, threshold, level)
                 for v, lo, hi in zip(span["divergence"], lows, highs)
@@ -156,7 +165,8 @@ def detect_flags(
                     confidence=min(known) if known else None,
                     peak_low=_finite(lows.loc[peak]),
                     peak_high=_finite(highs.loc[peak]),
-                    mode=str(group["mode"].iloc[0]) if "mode" in group.columns and group["mode"].notna().any()
+                    mode=str(group["mode"].iloc[0])
+                    if "mode" in group.columns and group["mode"].notna().any()
                     else None,
                 )
             )
@@ -178,5 +188,3 @@ def flags_to_json(found: Iterable[Flag]) -> str:
 def span_bounds(start: Any, end: Any, freq: str) -> tuple[str, str]:
     """[first day, day after last) of the periods from ``start`` to ``end`` inclusive."""
     return iso_day(start), iso_day(next_period_start(end, freq))
-
-

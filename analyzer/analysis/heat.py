@@ -55,11 +55,33 @@ HEAT_COMPONENTS = {
 
 
 HEAT_COLUMNS = [
-    "entity", "freq", "model_version", "period", "documents", "stories", "sources", "scored",
-    "volume_share", "volume_index", "hype_mean", "growth_mean", "evidence_mean",
-    "hype_top", "growth_top", "evidence_top",
-    "z_volume", "z_hype", "z_growth", "z_evidence", "z_hype_top", "heat_raw", "heat",
-    "heat_low", "heat_high", "reliable", "mode",
+    "entity",
+    "freq",
+    "model_version",
+    "period",
+    "documents",
+    "stories",
+    "sources",
+    "scored",
+    "volume_share",
+    "volume_index",
+    "hype_mean",
+    "growth_mean",
+    "evidence_mean",
+    "hype_top",
+    "growth_top",
+    "evidence_top",
+    "z_volume",
+    "z_hype",
+    "z_growth",
+    "z_evidence",
+    "z_hype_top",
+    "heat_raw",
+    "heat",
+    "heat_low",
+    "heat_high",
+    "reliable",
+    "mode",
 ]
 # One row per entity and story (a near-duplicate cluster counts once), as
 # :meth:`analyzer.storage.Store.entity_story_scores` returns them; scores are NaN when unscored.
@@ -80,7 +102,9 @@ DEFAULT_SCORE_SD = 0.25
 # scorer resolves), so a tone that barely moves cannot produce a large z.
 MIN_SCORE_SD = 0.05
 SCORE_FLOOR = 0.02
-CORRELATION_PRIOR = 20.0  # pooled cells the identity counts for when components' correlation is estimated
+CORRELATION_PRIOR = (
+    20.0  # pooled cells the identity counts for when components' correlation is estimated
+)
 
 
 # --------------------------------------------------------------------------- aggregates
@@ -139,7 +163,9 @@ def _source_scales(shares: pd.DataFrame, mode: str) -> pd.DataFrame:
         sd = shares.std(ddof=0).where(count > 1, 0.0)
         mean = shares.mean().fillna(0.0)
         sd = sd.where(np.isfinite(sd) & (sd > 1e-12), mean.where(mean > 1e-12, 1.0))
-        return pd.DataFrame(np.broadcast_to(sd.to_numpy(), shares.shape), index=shares.index, columns=shares.columns)
+        return pd.DataFrame(
+            np.broadcast_to(sd.to_numpy(), shares.shape), index=shares.index, columns=shares.columns
+        )
     expanding = shares.expanding(min_periods=1)
     count = shares.notna().cumsum()
     sd = expanding.std(ddof=0).where(count > 1, 0.0).fillna(0.0)
@@ -224,8 +250,9 @@ class VolumePanel:
             return np.where(count > 0, np.clip(total / np.sqrt(count), -Z_CLIP, Z_CLIP), np.nan)
 
 
-def _within_sd(stories: pd.DataFrame | None, periods: pd.DatetimeIndex, entities: list[str], mode: str
-               ) -> dict[str, np.ndarray]:
+def _within_sd(
+    stories: pd.DataFrame | None, periods: pd.DatetimeIndex, entities: list[str], mode: str
+) -> dict[str, np.ndarray]:
     """Within-period standard deviation of each score, per entity and period.
 
     Pooled over the entity's periods (up to each period in realtime mode): the sum of squared
@@ -242,13 +269,30 @@ def _within_sd(stories: pd.DataFrame | None, periods: pd.DatetimeIndex, entities
         values = frame[name].astype(float)
         ok = values.notna()
         part = frame[ok].assign(v=values[ok], v2=values[ok] ** 2)
-        grouped = part.groupby(["period", "entity_id"]).agg(n=("v", "size"), s=("v", "sum"), s2=("v2", "sum"))
+        grouped = part.groupby(["period", "entity_id"]).agg(
+            n=("v", "size"), s=("v", "sum"), s2=("v2", "sum")
+        )
         grouped["ssw"] = (grouped["s2"] - grouped["s"] ** 2 / grouped["n"]).clip(lower=0.0)
         grouped["df"] = grouped["n"] - 1
-        ssw = grouped["ssw"].unstack("entity_id").reindex(index=periods, columns=entities).fillna(0.0).to_numpy()
-        df = grouped["df"].unstack("entity_id").reindex(index=periods, columns=entities).fillna(0.0).to_numpy()
+        ssw = (
+            grouped["ssw"]
+            .unstack("entity_id")
+            .reindex(index=periods, columns=entities)
+            .fillna(0.0)
+            .to_numpy()
+        )
+        df = (
+            grouped["df"]
+            .unstack("entity_id")
+            .reindex(index=periods, columns=entities)
+            .fillna(0.0)
+            .to_numpy()
+        )
         if mode == "hindsight":
-            own_ssw, own_df = np.broadcast_to(ssw.sum(axis=0), shape), np.broadcast_to(df.sum(axis=0), shape)
+            own_ssw, own_df = (
+                np.broadcast_to(ssw.sum(axis=0), shape),
+                np.broadcast_to(df.sum(axis=0), shape),
+            )
             all_ssw, all_df = np.full(shape, ssw.sum()), np.full(shape, df.sum())
         else:
             own_ssw, own_df = np.cumsum(ssw, axis=0), np.cumsum(df, axis=0)
@@ -257,8 +301,10 @@ def _within_sd(stories: pd.DataFrame | None, periods: pd.DatetimeIndex, entities
         with np.errstate(invalid="ignore", divide="ignore"):
             own = np.sqrt(own_ssw / own_df)
             pooled = np.sqrt(all_ssw / all_df)
-        out[name] = np.maximum(np.where(own_df >= 2, own, np.where(all_df >= 2, pooled, DEFAULT_SCORE_SD)),
-                               MIN_SCORE_SD)
+        out[name] = np.maximum(
+            np.where(own_df >= 2, own, np.where(all_df >= 2, pooled, DEFAULT_SCORE_SD)),
+            MIN_SCORE_SD,
+        )
     return out
 
 
@@ -301,7 +347,9 @@ def compute_heat(
         raise InputError(f"unknown heat weight(s) {sorted(unknown)}; use {sorted(HEAT_COMPONENTS)}")
     mix_columns = ["entity", "freq", "period", "source_id", "stories", "documents", "source_total"]
     if aggregates is None:
-        aggregates = aggregate_stories(stories if stories is not None else pd.DataFrame(columns=STORY_COLUMNS))
+        aggregates = aggregate_stories(
+            stories if stories is not None else pd.DataFrame(columns=STORY_COLUMNS)
+        )
     if aggregates.empty or totals.empty:
         return pd.DataFrame(columns=HEAT_COLUMNS), pd.DataFrame(columns=mix_columns)
     totals = totals.copy()
@@ -332,7 +380,11 @@ def compute_heat(
         frame["documents"] = per_period["documents"].fillna(0).astype(int)
         frame["stories"] = per_period["stories"].fillna(0).astype(int)
         frame["sources"] = (
-            group[group["stories"] > 0].groupby("period")["source_id"].nunique().reindex(periods).fillna(0)
+            group[group["stories"] > 0]
+            .groupby("period")["source_id"]
+            .nunique()
+            .reindex(periods)
+            .fillna(0)
         ).astype(int)
         frame["scored"] = per_period["hype_n"].fillna(0).astype(int)
         frame["volume_share"] = frame["stories"] / corpus_total.reindex(periods)
@@ -373,8 +425,12 @@ def compute_heat(
 
     within = _within_sd(stories, corpus_periods, entities, mode)
     with np.errstate(invalid="ignore", divide="ignore"):
-        for component, name, count in (("hype", "hype", "hype"), ("growth", "growth", "growth"),
-                                       ("evidence", "evidence", "evidence"), ("hype_top", "hype", "top_hype")):
+        for component, name, count in (
+            ("hype", "hype", "hype"),
+            ("growth", "growth", "growth"),
+            ("evidence", "evidence", "evidence"),
+            ("hype_top", "hype", "top_hype"),
+        ):
             n = counts[count]
             se[component] = np.where(n > 0, within[name] / np.sqrt(n), np.nan)
 
@@ -387,7 +443,9 @@ def compute_heat(
         if component == "volume":
             continue
         # Language scores share one scale across entities: centre and scale pool.
-        fitted[component] = standardise_panel(values[component], mode=mode, se=se[component], floor=SCORE_FLOOR)
+        fitted[component] = standardise_panel(
+            values[component], mode=mode, se=se[component], floor=SCORE_FLOOR
+        )
         z[component] = fitted[component].z
     # Volume, EPU style: each source's share of its own output is standardised on its own (its
     # level differs between entities and sources by design: only the relative scale pools),
@@ -399,8 +457,9 @@ def compute_heat(
         total=np.column_stack(pair_total) if pair_total else np.zeros((shape[0], 0)),
         entity=np.asarray(pair_entity, dtype=int),
     )
-    volume.fitted = standardise_panel(volume.share, mode=mode, se=volume.se, pool_center=False,
-                                      relative_scale=True)
+    volume.fitted = standardise_panel(
+        volume.share, mode=mode, se=volume.se, pool_center=False, relative_scale=True
+    )
     z["volume"] = volume.combine(volume.fitted.z, shape[1])
     raw = np.zeros(shape)
     for component in HEAT_COMPONENTS:
@@ -413,14 +472,26 @@ def compute_heat(
     # their composite around the unshrunk composite is laid around the (shrunk) estimate.
     unshrunk = {c: fitted[c].apply(values[c], shrink=False) for c in fitted}
     unshrunk["volume"] = volume.combine(volume.fitted.apply(volume.share, shrink=False), shape[1])
-    unshrunk = {c: np.where(np.isfinite(values[c]) | (c == "volume"), v, np.nan) for c, v in unshrunk.items()}
+    unshrunk = {
+        c: np.where(np.isfinite(values[c]) | (c == "volume"), v, np.nan)
+        for c, v in unshrunk.items()
+    }
     raw_unshrunk = np.zeros(shape)
     for component in HEAT_COMPONENTS:
         raw_unshrunk += weights[component] * np.nan_to_num(unshrunk[component], nan=0.0)
     draws = None
     if stories is not None and resamples > 0 and not stories.empty:
         draws = _bootstrap_raw(
-            stories, corpus_periods, entities, volume, fitted, unshrunk, weights, within, resamples, seed
+            stories,
+            corpus_periods,
+            entities,
+            volume,
+            fitted,
+            unshrunk,
+            weights,
+            within,
+            resamples,
+            seed,
         )
     scale = _composite_scale(z, weights, in_range, mode)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -431,7 +502,9 @@ def compute_heat(
         with np.errstate(invalid="ignore", divide="ignore"):
             spread = (draws - raw_unshrunk[..., None]) / scale[..., None]
         low = np.clip(heat_z + np.minimum(np.quantile(spread, alpha, axis=2), 0.0), -Z_CLIP, Z_CLIP)
-        high = np.clip(heat_z + np.maximum(np.quantile(spread, 1.0 - alpha, axis=2), 0.0), -Z_CLIP, Z_CLIP)
+        high = np.clip(
+            heat_z + np.maximum(np.quantile(spread, 1.0 - alpha, axis=2), 0.0), -Z_CLIP, Z_CLIP
+        )
         low = np.where(in_range, low, np.nan)
         high = np.where(in_range, high, np.nan)
 
@@ -455,7 +528,9 @@ def compute_heat(
     mix = aggregates[["entity_id", "period", "source_id", "stories", "documents"]].rename(
         columns={"entity_id": "entity"}
     )
-    mix = mix.merge(totals.rename(columns={"total": "source_total"}), on=["source_id", "period"], how="left")
+    mix = mix.merge(
+        totals.rename(columns={"total": "source_total"}), on=["source_id", "period"], how="left"
+    )
     mix["source_total"] = mix["source_total"].fillna(0).astype(int)
     mix["freq"] = freq
     return heat, mix[mix_columns].sort_values(["entity", "period", "source_id"], ignore_index=True)
@@ -473,7 +548,9 @@ def _composite_scale(
     move adds no variance. Without any pooled cell the scale is sqrt(sum w^2) (independence).
     """
     names = list(HEAT_COMPONENTS)
-    z = np.stack([np.where(in_range, np.nan_to_num(fitted[c], nan=0.0), 0.0) for c in names], axis=-1)
+    z = np.stack(
+        [np.where(in_range, np.nan_to_num(fitted[c], nan=0.0), 0.0) for c in names], axis=-1
+    )
     w = np.asarray([weights[c] for c in names], dtype=float)
     cells = in_range.sum(axis=1).astype(float)
     first = z.sum(axis=1)
@@ -495,7 +572,9 @@ def _composite_scale(
         sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
         moving = sd > 1e-9
         corr = np.zeros_like(cov)
-        corr[np.ix_(moving, moving)] = cov[np.ix_(moving, moving)] / np.outer(sd[moving], sd[moving])
+        corr[np.ix_(moving, moving)] = cov[np.ix_(moving, moving)] / np.outer(
+            sd[moving], sd[moving]
+        )
         shrink = n[t] / (n[t] + CORRELATION_PRIOR)
         matrix = shrink * corr + (1.0 - shrink) * np.diag(moving.astype(float))
         variance = float(w @ matrix @ w)
@@ -534,8 +613,12 @@ def _bootstrap_raw(
     """
     shape = (len(periods), len(entities), resamples)
     raw = np.full(shape, np.nan)
-    frame = stories.assign(period=pd.to_datetime(stories["period"]), entity_id=stories["entity_id"].astype(str))
-    frame = frame.sort_values(["entity_id", "period", "source_id"], kind="stable").reset_index(drop=True)
+    frame = stories.assign(
+        period=pd.to_datetime(stories["period"]), entity_id=stories["entity_id"].astype(str)
+    )
+    frame = frame.sort_values(["entity_id", "period", "source_id"], kind="stable").reset_index(
+        drop=True
+    )
     period_pos = periods.get_indexer(frame["period"])
     entity_index = {e: j for j, e in enumerate(entities)}
     entity_pos = frame["entity_id"].map(entity_index).to_numpy()
@@ -543,7 +626,9 @@ def _bootstrap_raw(
     frame, period_pos = frame[keep].reset_index(drop=True), period_pos[keep]
     entity_pos = entity_pos[keep].astype(int)
     scores = {name: frame[name].to_numpy(dtype=float) for name in SCORE_NAMES}
-    days = (periods.to_numpy().astype("datetime64[D]").astype(np.int64) + 1_000_000).astype(np.uint64)
+    days = (periods.to_numpy().astype("datetime64[D]").astype(np.int64) + 1_000_000).astype(
+        np.uint64
+    )
     entity_keys = np.asarray([_entity_key(e) for e in entities], dtype=np.uint64)
     b_index = np.arange(resamples, dtype=np.uint64)
 
@@ -558,7 +643,9 @@ def _bootstrap_raw(
     cell_start = np.flatnonzero(np.r_[True, block_cell[1:] != block_cell[:-1]])
     cells = block_cell[cell_start]
     cell_blocks = np.diff(np.r_[cell_start, len(block_cell)])
-    cell_stories = np.add.reduceat(block_size, cell_start) if len(cell_start) else np.zeros(0, dtype=int)
+    cell_stories = (
+        np.add.reduceat(block_size, cell_start) if len(cell_start) else np.zeros(0, dtype=int)
+    )
 
     language = {c: np.full(shape, np.nan) for c in ("hype", "growth", "evidence", "hype_top")}
     chunk, used = [], 0
@@ -578,9 +665,16 @@ def _bootstrap_raw(
         n_blocks = cell_blocks[positions]
         # stage 1: for each (cell, resample), n_blocks draws of a source block
         slot_cell = np.repeat(np.arange(len(positions)), n_blocks * resamples)
-        slot_b = np.concatenate([np.repeat(b_index, k) for k in n_blocks]) if len(positions) else np.zeros(0)
-        slot_j = np.concatenate([np.tile(np.arange(k, dtype=np.uint64), resamples) for k in n_blocks]) \
-            if len(positions) else np.zeros(0)
+        slot_b = (
+            np.concatenate([np.repeat(b_index, k) for k in n_blocks])
+            if len(positions)
+            else np.zeros(0)
+        )
+        slot_j = (
+            np.concatenate([np.tile(np.arange(k, dtype=np.uint64), resamples) for k in n_blocks])
+            if len(positions)
+            else np.zeros(0)
+        )
         keys = (seed, entity_keys[c_entity[slot_cell]], days[c_period[slot_cell]], slot_b, slot_j)
         pick = np.floor(_uniform(*keys, 1) * n_blocks[slot_cell]).astype(np.int64)
         chosen_block = cell_start[positions][slot_cell] + pick
@@ -588,9 +682,14 @@ def _bootstrap_raw(
         # stage 2: within each drawn block, as many stories as it holds, with replacement
         draw_slot = np.repeat(np.arange(len(slot_cell)), sizes)
         offsets = np.arange(len(draw_slot)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        u = _uniform(*(k[draw_slot] if isinstance(k, np.ndarray) else k for k in keys),
-                     offsets.astype(np.uint64), 2)
-        story = block_start[chosen_block][draw_slot] + np.floor(u * sizes[draw_slot]).astype(np.int64)
+        u = _uniform(
+            *(k[draw_slot] if isinstance(k, np.ndarray) else k for k in keys),
+            offsets.astype(np.uint64),
+            2,
+        )
+        story = block_start[chosen_block][draw_slot] + np.floor(u * sizes[draw_slot]).astype(
+            np.int64
+        )
         group = slot_cell[draw_slot] * resamples + slot_b[draw_slot].astype(np.int64)
         n_groups = len(positions) * resamples
         g_cell = np.repeat(np.arange(len(positions)), resamples)
@@ -617,8 +716,8 @@ def _bootstrap_raw(
                 top_sum = np.bincount(sorted_group[top], weights=v[order][top], minlength=n_groups)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     top_mean = top_sum / k + sd / np.sqrt(m * k) * _normal(*g_keys, 20)
-                language["hype_top"][c_period[g_cell], c_entity[g_cell], g_b.astype(np.int64)] = np.where(
-                    k > 0, top_mean, np.nan
+                language["hype_top"][c_period[g_cell], c_entity[g_cell], g_b.astype(np.int64)] = (
+                    np.where(k > 0, top_mean, np.nan)
                 )
 
     volume_z = _bootstrap_volume(periods, entities, volume, entity_keys, days, resamples, seed)
@@ -661,9 +760,17 @@ def _bootstrap_volume(
         for row in np.flatnonzero(active.any(axis=1)):
             live = columns[active[row]]
             k = len(live)
-            keys = (seed, entity_keys[j], days[row], np.repeat(b, k), np.tile(np.arange(k, dtype=np.uint64), resamples))
+            keys = (
+                seed,
+                entity_keys[j],
+                days[row],
+                np.repeat(b, k),
+                np.tile(np.arange(k, dtype=np.uint64), resamples),
+            )
             pick = live[np.floor(_uniform(*keys, 3) * k).astype(np.int64)]
-            drawn = np.maximum(volume.share[row, pick] + volume.se[row, pick] * _normal(*keys, 4), 0.0)
+            drawn = np.maximum(
+                volume.share[row, pick] + volume.se[row, pick] * _normal(*keys, 4), 0.0
+            )
             with np.errstate(invalid="ignore", divide="ignore"):
                 z = (drawn - fitted.center[row, pick]) / fitted.denom[row, pick]
             z = np.clip(np.where(fitted.denom[row, pick] > 0, z, 0.0), -Z_CLIP, Z_CLIP)

@@ -22,8 +22,6 @@ def check_freq(freq: str) -> str:
     return freq
 
 
-
-
 def period_start(value: Any, freq: str) -> pd.Timestamp:
     """Start of the period containing ``value`` (a date, datetime or ISO string)."""
     ts = pd.Timestamp(str(value)[:10]) if isinstance(value, str) else pd.Timestamp(value)
@@ -44,7 +42,9 @@ def period_start(value: Any, freq: str) -> pd.Timestamp:
 
 def period_starts(values: pd.Series, freq: str) -> pd.Series:
     """Vectorised :func:`period_start` over a Series of ISO strings; unparsable values become NaT."""
-    days = pd.to_datetime(values.astype("string").str.slice(0, 10), errors="coerce", format="%Y-%m-%d")
+    days = pd.to_datetime(
+        values.astype("string").str.slice(0, 10), errors="coerce", format="%Y-%m-%d"
+    )
     if freq == "day":
         return days
     if freq == "week":
@@ -87,13 +87,16 @@ def shift_days(day: str, days: int) -> str:
     return (date.fromisoformat(day[:10]) + timedelta(days=days)).isoformat()
 
 
-
-
 def period_ends(starts: pd.DatetimeIndex | Sequence[Any], freq: str) -> pd.DatetimeIndex:
     """:func:`period_end` of many period starts at once (each must be the first day of its period)."""
     index = pd.DatetimeIndex(starts)
-    step = {"day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7), "month": pd.DateOffset(months=1),
-            "quarter": pd.DateOffset(months=3), "year": pd.DateOffset(years=1)}.get(freq)
+    step = {
+        "day": pd.Timedelta(days=1),
+        "week": pd.Timedelta(days=7),
+        "month": pd.DateOffset(months=1),
+        "quarter": pd.DateOffset(months=3),
+        "year": pd.DateOffset(years=1),
+    }.get(freq)
     if step is None:
         raise InputError(f"unknown frequency {freq!r}")
     return index + step - pd.Timedelta(days=1)

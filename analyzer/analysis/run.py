@@ -114,8 +114,17 @@ def heat_from_store(
     totals = store.source_totals(freq)
     stories = store.entity_story_scores(freq, version, entities)
     return compute_heat(
-        None, totals, freq, version, weights, stories=stories, mode=mode, resamples=resamples,
-        seed=seed, min_stories=min_stories, level=level,
+        None,
+        totals,
+        freq,
+        version,
+        weights,
+        stories=stories,
+        mode=mode,
+        resamples=resamples,
+        seed=seed,
+        min_stories=min_stories,
+        level=level,
     )
 
 
@@ -151,31 +160,57 @@ def analyse(
     if point_in_time is None:
         point_in_time = mode == "realtime"
     if mode == "realtime" and not point_in_time:
-        raise InputError("real-time mode reads fundamentals as filed; use mode 'hindsight' for revised values")
+        raise InputError(
+            "real-time mode reads fundamentals as filed; use mode 'hindsight' for revised values"
+        )
     if min_stories < 1:
         raise InputError("min_stories must be at least 1")
     model_version = resolve_model_version(store, model_version)
     entity_list = list(entities) if entities is not None else None
     heat, mix = heat_from_store(
-        store, freq, model_version, entity_list, weights, mode=mode, resamples=resamples, seed=seed,
-        min_stories=min_stories, level=level,
+        store,
+        freq,
+        model_version,
+        entity_list,
+        weights,
+        mode=mode,
+        resamples=resamples,
+        seed=seed,
+        min_stories=min_stories,
+        level=level,
     )
     fundamentals = store.fundamentals_frame(entity_list)
     divergence = divergence_rows(
-        heat, fundamentals, freq, point_in_time=point_in_time,
-        metric_kinds=metric_kinds, growth_basis=growth_basis, mode=mode, growth_floors=growth_floors,
+        heat,
+        fundamentals,
+        freq,
+        point_in_time=point_in_time,
+        metric_kinds=metric_kinds,
+        growth_basis=growth_basis,
+        mode=mode,
+        growth_floors=growth_floors,
     )
     flagged, found = detect_flags(divergence, threshold, min_periods, level=level)
     divergence["flagged"] = flagged.astype(bool)
     for flag in found:
         start_day, end_day = span_bounds(flag.start, flag.end, freq)
-        flag.top_sentences = store.top_sentence_rows(flag.entity, start_day, end_day, model_version, top_k)
+        flag.top_sentences = store.top_sentence_rows(
+            flag.entity, start_day, end_day, model_version, top_k
+        )
     stats = series_statistics(divergence, heat) if statistics else []
     params = {
-        "threshold": threshold, "min_periods": min_periods, "point_in_time": point_in_time,
-        "weights": {**DEFAULT_HEAT_WEIGHTS, **(weights or {})}, "entities": entity_list,
-        "metric_kinds": dict(metric_kinds or {}), "growth_basis": dict(growth_basis or {}),
-        "mode": mode, "resamples": resamples, "level": level, "seed": seed, "min_stories": min_stories,
+        "threshold": threshold,
+        "min_periods": min_periods,
+        "point_in_time": point_in_time,
+        "weights": {**DEFAULT_HEAT_WEIGHTS, **(weights or {})},
+        "entities": entity_list,
+        "metric_kinds": dict(metric_kinds or {}),
+        "growth_basis": dict(growth_basis or {}),
+        "mode": mode,
+        "resamples": resamples,
+        "level": level,
+        "seed": seed,
+        "min_stories": min_stories,
         "growth_floors": dict(growth_floors or {}),
     }
     return AnalysisResult(freq, model_version, heat, mix, divergence, found, stats, params)

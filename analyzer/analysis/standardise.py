@@ -30,7 +30,9 @@ def robust_z(values: Iterable[float] | pd.Series | np.ndarray) -> np.ndarray:
     is constant and every z is 0. Fewer than ``MIN_HISTORY`` observations give 0 (nothing to
     compare against). Missing values stay NaN; results are clipped to +/- ``Z_CLIP``.
     """
-    x = np.asarray(list(values) if not isinstance(values, (np.ndarray, pd.Series)) else values, dtype=float)
+    x = np.asarray(
+        list(values) if not isinstance(values, (np.ndarray, pd.Series)) else values, dtype=float
+    )
     out = np.full(x.shape, np.nan)
     finite = np.isfinite(x)
     n = int(finite.sum())
@@ -49,8 +51,6 @@ def robust_z(values: Iterable[float] | pd.Series | np.ndarray) -> np.ndarray:
         return out
     out[finite] = np.clip((observed - median) / scale, -Z_CLIP, Z_CLIP)
     return out
-
-
 
 
 # --------------------------------------------------------------------------- panels
@@ -72,7 +72,9 @@ def robust_z(values: Iterable[float] | pd.Series | np.ndarray) -> np.ndarray:
 
 MODES = ("realtime", "hindsight")
 DEFAULT_MODE = "realtime"
-SCALE_PRIOR_PERIODS = 4.0  # pseudo-periods the pooled scale counts for (a prior with 4 degrees of freedom)
+SCALE_PRIOR_PERIODS = (
+    4.0  # pseudo-periods the pooled scale counts for (a prior with 4 degrees of freedom)
+)
 CENTER_PRIOR_MAX = 8.0  # most pseudo-periods the pooled centre may count for
 
 
@@ -116,8 +118,11 @@ def _own_stats(values: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, n
         return count, center, scale
     if mode == "hindsight":
         c, m, s = _window_stats(values)
-        return np.broadcast_to(c, (rows, cols)).astype(float), np.broadcast_to(m, (rows, cols)).copy(), \
-            np.broadcast_to(s, (rows, cols)).copy()
+        return (
+            np.broadcast_to(c, (rows, cols)).astype(float),
+            np.broadcast_to(m, (rows, cols)).copy(),
+            np.broadcast_to(s, (rows, cols)).copy(),
+        )
     for t in range(rows):
         c, m, s = _window_stats(values[: t + 1])
         count[t], center[t], scale[t] = c, m, s
@@ -146,7 +151,9 @@ def _pooled(own: np.ndarray, count: np.ndarray, groups: np.ndarray | None) -> np
     return out
 
 
-def _pooled_spread(own_center: np.ndarray, count: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+def _pooled_spread(
+    own_center: np.ndarray, count: np.ndarray, groups: np.ndarray | None
+) -> np.ndarray:
     """Per row, the robust spread of the qualified series' centres across series (between-series scale)."""
     qualified = np.where(count >= MIN_HISTORY, own_center, np.nan)
     carried = pd.DataFrame(qualified).ffill().to_numpy()
@@ -227,10 +234,17 @@ def standardise_panel(
         spread = _pooled_spread(own_center, count, groups)
         with np.errstate(invalid="ignore", divide="ignore"):
             k = np.minimum((pooled_scale / spread) ** 2, CENTER_PRIOR_MAX)
-        k = np.where(np.isfinite(k), k, np.where(np.isfinite(pooled_center) & np.isfinite(pooled_scale),
-                                                 CENTER_PRIOR_MAX, 0.0))
+        k = np.where(
+            np.isfinite(k),
+            k,
+            np.where(np.isfinite(pooled_center) & np.isfinite(pooled_scale), CENTER_PRIOR_MAX, 0.0),
+        )
         usable = np.isfinite(pooled_center) & (k > 0)
-        center = np.where(usable, (count * own_center + k * np.nan_to_num(pooled_center)) / (count + k), own_center)
+        center = np.where(
+            usable,
+            (count * own_center + k * np.nan_to_num(pooled_center)) / (count + k),
+            own_center,
+        )
     dof = np.maximum(count - 1.0, 0.0)
     own_var = np.where(np.isfinite(own_scale), own_scale**2, 0.0)
     has_pool = np.isfinite(pooled_scale) & (pooled_scale > 0)
@@ -278,7 +292,6 @@ def _history_mean(values: np.ndarray, mode: str) -> np.ndarray:
         return np.cumsum(filled, axis=0) / np.cumsum(finite, axis=0)
 
 
-
 def _mean_square_deviation(x: np.ndarray, center: np.ndarray, mode: str) -> np.ndarray:
     """Mean of (x - centre)^2 over each column's history window, the centre being the one of the
     window's last row (realtime) or the column's (hindsight)."""
@@ -287,7 +300,11 @@ def _mean_square_deviation(x: np.ndarray, center: np.ndarray, mode: str) -> np.n
     if mode == "hindsight":
         n, s1, s2 = finite.sum(axis=0), values.sum(axis=0), (values**2).sum(axis=0)
     else:
-        n, s1, s2 = np.cumsum(finite, axis=0), np.cumsum(values, axis=0), np.cumsum(values**2, axis=0)
+        n, s1, s2 = (
+            np.cumsum(finite, axis=0),
+            np.cumsum(values, axis=0),
+            np.cumsum(values**2, axis=0),
+        )
     c = np.nan_to_num(center)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = (s2 - 2.0 * c * s1 + n * c**2) / n

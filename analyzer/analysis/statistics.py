@@ -101,7 +101,9 @@ def _longest_complete_stretch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray,
     return a[best_range[0] : best_range[1]], b[best_range[0] : best_range[1]]
 
 
-def granger_test(cause: Iterable[float], effect: Iterable[float], max_lag: int = 2) -> dict[str, Any]:
+def granger_test(
+    cause: Iterable[float], effect: Iterable[float], max_lag: int = 2
+) -> dict[str, Any]:
     """Does ``cause`` Granger-cause ``effect``? statsmodels' F tests for lags 1..max_lag.
 
     Uses the longest run of periods where both series exist (a test on a series with holes
@@ -112,8 +114,14 @@ def granger_test(cause: Iterable[float], effect: Iterable[float], max_lag: int =
     b = np.asarray(list(effect), dtype=float)
     a, b = _longest_complete_stretch(a, b)
     n = len(a)
-    result: dict[str, Any] = {"max_lag": max_lag, "n": n, "p_value": None, "best_lag": None,
-                              "p_values": {}, "reason": None}
+    result: dict[str, Any] = {
+        "max_lag": max_lag,
+        "n": n,
+        "p_value": None,
+        "best_lag": None,
+        "p_values": {},
+        "reason": None,
+    }
     # Each lag costs two parameters; leave at least ten residual degrees of freedom.
     needed = 3 * max_lag + 10
     if max_lag < 1:
@@ -151,23 +159,45 @@ def series_statistics(
     found: list[dict[str, Any]] = []
     for entity, group in heat.groupby("entity", sort=True):
         group = group.sort_values("period")
-        result = gsadf_test(group["heat"].to_numpy(dtype=float), [iso_day(p) for p in group["period"]])
-        found.append({"entity": entity, "metric": None, "test": "gsadf", "result": result.to_dict()})
+        result = gsadf_test(
+            group["heat"].to_numpy(dtype=float), [iso_day(p) for p in group["period"]]
+        )
+        found.append(
+            {"entity": entity, "metric": None, "test": "gsadf", "result": result.to_dict()}
+        )
     with_metric = divergence[divergence["metric"].notna()]
     for (entity, metric), group in with_metric.groupby(["entity", "metric"], sort=True):
         group = group.sort_values("period")
         heat_values = group["heat"].to_numpy(dtype=float)
         growth = group["fundamental_growth"].to_numpy(dtype=float)
-        found.append({"entity": entity, "metric": metric, "test": "lead_lag",
-                      "result": cross_correlation(heat_values, growth, max_lag).to_dict()})
-        found.append({"entity": entity, "metric": metric, "test": "granger_heat_to_growth",
-                      "result": granger_test(heat_values, growth, granger_lag)})
-        found.append({"entity": entity, "metric": metric, "test": "granger_growth_to_heat",
-                      "result": granger_test(growth, heat_values, granger_lag)})
+        found.append(
+            {
+                "entity": entity,
+                "metric": metric,
+                "test": "lead_lag",
+                "result": cross_correlation(heat_values, growth, max_lag).to_dict(),
+            }
+        )
+        found.append(
+            {
+                "entity": entity,
+                "metric": metric,
+                "test": "granger_heat_to_growth",
+                "result": granger_test(heat_values, growth, granger_lag),
+            }
+        )
+        found.append(
+            {
+                "entity": entity,
+                "metric": metric,
+                "test": "granger_growth_to_heat",
+                "result": granger_test(growth, heat_values, granger_lag),
+            }
+        )
         if str(metric).lower() in VALUATION_METRICS:
             levels = group["fundamental_level"].to_numpy(dtype=float)
             result = gsadf_test(levels, [iso_day(p) for p in group["period"]])
-            found.append({"entity": entity, "metric": metric, "test": "gsadf", "result": result.to_dict()})
+            found.append(
+                {"entity": entity, "metric": metric, "test": "gsadf", "result": result.to_dict()}
+            )
     return found
-
-

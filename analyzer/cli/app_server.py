@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         warm(os.environ.get("ANALYZER_DB"), script.parent)
     except Exception as exc:  # noqa: BLE001 - the page itself reports a broken database clearly
-        print(f"note: could not prepare the first page ({exc}); it will load on first visit", file=sys.stderr)
+        print(
+            f"note: could not prepare the first page ({exc}); it will load on first visit",
+            file=sys.stderr,
+        )
     from streamlit.web import cli as streamlit_cli
 
     sys.argv = ["streamlit", "run", *args]

@@ -31,7 +31,9 @@ def print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
-def print_table(rows: list[dict[str, Any]], columns: list[str] | None = None, title: str | None = None) -> None:
+def print_table(
+    rows: list[dict[str, Any]], columns: list[str] | None = None, title: str | None = None
+) -> None:
     from rich.console import Console
     from rich.table import Table
 

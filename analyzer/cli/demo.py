@@ -15,12 +15,16 @@ def register(app: typer.Typer) -> None:
     def demo(
         db: DbOption = None,
         corpus: Annotated[
-            Path | None, typer.Option("--corpus", help="Demo corpus folder (default: corpora/demo).")
+            Path | None,
+            typer.Option("--corpus", help="Demo corpus folder (default: corpora/demo)."),
         ] = None,
         model: Annotated[
-            str | None, typer.Option("--model", help="Model directory (default: the shipped model).")
+            str | None,
+            typer.Option("--model", help="Model directory (default: the shipped model)."),
         ] = None,
-        serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the app afterwards.")] = True,
+        serve: Annotated[
+            bool, typer.Option("--serve/--no-serve", help="Serve the app afterwards.")
+        ] = True,
         port: Annotated[int, typer.Option("--port", help="Port for the app.")] = 8501,
         as_json: JsonOption = False,
     ) -> None:

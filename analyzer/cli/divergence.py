@@ -69,22 +69,37 @@ def register(app: typer.Typer) -> None:
     def divergence(
         db: DbOption = None,
         entity: Annotated[str | None, typer.Option("--entity", help="Only this entity id.")] = None,
-        metric: Annotated[str | None, typer.Option("--metric", help="Only this fundamental metric.")] = None,
-        freq: Annotated[Frequency, typer.Option("--freq", help="Period length.")] = Frequency.quarter,
+        metric: Annotated[
+            str | None, typer.Option("--metric", help="Only this fundamental metric.")
+        ] = None,
+        freq: Annotated[
+            Frequency, typer.Option("--freq", help="Period length.")
+        ] = Frequency.quarter,
         threshold: Annotated[
             float | None,
-            typer.Option("--threshold", help="Flag when the divergence band's lower bound exceeds this (default 0.75, chosen by simulation; see docs/METHOD.md)."),
+            typer.Option(
+                "--threshold",
+                help="Flag when the divergence band's lower bound exceeds this (default 0.75, chosen by simulation; see docs/METHOD.md).",
+            ),
         ] = None,
         min_periods: Annotated[
             int | None,
-            typer.Option("--min-periods", min=1, help="...for at least this many consecutive reliable periods (default 1)."),
+            typer.Option(
+                "--min-periods",
+                min=1,
+                help="...for at least this many consecutive reliable periods (default 1).",
+            ),
         ] = None,
-        output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+        output: Annotated[
+            OutputFormat, typer.Option("--format", help="Output format.")
+        ] = OutputFormat.table,
         model_version: Annotated[
-            str | None, typer.Option("--model-version", help="Scores of this model version (default: latest).")
+            str | None,
+            typer.Option("--model-version", help="Scores of this model version (default: latest)."),
         ] = None,
         show_flags: Annotated[
-            bool, typer.Option("--flags", help="List flagged spans with their top sentences instead.")
+            bool,
+            typer.Option("--flags", help="List flagged spans with their top sentences instead."),
         ] = False,
         compute: Annotated[
             bool,
@@ -104,12 +119,19 @@ def register(app: typer.Typer) -> None:
         ] = None,
         min_stories: Annotated[
             int | None,
-            typer.Option("--min-stories", min=1, help="Periods with fewer stories are unreliable, never "
-                         "flagged (default 5)."),
+            typer.Option(
+                "--min-stories",
+                min=1,
+                help="Periods with fewer stories are unreliable, never flagged (default 5).",
+            ),
         ] = None,
         resamples: Annotated[
             int | None,
-            typer.Option("--resamples", min=0, help="Bootstrap resamples for the bands (default 200; 0: none)."),
+            typer.Option(
+                "--resamples",
+                min=0,
+                help="Bootstrap resamples for the bands (default 200; 0: none).",
+            ),
         ] = None,
     ) -> None:
         """Narrative heat vs fundamental growth per period, the divergence index and its flags.
@@ -135,9 +157,15 @@ def register(app: typer.Typer) -> None:
                 from analyzer.pipeline import compute_divergence
 
                 compute_divergence(
-                    store, freq=freq.value, entity=entity, model_version=model_version,
-                    threshold=threshold, min_periods=min_periods, mode=(mode or Mode.realtime).value,
-                    min_stories=min_stories, resamples=resamples,
+                    store,
+                    freq=freq.value,
+                    entity=entity,
+                    model_version=model_version,
+                    threshold=threshold,
+                    min_periods=min_periods,
+                    mode=(mode or Mode.realtime).value,
+                    min_stories=min_stories,
+                    resamples=resamples,
                 )
             elif mode is not None:
                 run = store.analysis_run(freq.value, model_version or None)
@@ -170,19 +198,34 @@ def register(app: typer.Typer) -> None:
             rows = [
                 {
                     **{k: _round(_clean(v)) for k, v in row.items() if k != "top_sentences"},
-                    "top_sentence": (row["top_sentences"][0]["text"][:120] if row["top_sentences"] else ""),
+                    "top_sentence": (
+                        row["top_sentences"][0]["text"][:120] if row["top_sentences"] else ""
+                    ),
                 }
                 for row in frame.to_dict("records")
             ]
             for row in rows:
                 row["peak_band"] = (
                     f"{row['peak_low']:.2f}–{row['peak_high']:.2f}"
-                    if isinstance(row.get("peak_low"), float) and isinstance(row.get("peak_high"), float) else ""
+                    if isinstance(row.get("peak_low"), float)
+                    and isinstance(row.get("peak_high"), float)
+                    else ""
                 )
                 confidence = row.get("confidence")
                 row["confidence"] = f"{confidence:.0%}" if isinstance(confidence, float) else ""
-            columns = ["entity", "metric", "start", "end", "peak_period", "peak_value", "peak_band", "confidence",
-                       "periods", "mode", "top_sentence"]
+            columns = [
+                "entity",
+                "metric",
+                "start",
+                "end",
+                "peak_period",
+                "peak_value",
+                "peak_band",
+                "confidence",
+                "periods",
+                "mode",
+                "top_sentence",
+            ]
             if not rows:
                 typer.echo("No flags.")
                 return
@@ -193,15 +236,25 @@ def register(app: typer.Typer) -> None:
             return
         rows = []
         for row in _records(frame):
-            rows.append({
-                "entity": row["entity"], "metric": row["metric"], "period": row["period"],
-                "heat": _banded(row["heat"], row.get("heat_low"), row.get("heat_high")),
-                "growth": _round(row["fundamental_growth"], 3),
-                "divergence": _banded(row["divergence"], row.get("divergence_low"), row.get("divergence_high")),
-                "ok": "" if row.get("reliable", True) else "few",
-                "flag": "yes" if row["flagged"] else "",
-            })
+            rows.append(
+                {
+                    "entity": row["entity"],
+                    "metric": row["metric"],
+                    "period": row["period"],
+                    "heat": _banded(row["heat"], row.get("heat_low"), row.get("heat_high")),
+                    "growth": _round(row["fundamental_growth"], 3),
+                    "divergence": _banded(
+                        row["divergence"], row.get("divergence_low"), row.get("divergence_high")
+                    ),
+                    "ok": "" if row.get("reliable", True) else "few",
+                    "flag": "yes" if row["flagged"] else "",
+                }
+            )
         columns = ["entity", "metric", "period", "heat", "growth", "divergence", "ok", "flag"]
         modes = ", ".join(sorted({str(m) for m in frame["mode"].dropna()})) or "unknown"
-        print_table(rows, columns, title=f"Narrative heat vs fundamentals ({freq.value}, {modes} mode)")
-        typer.echo("heat and divergence with their 90% band; ok 'few': too few stories, never flagged.")
+        print_table(
+            rows, columns, title=f"Narrative heat vs fundamentals ({freq.value}, {modes} mode)"
+        )
+        typer.echo(
+            "heat and divergence with their 90% band; ok 'few': too few stories, never flagged."
+        )

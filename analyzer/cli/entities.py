@@ -16,16 +16,24 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         file: Annotated[
             Path | None,
-            typer.Option("--file", help="Entities YAML file (default: entities.yaml here, when present)."),
+            typer.Option(
+                "--file", help="Entities YAML file (default: entities.yaml here, when present)."
+            ),
         ] = None,
-        tag: Annotated[bool, typer.Option("--tag", help="Re-tag stored documents after loading.")] = False,
+        tag: Annotated[
+            bool, typer.Option("--tag", help="Re-tag stored documents after loading.")
+        ] = False,
         embeddings: Annotated[
             bool,
-            typer.Option("--embeddings", help="With --tag: also tag by similarity to entity descriptions."),
+            typer.Option(
+                "--embeddings", help="With --tag: also tag by similarity to entity descriptions."
+            ),
         ] = False,
         threshold: Annotated[
             float | None,
-            typer.Option("--threshold", help="With --embeddings: minimum cosine similarity (default 0.4)."),
+            typer.Option(
+                "--threshold", help="With --embeddings: minimum cosine similarity (default 0.4)."
+            ),
         ] = None,
         as_json: JsonOption = False,
     ) -> None:
@@ -41,7 +49,9 @@ def register(app: typer.Typer) -> None:
             elif not as_json:
                 typer.secho(f"No {source} here; listing the entities already stored.", err=True)
             if tag:
-                tag_report = pipeline.tag_entities(store, embeddings=embeddings, threshold=threshold)
+                tag_report = pipeline.tag_entities(
+                    store, embeddings=embeddings, threshold=threshold
+                )
             rows = store.entities()
         if as_json:
             print_json(
@@ -56,7 +66,9 @@ def register(app: typer.Typer) -> None:
         if loaded is not None:
             typer.echo(f"Loaded {len(loaded)} entities from {source}.")
         if tag_report is not None:
-            methods = ", ".join(f"{k}: {v}" for k, v in sorted(tag_report.by_method.items())) or "none"
+            methods = (
+                ", ".join(f"{k}: {v}" for k, v in sorted(tag_report.by_method.items())) or "none"
+            )
             typer.echo(
                 f"Tagged {tag_report.tagged_documents} of {tag_report.documents} documents"
                 f" ({tag_report.tags} tags; {methods})."
@@ -72,4 +84,6 @@ def register(app: typer.Typer) -> None:
             }
             for r in rows
         ]
-        print_table(table, ["id", "name", "kind", "documents", "aliases", "tickers"], title="Entities")
+        print_table(
+            table, ["id", "name", "kind", "documents", "aliases", "tickers"], title="Entities"
+        )

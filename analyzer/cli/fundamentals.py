@@ -17,7 +17,10 @@ fundamentals_app = typer.Typer(
 
 @fundamentals_app.command("import")
 def import_csv(
-    file: Annotated[Path, typer.Argument(help="CSV with columns entity,metric,date,value[,unit,source,filed_at].")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV with columns entity,metric,date,value[,unit,source,filed_at]."),
+    ],
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -54,29 +57,49 @@ def fetch(
     ] = None,
     db: DbOption = None,
     cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Cache root; responses go to <dir>/<source>/ (default data/cache).")
+        Path | None,
+        typer.Option(
+            "--cache-dir", help="Cache root; responses go to <dir>/<source>/ (default data/cache)."
+        ),
     ] = None,
-    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached responses and fetch again.")] = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Ignore cached responses and fetch again.")
+    ] = False,
     user_agent: Annotated[
         str | None,
-        typer.Option("--user-agent", help="SEC: 'Name email@example.com' (or $ANALYZER_SEC_USER_AGENT)."),
+        typer.Option(
+            "--user-agent", help="SEC: 'Name email@example.com' (or $ANALYZER_SEC_USER_AGENT)."
+        ),
     ] = None,
     api_key: Annotated[
-        str | None, typer.Option(
+        str | None,
+        typer.Option(
             "--api-key",
             help="CoinGecko demo or pro key (or $ANALYZER_COINGECKO_API_KEY); EIA key (or $ANALYZER_EIA_API_KEY).",
-        )
+        ),
     ] = None,
-    pro: Annotated[bool, typer.Option("--pro", help="CoinGecko: the key is a pro key (pro API host).")] = False,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Use another API host (a mirror).")] = None,
+    pro: Annotated[
+        bool, typer.Option("--pro", help="CoinGecko: the key is a pro key (pro API host).")
+    ] = False,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="Use another API host (a mirror).")
+    ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per request.")] = 30.0,
-    days: Annotated[str, typer.Option("--days", help="CoinGecko: days of history, or 'max'.")] = "365",
+    days: Annotated[
+        str, typer.Option("--days", help="CoinGecko: days of history, or 'max'.")
+    ] = "365",
     entity: Annotated[
-        str | None, typer.Option("--entity", help="Store the rows under this entity id (FRED default: macro).")
+        str | None,
+        typer.Option("--entity", help="Store the rows under this entity id (FRED default: macro)."),
     ] = None,
-    no_fees: Annotated[bool, typer.Option("--no-fees", help="DefiLlama: TVL only, skip fees and revenue.")] = False,
+    no_fees: Annotated[
+        bool, typer.Option("--no-fees", help="DefiLlama: TVL only, skip fees and revenue.")
+    ] = False,
     allow_private: Annotated[
-        bool, typer.Option("--allow-private", help="Allow a --base-url on loopback or a private network.")
+        bool,
+        typer.Option(
+            "--allow-private", help="Allow a --base-url on loopback or a private network."
+        ),
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -133,7 +156,9 @@ def list_fundamentals(
         str | None,
         typer.Option("--as-of", help="Point in time: only values filed on or before this date."),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Show at most this many rows (0: all).")] = 200,
+    limit: Annotated[
+        int, typer.Option("--limit", help="Show at most this many rows (0: all).")
+    ] = 200,
     as_json: JsonOption = False,
 ) -> None:
     """List stored fundamentals, optionally as they were known on a date."""
@@ -154,9 +179,13 @@ def list_fundamentals(
     if not rows:
         typer.echo("No fundamentals match; import a CSV or run `analyzer fundamentals fetch`.")
         return
-    title = f"Fundamentals ({len(rows)} row(s)" + (f", showing the last {len(shown)}" if len(shown) < len(rows) else "")
+    title = f"Fundamentals ({len(rows)} row(s)" + (
+        f", showing the last {len(shown)}" if len(shown) < len(rows) else ""
+    )
     title += f", as of {as_of})" if as_of else ")"
-    print_table(shown, ["entity_id", "metric", "date", "value", "unit", "source", "filed_at"], title=title)
+    print_table(
+        shown, ["entity_id", "metric", "date", "value", "unit", "source", "filed_at"], title=title
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -50,10 +50,14 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         allow_private: Annotated[
             bool,
-            typer.Option("--allow-private", help="Allow fetching from loopback and private network addresses."),
+            typer.Option(
+                "--allow-private",
+                help="Allow fetching from loopback and private network addresses.",
+            ),
         ] = False,
         strict: Annotated[
-            bool, typer.Option("--strict", help="Stop with exit status 1 at the first rejected input.")
+            bool,
+            typer.Option("--strict", help="Stop with exit status 1 at the first rejected input."),
         ] = False,
         follow_links: Annotated[
             bool,
@@ -69,12 +73,20 @@ def register(app: typer.Typer) -> None:
             float, typer.Option("--timeout", min=0.1, help="Connect and read timeout in seconds.")
         ] = 20.0,
         max_mb: Annotated[
-            float, typer.Option("--max-mb", min=0.01, help="Size cap per HTTP response (also decompressed), MiB.")
+            float,
+            typer.Option(
+                "--max-mb", min=0.01, help="Size cap per HTTP response (also decompressed), MiB."
+            ),
         ] = 20.0,
         max_file_mb: Annotated[
-            float, typer.Option("--max-file-mb", min=0.01, help="Size cap per local file (JSONL is streamed), MiB.")
+            float,
+            typer.Option(
+                "--max-file-mb", min=0.01, help="Size cap per local file (JSONL is streamed), MiB."
+            ),
         ] = 50.0,
-        workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Concurrent fetches.")] = 8,
+        workers: Annotated[
+            int, typer.Option("--workers", min=1, max=64, help="Concurrent fetches.")
+        ] = 8,
         as_json: JsonOption = False,
     ) -> None:
         """Fetch, parse and store documents; prints what was inserted, updated and rejected.
@@ -89,8 +101,12 @@ def register(app: typer.Typer) -> None:
         from analyzer.pipeline import ingest_inputs
 
         max_bytes = int(max_mb * 1024 * 1024)
-        config = FetcherConfig(connect_timeout=min(timeout, 10.0), read_timeout=timeout, max_bytes=max_bytes,
-                               max_workers=workers)
+        config = FetcherConfig(
+            connect_timeout=min(timeout, 10.0),
+            read_timeout=timeout,
+            max_bytes=max_bytes,
+            max_workers=workers,
+        )
         if user_agent:
             config.user_agent = user_agent
         limits = replace(IngestLimits(), max_file_bytes=int(max_file_mb * 1024 * 1024))
@@ -98,8 +114,14 @@ def register(app: typer.Typer) -> None:
         with open_store(db) as store, _progress(enabled=not as_json) as progress:
             try:
                 report = ingest_inputs(
-                    store, inputs, allow_private=allow_private, strict=strict, follow_links=follow_links,
-                    progress=progress, fetcher_config=config, limits=limits,
+                    store,
+                    inputs,
+                    allow_private=allow_private,
+                    strict=strict,
+                    follow_links=follow_links,
+                    progress=progress,
+                    fetcher_config=config,
+                    limits=limits,
                 )
             except IngestRejected as exc:
                 if as_json:
@@ -145,7 +167,9 @@ class _progress:
         self._task = self._progress.add_task("ingesting", total=None)
 
         def update(completed: int, total: int, label: str) -> None:
-            self._progress.update(self._task, completed=completed, total=total, description=label[-60:])
+            self._progress.update(
+                self._task, completed=completed, total=total, description=label[-60:]
+            )
 
         return update
 

@@ -11,7 +11,11 @@ from analyzer.cli.common import DbOption, JsonOption, open_store, print_json
 
 ModelOption = Annotated[
     Path | None,
-    typer.Option("--model", help="Model directory (default: $ANALYZER_MODEL, else models/hype-default).", show_default=False),
+    typer.Option(
+        "--model",
+        help="Model directory (default: $ANALYZER_MODEL, else models/hype-default).",
+        show_default=False,
+    ),
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
 BatchOption = Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per model batch.")]
@@ -23,50 +27,93 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         input_arg: Annotated[
             str | None,
-            typer.Option("--input", help="JSONL, CSV or Parquet records with 'id' and 'text' (streamed). "
-                                         "With --engine ray also a folder or URL.", show_default=False),
+            typer.Option(
+                "--input",
+                help="JSONL, CSV or Parquet records with 'id' and 'text' (streamed). "
+                "With --engine ray also a folder or URL.",
+                show_default=False,
+            ),
         ] = None,
         output_arg: Annotated[
             str | None,
-            typer.Option("--output", help="Output file; format from its extension (.jsonl, .csv, .parquet). "
-                                          "With --engine ray a folder (or URL) for Parquet files.", show_default=False),
+            typer.Option(
+                "--output",
+                help="Output file; format from its extension (.jsonl, .csv, .parquet). "
+                "With --engine ray a folder (or URL) for Parquet files.",
+                show_default=False,
+            ),
         ] = None,
         sentences_file: Annotated[
-            Path | None, typer.Option("--sentences", help="Also write one row per sentence to this file.")
+            Path | None,
+            typer.Option("--sentences", help="Also write one row per sentence to this file."),
         ] = None,
-        text: Annotated[str | None, typer.Option("--text", help="Score this text and print the result.")] = None,
+        text: Annotated[
+            str | None, typer.Option("--text", help="Score this text and print the result.")
+        ] = None,
         model: ModelOption = None,
         device: DeviceOption = "auto",
         batch_size: BatchOption = 64,
-        id_field: Annotated[str, typer.Option("--id-field", help="Name of the id field or column.")] = "id",
-        text_field: Annotated[str, typer.Option("--text-field", help="Name of the text field or column.")] = "text",
+        id_field: Annotated[
+            str, typer.Option("--id-field", help="Name of the id field or column.")
+        ] = "id",
+        text_field: Annotated[
+            str, typer.Option("--text-field", help="Name of the text field or column.")
+        ] = "text",
         max_sentences: Annotated[
-            int, typer.Option("--max-sentences", min=1, help="Sentences scored per document at most (the rest are counted).")
+            int,
+            typer.Option(
+                "--max-sentences",
+                min=1,
+                help="Sentences scored per document at most (the rest are counted).",
+            ),
         ] = 2000,
         strict: Annotated[
-            bool, typer.Option("--strict", help="Exit with status 1 if any input record had a problem.")
+            bool,
+            typer.Option("--strict", help="Exit with status 1 if any input record had a problem."),
         ] = False,
         backend: Annotated[
-            str, typer.Option("--backend", help="Inference backend: auto, torch, onnx or onnx-int8 (auto: the "
-                                                "fastest accurate one for the device).")
+            str,
+            typer.Option(
+                "--backend",
+                help="Inference backend: auto, torch, onnx or onnx-int8 (auto: the "
+                "fastest accurate one for the device).",
+            ),
         ] = "auto",
         resume: Annotated[
-            bool, typer.Option("--resume/--no-resume", help="Continue an interrupted --input run from its checkpoint.")
+            bool,
+            typer.Option(
+                "--resume/--no-resume",
+                help="Continue an interrupted --input run from its checkpoint.",
+            ),
         ] = True,
         checkpoint_every: Annotated[
-            int, typer.Option("--checkpoint-every", min=1, help="Records between checkpoints of an --input run.")
+            int,
+            typer.Option(
+                "--checkpoint-every", min=1, help="Records between checkpoints of an --input run."
+            ),
         ] = 2048,
         engine: Annotated[
-            str, typer.Option("--engine", help="local, or ray (Ray Data over a local instance or a cluster).")
+            str,
+            typer.Option(
+                "--engine", help="local, or ray (Ray Data over a local instance or a cluster)."
+            ),
         ] = "local",
         ray_address: Annotated[
             str | None,
-            typer.Option("--ray-address", help="Ray cluster: 'auto' or ray://HOST:10001 (default: a local instance).",
-                         show_default=False),
+            typer.Option(
+                "--ray-address",
+                help="Ray cluster: 'auto' or ray://HOST:10001 (default: a local instance).",
+                show_default=False,
+            ),
         ] = None,
         actors: Annotated[
-            int | None, typer.Option("--actors", min=1, help="Ray engine: scoring actors (default: from the cluster).",
-                                     show_default=False)
+            int | None,
+            typer.Option(
+                "--actors",
+                min=1,
+                help="Ray engine: scoring actors (default: from the cluster).",
+                show_default=False,
+            ),
         ] = None,
         as_json: JsonOption = False,
     ) -> None:
@@ -100,8 +147,18 @@ def register(app: typer.Typer) -> None:
         if engine == "ray":
             if input_arg is None or output_arg is None:
                 raise InputError("--engine ray needs --input and --output")
-            _score_ray(input_arg, output_arg, model, backend, ray_address, id_field, text_field, max_sentences,
-                       actors, as_json)
+            _score_ray(
+                input_arg,
+                output_arg,
+                model,
+                backend,
+                ray_address,
+                id_field,
+                text_field,
+                max_sentences,
+                actors,
+                as_json,
+            )
             return
         input_file = Path(input_arg) if input_arg is not None else None
         output_file = Path(output_arg) if output_arg is not None else None
@@ -116,13 +173,29 @@ def register(app: typer.Typer) -> None:
         scorer.use_backend(backend)
 
         if text is not None:
-            print_json(scorer.score_document(text, max_sentences=max_sentences) | {"model_version": scorer.model_version})
+            print_json(
+                scorer.score_document(text, max_sentences=max_sentences)
+                | {"model_version": scorer.model_version}
+            )
             return
 
         if input_file is not None:
-            _score_file(console, scorer, input_file, output_file, sentences_file, id_field, text_field,
-                        batch_size, max_sentences, strict, as_json, resume=resume, checkpoint_every=checkpoint_every,
-                        db=db)
+            _score_file(
+                console,
+                scorer,
+                input_file,
+                output_file,
+                sentences_file,
+                id_field,
+                text_field,
+                batch_size,
+                max_sentences,
+                strict,
+                as_json,
+                resume=resume,
+                checkpoint_every=checkpoint_every,
+                db=db,
+            )
             return
 
         _score_db(console, scorer, db, batch_size, max_sentences, as_json)
@@ -141,8 +214,14 @@ def _progress_bar(console: Any, description: str, *, bytes_mode: bool = False) -
 
     amount = DownloadColumn() if bytes_mode else MofNCompleteColumn()
     return Progress(
-        TextColumn(description), BarColumn(), amount, TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, transient=True, disable=not console.is_terminal,
+        TextColumn(description),
+        BarColumn(),
+        amount,
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
     )
 
 
@@ -173,14 +252,39 @@ def _score_file(
             # Sentences the database already scored with this model version are reused, read-only.
             store = stack.enter_context(open_store(db, readonly=True))
             cache = LayeredCache(MemorySentenceCache(), store.sentence_cache(scorer.model_version))
-        _score_file_with_cache(console, scorer, input_file, output_file, sentences_file, id_field, text_field,
-                               batch_size, max_sentences, strict, as_json, resume, checkpoint_every, cache)
+        _score_file_with_cache(
+            console,
+            scorer,
+            input_file,
+            output_file,
+            sentences_file,
+            id_field,
+            text_field,
+            batch_size,
+            max_sentences,
+            strict,
+            as_json,
+            resume,
+            checkpoint_every,
+            cache,
+        )
 
 
 def _score_file_with_cache(
-    console: Any, scorer: Any, input_file: Path, output_file: Path, sentences_file: Path | None, id_field: str,
-    text_field: str, batch_size: int, max_sentences: int, strict: bool, as_json: bool, resume: bool,
-    checkpoint_every: int, cache: Any,
+    console: Any,
+    scorer: Any,
+    input_file: Path,
+    output_file: Path,
+    sentences_file: Path | None,
+    id_field: str,
+    text_field: str,
+    batch_size: int,
+    max_sentences: int,
+    strict: bool,
+    as_json: bool,
+    resume: bool,
+    checkpoint_every: int,
+    cache: Any,
 ) -> None:
     from analyzer.scoring.files import detect_format, score_file_resumable
 
@@ -199,15 +303,28 @@ def _score_file_with_cache(
 
         try:
             summary = score_file_resumable(
-                scorer, input_file, output_file, sentences_path=sentences_file, id_field=id_field,
-                text_field=text_field, max_sentences=max_sentences, resume=resume,
-                checkpoint_records=checkpoint_every, progress=progress, on_problem=warn, on_resume=note,
+                scorer,
+                input_file,
+                output_file,
+                sentences_path=sentences_file,
+                id_field=id_field,
+                text_field=text_field,
+                max_sentences=max_sentences,
+                resume=resume,
+                checkpoint_records=checkpoint_every,
+                progress=progress,
+                on_problem=warn,
+                on_resume=note,
                 cache=cache,
             )
         except KeyboardInterrupt:
             note("Stopped; run the same command again to resume where this run left off.")
             raise
-    result = {"output": str(output_file), "model_version": scorer.model_version, **summary.as_dict()}
+    result = {
+        "output": str(output_file),
+        "model_version": scorer.model_version,
+        **summary.as_dict(),
+    }
     if sentences_file is not None:
         result["sentences_output"] = str(sentences_file)
     if as_json:
@@ -219,14 +336,20 @@ def _score_file_with_cache(
             + f") with model {scorer.model_id} {scorer.model_version}."
         )
         if summary.problems:
-            typer.echo(f"{summary.problem_count} record(s) had problems (see warnings above).", err=True)
+            typer.echo(
+                f"{summary.problem_count} record(s) had problems (see warnings above).", err=True
+            )
     if strict and summary.problems:
         from analyzer.errors import InputError
 
-        raise InputError(f"{summary.problem_count} input record(s) had problems (--strict); the other rows were written")
+        raise InputError(
+            f"{summary.problem_count} input record(s) had problems (--strict); the other rows were written"
+        )
 
 
-def _score_db(console: Any, scorer: Any, db: Path | None, batch_size: int, max_sentences: int, as_json: bool) -> None:
+def _score_db(
+    console: Any, scorer: Any, db: Path | None, batch_size: int, max_sentences: int, as_json: bool
+) -> None:
     from analyzer.pipeline import score_store
     from analyzer.storage import StorageError, resolve_db_path
 
@@ -236,7 +359,10 @@ def _score_db(console: Any, scorer: Any, db: Path | None, batch_size: int, max_s
     with open_store(path) as store, _progress_bar(console, "Scoring documents") as bar:
         task = bar.add_task("score", total=None)
         stats = score_store(
-            store, scorer, batch_size=batch_size, max_sentences=max_sentences,
+            store,
+            scorer,
+            batch_size=batch_size,
+            max_sentences=max_sentences,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if as_json:
@@ -264,8 +390,15 @@ def _score_ray(
     from analyzer.scoring.distributed import score_with_ray
 
     result = score_with_ray(
-        input_path, output_dir, model=model, backend=backend, address=address, id_field=id_field,
-        text_field=text_field, max_sentences=max_sentences, actors=actors,
+        input_path,
+        output_dir,
+        model=model,
+        backend=backend,
+        address=address,
+        id_field=id_field,
+        text_field=text_field,
+        max_sentences=max_sentences,
+        actors=actors,
     )
     if as_json:
         print_json(result)

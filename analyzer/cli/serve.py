@@ -25,7 +25,9 @@ def app_script() -> Path:
     return script
 
 
-def serve_app(db: Path | None, port: int, *, address: str = "localhost", open_browser: bool = False) -> int:
+def serve_app(
+    db: Path | None, port: int, *, address: str = "localhost", open_browser: bool = False
+) -> int:
     """Run Streamlit in the foreground; returns its exit status."""
     from analyzer.storage import resolve_db_path
 
@@ -34,14 +36,23 @@ def serve_app(db: Path | None, port: int, *, address: str = "localhost", open_br
     command = [
         # Not `streamlit run` directly: app_server loads the first page's modules and reads
         # before the server listens, so a visitor never waits for imports.
-        sys.executable, "-m", "analyzer.cli.app_server", str(app_script()),
-        "--server.port", str(port),
-        "--server.address", address,
-        "--server.headless", "false" if open_browser else "true",
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
+        sys.executable,
+        "-m",
+        "analyzer.cli.app_server",
+        str(app_script()),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "false" if open_browser else "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
         # Readers of the app need no developer menu (deploy, rerun, settings).
-        "--client.toolbarMode", "viewer",
+        "--client.toolbarMode",
+        "viewer",
     ]
     try:
         return subprocess.call(command, env=env)
@@ -54,7 +65,9 @@ def register(app: typer.Typer) -> None:
     def serve(
         db: DbOption = None,
         port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8501,
-        address: Annotated[str, typer.Option("--address", help="Interface to listen on.")] = "localhost",
+        address: Annotated[
+            str, typer.Option("--address", help="Interface to listen on.")
+        ] = "localhost",
         open_browser: Annotated[bool, typer.Option("--open", help="Open a browser tab.")] = False,
     ) -> None:
         """Serve the Streamlit app at http://localhost:PORT over the database."""

@@ -43,8 +43,17 @@ from analyzer.errors import InputError
 
 KINDS = ("company", "token", "protocol", "theme")
 FIELDS = (
-    "id", "name", "kind", "aliases", "exclusions", "tickers", "sec_cik", "defillama_slug",
-    "coingecko_id", "eia_series", "description",
+    "id",
+    "name",
+    "kind",
+    "aliases",
+    "exclusions",
+    "tickers",
+    "sec_cik",
+    "defillama_slug",
+    "coingecko_id",
+    "eia_series",
+    "description",
 )
 LIST_FIELDS = ("aliases", "exclusions", "tickers")
 IDENTIFIER_FIELDS = ("sec_cik", "defillama_slug", "coingecko_id", "eia_series")
@@ -67,7 +76,6 @@ COMMON_WORDS = frozenset(
     mantra pyth safe frax ondo mask zero one iron beam root lido azure
     """.split()
 )
-
 
 
 # --------------------------------------------------------------------------- definitions
@@ -110,11 +118,14 @@ class Entity:
     defillama_slug: str | None = None
     coingecko_id: str | None = None
     description: str | None = None
-    eia_series: str | None = None  # EIA series this entity is measured by, e.g. "retail-sales:VA:COM"
+    eia_series: str | None = (
+        None  # EIA series this entity is measured by, e.g. "retail-sales:VA:COM"
+    )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Entity:
         """From a stored row or a plain dict (no validation; see :func:`parse_entities_yaml`)."""
+
         def as_tuple(value: Any) -> tuple[str, ...]:
             if not value:
                 return ()
@@ -188,8 +199,6 @@ def _optional_str(value: Any) -> str | None:
     return text or None
 
 
-
-
 # --------------------------------------------------------------------------- loading
 
 
@@ -241,7 +250,9 @@ def parse_entities_yaml(text: str, origin: str = "entities.yaml") -> list[Entity
     entities: list[Entity] = []
     seen: dict[str, int] = {}
     for position, item in enumerate(items):
-        line, field_lines, raw = lines[position] if position < len(lines) else (root_line or 0, {}, {})
+        line, field_lines, raw = (
+            lines[position] if position < len(lines) else (root_line or 0, {}, {})
+        )
         if isinstance(item, dict):
             for id_field in IDENTIFIER_FIELDS:
                 if isinstance(item.get(id_field), int) and not isinstance(item.get(id_field), bool):
@@ -281,7 +292,9 @@ def _parse_entity(item: Any, context: _ErrorContext) -> Entity:
         raise fail("must be a mapping with at least 'id' and 'name'")
     unknown = sorted(set(map(str, item)) - set(FIELDS))
     if unknown:
-        raise fail(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FIELDS)}", unknown[0])
+        raise fail(
+            f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FIELDS)}", unknown[0]
+        )
     entity_id = item.get("id")
     if not isinstance(entity_id, str) or not ENTITY_ID.match(entity_id):
         raise fail(
@@ -369,22 +382,4 @@ def as_entities(entities: Iterable[Entity | Mapping[str, Any]]) -> list[Entity]:
 # --------------------------------------------------------------------------- matching
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 # --------------------------------------------------------------------------- embeddings
-
-
-
-
-
-

@@ -61,7 +61,9 @@ def match_entities(text: str, entities: Iterable[Entity | Mapping[str, Any]]) ->
         ):
             for pattern in patterns:
                 for hit in pattern.finditer(text):
-                    candidates.append((hit.start(), -(hit.end() - hit.start()), rank, method, hit.group(0)))
+                    candidates.append(
+                        (hit.start(), -(hit.end() - hit.start()), rank, method, hit.group(0))
+                    )
         taken: list[tuple[int, int]] = []
         for start, negative_length, _, method, matched in sorted(candidates):
             end = start - negative_length
@@ -106,7 +108,9 @@ def tag_text(
     def add(match: Match, sentence_index: int | None) -> None:
         tag = tags.get(match.entity_id)
         if tag is None:
-            tag = tags[match.entity_id] = DocumentTag(match.entity_id, match.method, match.text, 1.0)
+            tag = tags[match.entity_id] = DocumentTag(
+                match.entity_id, match.method, match.text, 1.0
+            )
         elif METHOD_RANK[match.method] > METHOD_RANK[tag.method]:
             tag.method, tag.matched = match.method, match.text
         if sentence_index is not None and sentence_index not in tag.sentence_indices:
@@ -151,7 +155,9 @@ def _load_encoder(model_path: str | os.PathLike[str] | None) -> Any:
         transformers_logging.disable_progress_bar()
         try:
             model = SentenceTransformer(
-                str(location), device="cpu", local_files_only=True,
+                str(location),
+                device="cpu",
+                local_files_only=True,
                 model_kwargs={"use_safetensors": True},
             )
         finally:
@@ -199,8 +205,11 @@ class EmbeddingMatcher:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         return self.model_.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
 
     def similarities(self, texts: Sequence[str]) -> Any:
@@ -228,6 +237,8 @@ class EmbeddingMatcher:
             score = float(scores[0, column])
             if score < self.threshold:
                 continue
-            indices = [i for i in range(len(head)) if float(scores[i + 1, column]) >= self.threshold]
+            indices = [
+                i for i in range(len(head)) if float(scores[i + 1, column]) >= self.threshold
+            ]
             tags.append(DocumentTag(entity_id, "embedding", None, round(score, 4), indices))
         return tags

@@ -41,9 +41,7 @@ IDENTIFIER_FIELDS = {
     "eia": "eia_series",
 }
 METRICS = {
-    "sec": tuple(
-        name for base in sec.METRIC_TAGS for name in (base, f"{base}_annual")
-    ),
+    "sec": tuple(name for base in sec.METRIC_TAGS for name in (base, f"{base}_annual")),
     "defillama": ("tvl", *defillama.FEE_METRICS.values()),
     "coingecko": tuple(coingecko.SERIES_METRICS.values()),
     "fred": (),
@@ -103,7 +101,9 @@ class FetchReport:
 def check_source(source: str) -> str:
     key = source.strip().lower()
     if key not in SOURCES:
-        raise InputError(f"unknown fundamentals source {source!r}; choose one of {', '.join(SOURCES)}")
+        raise InputError(
+            f"unknown fundamentals source {source!r}; choose one of {', '.join(SOURCES)}"
+        )
     return key
 
 
@@ -114,7 +114,11 @@ def _normalised_identifier(source: str, value: str) -> str:
 
 
 def resolve_targets(
-    source: str, ids: Iterable[str], entities: Iterable[Mapping[str, Any]], *, entity: str | None = None
+    source: str,
+    ids: Iterable[str],
+    entities: Iterable[Mapping[str, Any]],
+    *,
+    entity: str | None = None,
 ) -> list[Target]:
     """Turn what the user typed (entity ids or source identifiers) into (entity, identifier) pairs.
 
@@ -126,9 +130,13 @@ def resolve_targets(
     wanted = [i.strip() for i in ids if i and i.strip()]
     if not wanted:
         if field_name is None:
-            raise InputError("FRED: name the series to fetch, e.g. `analyzer fundamentals fetch fred DFF M2SL`")
+            raise InputError(
+                "FRED: name the series to fetch, e.g. `analyzer fundamentals fetch fred DFF M2SL`"
+            )
         targets = [
-            Target(entity or eid, str(e[field_name])) for eid, e in known.items() if e.get(field_name)
+            Target(entity or eid, str(e[field_name]))
+            for eid, e in known.items()
+            if e.get(field_name)
         ]
         if not targets:
             raise InputError(
@@ -203,12 +211,18 @@ def fetch_target(
     if source == "sec":
         return sec.fetch_companyfacts(client, target.identifier, target.entity_id), []
     if source == "defillama":
-        return defillama.fetch_protocol(client, target.identifier, target.entity_id, fees=options.fees)
+        return defillama.fetch_protocol(
+            client, target.identifier, target.entity_id, fees=options.fees
+        )
     if source == "coingecko":
-        rows = coingecko.fetch_market_chart(client, target.identifier, target.entity_id, days=options.days)
+        rows = coingecko.fetch_market_chart(
+            client, target.identifier, target.entity_id, days=options.days
+        )
         return rows, []
     if source == "eia":
-        return eia.fetch_series(client, target.identifier, target.entity_id, api_key=options.api_key)
+        return eia.fetch_series(
+            client, target.identifier, target.entity_id, api_key=options.api_key
+        )
     return fred.fetch_series(client, target.identifier, target.entity_id)
 
 

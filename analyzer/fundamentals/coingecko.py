@@ -47,7 +47,9 @@ def downsample_daily(points: Any) -> dict[str, float]:
 
 def parse_market_chart(payload: Any, entity_id: str, *, coin_id: str = "") -> list[dict[str, Any]]:
     """Daily ``price``, ``market_cap`` and ``volume`` rows (USD) from a market_chart response."""
-    if not isinstance(payload, dict) or not any(isinstance(payload.get(k), list) for k in SERIES_METRICS):
+    if not isinstance(payload, dict) or not any(
+        isinstance(payload.get(k), list) for k in SERIES_METRICS
+    ):
         raise InputError(
             f"CoinGecko: the response for {coin_id!r} has none of {', '.join(SERIES_METRICS)};"
             " expected /coins/{id}/market_chart output"
@@ -59,7 +61,9 @@ def parse_market_chart(payload: Any, entity_id: str, *, coin_id: str = "") -> li
     return rows
 
 
-def client_settings(api_key: str | None, pro: bool, base_url: str | None) -> tuple[str, dict[str, str], float]:
+def client_settings(
+    api_key: str | None, pro: bool, base_url: str | None
+) -> tuple[str, dict[str, str], float]:
     """Base URL, headers and request rate for the key (if any) the user has."""
     headers = {"accept": "application/json"}
     if api_key:
@@ -70,7 +74,9 @@ def client_settings(api_key: str | None, pro: bool, base_url: str | None) -> tup
     return base_url or default, headers, KEYED_RATE_PER_SECOND if api_key else RATE_PER_SECOND
 
 
-def fetch_market_chart(client: HttpClient, coin_id: str, entity_id: str, *, days: str | int = 365) -> list[dict[str, Any]]:
+def fetch_market_chart(
+    client: HttpClient, coin_id: str, entity_id: str, *, days: str | int = 365
+) -> list[dict[str, Any]]:
     coin_id = coin_id.strip()
     if not coin_id or "/" in coin_id:
         raise InputError(f"CoinGecko: {coin_id!r} is not a coin id (e.g. 'render-token')")

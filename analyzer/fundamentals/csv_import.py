@@ -68,7 +68,9 @@ def parse_fundamentals_csv(text: str, origin: str = "<csv>") -> CsvImport:
     try:
         header = next(reader)
     except StopIteration:
-        raise InputError(f"{origin} is empty; expected a header row: entity,metric,date,value") from None
+        raise InputError(
+            f"{origin} is empty; expected a header row: entity,metric,date,value"
+        ) from None
     except csv.Error as exc:
         raise InputError(f"{origin} line 1: {exc}") from exc
     columns = [COLUMN_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
@@ -78,7 +80,11 @@ def parse_fundamentals_csv(text: str, origin: str = "<csv>") -> CsvImport:
             f"{origin} line 1: missing column(s) {', '.join(missing)}; the header must include"
             f" {','.join(REQUIRED_COLUMNS)} (optional: {','.join(OPTIONAL_COLUMNS)}), got {header}"
         )
-    index = {name: columns.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in columns}
+    index = {
+        name: columns.index(name)
+        for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+        if name in columns
+    }
 
     while True:
         try:

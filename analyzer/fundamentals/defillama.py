@@ -28,8 +28,17 @@ RATE_PER_SECOND = 5.0
 
 # chainTvls keys that are views on TVL rather than parts of it.
 NON_TVL_KEYS = frozenset(
-    {"borrowed", "staking", "pool2", "vesting", "offers", "treasury", "doublecounted",
-     "liquidstaking", "dcandlsoverlap"}
+    {
+        "borrowed",
+        "staking",
+        "pool2",
+        "vesting",
+        "offers",
+        "treasury",
+        "doublecounted",
+        "liquidstaking",
+        "dcandlsoverlap",
+    }
 )
 FEE_METRICS = {"dailyFees": "fees", "dailyRevenue": "protocol_revenue"}
 
@@ -71,7 +80,10 @@ def parse_protocol_tvl(
             dropped += 1
             continue
         by_day[utc_day(stamp)] = value
-    rows = [fundamental_row(entity_id, "tvl", day, value, source=SOURCE_KEY) for day, value in sorted(by_day.items())]
+    rows = [
+        fundamental_row(entity_id, "tvl", day, value, source=SOURCE_KEY)
+        for day, value in sorted(by_day.items())
+    ]
     return rows, dropped
 
 
@@ -81,9 +93,13 @@ def parse_fees_summary(
     """Daily ``fees`` or ``protocol_revenue`` rows from ``/summary/fees/{slug}``; drops today's partial point."""
     metric = FEE_METRICS.get(data_type)
     if metric is None:
-        raise InputError(f"DefiLlama: unknown dataType {data_type!r}; use one of {sorted(FEE_METRICS)}")
+        raise InputError(
+            f"DefiLlama: unknown dataType {data_type!r}; use one of {sorted(FEE_METRICS)}"
+        )
     if not isinstance(payload, dict) or not isinstance(payload.get("totalDataChart"), list):
-        raise InputError(f"DefiLlama: the {data_type} response for {slug!r} has no 'totalDataChart' list")
+        raise InputError(
+            f"DefiLlama: the {data_type} response for {slug!r} has no 'totalDataChart' list"
+        )
     today = today or datetime.now(timezone.utc).date().isoformat()
     by_day: dict[str, float] = {}
     dropped = 0
@@ -97,7 +113,10 @@ def parse_fees_summary(
             dropped += 1
             continue
         by_day[day] = value
-    return [fundamental_row(entity_id, metric, day, value, source=SOURCE_KEY) for day, value in sorted(by_day.items())], dropped
+    return [
+        fundamental_row(entity_id, metric, day, value, source=SOURCE_KEY)
+        for day, value in sorted(by_day.items())
+    ], dropped
 
 
 def _not_found(what: str, slug: str) -> Callable[[HttpStatusError], HttpStatusError]:
@@ -118,7 +137,9 @@ def fetch_protocol(
     """TVL (and, when listed, fees and revenue) for one protocol; returns rows and notes."""
     slug = slug.strip()
     if not slug or "/" in slug:
-        raise InputError(f"DefiLlama: {slug!r} is not a protocol slug; check it at https://defillama.com")
+        raise InputError(
+            f"DefiLlama: {slug!r} is not a protocol slug; check it at https://defillama.com"
+        )
     notes: list[str] = []
     try:
         payload = client.get_json(f"/protocol/{slug}")

@@ -31,7 +31,11 @@ SERIES_ID = re.compile(r"^[A-Za-z0-9_.]{1,40}$")
 
 
 def parse_fred_csv(
-    text: str, *, series_id: str | None = None, entity_id: str = DEFAULT_ENTITY, origin: str = "FRED CSV"
+    text: str,
+    *,
+    series_id: str | None = None,
+    entity_id: str = DEFAULT_ENTITY,
+    origin: str = "FRED CSV",
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Rows (metric = series id) and a note per line that could not be read."""
     stripped = text.lstrip("\ufeff").lstrip()
@@ -77,7 +81,9 @@ def parse_fred_csv(
                 continue
             if value is None:
                 continue
-            rows.append(fundamental_row(entity_id, metric, day, value, source=SOURCE_KEY, unit=None))
+            rows.append(
+                fundamental_row(entity_id, metric, day, value, source=SOURCE_KEY, unit=None)
+            )
     return rows, problems
 
 

@@ -54,7 +54,9 @@ class HttpStatusError(FetchError):
 class TokenBucket:
     """At most ``rate`` requests per second on average, with bursts of up to ``capacity``."""
 
-    def __init__(self, rate: float, capacity: float = 1.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, rate: float, capacity: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ):
         if rate <= 0:
             raise InputError(f"rate limit must be positive, got {rate}")
         self.rate = float(rate)
@@ -139,7 +141,9 @@ class HttpClient:
     def url_for(self, path: str, params: Mapping[str, Any] | None = None) -> str:
         url = self.base_url.rstrip("/") + "/" + path.lstrip("/")
         if params:
-            url += ("&" if "?" in url else "?") + urlencode(sorted((k, str(v)) for k, v in params.items()))
+            url += ("&" if "?" in url else "?") + urlencode(
+                sorted((k, str(v)) for k, v in params.items())
+            )
         return url
 
     def get_text(self, path: str, params: Mapping[str, Any] | None = None) -> str:
@@ -169,7 +173,10 @@ class HttpClient:
         if not self.secret_params:
             return url
         parts = urlsplit(url)
-        pairs = [(k, "***" if k in self.secret_params else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+        pairs = [
+            (k, "***" if k in self.secret_params else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
         return parts._replace(query=urlencode(pairs)).geturl()
 
     # ----------------------------------------------------------------- cache
@@ -234,10 +241,18 @@ class HttpClient:
     def _safe_fetcher(self) -> SafeFetcher:
         if self._fetcher is None:
             config = FetcherConfig(
-                connect_timeout=self.timeout, read_timeout=self.timeout, deadline=max(self.timeout, 4 * self.timeout),
-                max_bytes=self.max_bytes, max_redirects=MAX_REDIRECTS, retries=0, per_host=1, max_workers=1,
+                connect_timeout=self.timeout,
+                read_timeout=self.timeout,
+                deadline=max(self.timeout, 4 * self.timeout),
+                max_bytes=self.max_bytes,
+                max_redirects=MAX_REDIRECTS,
+                retries=0,
+                per_host=1,
+                max_workers=1,
             )
-            self._fetcher = SafeFetcher(config, allow_private=self.allow_private, policy=self.policy)
+            self._fetcher = SafeFetcher(
+                config, allow_private=self.allow_private, policy=self.policy
+            )
         return self._fetcher
 
     def _fetch(self, url: str) -> tuple[bytes, str | None]:
@@ -246,13 +261,20 @@ class HttpClient:
             self._bucket.acquire()
             self.requests_made += 1
             result = self._safe_fetcher().fetch(
-                url, accept="application/json, text/csv, text/plain, */*;q=0.5", headers=dict(self.headers), retries=0
+                url,
+                accept="application/json, text/csv, text/plain, */*;q=0.5",
+                headers=dict(self.headers),
+                retries=0,
             )
             self.requests_made += len(result.redirects)
             if result.ok:
                 return result.content, result.content_type
             status = result.http_status
-            if result.status == "http_error" and status in RETRY_STATUSES and attempt < self.max_retries:
+            if (
+                result.status == "http_error"
+                and status in RETRY_STATUSES
+                and attempt < self.max_retries
+            ):
                 wait = parse_retry_after(result.headers.get("retry-after"))
                 if wait is None:
                     wait = min(self.max_retry_wait, 2.0**attempt)
@@ -276,21 +298,29 @@ class HttpClient:
         if result.status == "http_error" and status in RETRY_STATUSES:
             return HttpStatusError(
                 f"{self.source}: still unavailable (HTTP {status}) after {attempt} retries; try again later",
-                status, final_url,
+                status,
+                final_url,
             )
         if result.status == "http_error" and status is not None:
-            return HttpStatusError(f"{self.source}: HTTP {status} for {final_url}", status, final_url)
+            return HttpStatusError(
+                f"{self.source}: HTTP {status} for {final_url}", status, final_url
+            )
         if result.status == "timeout":
             return FetchError(
                 f"{self.source}: request to {url} timed out after {self.timeout:g} s; try again later or raise --timeout"
             )
         if result.status == "too_large":
-            return FetchError(f"{self.source}: response from {url} is over the {self.max_bytes}-byte limit ({result.error})")
+            return FetchError(
+                f"{self.source}: response from {url} is over the {self.max_bytes}-byte limit ({result.error})"
+            )
         if result.status == "refused":
             return FetchError(
                 f"{self.source}: refused to fetch {url}: {result.error}"
-                + ("" if self.allow_private or "allow-private" in (result.error or "") else
-                   " (a local or private --base-url needs --allow-private)")
+                + (
+                    ""
+                    if self.allow_private or "allow-private" in (result.error or "")
+                    else " (a local or private --base-url needs --allow-private)"
+                )
             )
         host = urlsplit(url).hostname or url
         if result.error and "cannot resolve" in result.error:

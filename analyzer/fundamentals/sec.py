@@ -121,7 +121,9 @@ class _Fact:
         return (self.end - self.start).days + 1
 
 
-def parse_companyfacts_text(text: str, entity_id: str, origin: str = "SEC companyfacts") -> list[dict[str, Any]]:
+def parse_companyfacts_text(
+    text: str, entity_id: str, origin: str = "SEC companyfacts"
+) -> list[dict[str, Any]]:
     """Parse a companyfacts response body; bad bodies raise InputError saying what is wrong."""
     stripped = text.lstrip()
     try:
@@ -136,7 +138,9 @@ def parse_companyfacts_text(text: str, entity_id: str, origin: str = "SEC compan
     return parse_companyfacts(payload, entity_id, origin=origin)
 
 
-def parse_companyfacts(payload: Any, entity_id: str, origin: str = "SEC companyfacts") -> list[dict[str, Any]]:
+def parse_companyfacts(
+    payload: Any, entity_id: str, origin: str = "SEC companyfacts"
+) -> list[dict[str, Any]]:
     """Fundamentals rows from a companyfacts document.
 
     Quarters are stored under the plain metric name (``revenue``, ``capex``, ``rd``,
@@ -226,8 +230,11 @@ def _rows_for_metric(facts: Iterable[_Fact], metric: str, entity_id: str) -> lis
         if year.end in reported_quarter_ends:
             continue
         known = [
-            f for f in nine_months
-            if f.start == year.start and f.filed <= year.filed and _within((year.end - f.end).days, QUARTER_DAYS)
+            f
+            for f in nine_months
+            if f.start == year.start
+            and f.filed <= year.filed
+            and _within((year.end - f.end).days, QUARTER_DAYS)
         ]
         if not known:
             continue
@@ -247,7 +254,9 @@ def _rows_for_metric(facts: Iterable[_Fact], metric: str, entity_id: str) -> lis
     return rows
 
 
-def _row(entity_id: str, metric: str, end: date, value: float, unit: str, filed: str) -> dict[str, Any]:
+def _row(
+    entity_id: str, metric: str, end: date, value: float, unit: str, filed: str
+) -> dict[str, Any]:
     return {
         "entity_id": entity_id,
         "metric": metric,

@@ -108,10 +108,21 @@ def is_utc_midnight(timestamp_s: float) -> bool:
 
 
 def fundamental_row(
-    entity_id: str, metric: str, day: str, value: float | None, *, source: str, unit: str | None = "USD"
+    entity_id: str,
+    metric: str,
+    day: str,
+    value: float | None,
+    *,
+    source: str,
+    unit: str | None = "USD",
 ) -> dict[str, Any]:
     """One row for the ``fundamentals`` table from a connector whose data carries no filing date."""
     return {
-        "entity_id": entity_id, "metric": metric, "date": day, "value": value,
-        "unit": unit, "source": source, "filed_at": None,
+        "entity_id": entity_id,
+        "metric": metric,
+        "date": day,
+        "value": value,
+        "unit": unit,
+        "source": source,
+        "filed_at": None,
     }

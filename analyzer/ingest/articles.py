@@ -27,7 +27,9 @@ class ExtractedDocument:
     author: str | None = None
     published_at: str | None = None
     language: str | None = None
-    kind: str | None = None  # set when the format itself says what the document is (a PDF whitepaper)
+    kind: str | None = (
+        None  # set when the format itself says what the document is (a PDF whitepaper)
+    )
 
 
 def extract_article(
@@ -65,7 +67,11 @@ def extract_article(
             element.drop_tree()
     try:
         document: Any = trafilatura.bare_extraction(
-            tree, url=url, include_comments=False, include_tables=True, with_metadata=True,
+            tree,
+            url=url,
+            include_comments=False,
+            include_tables=True,
+            with_metadata=True,
         )
     except RecursionError as exc:
         raise ContentError("page is nested too deeply to extract") from exc
@@ -85,7 +91,9 @@ def extract_article(
     )
 
 
-def extract_pdf(data: bytes, *, max_pages: int = 400, max_chars: int = 2_000_000) -> ExtractedDocument:
+def extract_pdf(
+    data: bytes, *, max_pages: int = 400, max_chars: int = 2_000_000
+) -> ExtractedDocument:
     """Text of a PDF (at most ``max_pages`` pages); raises :class:`ContentError` when unreadable."""
     import pypdf
 
@@ -136,7 +144,9 @@ def extract_pdf(data: bytes, *, max_pages: int = 400, max_chars: int = 2_000_000
     if not title:
         first_line = text.split("\n", 1)[0].strip()
         title = first_line[:200] or None
-    return ExtractedDocument(text=text, title=title, author=author, published_at=published, kind="whitepaper")
+    return ExtractedDocument(
+        text=text, title=title, author=author, published_at=published, kind="whitepaper"
+    )
 
 
 def _join_pdf_lines(text: str) -> str:
@@ -145,16 +155,26 @@ def _join_pdf_lines(text: str) -> str:
     out: list[str] = []
     for line in lines:
         stripped = line.rstrip()
-        if out and out[-1].endswith("-") and stripped[:1].islower() and len(out[-1]) > 1 and out[-1][-2].isalpha():
+        if (
+            out
+            and out[-1].endswith("-")
+            and stripped[:1].islower()
+            and len(out[-1]) > 1
+            and out[-1][-2].isalpha()
+        ):
             out[-1] = out[-1][:-1] + stripped.lstrip()
         else:
             out.append(stripped)
     return "\n".join(out)
 
 
-def extract_plain_text(data: bytes, *, content_type: str | None = None, max_chars: int = 2_000_000) -> ExtractedDocument:
+def extract_plain_text(
+    data: bytes, *, content_type: str | None = None, max_chars: int = 2_000_000
+) -> ExtractedDocument:
     """A plain-text file as a document; the first line becomes the title."""
-    text = clean_text(decode_bytes(data, charset_from_content_type(content_type)), max_chars=max_chars)
+    text = clean_text(
+        decode_bytes(data, charset_from_content_type(content_type)), max_chars=max_chars
+    )
     if not text:
         raise ContentError("text file is empty")
     first_line = text.split("\n", 1)[0].strip()

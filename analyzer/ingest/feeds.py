@@ -55,7 +55,9 @@ class ParsedFeed:
         return self.problem is not None
 
 
-_LEFTOVER_TAGS = re.compile(r"</(?:p|div|span|a|li|ul|ol|strong|em|b|i|h[1-6]|blockquote|table|td|tr)>", re.IGNORECASE)
+_LEFTOVER_TAGS = re.compile(
+    r"</(?:p|div|span|a|li|ul|ol|strong|em|b|i|h[1-6]|blockquote|table|td|tr)>", re.IGNORECASE
+)
 
 
 def _plain(value: Any, *, max_chars: int | None = None) -> str:
@@ -130,11 +132,14 @@ def _candidate_texts(data: bytes, content_type: str | None, limit: int | None) -
     return texts
 
 
-def guard_entity_expansion(data: bytes, *, content_type: str | None = None,
-                           limit: int = MAX_ENTITY_EXPANSION) -> None:
+def guard_entity_expansion(
+    data: bytes, *, content_type: str | None = None, limit: int = MAX_ENTITY_EXPANSION
+) -> None:
     """Raise :class:`ContentError` when entity declarations would expand past ``limit`` characters."""
     head_bytes = 1024 * 1024
-    if not any("<!ENTITY" in _prolog(text) for text in _candidate_texts(data, content_type, head_bytes)):
+    if not any(
+        "<!ENTITY" in _prolog(text) for text in _candidate_texts(data, content_type, head_bytes)
+    ):
         return
     for text in _candidate_texts(data, content_type, None):
         declarations = _ENTITY_DECLARATION.findall(_prolog(text))
@@ -210,7 +215,11 @@ def parse_feed(
             continue
         link = entry.get("link")
         link = link.strip() if isinstance(link, str) and link.strip() else None
-        guid = entry.get("id") if isinstance(entry.get("id"), str) and entry.get("id").strip() else None
+        guid = (
+            entry.get("id")
+            if isinstance(entry.get("id"), str) and entry.get("id").strip()
+            else None
+        )
         key = guid or link
         if key is not None:
             if key in seen:
@@ -247,7 +256,9 @@ def parse_feed(
 def _json_feed_author(obj: dict[str, Any]) -> str | None:
     authors = obj.get("authors")
     if isinstance(authors, list):
-        names = [a.get("name") for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)]
+        names = [
+            a.get("name") for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)
+        ]
         if names:
             return clean_text(", ".join(names), max_chars=500) or None
     author = obj.get("author")
@@ -256,7 +267,9 @@ def _json_feed_author(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_json_feed(data: bytes, *, max_items: int = 5000, max_text_chars: int = 2_000_000) -> ParsedFeed:
+def parse_json_feed(
+    data: bytes, *, max_items: int = 5000, max_text_chars: int = 2_000_000
+) -> ParsedFeed:
     """Parse a JSON Feed (https://jsonfeed.org, versions 1 and 1.1)."""
     import json
 
@@ -308,7 +321,9 @@ def parse_json_feed(data: bytes, *, max_items: int = 5000, max_text_chars: int =
                 text, full = candidate, True
         if not text:
             text = _plain(item.get("summary"), max_chars=max_text_chars)
-        published = normalize_date(item.get("date_published")) or normalize_date(item.get("date_modified"))
+        published = normalize_date(item.get("date_published")) or normalize_date(
+            item.get("date_modified")
+        )
         parsed.items.append(
             FeedItem(
                 guid=guid,

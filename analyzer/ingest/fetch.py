@@ -102,7 +102,9 @@ class AddressPolicy:
         resolver: Resolver | None = None,
     ) -> None:
         self.allow_private = allow_private
-        self.allowed_networks = tuple(ipaddress.ip_network(n, strict=False) for n in allowed_networks)
+        self.allowed_networks = tuple(
+            ipaddress.ip_network(n, strict=False) for n in allowed_networks
+        )
         self.resolver = resolver or _system_resolver
 
     def check_address(self, address: str) -> None:
@@ -167,7 +169,10 @@ class _GuardedBackend(httpcore.NetworkBackend):
         for address in self._policy.resolve(host, port):
             try:
                 return self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address,
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
                     socket_options=socket_options,
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
@@ -175,7 +180,9 @@ class _GuardedBackend(httpcore.NetworkBackend):
         assert last_error is not None
         raise last_error
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> Any:
         raise FetchRefused("unix sockets are not fetched")
 
     def sleep(self, seconds: float) -> None:
@@ -401,7 +408,9 @@ class SafeFetcher:
             pool=self.config.deadline,
         )
         self._client = httpx.Client(
-            transport=_GuardedTransport(self.policy, max_connections=max(4, self.config.max_workers * 2)),
+            transport=_GuardedTransport(
+                self.policy, max_connections=max(4, self.config.max_workers * 2)
+            ),
             timeout=timeout,
             follow_redirects=False,
             trust_env=False,
@@ -428,7 +437,9 @@ class SafeFetcher:
         with self._lock:
             slot = self._host_slots.get(host)
             if slot is None:
-                slot = self._host_slots[host] = threading.BoundedSemaphore(max(1, self.config.per_host))
+                slot = self._host_slots[host] = threading.BoundedSemaphore(
+                    max(1, self.config.per_host)
+                )
         with slot:
             yield
 
@@ -440,7 +451,9 @@ class SafeFetcher:
         except ValueError as exc:
             raise FetchRefused(f"malformed URL {url!r}: {exc}") from exc
         if parts.scheme.lower() not in ("http", "https"):
-            raise FetchRefused(f"only http and https URLs are fetched, not {parts.scheme or 'relative'!r}")
+            raise FetchRefused(
+                f"only http and https URLs are fetched, not {parts.scheme or 'relative'!r}"
+            )
         if not parts.hostname:
             raise FetchRefused(f"URL has no host: {url!r}")
         try:
@@ -469,7 +482,9 @@ class SafeFetcher:
 
     def _load_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | bool:
         result = self._fetch(
-            origin + "/robots.txt", accept="text/plain, */*;q=0.5", retries=0,
+            origin + "/robots.txt",
+            accept="text/plain, */*;q=0.5",
+            retries=0,
             max_bytes=self.config.robots_max_bytes,
         )
         if result.status == "ok":
@@ -511,13 +526,21 @@ class SafeFetcher:
                 allowed = True
             if not allowed:
                 return FetchResult(
-                    url=url, status="disallowed", error="robots.txt disallows this URL",
-                    started_at=started_at, duration_ms=int((time.monotonic() - started) * 1000),
+                    url=url,
+                    status="disallowed",
+                    error="robots.txt disallows this URL",
+                    started_at=started_at,
+                    duration_ms=int((time.monotonic() - started) * 1000),
                 )
         request = _Request("GET", None, dict(headers)) if headers else None
         result = self._fetch(
-            url, etag=etag, last_modified=last_modified, accept=accept,
-            retries=self.config.retries if retries is None else retries, max_bytes=max_bytes, request=request,
+            url,
+            etag=etag,
+            last_modified=last_modified,
+            accept=accept,
+            retries=self.config.retries if retries is None else retries,
+            max_bytes=max_bytes,
+            request=request,
         )
         result.started_at = started_at
         result.duration_ms = int((time.monotonic() - started) * 1000)
@@ -549,11 +572,16 @@ class SafeFetcher:
         except FetchRefused as exc:
             return FetchResult(url=url, status="refused", error=str(exc), started_at=started_at)
         if body is None:
-            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+            body = json.dumps(
+                payload, ensure_ascii=False, separators=(",", ":"), default=str
+            ).encode("utf-8")
         request = _Request("POST", body, {"Content-Type": "application/json", **(headers or {})})
         result = self._fetch(
-            url, accept="application/json, */*;q=0.5",
-            retries=self.config.retries if retries is None else retries, max_bytes=max_bytes, request=request,
+            url,
+            accept="application/json, */*;q=0.5",
+            retries=self.config.retries if retries is None else retries,
+            max_bytes=max_bytes,
+            request=request,
         )
         result.started_at = started_at
         result.duration_ms = int((time.monotonic() - started) * 1000)
@@ -574,7 +602,9 @@ class SafeFetcher:
         public_url, url = url, self._through_mirror(url)
         while True:
             attempt += 1
-            result = self._fetch_following_redirects(url, etag, last_modified, accept, max_bytes, request)
+            result = self._fetch_following_redirects(
+                url, etag, last_modified, accept, max_bytes, request
+            )
             result.attempts = attempt
             if not result.retryable or attempt > retries:
                 if url != public_url:
@@ -591,7 +621,7 @@ class SafeFetcher:
     def _through_mirror(self, url: str) -> str:
         for prefix, mirror in self.config.mirrors.items():
             if url.startswith(prefix):
-                return mirror + url[len(prefix):]
+                return mirror + url[len(prefix) :]
         return url
 
     def _from_mirror(self, url: str | None) -> str | None:
@@ -599,7 +629,7 @@ class SafeFetcher:
             return None
         for prefix, mirror in self.config.mirrors.items():
             if url.startswith(mirror):
-                return prefix + url[len(mirror):]
+                return prefix + url[len(mirror) :]
         return url
 
     def _fetch_following_redirects(
@@ -619,10 +649,16 @@ class SafeFetcher:
             result.redirects = redirects
             if result.status != "redirect":
                 return result
-            if request is not None and request.method != "GET" and result.http_status not in BODY_PRESERVING_REDIRECTS:
+            if (
+                request is not None
+                and request.method != "GET"
+                and result.http_status not in BODY_PRESERVING_REDIRECTS
+            ):
                 # 301/302/303 would turn the POST into a GET and drop its body: not what was asked.
                 result.status = "http_error"
-                result.error = f"HTTP {result.http_status} redirect not followed for a {request.method}"
+                result.error = (
+                    f"HTTP {result.http_status} redirect not followed for a {request.method}"
+                )
                 return result
             if len(redirects) >= self.config.max_redirects:
                 result.status = "failed"
@@ -660,7 +696,10 @@ class SafeFetcher:
         host = (urlsplit(url).hostname or "").lower()
         try:
             method, body = (request.method, request.body) if request else ("GET", None)
-            with self._host_slot(host), self._client.stream(method, url, headers=headers, content=body) as response:
+            with (
+                self._host_slot(host),
+                self._client.stream(method, url, headers=headers, content=body) as response,
+            ):
                 result.http_status = response.status_code
                 result.headers = {k.lower(): v for k, v in response.headers.items()}
                 result.content_type = response.headers.get("content-type")
@@ -682,7 +721,9 @@ class SafeFetcher:
                     return result
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > compressed_limit:
-                    raise ResponseTooLarge(f"declared Content-Length {declared} exceeds {compressed_limit} bytes")
+                    raise ResponseTooLarge(
+                        f"declared Content-Length {declared} exceeds {compressed_limit} bytes"
+                    )
                 decoder = _BoundedDecoder(response.headers.get("content-encoding"), limit)
                 received = 0
                 for chunk in response.iter_raw(chunk_size=64 * 1024):
@@ -692,7 +733,9 @@ class SafeFetcher:
                         raise ResponseTooLarge(f"body exceeds {compressed_limit} bytes")
                     decoder.feed(chunk)
                     if time.monotonic() > deadline:
-                        raise DeadlineExceeded(f"response took longer than {self.config.deadline:g} s")
+                        raise DeadlineExceeded(
+                            f"response took longer than {self.config.deadline:g} s"
+                        )
                 result.content = decoder.finish()
                 result.status = "ok"
                 return result

@@ -75,7 +75,8 @@ def record_from_json(
         if str(entity).strip():
             entity_ids.append(str(entity).strip())
     published_raw = next(
-        (obj[k] for k in ("published", "published_at", "date") if obj.get(k) not in (None, "")), None
+        (obj[k] for k in ("published", "published_at", "date") if obj.get(k) not in (None, "")),
+        None,
     )
     source = _optional_str(obj.get("source"), "source", 300) or default_source
     language = _optional_str(obj.get("language"), "language", 20)
@@ -142,6 +143,9 @@ def iter_jsonl(
             yield number, RecordError(f"invalid JSON: {exc}")
             continue
         try:
-            yield number, record_from_json(obj, default_source=default_source, max_text_chars=max_text_chars)
+            yield (
+                number,
+                record_from_json(obj, default_source=default_source, max_text_chars=max_text_chars),
+            )
         except RecordError as exc:
             yield number, exc

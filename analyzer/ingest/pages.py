@@ -57,7 +57,10 @@ def extract_article(content: bytes, content_type: str | None, url: str) -> dict[
             raise ContentError(f"the address returned {kind} content, not an article")
     except ContentError as exc:
         raise FetchError(f"no article text at {url}: {exc}") from exc
-    return {"url": url, "title": extracted.title, "text": extracted.text,
-            "published_at": extracted.published_at, "author": extracted.author}
-
-
+    return {
+        "url": url,
+        "title": extracted.title,
+        "text": extracted.text,
+        "published_at": extracted.published_at,
+        "author": extracted.author,
+    }

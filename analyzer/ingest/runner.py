@@ -193,17 +193,25 @@ class Ingestor:
         return self._fetcher
 
     def _workers(self) -> int:
-        config = self._fetcher.config if self._fetcher is not None else (self._fetcher_config or FetcherConfig())
+        config = (
+            self._fetcher.config
+            if self._fetcher is not None
+            else (self._fetcher_config or FetcherConfig())
+        )
         return max(1, config.max_workers)
 
     def _submit(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self._workers(), thread_name_prefix="ingest")
+            self._pool = ThreadPoolExecutor(
+                max_workers=self._workers(), thread_name_prefix="ingest"
+            )
         self._pending[self._pool.submit(work)] = then
 
     def _drain(self, *, block: bool) -> None:
         while self._pending:
-            done, _ = wait(list(self._pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+            done, _ = wait(
+                list(self._pending), timeout=None if block else 0, return_when=FIRST_COMPLETED
+            )
             if not done:
                 return
             for future in done:
@@ -264,7 +272,9 @@ class Ingestor:
             "follow_links": self.follow_links,
         }
 
-    def run(self, inputs: Sequence[str | os.PathLike[str]], *, run: RunRecord | None = None) -> IngestReport:
+    def run(
+        self, inputs: Sequence[str | os.PathLike[str]], *, run: RunRecord | None = None
+    ) -> IngestReport:
         """Ingest ``inputs``; fetches are recorded under ``run`` (see :meth:`Store.run`), whose
         stats this fills as it goes, also when the run fails."""
         report = self.report
@@ -314,7 +324,11 @@ class Ingestor:
                     yield from once(_Task("url", value))
                 else:
                     scheme = value.split(":", 1)[0]
-                    self._reject(value, "refused", f"only http(s) URLs are fetched, not {scheme!r}; pass local files as paths")
+                    self._reject(
+                        value,
+                        "refused",
+                        f"only http(s) URLs are fetched, not {scheme!r}; pass local files as paths",
+                    )
                 continue
             path = Path(value)
             if path.is_dir():
@@ -334,7 +348,9 @@ class Ingestor:
                     continue
                 yield path
 
-    def _file_tasks(self, path: Path, once: Callable[[_Task], Iterator[_Task]], *, explicit: bool) -> Iterator[_Task]:
+    def _file_tasks(
+        self, path: Path, once: Callable[[_Task], Iterator[_Task]], *, explicit: bool
+    ) -> Iterator[_Task]:
         if path.suffix.lower() not in SOURCES_EXTENSIONS:
             yield from once(_Task("file", str(path), explicit=explicit))
             return
@@ -347,8 +363,12 @@ class Ingestor:
             self._reject(str(path), "invalid_sources", problem)
         for spec in specs:
             self.store.upsert_source(
-                spec.name, url=spec.url, kind=spec.kind, language=spec.language,
-                entity_hints=spec.entity_hints, enabled=spec.enabled,
+                spec.name,
+                url=spec.url,
+                kind=spec.kind,
+                language=spec.language,
+                entity_hints=spec.entity_hints,
+                enabled=spec.enabled,
             )
             if not spec.enabled:
                 self.report.skipped += 1
@@ -356,7 +376,9 @@ class Ingestor:
             if spec.is_remote:
                 yield from once(_Task("url", spec.url, spec))
             elif Path(spec.url).suffix.lower() in SOURCES_EXTENSIONS:
-                self._reject(spec.url, "invalid_sources", "a sources file cannot list another sources file")
+                self._reject(
+                    spec.url, "invalid_sources", "a sources file cannot list another sources file"
+                )
             elif Path(spec.url).is_dir():
                 for file_path in self._walk(Path(spec.url)):
                     if file_path.suffix.lower() not in SOURCES_EXTENSIONS:
@@ -364,7 +386,9 @@ class Ingestor:
             elif Path(spec.url).exists():
                 yield from once(_Task("file", spec.url, spec))
             else:
-                self._reject(spec.url, "missing", f"source {spec.name!r}: no such file or directory")
+                self._reject(
+                    spec.url, "missing", f"source {spec.name!r}: no such file or directory"
+                )
 
     # ----------------------------------------------------------------- remote inputs
     def _start_url(self, task: _Task) -> None:
@@ -372,7 +396,9 @@ class Ingestor:
         fetcher = self.fetcher
 
         def work() -> FetchResult:
-            return fetcher.fetch(task.location, etag=etag, last_modified=last_modified, accept=FEED_ACCEPT)
+            return fetcher.fetch(
+                task.location, etag=etag, last_modified=last_modified, accept=FEED_ACCEPT
+            )
 
         self._submit(work, lambda result: self._finish_url(task, result))
 
@@ -380,15 +406,20 @@ class Ingestor:
         try:
             if result.status == "not_modified":
                 self.report.not_modified += 1
-                self._record_fetch(task.location, "not_modified", source=task.source, result=result, items=0)
+                self._record_fetch(
+                    task.location, "not_modified", source=task.source, result=result, items=0
+                )
                 return
             if not result.ok:
                 self._record_fetch(task.location, result.status, source=task.source, result=result)
                 self._reject(task.location, result.status, result.error or result.status)
                 return
             self._process_content(
-                task, result.content, name=urlsplit(result.final_url or task.location).path,
-                content_type=result.content_type, fetch=result,
+                task,
+                result.content,
+                name=urlsplit(result.final_url or task.location).path,
+                content_type=result.content_type,
+                fetch=result,
             )
         finally:
             self._advance(task.location)
@@ -411,9 +442,18 @@ class Ingestor:
                         self._ingest_jsonl(task, handle, uri=uri, n_bytes=size)
                         return
                     if size > self.limits.max_file_bytes:
-                        self._record_fetch(uri, "too_large", source=task.source, n_bytes=size,
-                                           error=f"file is larger than {self.limits.max_file_bytes} bytes")
-                        self._reject(task.location, "too_large", f"file is larger than {self.limits.max_file_bytes} bytes")
+                        self._record_fetch(
+                            uri,
+                            "too_large",
+                            source=task.source,
+                            n_bytes=size,
+                            error=f"file is larger than {self.limits.max_file_bytes} bytes",
+                        )
+                        self._reject(
+                            task.location,
+                            "too_large",
+                            f"file is larger than {self.limits.max_file_bytes} bytes",
+                        )
                         return
                     handle.seek(0)
                     data = handle.read(self.limits.max_file_bytes + 1)
@@ -421,9 +461,15 @@ class Ingestor:
                 self._reject(task.location, "unreadable", exc.strerror or str(exc))
                 return
             if len(data) > self.limits.max_file_bytes:
-                self._reject(task.location, "too_large", f"file is larger than {self.limits.max_file_bytes} bytes")
+                self._reject(
+                    task.location,
+                    "too_large",
+                    f"file is larger than {self.limits.max_file_bytes} bytes",
+                )
                 return
-            self._process_content(task, data, name=path.name, content_type=None, fetch=None, uri=uri)
+            self._process_content(
+                task, data, name=path.name, content_type=None, fetch=None, uri=uri
+            )
         finally:
             self._advance(task.location)
 
@@ -444,8 +490,14 @@ class Ingestor:
         kind = kind or sniff(data, name=name, content_type=content_type)
 
         def refuse(reason: str, message: str) -> None:
-            self._record_fetch(record_url, "rejected", source=task.source, result=fetch, error=message,
-                               n_bytes=len(data) if fetch is None else None)
+            self._record_fetch(
+                record_url,
+                "rejected",
+                source=task.source,
+                result=fetch,
+                error=message,
+                n_bytes=len(data) if fetch is None else None,
+            )
             self._reject(where, reason, message)
 
         if kind == "gzip":
@@ -460,42 +512,85 @@ class Ingestor:
             if inner == "gzip":
                 refuse("unsupported", "nested gzip content")
                 return
-            self._process_content(task, data, name=inner_name, content_type=None, fetch=fetch, uri=uri, kind=inner)
+            self._process_content(
+                task, data, name=inner_name, content_type=None, fetch=fetch, uri=uri, kind=inner
+            )
             return
-        if kind in ("feed", "xml") or (kind in ("text", "binary") and name.lower().endswith((".xml", ".rss", ".atom", ".rdf"))):
+        if kind in ("feed", "xml") or (
+            kind in ("text", "binary") and name.lower().endswith((".xml", ".rss", ".atom", ".rdf"))
+        ):
             try:
                 parsed = parse_feed(
-                    data, content_type=content_type,
+                    data,
+                    content_type=content_type,
                     base_url=(fetch.final_url if fetch else None),
-                    max_items=self.limits.max_items_per_feed, max_text_chars=self.limits.max_text_chars,
+                    max_items=self.limits.max_items_per_feed,
+                    max_text_chars=self.limits.max_text_chars,
                 )
             except ContentError as exc:
                 if kind in ("feed", "xml"):
                     refuse("not_a_feed", str(exc))
                     return
             else:
-                self._ingest_feed(task, parsed, fetch=fetch, record_url=record_url, n_bytes=len(data))
+                self._ingest_feed(
+                    task, parsed, fetch=fetch, record_url=record_url, n_bytes=len(data)
+                )
                 return
         if kind == "html":
-            self._ingest_single(task, fetch, record_url, len(data), lambda: extract_article(
-                data, url=fetch.final_url if fetch else None, content_type=content_type,
-                max_elements=self.limits.max_html_elements, max_chars=self.limits.max_text_chars,
-            ), default_kind="news")
+            self._ingest_single(
+                task,
+                fetch,
+                record_url,
+                len(data),
+                lambda: extract_article(
+                    data,
+                    url=fetch.final_url if fetch else None,
+                    content_type=content_type,
+                    max_elements=self.limits.max_html_elements,
+                    max_chars=self.limits.max_text_chars,
+                ),
+                default_kind="news",
+            )
         elif kind == "pdf":
-            self._ingest_single(task, fetch, record_url, len(data), lambda: extract_pdf(
-                data, max_pages=self.limits.max_pdf_pages, max_chars=self.limits.max_text_chars,
-            ), default_kind="whitepaper")
+            self._ingest_single(
+                task,
+                fetch,
+                record_url,
+                len(data),
+                lambda: extract_pdf(
+                    data,
+                    max_pages=self.limits.max_pdf_pages,
+                    max_chars=self.limits.max_text_chars,
+                ),
+                default_kind="whitepaper",
+            )
         elif kind == "text" and not task.explicit and not name.lower().endswith(TEXT_EXTENSIONS):
             # Walking a folder, only files meant as prose are read as documents (not data files).
-            refuse("unsupported", "text file without a text extension (.txt, .md); name it explicitly to ingest it")
+            refuse(
+                "unsupported",
+                "text file without a text extension (.txt, .md); name it explicitly to ingest it",
+            )
         elif kind == "text":
-            self._ingest_single(task, fetch, record_url, len(data), lambda: extract_plain_text(
-                data, content_type=content_type, max_chars=self.limits.max_text_chars,
-            ), default_kind="other")
+            self._ingest_single(
+                task,
+                fetch,
+                record_url,
+                len(data),
+                lambda: extract_plain_text(
+                    data,
+                    content_type=content_type,
+                    max_chars=self.limits.max_text_chars,
+                ),
+                default_kind="other",
+            )
         elif kind == "jsonl":
-            self._ingest_jsonl(task, io.BytesIO(data), uri=record_url, n_bytes=len(data), fetch=fetch)
+            self._ingest_jsonl(
+                task, io.BytesIO(data), uri=record_url, n_bytes=len(data), fetch=fetch
+            )
         elif kind == "opml":
-            refuse("unsupported", "OPML subscription list; list its feeds in a sources file instead")
+            refuse(
+                "unsupported", "OPML subscription list; list its feeds in a sources file instead"
+            )
         elif kind == "json":
             refuse("unsupported", "JSON that is neither a JSON Feed nor a JSONL document dump")
         elif kind == "sources":
@@ -545,13 +640,21 @@ class Ingestor:
         try:
             extracted = extract()
         except ContentError as exc:
-            self._record_fetch(record_url, "rejected", source=task.source, result=fetch, error=str(exc),
-                               n_bytes=None if fetch else n_bytes)
+            self._record_fetch(
+                record_url,
+                "rejected",
+                source=task.source,
+                result=fetch,
+                error=str(exc),
+                n_bytes=None if fetch else n_bytes,
+            )
             reason = "corrupt" if "corrupt" in str(exc) else "no_text"
             self._reject(task.location, reason, str(exc))
             return
         is_remote = task.kind == "url"
-        url = (fetch.final_url if fetch and fetch.final_url else task.location) if is_remote else None
+        url = (
+            (fetch.final_url if fetch and fetch.final_url else task.location) if is_remote else None
+        )
         kind = self._kind_for(task, default_kind)
         title = extracted.title or (Path(task.location).stem if not is_remote else None)
         source = self._source_name(task, None)
@@ -564,17 +667,31 @@ class Ingestor:
             external_id=None if is_remote else record_url,
             author=extracted.author,
             published_at=extracted.published_at,
-            language=self._language_of(extracted.text, task.source.language if task.source else None),
+            language=self._language_of(
+                extracted.text, task.source.language if task.source else None
+            ),
             kind=kind,
             source=source,
         )
-        self._record_fetch(record_url, "ok", source=task.source, result=fetch, items=1,
-                           n_bytes=None if fetch else n_bytes)
+        self._record_fetch(
+            record_url,
+            "ok",
+            source=task.source,
+            result=fetch,
+            items=1,
+            n_bytes=None if fetch else n_bytes,
+        )
         self._write([(task.location, record)])
 
     # ----------------------------------------------------------------- feeds
     def _ingest_feed(
-        self, task: _Task, parsed: ParsedFeed, *, fetch: FetchResult | None, record_url: str, n_bytes: int
+        self,
+        task: _Task,
+        parsed: ParsedFeed,
+        *,
+        fetch: FetchResult | None,
+        record_url: str,
+        n_bytes: int,
     ) -> None:
         status = "partial" if parsed.partial else "ok"
         message = None
@@ -586,8 +703,15 @@ class Ingestor:
         if parsed.truncated:
             note = f"{parsed.truncated} items beyond the limit of {self.limits.max_items_per_feed} skipped"
             message = f"{message}; {note}" if message else note
-        self._record_fetch(record_url, status, source=task.source, result=fetch, items=len(parsed.items),
-                           error=message, n_bytes=None if fetch else n_bytes)
+        self._record_fetch(
+            record_url,
+            status,
+            source=task.source,
+            result=fetch,
+            items=len(parsed.items),
+            error=message,
+            n_bytes=None if fetch else n_bytes,
+        )
         self.report.duplicates += parsed.duplicate_guids
         source = self._source_name(task, parsed.title)
         kind = self._kind_for(task, "news")
@@ -616,7 +740,9 @@ class Ingestor:
                 ready.append((where, self._finalise(record, language_hint)))
         self._write(ready)
 
-    def _record_from_item(self, item: FeedItem, link: str | None, source: str, kind: str) -> DocumentRecord:
+    def _record_from_item(
+        self, item: FeedItem, link: str | None, source: str, kind: str
+    ) -> DocumentRecord:
         canonical = canonicalize_url(link)
         return DocumentRecord(
             text=item.text,
@@ -629,13 +755,18 @@ class Ingestor:
             kind=kind,
             source=source,
             # Short text from a feed that carried no content block is a teaser, not the story.
-            is_summary=not item.has_full_content and len(item.text) < self.limits.summary_follow_chars,
+            is_summary=not item.has_full_content
+            and len(item.text) < self.limits.summary_follow_chars,
         )
 
     def _finalise(self, record: DocumentRecord, language_hint: str | None) -> DocumentRecord:
         if not record.text.strip() and record.title:
             record.text = record.title  # a headline-only item is still a statement worth scoring
-        elif record.is_summary and record.title and not record.text.lstrip().startswith(record.title.strip()):
+        elif (
+            record.is_summary
+            and record.title
+            and not record.text.lstrip().startswith(record.title.strip())
+        ):
             # A summary is often boilerplate ("Read the full story..."); with its headline the
             # document says what the story is, and two stories never share one text.
             record.text = f"{record.title.strip()}\n\n{record.text}"
@@ -654,15 +785,24 @@ class Ingestor:
             if not result.ok:
                 return _ArticleOutcome(result, None, result.error or result.status)
             try:
-                kind = sniff(result.content, name=urlsplit(result.final_url or link).path,
-                             content_type=result.content_type)
+                kind = sniff(
+                    result.content,
+                    name=urlsplit(result.final_url or link).path,
+                    content_type=result.content_type,
+                )
                 if kind == "pdf":
-                    extracted = extract_pdf(result.content, max_pages=limits.max_pdf_pages,
-                                            max_chars=limits.max_text_chars)
+                    extracted = extract_pdf(
+                        result.content,
+                        max_pages=limits.max_pdf_pages,
+                        max_chars=limits.max_text_chars,
+                    )
                 elif kind in ("html", "text", "xml"):
                     extracted = extract_article(
-                        result.content, url=result.final_url or link, content_type=result.content_type,
-                        max_elements=limits.max_html_elements, max_chars=limits.max_text_chars,
+                        result.content,
+                        url=result.final_url or link,
+                        content_type=result.content_type,
+                        max_elements=limits.max_html_elements,
+                        max_chars=limits.max_text_chars,
                     )
                 else:
                     return _ArticleOutcome(result, None, f"linked page is {kind}, not an article")
@@ -687,8 +827,9 @@ class Ingestor:
                 self._record_fetch(link, "ok", source=task.source, result=fetch, items=1)
             else:
                 status = fetch.status if not fetch.ok else "rejected"
-                self._record_fetch(link, status, source=task.source, result=fetch, items=0,
-                                   error=outcome.error)
+                self._record_fetch(
+                    link, status, source=task.source, result=fetch, items=0, error=outcome.error
+                )
             self._write([(where, self._finalise(record, language_hint))])
 
         self._submit(work, then)
@@ -702,7 +843,9 @@ class Ingestor:
         n_records = 0
         n_bad = 0
         for line_number, outcome in iter_jsonl(
-            handle, max_line_bytes=self.limits.max_line_bytes, default_source=source,
+            handle,
+            max_line_bytes=self.limits.max_line_bytes,
+            default_source=source,
             max_text_chars=self.limits.max_text_chars,
         ):
             where = f"{task.location}:{line_number}"
@@ -721,13 +864,23 @@ class Ingestor:
                 self._write(batch)
                 batch = []
                 if self.progress is not None:
-                    self.progress(self._completed, max(self._total, self._completed + 1),
-                                  f"{task.location}: {n_records} records")
+                    self.progress(
+                        self._completed,
+                        max(self._total, self._completed + 1),
+                        f"{task.location}: {n_records} records",
+                    )
         self._write(batch)
         status = "ok" if n_records else "rejected"
         error = f"{n_bad} invalid records" if n_bad else None
-        self._record_fetch(uri, status, source=task.source, result=fetch, items=n_records, error=error,
-                           n_bytes=None if fetch else n_bytes)
+        self._record_fetch(
+            uri,
+            status,
+            source=task.source,
+            result=fetch,
+            items=n_records,
+            error=error,
+            n_bytes=None if fetch else n_bytes,
+        )
 
     # ----------------------------------------------------------------- writing
     def _write(self, records: Sequence[tuple[str, DocumentRecord]]) -> None:

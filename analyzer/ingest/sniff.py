@@ -19,26 +19,72 @@ _PROLOG = re.compile(
 )
 _ROOT_TAG = re.compile(r"<([A-Za-z_][\w:.-]*)")
 _HTML_TAGS = frozenset(
-    {"html", "head", "body", "div", "p", "meta", "link", "title", "script", "style", "table",
-     "span", "a", "h1", "h2", "h3", "h4", "header", "footer", "section", "article", "main", "nav",
-     "aside", "br", "img", "figure", "picture", "ul", "ol", "li", "blockquote", "form", "noscript",
-     "iframe", "em", "strong", "b", "i", "pre", "center", "font", "base"}
+    {
+        "html",
+        "head",
+        "body",
+        "div",
+        "p",
+        "meta",
+        "link",
+        "title",
+        "script",
+        "style",
+        "table",
+        "span",
+        "a",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "header",
+        "footer",
+        "section",
+        "article",
+        "main",
+        "nav",
+        "aside",
+        "br",
+        "img",
+        "figure",
+        "picture",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+        "form",
+        "noscript",
+        "iframe",
+        "em",
+        "strong",
+        "b",
+        "i",
+        "pre",
+        "center",
+        "font",
+        "base",
+    }
 )
 _FEED_TAGS = frozenset({"rss", "feed", "rdf", "channel", "redirect"})
 
 
 def _decode_head(head: bytes) -> str:
     for bom, encoding in (
-        (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
-        (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+        (codecs.BOM_UTF32_LE, "utf-32-le"),
+        (codecs.BOM_UTF32_BE, "utf-32-be"),
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
     ):
         if head.startswith(bom):
-            return head[len(bom):].decode(encoding, "replace")
+            return head[len(bom) :].decode(encoding, "replace")
     if b"\x00" in head[:4]:
         # UTF-16/32 without a byte-order mark: the zero bytes around '<' tell which.
         for pattern, encoding in (
-            (b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"),
-            (b"<\x00", "utf-16-le"), (b"\x00<", "utf-16-be"),
+            (b"<\x00\x00\x00", "utf-32-le"),
+            (b"\x00\x00\x00<", "utf-32-be"),
+            (b"<\x00", "utf-16-le"),
+            (b"\x00<", "utf-16-be"),
         ):
             if head.startswith(pattern):
                 return head.decode(encoding, "replace")
@@ -99,7 +145,7 @@ def sniff(data: bytes, *, name: str = "", content_type: str | None = None) -> st
                 break
             if match.group(0).strip().lower().startswith("<!doctype html"):
                 doctype_html = True
-            rest = rest[match.end():]
+            rest = rest[match.end() :]
         if doctype_html:
             return "html"
         tag_match = _ROOT_TAG.match(rest.lstrip())

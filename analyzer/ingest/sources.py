@@ -43,7 +43,16 @@ class SourceSpec:
 def _as_bool(value: Any, where: str) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in ("yes", "true", "on", "1", "no", "false", "off", "0"):
+    if isinstance(value, str) and value.strip().lower() in (
+        "yes",
+        "true",
+        "on",
+        "1",
+        "no",
+        "false",
+        "off",
+        "0",
+    ):
         return value.strip().lower() in ("yes", "true", "on", "1")
     if isinstance(value, int):
         return bool(value)
@@ -77,8 +86,12 @@ def parse_source_entry(entry: Any, where: str, base_dir: Path | None = None) -> 
         raise InputError(f"{where}: 'entities' must be a list of entity ids")
     enabled = _as_bool(entry.get("enabled", True), where)
     return SourceSpec(
-        name=name, url=url, kind=kind, language=language,
-        entity_hints=[str(h).strip() for h in hints if str(h).strip()], enabled=enabled,
+        name=name,
+        url=url,
+        kind=kind,
+        language=language,
+        entity_hints=[str(h).strip() for h in hints if str(h).strip()],
+        enabled=enabled,
     )
 
 
@@ -132,5 +145,7 @@ def load_sources(path: str | Path) -> list[SourceSpec]:
     """Read and validate a sources file; raises :class:`InputError` on any invalid entry."""
     specs, problems = read_sources(path)
     if problems:
-        raise InputError(problems[0] + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""))
+        raise InputError(
+            problems[0] + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else "")
+        )
     return specs

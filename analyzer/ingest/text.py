@@ -19,16 +19,68 @@ from typing import Any
 # Content of these elements is never text a reader sees.
 _SKIP_CONTENT = frozenset(
     {
-        "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math",
-        "head", "title", "select", "textarea", "canvas", "audio", "video", "button", "form",
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "iframe",
+        "object",
+        "embed",
+        "svg",
+        "math",
+        "head",
+        "title",
+        "select",
+        "textarea",
+        "canvas",
+        "audio",
+        "video",
+        "button",
+        "form",
     }
 )
 _BLOCK = frozenset(
     {
-        "p", "div", "section", "article", "header", "footer", "aside", "nav", "main", "blockquote",
-        "pre", "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "tr", "td",
-        "th", "caption", "figure", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "br",
-        "address", "details", "summary", "fieldset", "center",
+        "p",
+        "div",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "aside",
+        "nav",
+        "main",
+        "blockquote",
+        "pre",
+        "ul",
+        "ol",
+        "li",
+        "dl",
+        "dt",
+        "dd",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "td",
+        "th",
+        "caption",
+        "figure",
+        "figcaption",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "br",
+        "address",
+        "details",
+        "summary",
+        "fieldset",
+        "center",
     }
 )
 _BREAK = "\x00"  # internal marker for a block boundary; real NULs are removed before parsing
@@ -109,7 +161,12 @@ def clean_text(text: str | None, *, max_chars: int | None = None) -> str:
     if not text:
         return ""
     text = unicodedata.normalize("NFC", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    text = (
+        text.replace("\r\n", "\n")
+        .replace("\r", "\n")
+        .replace("\u2028", "\n")
+        .replace("\u2029", "\n")
+    )
     if not text.isprintable():
         text = "".join(ch for ch in text if _keep_char(ch))
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]

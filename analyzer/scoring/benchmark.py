@@ -68,7 +68,9 @@ ProgressCallback = Callable[[str], None]
 # --------------------------------------------------------------------------- sentences
 
 
-def read_sentences(path: str | os.PathLike[str], limit: int | None = None, *, text_field: str = "text") -> list[str]:
+def read_sentences(
+    path: str | os.PathLike[str], limit: int | None = None, *, text_field: str = "text"
+) -> list[str]:
     """Sentences from a JSONL file (``text`` field) or a text file (one per line)."""
     path = Path(path)
     if not path.is_file():
@@ -139,7 +141,9 @@ def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict
 
     def head_probabilities(embeddings: Any) -> Any:
         with torch.inference_mode():
-            tensor = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32, device=scorer.device)
+            tensor = torch.as_tensor(
+                np.asarray(embeddings), dtype=torch.float32, device=scorer.device
+            )
             logits = scorer.head(tensor).float().cpu().numpy()
         return _sigmoid_probabilities(logits, temperatures)
 
@@ -147,7 +151,9 @@ def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict
         from transformers import pipeline
 
         extractor = pipeline(
-            "feature-extraction", model=scorer.encoder.model, tokenizer=scorer.encoder.tokenizer,
+            "feature-extraction",
+            model=scorer.encoder.model,
+            tokenizer=scorer.encoder.tokenizer,
             device=torch.device(scorer.device),
         )
         tokenize = {"truncation": True, "max_length": scorer.encoder.max_length}
@@ -165,7 +171,9 @@ def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict
                     continue
                 # The pipeline returns the last layer only; a head over several layers needs
                 # them all, so the same one-text-per-call work goes through the model directly.
-                inputs = extractor.tokenizer(text, return_tensors="pt", **tokenize).to(scorer.device)
+                inputs = extractor.tokenizer(text, return_tensors="pt", **tokenize).to(
+                    scorer.device
+                )
                 with torch.inference_mode():
                     output = extractor.model(**inputs, output_hidden_states=True)
                 pooled = pool_hidden_states(output.hidden_states, inputs["attention_mask"], layers)
@@ -177,8 +185,9 @@ def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict
     if name == "sentence-transformers":
         from sentence_transformers import SentenceTransformer
 
-        encoder = SentenceTransformer(resolve_base_path(scorer.config["base"]), device=scorer.device,
-                                      local_files_only=True)
+        encoder = SentenceTransformer(
+            resolve_base_path(scorer.config["base"]), device=scorer.device, local_files_only=True
+        )
         if scorer.method != "head":
             # A fine-tuned encoder lives in the scorer, not in the base directory.
             encoder[0].auto_model = scorer.encoder.model
@@ -190,8 +199,13 @@ def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict
 
         def sentence_transformers(texts: list[str]) -> Any:
             if layers == [-1]:
-                embeddings = encoder.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
-                                            show_progress_bar=False)
+                embeddings = encoder.encode(
+                    texts,
+                    batch_size=32,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
                 return head_probabilities(embeddings)
             from analyzer.scoring.encoder import pool_hidden_states
 
@@ -200,11 +214,13 @@ def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict
             rows = []
             for start in range(0, len(texts), 32):
                 prepare = getattr(encoder, "preprocess", None) or encoder.tokenize
-                features = prepare(texts[start:start + 32])
+                features = prepare(texts[start : start + 32])
                 features = {k: v.to(scorer.device) for k, v in features.items() if hasattr(v, "to")}
                 with torch.inference_mode():
                     output = encoder.forward(features)
-                pooled = pool_hidden_states(output["all_layer_embeddings"], output["attention_mask"], layers)
+                pooled = pool_hidden_states(
+                    output["all_layer_embeddings"], output["attention_mask"], layers
+                )
                 rows.append(pooled.float().cpu().numpy())
             return head_probabilities(np.concatenate(rows))
 
@@ -214,7 +230,9 @@ def build_path(name: str, scorer: Any) -> tuple[Callable[[list[str]], Any], dict
 
 
 def _token_count(scorer: Any, texts: Sequence[str]) -> int:
-    encoded = scorer.encoder.tokenizer(list(texts), truncation=True, max_length=scorer.encoder.max_length)
+    encoded = scorer.encoder.tokenizer(
+        list(texts), truncation=True, max_length=scorer.encoder.max_length
+    )
     return sum(len(ids) for ids in encoded["input_ids"])
 
 
@@ -235,7 +253,9 @@ def worker_main(argv: Sequence[str]) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--sentences")
     parser.add_argument("--out")
-    parser.add_argument("--prepare", action="store_true", help="only build the ONNX exports, then exit")
+    parser.add_argument(
+        "--prepare", action="store_true", help="only build the ONNX exports, then exit"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.prepare:
@@ -261,8 +281,16 @@ def worker_main(argv: Sequence[str]) -> int:
         reply({"error": f"{type(exc).__name__}: {exc}"})
         return 1
     tokens = _token_count(scorer, texts) if args.path == REFERENCE else 0
-    reply({"ready": True, "load_seconds": round(load_seconds, 3), "tokens": tokens,
-           "model_id": scorer.model_id, "model_version": scorer.model_version, **details})
+    reply(
+        {
+            "ready": True,
+            "load_seconds": round(load_seconds, 3),
+            "tokens": tokens,
+            "model_id": scorer.model_id,
+            "model_version": scorer.model_version,
+            **details,
+        }
+    )
     result = None
     for line in sys.stdin:
         command = line.strip()
@@ -282,19 +310,37 @@ def worker_main(argv: Sequence[str]) -> int:
 
 
 class _Worker:
-    def __init__(self, name: str, model: str | None, device: str, sentences_file: Path, out_dir: Path):
+    def __init__(
+        self, name: str, model: str | None, device: str, sentences_file: Path, out_dir: Path
+    ):
         self.name = name
         self.out = out_dir / f"{name}.npy"
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-        command = [sys.executable, "-m", "analyzer.scoring.benchmark", "--path", name, "--device", device,
-                   "--sentences", str(sentences_file), "--out", str(self.out)]
+        command = [
+            sys.executable,
+            "-m",
+            "analyzer.scoring.benchmark",
+            "--path",
+            name,
+            "--device",
+            device,
+            "--sentences",
+            str(sentences_file),
+            "--out",
+            str(self.out),
+        ]
         if model:
             command += ["--model", str(model)]
         # stderr goes to a file: a pipe nobody reads could fill up and block the worker.
         self.stderr_file = out_dir / f"{name}.stderr"
         with open(self.stderr_file, "w", encoding="utf-8") as stderr:
             self.process = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env=env,
             )
 
     def receive(self) -> dict[str, Any]:
@@ -304,7 +350,9 @@ class _Worker:
             if not line:
                 self.process.wait()
                 error = self.stderr_file.read_text(encoding="utf-8", errors="replace")
-                raise ModelError(f"benchmark path {self.name!r} exited unexpectedly: {error.strip()[-2000:]}")
+                raise ModelError(
+                    f"benchmark path {self.name!r} exited unexpectedly: {error.strip()[-2000:]}"
+                )
             try:
                 message = json.loads(line)
             except json.JSONDecodeError:
@@ -345,9 +393,12 @@ class _InProcess:
         self.probabilities, details = build_path(name, scorer)
         self.probabilities(texts[:WARMUP_SENTENCES])
         self.ready = {
-            "ready": True, "load_seconds": round(time.perf_counter() - started, 3),
+            "ready": True,
+            "load_seconds": round(time.perf_counter() - started, 3),
             "tokens": _token_count(scorer, texts) if name == REFERENCE else 0,
-            "model_id": scorer.model_id, "model_version": scorer.model_version, **details,
+            "model_id": scorer.model_id,
+            "model_version": scorer.model_version,
+            **details,
         }
         self.peak_growth = _peak_rss_mb() - peak_before
 
@@ -361,7 +412,11 @@ class _InProcess:
             return {"seconds": time.perf_counter() - begin}
         if command == "result":
             # Peaks in one process are shared: only the growth while this path was set up is its own.
-            return {"peak_rss_mb": None, "peak_growth_mb": round(self.peak_growth, 1), "probabilities": self.output}
+            return {
+                "peak_rss_mb": None,
+                "peak_growth_mb": round(self.peak_growth, 1),
+                "probabilities": self.output,
+            }
         raise ValueError(command)
 
     def close(self) -> None:
@@ -369,10 +424,21 @@ class _InProcess:
 
 
 def _prepare_exports(model: str | os.PathLike[str] | None, device: str) -> None:
-    command = [sys.executable, "-m", "analyzer.scoring.benchmark", "--path", REFERENCE, "--device", device, "--prepare"]
+    command = [
+        sys.executable,
+        "-m",
+        "analyzer.scoring.benchmark",
+        "--path",
+        REFERENCE,
+        "--device",
+        device,
+        "--prepare",
+    ]
     if model:
         command += ["--model", str(model)]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
     if done.returncode != 0:
         raise ModelError(f"could not export the ONNX files: {done.stderr.strip()[-2000:]}")
 
@@ -384,14 +450,35 @@ def _write_records(path: Path, texts: Sequence[str]) -> None:
 
 
 def cli_seconds(
-    checkout: str | os.PathLike[str], input_file: Path, output_file: Path, *,
-    model: str | os.PathLike[str] | None, device: str,
+    checkout: str | os.PathLike[str],
+    input_file: Path,
+    output_file: Path,
+    *,
+    model: str | os.PathLike[str] | None,
+    device: str,
 ) -> float:
     """Wall time of ``analyzer score --input`` run from ``checkout`` (a fresh process)."""
     checkout = Path(checkout).resolve()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(checkout)}
-    command = [sys.executable, "-m", "analyzer", "score", "--input", str(input_file), "--output", str(output_file),
-               "--device", device, "--no-resume", "--json"]
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": str(checkout),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "analyzer",
+        "score",
+        "--input",
+        str(input_file),
+        "--output",
+        str(output_file),
+        "--device",
+        device,
+        "--no-resume",
+        "--json",
+    ]
     if not model:  # every checkout scores with this project's model, so only the code differs
         from analyzer.scoring.scorer import DEFAULT_MODEL_DIR, MODEL_ENV_VAR
 
@@ -423,9 +510,15 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         pass
     info = {
-        "cpu": cpu, "logical_cpus": os.cpu_count(), "physical_cores": physical_cores(),
-        "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-        "transformers": transformers.__version__, "onnxruntime": onnxruntime.__version__, "numpy": numpy.__version__,
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "physical_cores": physical_cores(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "numpy": numpy.__version__,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
     try:
@@ -470,19 +563,26 @@ def run_benchmark(
     names = [REFERENCE, *[p for p in paths if p != REFERENCE]]
     say = progress or (lambda _message: None)
     results: dict[str, Any] = {
-        "machine": machine_info(), "device": device, "repeats": repeats,
-        "sentences": {"count": len(texts), "source": source}, "isolated": isolate,
+        "machine": machine_info(),
+        "device": device,
+        "repeats": repeats,
+        "sentences": {"count": len(texts), "source": source},
+        "isolated": isolate,
         "method": {
-            "timing": ("each path in its own process; " if isolate else "all paths in one process; ")
-                      + "model load, export and a warm-up excluded; rounds "
-                      "alternate the paths in rotating order; throughput = sentences / median round time",
+            "timing": (
+                "each path in its own process; " if isolate else "all paths in one process; "
+            )
+            + "model load, export and a warm-up excluded; rounds "
+            "alternate the paths in rotating order; throughput = sentences / median round time",
             "peak_rss": "ru_maxrss of each path's worker process (interpreter, libraries, model, scoring)"
-                        if isolate else "one process for all paths: growth of ru_maxrss while each path "
-                        "was set up and warmed up (later growth is not attributed)",
+            if isolate
+            else "one process for all paths: growth of ru_maxrss while each path "
+            "was set up and warmed up (later growth is not attributed)",
             "agreement": "vs the reference path (HypeScorer.probabilities, fp32 torch): max |p - p_ref| and "
-                         "share of (sentence, label) decisions at 0.5 that match",
+            "share of (sentence, label) decisions at 0.5 that match",
         },
-        "auto_backend": resolve_backend_name("auto", device), "auto_cpu_backend": AUTO_CPU_BACKEND,
+        "auto_backend": resolve_backend_name("auto", device),
+        "auto_cpu_backend": AUTO_CPU_BACKEND,
         "paths": {},
     }
     with tempfile.TemporaryDirectory(prefix="analyzer-bench-") as work:
@@ -492,7 +592,9 @@ def run_benchmark(
         records_full, records_one = work_dir / "records.jsonl", work_dir / "one-record.jsonl"
         _write_records(records_full, texts)
         _write_records(records_one, texts[:1])
-        e2e: dict[str, dict[str, list[float]]] = {label: {"one": [], "full": []} for label in (end_to_end or {})}
+        e2e: dict[str, dict[str, list[float]]] = {
+            label: {"one": [], "full": []} for label in (end_to_end or {})
+        }
         workers: dict[str, Any] = {}
         shared = None if isolate else load_scorer(model, device)
         if isolate and any(name in ("default", "onnx", "onnx-int8") for name in names):
@@ -505,28 +607,46 @@ def run_benchmark(
                 if shared is not None:
                     worker: Any = _InProcess(name, shared, texts)
                 else:
-                    worker = _Worker(name, str(model) if model else None, device, sentences_file, work_dir)
+                    worker = _Worker(
+                        name, str(model) if model else None, device, sentences_file, work_dir
+                    )
                 workers[name] = worker
                 ready = worker.receive()
-                entry = {k: v for k, v in ready.items() if k not in ("ready", "tokens", "model_id", "model_version")}
+                entry = {
+                    k: v
+                    for k, v in ready.items()
+                    if k not in ("ready", "tokens", "model_id", "model_version")
+                }
                 results["paths"][name] = {"description": DESCRIPTIONS[name], **entry, "seconds": []}
                 if name == REFERENCE:
                     results["sentences"]["tokens"] = ready["tokens"]
                     results["sentences"]["mean_tokens"] = round(ready["tokens"] / len(texts), 2)
-                    results["model"] = {"model_id": ready["model_id"], "model_version": ready["model_version"]}
+                    results["model"] = {
+                        "model_id": ready["model_id"],
+                        "model_version": ready["model_version"],
+                    }
             for round_number in range(repeats):
                 shift = round_number % len(names)
                 for name in names[shift:] + names[:shift]:
                     say(f"round {round_number + 1}/{repeats}: {name}")
-                    results["paths"][name]["seconds"].append(round(workers[name].ask("run")["seconds"], 4))
+                    results["paths"][name]["seconds"].append(
+                        round(workers[name].ask("run")["seconds"], 4)
+                    )
                 labels = list(e2e)
                 shift = round_number % len(labels) if labels else 0
                 for label in labels[shift:] + labels[:shift]:
                     assert end_to_end is not None
                     for size, file in (("one", records_one), ("full", records_full)):
-                        say(f"round {round_number + 1}/{repeats}: analyzer score --input ({label}, {size})")
-                        seconds = cli_seconds(end_to_end[label], file, work_dir / "scored.jsonl", model=model,
-                                              device=device)
+                        say(
+                            f"round {round_number + 1}/{repeats}: analyzer score --input ({label}, {size})"
+                        )
+                        seconds = cli_seconds(
+                            end_to_end[label],
+                            file,
+                            work_dir / "scored.jsonl",
+                            model=model,
+                            device=device,
+                        )
                         e2e[label][size].append(round(seconds, 3))
             outputs = {}
             for name, worker in workers.items():
@@ -562,9 +682,10 @@ def run_benchmark(
             marginal = full - one
             results["end_to_end"][label] = {
                 "command": "analyzer score --input records.jsonl --output scored.jsonl --device "
-                           f"{device} --no-resume (one record per sentence)",
+                f"{device} --no-resume (one record per sentence)",
                 "checkout": str(Path(end_to_end[label]).resolve().name) if end_to_end else None,
-                "seconds_one_record": times["one"], "seconds_all_records": times["full"],
+                "seconds_one_record": times["one"],
+                "seconds_all_records": times["full"],
                 "median_marginal_seconds": round(marginal, 3),
                 "sentences_per_s": round((len(texts) - 1) / marginal, 1) if marginal > 0 else None,
             }
@@ -587,8 +708,10 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"{results['repeats']} alternated rounds. `default` = backend auto -> {results['auto_backend']}.",
     ]
     if machine.get("load_average_at_start") is not None:
-        lines[0] += (f" 1-minute load average {machine['load_average_at_start'][0]} at the start and "
-                     f"{(machine.get('load_average_at_end') or ['?'])[0]} at the end.")
+        lines[0] += (
+            f" 1-minute load average {machine['load_average_at_start'][0]} at the start and "
+            f"{(machine.get('load_average_at_end') or ['?'])[0]} at the end."
+        )
     lines += [
         "",
         "| path | sentences/s | tokens/s | x naive | load s | peak RSS MB | max abs diff | label agreement |",
@@ -636,7 +759,10 @@ def write_results(
     markdown_path: str | os.PathLike[str] | None = None,
 ) -> None:
     """Write the results as JSON and/or the summary table as markdown."""
-    for path, text in ((json_path, json.dumps(results, indent=2) + "\n"), (markdown_path, markdown_table(results))):
+    for path, text in (
+        (json_path, json.dumps(results, indent=2) + "\n"),
+        (markdown_path, markdown_table(results)),
+    ):
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(text, encoding="utf-8")

@@ -31,7 +31,13 @@ RAY_INSTALL_HINT = "the Ray engine needs the 'scale' extra: pip install 'analyze
 DEFAULT_RAY_BATCH = 256
 MAX_CPUS_PER_ACTOR = 4
 OUTPUT_COLUMNS = ("id", "hype", "growth", "evidence", "language", "n_sentences", "unscored")
-_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+_FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 def import_ray() -> Any:
@@ -55,10 +61,14 @@ def input_format(path: str, declared: str | None = None) -> str:
         return _FORMATS[suffix]
     local = Path(path)
     if "://" not in path and local.is_dir():
-        found = {_FORMATS[f.suffix.lower()] for f in local.rglob("*") if f.suffix.lower() in _FORMATS}
+        found = {
+            _FORMATS[f.suffix.lower()] for f in local.rglob("*") if f.suffix.lower() in _FORMATS
+        }
         if len(found) == 1:
             return found.pop()
-    raise InputError(f"cannot tell the format of {path}; name files .jsonl or .parquet, or pass --input-format")
+    raise InputError(
+        f"cannot tell the format of {path}; name files .jsonl or .parquet, or pass --input-format"
+    )
 
 
 class ScoreBatch:
@@ -109,10 +119,17 @@ class ScoreBatch:
             columns["language"].append(result.get("language") if result else None)
             columns["n_sentences"].append(int(result["n_sentences"]) if result else 0)
             columns["unscored"].append(bool(result["unscored"]) if result else True)
-        schema = pa.schema([
-            ("id", pa.string()), ("hype", pa.float64()), ("growth", pa.float64()), ("evidence", pa.float64()),
-            ("language", pa.string()), ("n_sentences", pa.int64()), ("unscored", pa.bool_()),
-        ])
+        schema = pa.schema(
+            [
+                ("id", pa.string()),
+                ("hype", pa.float64()),
+                ("growth", pa.float64()),
+                ("evidence", pa.float64()),
+                ("language", pa.string()),
+                ("n_sentences", pa.int64()),
+                ("unscored", pa.bool_()),
+            ]
+        )
         return pa.Table.from_pydict(columns, schema=schema)
 
 
@@ -143,15 +160,21 @@ def score_with_ray(
 
     ray = import_ray()
     kind = input_format(input_path, declared_format)
-    model_dir = Path(model or os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL_DIR).expanduser().resolve()
+    model_dir = (
+        Path(model or os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL_DIR).expanduser().resolve()
+    )
     started = time.perf_counter()
     # The driver loads the model once: it checks the directory and builds the ONNX file, so
     # that actors only read it (no concurrent exports).
     scorer = HypeScorer.from_pretrained(model_dir, device="cpu")
     own_instance = not ray.is_initialized()
     if own_instance:
-        init: dict[str, Any] = {"include_dashboard": False, "ignore_reinit_error": True, "log_to_driver": False,
-                                "logging_level": logging.WARNING}
+        init: dict[str, Any] = {
+            "include_dashboard": False,
+            "ignore_reinit_error": True,
+            "log_to_driver": False,
+            "logging_level": logging.WARNING,
+        }
         if address:
             init["address"] = address
         elif num_cpus:
@@ -176,7 +199,9 @@ def score_with_ray(
         onnx_cache = None
         if resolved in ("onnx", "onnx-int8"):
             # Exported once here; actors get the absolute folder (their working directory differs).
-            onnx_cache = str(ensure_onnx_model(scorer, quantized=resolved == "onnx-int8").parent.resolve())
+            onnx_cache = str(
+                ensure_onnx_model(scorer, quantized=resolved == "onnx-int8").parent.resolve()
+            )
         if kind == "parquet":
             dataset = ray.data.read_parquet(input_path)
         else:
@@ -185,13 +210,19 @@ def score_with_ray(
         if text_field not in names:
             raise InputError(f"{input_path}: no {text_field!r} field (fields: {', '.join(names)})")
         if id_field not in names:
-            raise InputError(f"{input_path}: no {id_field!r} field; the Ray engine needs record ids (--id-field)")
+            raise InputError(
+                f"{input_path}: no {id_field!r} field; the Ray engine needs record ids (--id-field)"
+            )
         scored = dataset.map_batches(
             ScoreBatch,
             fn_constructor_args=(str(model_dir),),
             fn_constructor_kwargs={
-                "backend": resolved, "device": device, "id_field": id_field, "text_field": text_field,
-                "max_sentences": max_sentences, "threads": per_actor_cpus if device == "cpu" else None,
+                "backend": resolved,
+                "device": device,
+                "id_field": id_field,
+                "text_field": text_field,
+                "max_sentences": max_sentences,
+                "threads": per_actor_cpus if device == "cpu" else None,
                 "onnx_cache": onnx_cache,
             },
             batch_size=batch_size,
@@ -207,8 +238,17 @@ def score_with_ray(
         if own_instance:
             ray.shutdown()
     return {
-        "engine": "ray", "input": input_path, "output": output_dir, "rows": rows, "format": kind,
-        "model_id": scorer.model_id, "model_version": scorer.model_version, "backend": resolved,
-        "actors": actors, "cpus_per_actor": per_actor_cpus, "gpus_per_actor": per_actor_gpus,
-        "address": address or "local", "seconds": round(time.perf_counter() - started, 2),
+        "engine": "ray",
+        "input": input_path,
+        "output": output_dir,
+        "rows": rows,
+        "format": kind,
+        "model_id": scorer.model_id,
+        "model_version": scorer.model_version,
+        "backend": resolved,
+        "actors": actors,
+        "cpus_per_actor": per_actor_cpus,
+        "gpus_per_actor": per_actor_gpus,
+        "address": address or "local",
+        "seconds": round(time.perf_counter() - started, 2),
     }

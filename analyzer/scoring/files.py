@@ -36,7 +36,13 @@ from analyzer.scoring.cache import DEFAULT_MAX_ENTRIES, CacheCounter, MemorySent
 if TYPE_CHECKING:  # pragma: no cover
     from analyzer.scoring.protocols import SentenceCache
 
-FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 OUTPUT_COLUMNS = ("id", "hype", "growth", "evidence", "language", "n_sentences", "unscored")
 SENTENCE_COLUMNS = ("id", "sentence_index", "text", "kind", "hype", "growth", "evidence")
 # Records scored together: all their sentences go to the model in one call, sorted by length,
@@ -111,7 +117,11 @@ def read_records(
 
 
 def _read_jsonl(
-    path: Path, id_field: str, text_field: str, progress: ProgressCallback | None, start: tuple[int, int] = (0, 0)
+    path: Path,
+    id_field: str,
+    text_field: str,
+    progress: ProgressCallback | None,
+    start: tuple[int, int] = (0, 0),
 ) -> Iterator[InputRecord | RecordProblem]:
     total = path.stat().st_size
     done, first_line = start
@@ -129,10 +139,16 @@ def _read_jsonl(
                 yield RecordProblem(number, f"line {number}: not valid UTF-8", done)
                 continue
             except json.JSONDecodeError as exc:
-                yield RecordProblem(number, f"line {number}: invalid JSON ({exc.msg} at column {exc.colno})", done)
+                yield RecordProblem(
+                    number, f"line {number}: invalid JSON ({exc.msg} at column {exc.colno})", done
+                )
                 continue
             if not isinstance(value, dict):
-                yield RecordProblem(number, f"line {number}: expected a JSON object, got {type(value).__name__}", done)
+                yield RecordProblem(
+                    number,
+                    f"line {number}: expected a JSON object, got {type(value).__name__}",
+                    done,
+                )
                 continue
             yield InputRecord(number, value.get(id_field, number), value.get(text_field), done)
     if progress:
@@ -162,12 +178,16 @@ def _read_csv(
     total = path.stat().st_size
     with open(path, "rb") as raw:
         counter = _CountingReader(raw)
-        handle = io.TextIOWrapper(io.BufferedReader(counter), encoding="utf-8-sig", errors="replace", newline="")
+        handle = io.TextIOWrapper(
+            io.BufferedReader(counter), encoding="utf-8-sig", errors="replace", newline=""
+        )
         reader = csv.DictReader(handle)
         if reader.fieldnames is None:
             return
         if text_field not in reader.fieldnames:
-            raise InputError(f"{path}: no {text_field!r} column (columns: {', '.join(reader.fieldnames)})")
+            raise InputError(
+                f"{path}: no {text_field!r} column (columns: {', '.join(reader.fieldnames)})"
+            )
         number = 0
         consecutive_errors = 0
         while True:
@@ -182,7 +202,10 @@ def _read_csv(
                     continue
                 yield RecordProblem(number, f"line {reader.line_num}: {exc}", number)
                 if consecutive_errors >= 100:
-                    yield RecordProblem(number, f"line {reader.line_num}: too many CSV errors in a row; stopped reading")
+                    yield RecordProblem(
+                        number,
+                        f"line {reader.line_num}: too many CSV errors in a row; stopped reading",
+                    )
                     break
                 continue
             consecutive_errors = 0
@@ -191,7 +214,12 @@ def _read_csv(
                 progress(counter.consumed, total)
             if number <= skip:  # already read by an interrupted run
                 continue
-            yield InputRecord(number, row.get(id_field) if id_field in row else number, row.get(text_field), number)
+            yield InputRecord(
+                number,
+                row.get(id_field) if id_field in row else number,
+                row.get(text_field),
+                number,
+            )
     if progress:
         progress(total, total)
 
@@ -219,7 +247,9 @@ def _read_parquet(
         else:
             groups.append(index)
         first_row += rows
-    for batch in parquet.iter_batches(batch_size=PARQUET_READ_ROWS, columns=columns, row_groups=groups):
+    for batch in parquet.iter_batches(
+        batch_size=PARQUET_READ_ROWS, columns=columns, row_groups=groups
+    ):
         if number + batch.num_rows <= skip:
             number += batch.num_rows
             continue
@@ -275,28 +305,52 @@ def score_records(
 
 
 def _score_chunk(
-    scorer: Any, chunk: list[InputRecord], with_sentences: bool, limit: int,
-    cache: SentenceCache | None, counter: CacheCounter | None,
+    scorer: Any,
+    chunk: list[InputRecord],
+    with_sentences: bool,
+    limit: int,
+    cache: SentenceCache | None,
+    counter: CacheCounter | None,
 ) -> Iterator[ScoredRecord]:
     usable = [r for r in chunk if isinstance(r.text, str)]
     results = iter(
-        scorer.score_documents([r.text for r in usable], max_sentences=limit, cache=cache, counter=counter)
-        if usable else ()
+        scorer.score_documents(
+            [r.text for r in usable], max_sentences=limit, cache=cache, counter=counter
+        )
+        if usable
+        else ()
     )
     for record in chunk:
         if not isinstance(record.text, str):
             kind = "missing" if record.text is None else f"a {type(record.text).__name__}, not text"
-            row = {"id": record.id, "hype": None, "growth": None, "evidence": None,
-                   "language": None, "n_sentences": 0, "unscored": True}
-            yield ScoredRecord(record.position, row, [], f"record {record.position} (id {record.id!r}): text is {kind}")
+            row = {
+                "id": record.id,
+                "hype": None,
+                "growth": None,
+                "evidence": None,
+                "language": None,
+                "n_sentences": 0,
+                "unscored": True,
+            }
+            yield ScoredRecord(
+                record.position,
+                row,
+                [],
+                f"record {record.position} (id {record.id!r}): text is {kind}",
+            )
             continue
         result = next(results)
         row = {"id": record.id, **{column: result.get(column) for column in OUTPUT_COLUMNS[1:]}}
         sentences = []
         if with_sentences:
             sentences = [
-                {"id": record.id, "sentence_index": index, "text": s["text"], "kind": s.get("kind", "prose"),
-                 **{label: s.get(label) for label in ("hype", "growth", "evidence")}}
+                {
+                    "id": record.id,
+                    "sentence_index": index,
+                    "text": s["text"],
+                    "kind": s.get("kind", "prose"),
+                    **{label: s.get(label) for label in ("hype", "growth", "evidence")},
+                }
                 for index, s in enumerate(result["sentences"])
             ]
         yield ScoredRecord(record.position, row, sentences)
@@ -308,7 +362,9 @@ def _score_chunk(
 class RecordWriter:
     """Append rows with fixed columns to a JSONL, CSV or Parquet file."""
 
-    def __init__(self, path: str | os.PathLike[str], columns: Iterable[str], *, parquet_rows: int = 4096):
+    def __init__(
+        self, path: str | os.PathLike[str], columns: Iterable[str], *, parquet_rows: int = 4096
+    ):
         self.path = Path(path)
         self.columns = list(columns)
         self.kind = detect_format(self.path)
@@ -332,10 +388,17 @@ class RecordWriter:
             return
         if self.kind == "jsonl":
             for row in rows:
-                self._handle.write(json.dumps({c: row.get(c) for c in self.columns}, ensure_ascii=False, default=str) + "\n")
+                self._handle.write(
+                    json.dumps(
+                        {c: row.get(c) for c in self.columns}, ensure_ascii=False, default=str
+                    )
+                    + "\n"
+                )
             self._handle.flush()
         elif self.kind == "csv":
-            self._csv.writerows({c: "" if row.get(c) is None else row.get(c) for c in self.columns} for row in rows)
+            self._csv.writerows(
+                {c: "" if row.get(c) is None else row.get(c) for c in self.columns} for row in rows
+            )
             self._handle.flush()
         else:
             self._pending.extend(rows)
@@ -347,9 +410,16 @@ class RecordWriter:
         import pyarrow as pa
 
         types = {
-            "id": pa.string(), "text": pa.string(), "kind": pa.string(), "language": pa.string(),
-            "hype": pa.float64(), "growth": pa.float64(), "evidence": pa.float64(),
-            "n_sentences": pa.int64(), "sentence_index": pa.int64(), "unscored": pa.bool_(),
+            "id": pa.string(),
+            "text": pa.string(),
+            "kind": pa.string(),
+            "language": pa.string(),
+            "hype": pa.float64(),
+            "growth": pa.float64(),
+            "evidence": pa.float64(),
+            "n_sentences": pa.int64(),
+            "sentence_index": pa.int64(),
+            "unscored": pa.bool_(),
         }
         return pa.schema([(c, types.get(c, pa.string())) for c in self.columns])
 
@@ -400,8 +470,13 @@ class ScoreFileSummary:
     problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"records": self.records, "unscored": self.unscored, "sentences": self.sentences,
-                "problems": len(self.problems), "problem_details": self.problems[:100]}
+        return {
+            "records": self.records,
+            "unscored": self.unscored,
+            "sentences": self.sentences,
+            "problems": len(self.problems),
+            "problem_details": self.problems[:100],
+        }
 
 
 # --------------------------------------------------------------------------- resumable runs at scale
@@ -427,8 +502,12 @@ def input_fingerprint(path: Path) -> dict[str, Any]:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         digest.update(handle.read(_FINGERPRINT_BYTES))
-    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "head_sha256": digest.hexdigest()}
+    return {
+        "path": str(path.resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "head_sha256": digest.hexdigest(),
+    }
 
 
 def _fsync_write(path: Path, text: str) -> None:
@@ -457,7 +536,9 @@ class _LineSink:
     def _csv_bytes(self, rows: list[dict[str, Any]]) -> bytes:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=self.columns, extrasaction="ignore")
-        writer.writerows({c: "" if row.get(c) is None else row.get(c) for c in self.columns} for row in rows)
+        writer.writerows(
+            {c: "" if row.get(c) is None else row.get(c) for c in self.columns} for row in rows
+        )
         return buffer.getvalue().encode("utf-8")
 
     def write(self, rows: list[dict[str, Any]]) -> None:
@@ -465,7 +546,8 @@ class _LineSink:
             return
         if self.kind == "jsonl":
             data = "".join(
-                json.dumps({c: row.get(c) for c in self.columns}, ensure_ascii=False, default=str) + "\n"
+                json.dumps({c: row.get(c) for c in self.columns}, ensure_ascii=False, default=str)
+                + "\n"
                 for row in rows
             ).encode("utf-8")
         else:
@@ -537,7 +619,9 @@ def _finish_artifact(artifact: Path, target: Path) -> None:
         return
 
     temporary = target.with_name(f".{target.name}.assembling.parquet")
-    with RecordWriter(temporary, SENTENCE_COLUMNS if artifact.name.startswith("sentences") else OUTPUT_COLUMNS) as empty:
+    with RecordWriter(
+        temporary, SENTENCE_COLUMNS if artifact.name.startswith("sentences") else OUTPUT_COLUMNS
+    ) as empty:
         schema = empty._schema()
     writer = pq.ParquetWriter(temporary, schema)
     try:
@@ -556,7 +640,9 @@ def _artifact(work: Path, name: str, target: Path) -> Path:
     return work / (f"{name}-parts" if kind == "parquet" else f"{name}.{kind}")
 
 
-def _open_sink(work: Path, name: str, target: Path, columns: list[str], committed: dict[str, Any] | None) -> Any:
+def _open_sink(
+    work: Path, name: str, target: Path, columns: list[str], committed: dict[str, Any] | None
+) -> Any:
     kind = detect_format(target)
     if kind == "parquet":
         return _PartSink(_artifact(work, name, target), columns, committed)
@@ -571,8 +657,13 @@ class ResumableSummary(ScoreFileSummary):
     sentences_computed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {**super().as_dict(), "problems": self.problem_count, "resumed_at_record": self.resumed_at_record,
-                "sentence_cache_hits": self.sentence_cache_hits, "sentences_computed": self.sentences_computed}
+        return {
+            **super().as_dict(),
+            "problems": self.problem_count,
+            "resumed_at_record": self.resumed_at_record,
+            "sentence_cache_hits": self.sentence_cache_hits,
+            "sentences_computed": self.sentences_computed,
+        }
 
 
 def work_dir_for(output_path: str | os.PathLike[str]) -> Path:
@@ -627,9 +718,16 @@ def score_file_resumable(
         raise InputError("chunk size and checkpoint interval must be at least 1")
     work = work_dir_for(output_path)
     identity = {
-        "format": CHECKPOINT_FORMAT, "input": input_fingerprint(input_path), "model_version": scorer.model_version,
-        "settings": {"id_field": id_field, "text_field": text_field, "max_sentences": max_sentences,
-                     "output": output_path.name, "sentences": sentences_target.name if sentences_target else None},
+        "format": CHECKPOINT_FORMAT,
+        "input": input_fingerprint(input_path),
+        "model_version": scorer.model_version,
+        "settings": {
+            "id_field": id_field,
+            "text_field": text_field,
+            "max_sentences": max_sentences,
+            "output": output_path.name,
+            "sentences": sentences_target.name if sentences_target else None,
+        },
     }
     state = _load_checkpoint(work)
     if state is not None and (not resume or any(state.get(k) != v for k, v in identity.items())):
@@ -641,7 +739,9 @@ def score_file_resumable(
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
     elif on_resume:
-        on_resume(f"resuming after record {state['position']} ({state['summary']['records']} rows already written)")
+        on_resume(
+            f"resuming after record {state['position']} ({state['summary']['records']} rows already written)"
+        )
     summary = ResumableSummary(**(state["summary"] if state else {}))
     summary.resumed_at_record = state["position"] if state else 0
     targets = {"output": output_path, "sentences": sentences_target}
@@ -662,22 +762,38 @@ def score_file_resumable(
             on_problem(message)
 
     committed = state["outputs"] if state else {}
-    sinks = {"output": _open_sink(work, "output", output_path, list(OUTPUT_COLUMNS), committed.get("output"))}
+    sinks = {
+        "output": _open_sink(
+            work, "output", output_path, list(OUTPUT_COLUMNS), committed.get("output")
+        )
+    }
     if sentences_target is not None:
-        sinks["sentences"] = _open_sink(work, "sentences", sentences_target, list(SENTENCE_COLUMNS),
-                                        committed.get("sentences"))
+        sinks["sentences"] = _open_sink(
+            work, "sentences", sentences_target, list(SENTENCE_COLUMNS), committed.get("sentences")
+        )
     cache = cache if cache is not None else MemorySentenceCache(sentence_cache)
     counter = CacheCounter()
     start = (state["offset"], state["position"]) if state else (0, 0)
     position = {"offset": start[0], "position": start[1]}
-    records = read_records(input_path, id_field=id_field, text_field=text_field, progress=progress, start=start)
+    records = read_records(
+        input_path, id_field=id_field, text_field=text_field, progress=progress, start=start
+    )
 
     def commit(finished: bool = False) -> None:
         outputs = {name: sink.commit() for name, sink in sinks.items()}
-        document = {**identity, **position, "outputs": outputs, "finished": finished,
-                    "summary": {"records": summary.records, "unscored": summary.unscored,
-                                "sentences": summary.sentences, "problems": summary.problems,
-                                "problem_count": summary.problem_count}}
+        document = {
+            **identity,
+            **position,
+            "outputs": outputs,
+            "finished": finished,
+            "summary": {
+                "records": summary.records,
+                "unscored": summary.unscored,
+                "sentences": summary.sentences,
+                "problems": summary.problems,
+                "problem_count": summary.problem_count,
+            },
+        }
         _fsync_write(work / CHECKPOINT_FILE, json.dumps(document, ensure_ascii=False))
 
     since_commit, last_commit = 0, time.monotonic()
@@ -687,9 +803,17 @@ def score_file_resumable(
     try:
         # A checkpoint can only fall between chunks, so a chunk never spans more than one interval.
         for chunk, skipped, end in _chunks(records, min(chunk_size, checkpoint_records)):
-            scored = list(score_records(scorer, chunk, chunk_size=len(chunk) or 1,
-                                        with_sentences=sentences_target is not None, max_sentences=max_sentences,
-                                        cache=cache, counter=counter))
+            scored = list(
+                score_records(
+                    scorer,
+                    chunk,
+                    chunk_size=len(chunk) or 1,
+                    with_sentences=sentences_target is not None,
+                    max_sentences=max_sentences,
+                    cache=cache,
+                    counter=counter,
+                )
+            )
             recording = True
             for item in skipped:
                 problem(item)
@@ -706,7 +830,10 @@ def score_file_resumable(
             position.update(end)
             recording = False
             since_commit += len(scored)
-            if since_commit >= checkpoint_records or time.monotonic() - last_commit >= checkpoint_seconds:
+            if (
+                since_commit >= checkpoint_records
+                or time.monotonic() - last_commit >= checkpoint_seconds
+            ):
                 commit()
                 since_commit, last_commit = 0, time.monotonic()
         commit(finished=True)
@@ -718,7 +845,9 @@ def score_file_resumable(
             commit()  # everything scored so far is kept for the next run
         raise
     except Exception:
-        if not (work / CHECKPOINT_FILE).exists():  # failed before anything was kept (e.g. a bad header)
+        if not (
+            work / CHECKPOINT_FILE
+        ).exists():  # failed before anything was kept (e.g. a bad header)
             for sink in sinks.values():
                 sink.close()
             shutil.rmtree(work, ignore_errors=True)

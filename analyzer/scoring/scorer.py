@@ -70,34 +70,12 @@ _UNVERSIONED_KEYS = frozenset({"model_version", "model_id", "created_at", "train
 # --------------------------------------------------------------------------- devices and bases
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # --------------------------------------------------------------------------- building blocks
 
 
-
-
-
-
-
-
-
-
-def build_head(input_dim: int, hidden: int = 256, dropout: float = 0.1, n_labels: int = len(LABELS)) -> Any:
+def build_head(
+    input_dim: int, hidden: int = 256, dropout: float = 0.1, n_labels: int = len(LABELS)
+) -> Any:
     """A linear layer (``hidden == 0``) or a one-hidden-layer MLP with one logit per label."""
     from torch import nn
 
@@ -112,11 +90,17 @@ def lora_target_modules(model: Any) -> list[str]:
     """Attention query/value projection names for common encoder families."""
     from torch import nn
 
-    names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, nn.Linear)}
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear)
+    }
     for pair in (("query", "value"), ("q_proj", "v_proj"), ("q_lin", "v_lin"), ("q", "v")):
         if set(pair) <= names:
             return list(pair)
-    raise ModelError(f"cannot find attention query/value layers for LoRA among {sorted(names)[:20]}")
+    raise ModelError(
+        f"cannot find attention query/value layers for LoRA among {sorted(names)[:20]}"
+    )
 
 
 def _tensor_digest(digest: Any, prefix: str, state: dict[str, torch.Tensor]) -> None:
@@ -251,10 +235,17 @@ class HypeScorer:
             from peft import LoraConfig, get_peft_model
 
             targets = lora_target_modules(model)
-            lora = {"r": lora_rank, "lora_alpha": lora_alpha, "lora_dropout": lora_dropout, "target_modules": targets}
+            lora = {
+                "r": lora_rank,
+                "lora_alpha": lora_alpha,
+                "lora_dropout": lora_dropout,
+                "target_modules": targets,
+            }
             torch.manual_seed(seed)
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # peft probing deprecated transformers helpers
+                warnings.simplefilter(
+                    "ignore", FutureWarning
+                )  # peft probing deprecated transformers helpers
                 model = get_peft_model(model, LoraConfig(bias="none", **lora))
         resolved = resolve_device(device)
         pooling_layers = resolve_layers(layers, int(model.config.num_hidden_layers))
@@ -274,7 +265,11 @@ class HypeScorer:
             "pooling_layers": pooling_layers,
             "max_length": max_length,
             "method": method,
-            "head": {"input_dim": encoder.dimension, "hidden": head_hidden, "dropout": head_dropout},
+            "head": {
+                "input_dim": encoder.dimension,
+                "hidden": head_hidden,
+                "dropout": head_dropout,
+            },
             "lora": lora,
             "thresholds": {label: 0.5 for label in LABELS},
             "temperatures": {label: 1.0 for label in LABELS},
@@ -321,7 +316,9 @@ class HypeScorer:
                 raise ModelError(f"{encoder_dir} holds no safetensors weights")
             try:
                 tokenizer = AutoTokenizer.from_pretrained(encoder_dir, local_files_only=True)
-                model = AutoModel.from_pretrained(encoder_dir, use_safetensors=True, local_files_only=True)
+                model = AutoModel.from_pretrained(
+                    encoder_dir, use_safetensors=True, local_files_only=True
+                )
             except (OSError, ValueError) as exc:
                 raise ModelError(f"could not load the encoder in {encoder_dir}: {exc}") from exc
         else:
@@ -329,7 +326,9 @@ class HypeScorer:
             if method == "lora":
                 model = _attach_lora(model, directory / "adapter", config.get("lora") or {})
         layers = [int(x) for x in config.get("pooling_layers") or [-1]]
-        encoder = SentenceEncoder(model, tokenizer, int(config.get("max_length") or 256), resolved, layers)
+        encoder = SentenceEncoder(
+            model, tokenizer, int(config.get("max_length") or 256), resolved, layers
+        )
         head_config = config.get("head") or {}
         head = build_head(
             int(head_config.get("input_dim", encoder.dimension)),
@@ -343,13 +342,19 @@ class HypeScorer:
         try:
             head.load_state_dict(load_file(str(head_file)))
         except RuntimeError as exc:
-            raise ModelError(f"{head_file} does not match the head described in config.json: {exc}") from exc
+            raise ModelError(
+                f"{head_file} does not match the head described in config.json: {exc}"
+            ) from exc
         config.setdefault("model_id", directory.name)
         scorer = cls(encoder, head, config, batch_size=batch_size, path=directory)
         stored = config.get("model_version")
         if stored and stored != scorer.model_version:
-            log.warning("%s: config.json says model_version %s but the files hash to %s; using the latter",
-                        directory, stored, scorer.model_version)
+            log.warning(
+                "%s: config.json says model_version %s but the files hash to %s; using the latter",
+                directory,
+                stored,
+                scorer.model_version,
+            )
         return scorer
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
@@ -358,31 +363,39 @@ class HypeScorer:
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
-                  str(directory / "head.safetensors"))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
+            str(directory / "head.safetensors"),
+        )
         method = self.method
         if method == "lora":
             adapter_dir = directory / "adapter"
             adapter_dir.mkdir(exist_ok=True)
             save_file(self._adapter_state(), str(adapter_dir / "adapter_model.safetensors"))
             (adapter_dir / "adapter_config.json").write_text(
-                json.dumps({"peft_type": "LORA", **(self.config.get("lora") or {})}, indent=2) + "\n"
+                json.dumps({"peft_type": "LORA", **(self.config.get("lora") or {})}, indent=2)
+                + "\n"
             )
         elif method == "full":
             encoder_dir = directory / "encoder"
             encoder_dir.mkdir(exist_ok=True)
-            state = {k: v.detach().cpu().contiguous() for k, v in self.encoder.model.state_dict().items()}
+            state = {
+                k: v.detach().cpu().contiguous() for k, v in self.encoder.model.state_dict().items()
+            }
             save_file(state, str(encoder_dir / "model.safetensors"), metadata={"format": "pt"})
             model_config = self.encoder.model.config.to_dict()
             model_config.pop("_name_or_path", None)
-            (encoder_dir / "config.json").write_text(json.dumps(model_config, indent=2, default=str) + "\n")
+            (encoder_dir / "config.json").write_text(
+                json.dumps(model_config, indent=2, default=str) + "\n"
+            )
             self.encoder.tokenizer.save_pretrained(str(encoder_dir))
             _strip_local_paths(encoder_dir)
         self._version = None
         self.config["model_version"] = self.model_version
         self.config.setdefault("model_id", directory.name)
         (directory / "config.json").write_text(
-            json.dumps(self.config, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+            json.dumps(self.config, indent=2, ensure_ascii=False, default=str) + "\n",
+            encoding="utf-8",
         )
         if not (directory / "README.md").exists():
             (directory / "README.md").write_text(
@@ -426,7 +439,9 @@ class HypeScorer:
         return [float(values.get(label, 0.5)) for label in self.labels]
 
     def set_temperatures(self, temperatures: Sequence[float]) -> None:
-        self.config["temperatures"] = {label: float(t) for label, t in zip(self.labels, temperatures)}
+        self.config["temperatures"] = {
+            label: float(t) for label, t in zip(self.labels, temperatures)
+        }
         self._version = None
 
     @property
@@ -464,7 +479,10 @@ class HypeScorer:
 
         model = self.encoder.model
         if hasattr(model, "peft_config"):
-            return {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(model).items()}
+            return {
+                k: v.detach().cpu().contiguous()
+                for k, v in get_peft_model_state_dict(model).items()
+            }
         stored = getattr(model, "_analyzer_adapter_state", None)
         if stored is None:
             raise ModelError("this LoRA scorer has no adapter weights")
@@ -481,7 +499,9 @@ class HypeScorer:
         :func:`analyzer.scoring.language.route_language`)."""
         from analyzer.scoring.language import route_language
 
-        return route_language(text, self.languages or ["en"], default=default, any_language=self.multilingual)
+        return route_language(
+            text, self.languages or ["en"], default=default, any_language=self.multilingual
+        )
 
     # ----------------------------------------------------------------- sentence scoring
     def logits(self, texts: Sequence[str]) -> np.ndarray:
@@ -543,7 +563,11 @@ class HypeScorer:
 
     # ----------------------------------------------------------------- documents
     def prepare_document(
-        self, text: str, *, language: str | None = None, max_sentences: int | None = DEFAULT_MAX_SENTENCES
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        max_sentences: int | None = DEFAULT_MAX_SENTENCES,
     ) -> dict[str, Any]:
         """Split a document, name each segment's kind and decide what can be scored (no model call).
 
@@ -565,7 +589,9 @@ class HypeScorer:
         sentences: list[str] = []
         total = 0
         limit = max_sentences if max_sentences and max_sentences > 0 else None
-        for sentence in iter_sentences(text, max_chars=int(self.config.get("max_sentence_chars") or DEFAULT_MAX_CHARS)):
+        for sentence in iter_sentences(
+            text, max_chars=int(self.config.get("max_sentence_chars") or DEFAULT_MAX_CHARS)
+        ):
             total += 1
             if limit is None or len(sentences) < limit:
                 sentences.append(sentence)
@@ -578,7 +604,9 @@ class HypeScorer:
                 if prose[index] and not sentence.isascii():
                     script, _ = script_of(sentence)
                     if script not in (route.script, "none"):
-                        scorable[index] = self.route_language(sentence, default=route.language).scorable
+                        scorable[index] = self.route_language(
+                            sentence, default=route.language
+                        ).scorable
         reason = None
         if not sentences:
             reason = "no text"
@@ -588,10 +616,18 @@ class HypeScorer:
             reason = "no prose (only " + ", ".join(sorted(set(kinds))) + ")"
         elif not any(scorable):
             reason = "no prose in a language the model handles"
-        return {"sentences": sentences, "kinds": kinds, "scorable": scorable, "n_sentences_total": total,
-                "language": route.language, "reason": reason}
+        return {
+            "sentences": sentences,
+            "kinds": kinds,
+            "scorable": scorable,
+            "n_sentences_total": total,
+            "language": route.language,
+            "reason": reason,
+        }
 
-    def finish_document(self, prepared: dict[str, Any], sentence_scores: Sequence[dict[str, Any] | None] | None) -> dict[str, Any]:
+    def finish_document(
+        self, prepared: dict[str, Any], sentence_scores: Sequence[dict[str, Any] | None] | None
+    ) -> dict[str, Any]:
         """Document result from a prepared document and its sentences' scores (None when unscored).
 
         ``sentence_scores`` has one entry per sentence (``None`` for a segment not scored).
@@ -604,16 +640,25 @@ class HypeScorer:
         kinds = prepared.get("kinds") or ["prose"] * len(sentences)
         reason = prepared["reason"]
         if reason is not None or sentence_scores is None:
-            scored = [{"text": s, "kind": k, **_empty_scores(self.labels)} for s, k in zip(sentences, kinds)]
+            scored = [
+                {"text": s, "kind": k, **_empty_scores(self.labels)}
+                for s, k in zip(sentences, kinds)
+            ]
             document = aggregate_scores([], self.labels)
             n_prose = 0
         else:
             scored = []
             for s, k, sc in zip(sentences, kinds, sentence_scores):
-                values = {label: sc[label] for label in self.labels} if sc else _empty_scores(self.labels)
+                values = (
+                    {label: sc[label] for label in self.labels}
+                    if sc
+                    else _empty_scores(self.labels)
+                )
                 scored.append({"text": s, "kind": k, **values})
             keys = [aggregate_key(s) if sc else None for s, sc in zip(sentences, sentence_scores)]
-            document = aggregate_scores([sc or {} for sc in sentence_scores], self.labels, keys=keys)
+            document = aggregate_scores(
+                [sc or {} for sc in sentence_scores], self.labels, keys=keys
+            )
             n_prose = len({k for k in keys if k is not None})
         document.update(
             n_sentences=len(sentences),
@@ -649,15 +694,25 @@ class HypeScorer:
         langs = list(languages) if languages is not None else [None] * len(texts)
         if len(langs) != len(texts):
             raise InputError("languages must have one entry per document")
-        prepared = [self.prepare_document(t, language=lang, max_sentences=max_sentences) for t, lang in zip(texts, langs)]
+        prepared = [
+            self.prepare_document(t, language=lang, max_sentences=max_sentences)
+            for t, lang in zip(texts, langs)
+        ]
         wanted = [
-            s for p in prepared if p["reason"] is None for s, ok in zip(p["sentences"], p["scorable"]) if ok
+            s
+            for p in prepared
+            if p["reason"] is None
+            for s, ok in zip(p["sentences"], p["scorable"])
+            if ok
         ]
         by_sentence = self._scores_for(wanted, cache, counter)
         results = []
         for p in prepared:
             if p["reason"] is None:
-                scores = [dict(by_sentence[s]) if ok else None for s, ok in zip(p["sentences"], p["scorable"])]
+                scores = [
+                    dict(by_sentence[s]) if ok else None
+                    for s, ok in zip(p["sentences"], p["scorable"])
+                ]
                 results.append(self.finish_document(p, scores))
             else:
                 results.append(self.finish_document(p, None))
@@ -673,7 +728,10 @@ class HypeScorer:
         found = cache.get_many(list(dict.fromkeys(keys.values()))) if cache is not None else {}
         missing = [s for s, k in keys.items() if k not in found]
         computed = self.sentence_scores(missing) if missing else []
-        fresh = {keys[s]: tuple(score[label] for label in self.labels) for s, score in zip(missing, computed)}
+        fresh = {
+            keys[s]: tuple(score[label] for label in self.labels)
+            for s, score in zip(missing, computed)
+        }
         if cache is not None and fresh:
             cache.put_many(fresh)
         if counter is not None:
@@ -683,7 +741,11 @@ class HypeScorer:
         return {s: dict(zip(self.labels, values[k])) for s, k in keys.items()}
 
     def score_document(
-        self, text: str, *, language: str | None = None, max_sentences: int | None = DEFAULT_MAX_SENTENCES
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        max_sentences: int | None = DEFAULT_MAX_SENTENCES,
     ) -> dict[str, Any]:
         """Scores for a whole document, sentence by sentence (nothing is lost to the token limit).
 
@@ -729,10 +791,14 @@ def _attach_lora(model: Any, adapter_dir: Path, lora: dict[str, Any]) -> Any:
     settings = dict(lora)
     config_file = adapter_dir / "adapter_config.json"
     if not settings and config_file.is_file():
-        settings = {k: v for k, v in json.loads(config_file.read_text()).items() if k != "peft_type"}
+        settings = {
+            k: v for k, v in json.loads(config_file.read_text()).items() if k != "peft_type"
+        }
     state = load_file(str(weights))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # peft probing deprecated transformers helpers
+        warnings.simplefilter(
+            "ignore", FutureWarning
+        )  # peft probing deprecated transformers helpers
         peft_model = get_peft_model(model, LoraConfig(bias="none", **settings))
     result = set_peft_model_state_dict(peft_model, state)
     unexpected = getattr(result, "unexpected_keys", None)

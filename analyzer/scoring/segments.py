@@ -196,7 +196,7 @@ def segment_kind(text: str, hint: str | None = None, furniture: bool = False) ->
     if _is_label(words):
         return "label"
     short = len(text) <= 30 if japanese >= len(text) / 3 else n_words <= 10
-    if hint in ("h1", "h2", "h3", "h4", "h5", "h6", "dt") or (short and text[-1] not in _TERMINAL):
+    if hint in ("h1", "h2", "h3", "h4", "h5", "h6", "dt") or (short and _unpunctuated(text)):
         return "heading"
     return "prose"
 
@@ -277,10 +277,18 @@ def segment_kinds(segments: Sequence[str]) -> list[str]:
     return kinds
 
 
+def _unpunctuated(text: str) -> bool:
+    """No final punctuation, looking past trailing emoji and symbols ("to the moon! 🚀")."""
+    end = len(text)
+    while end and not (text[end - 1].isalnum() or text[end - 1] in _TERMINAL):
+        end -= 1
+    return end > 0 and text[end - 1] not in _TERMINAL
+
+
 def _is_title(text: str) -> bool:
     """A document's opening line without final punctuation, up to 20 words."""
     text = text.strip()
-    return bool(text) and len(text.split()) <= 20 and text[-1] not in _TERMINAL
+    return bool(text) and len(text.split()) <= 20 and _unpunctuated(text)
 
 
 def _looks_like_name(text: str) -> bool:

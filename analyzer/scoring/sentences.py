@@ -74,7 +74,11 @@ _BOUNDARY_RE = re.compile(
     r"(?P<space>\s+)"
 )
 _JA_BOUNDARY_RE = re.compile(
-    r"[" + _JA_TERMINATORS + r"]+[" + re.escape(_CLOSERS) + r"]*|(?<=[\u3040-\u30ff\u4e00-\u9fff])[!?]+"
+    r"["
+    + _JA_TERMINATORS
+    + r"]+["
+    + re.escape(_CLOSERS)
+    + r"]*|(?<=[\u3040-\u30ff\u4e00-\u9fff])[!?]+"
 )
 _WORD_BEFORE_RE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _DOTTED_RE = re.compile(r"^(?:[A-Za-z]\.){1,}[A-Za-z]?$")
@@ -107,7 +111,12 @@ def iter_sentences(text: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> Iterator
 
 def _blocks(text: str) -> Iterator[str]:
     """Paragraphs and list items, with soft line wraps joined."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
+    text = (
+        text.replace("\r\n", "\n")
+        .replace("\r", "\n")
+        .replace("\u2028", "\n")
+        .replace("\u2029", "\n\n")
+    )
     for paragraph in re.split(r"\n\s*\n", text):
         current: list[str] = []
         for raw_line in paragraph.split("\n"):
@@ -148,7 +157,9 @@ def _join_lines(lines: list[str]) -> str:
     for line in lines[1:]:
         if _is_cjk(joined[-1:]) and _is_cjk(line[:1]):
             joined += line
-        elif joined.endswith("-") and len(joined) > 1 and joined[-2].isalpha() and line[:1].islower():
+        elif (
+            joined.endswith("-") and len(joined) > 1 and joined[-2].isalpha() and line[:1].islower()
+        ):
             joined = joined[:-1] + line  # a word hyphenated across a line wrap
         else:
             joined += " " + line

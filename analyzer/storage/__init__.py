@@ -19,7 +19,17 @@ from analyzer.storage.search import DocumentQuery
 from analyzer.storage.store import Store, timed
 
 __all__ = [
-    "DEFAULT_DB_PATH", "DOCUMENT_KINDS", "SCHEMA_VERSION", "DocumentQuery", "DocumentRecord",
-    "StorageError", "Store", "UpsertResult", "content_hash", "file_stamp", "resolve_db_path",
-    "timed", "utcnow",
+    "DEFAULT_DB_PATH",
+    "DOCUMENT_KINDS",
+    "SCHEMA_VERSION",
+    "DocumentQuery",
+    "DocumentRecord",
+    "StorageError",
+    "Store",
+    "UpsertResult",
+    "content_hash",
+    "file_stamp",
+    "resolve_db_path",
+    "timed",
+    "utcnow",
 ]

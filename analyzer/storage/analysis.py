@@ -20,19 +20,62 @@ from analyzer.storage.base import StoreBase, in_clause, utcnow
 
 DEFAULT_TOP_SENTENCES = 5
 HEAT_VALUE_COLUMNS = [
-    "documents", "stories", "sources", "scored", "volume_share", "volume_index", "hype_mean",
-    "growth_mean", "evidence_mean", "hype_top", "growth_top", "evidence_top", "z_volume",
-    "z_hype", "z_growth", "z_evidence", "z_hype_top", "heat_raw", "heat",
-    "heat_low", "heat_high", "reliable", "mode",
+    "documents",
+    "stories",
+    "sources",
+    "scored",
+    "volume_share",
+    "volume_index",
+    "hype_mean",
+    "growth_mean",
+    "evidence_mean",
+    "hype_top",
+    "growth_top",
+    "evidence_top",
+    "z_volume",
+    "z_hype",
+    "z_growth",
+    "z_evidence",
+    "z_hype_top",
+    "heat_raw",
+    "heat",
+    "heat_low",
+    "heat_high",
+    "reliable",
+    "mode",
 ]
 DIVERGENCE_VALUE_COLUMNS = [
-    "heat", "fundamental_level", "fundamental_growth", "growth_z", "growth_basis", "unit",
-    "divergence", "flagged", "heat_low", "heat_high", "divergence_low", "divergence_high",
-    "reliable", "mode",
+    "heat",
+    "fundamental_level",
+    "fundamental_growth",
+    "growth_z",
+    "growth_basis",
+    "unit",
+    "divergence",
+    "flagged",
+    "heat_low",
+    "heat_high",
+    "divergence_low",
+    "divergence_high",
+    "reliable",
+    "mode",
 ]
 FLAG_READ_COLUMNS = [
-    "entity", "metric", "freq", "start", "end", "peak_period", "peak_value", "periods",
-    "threshold", "min_periods", "top_sentences", "confidence", "peak_low", "peak_high", "mode",
+    "entity",
+    "metric",
+    "freq",
+    "start",
+    "end",
+    "peak_period",
+    "peak_value",
+    "periods",
+    "threshold",
+    "min_periods",
+    "top_sentences",
+    "confidence",
+    "peak_low",
+    "peak_high",
+    "mode",
 ]
 
 
@@ -89,8 +132,7 @@ def _day(value: Any) -> str:
 class AnalysisTables(StoreBase):
     """Reads and writes of the analysis tables."""
 
-    def source_totals(
-            self, freq: str) -> pd.DataFrame:
+    def source_totals(self, freq: str) -> pd.DataFrame:
         """Stories (clusters counted once) per source and period over the whole corpus."""
         period = period_sql("published_at", freq)
         rows = self.conn.execute(
@@ -102,7 +144,7 @@ class AnalysisTables(StoreBase):
         return pd.DataFrame(rows, columns=["source_id", "period", "total"])
 
     def entity_story_scores(
-            self, freq: str, model_version: str, entities: Iterable[str] | None = None
+        self, freq: str, model_version: str, entities: Iterable[str] | None = None
     ) -> pd.DataFrame:
         """One row per entity and story: period, source, documents in the story and its scores.
 
@@ -113,7 +155,8 @@ class AnalysisTables(StoreBase):
         sql = _stories_sql(period_sql("at", freq), _entity_filter(entities, "de.entity_id")[0])
         params = _entity_filter(entities, "de.entity_id")[1]
         cursor = self.conn.execute(
-            sql + " SELECT entity_id, period, source_id, documents, hype, growth, evidence FROM placed"
+            sql
+            + " SELECT entity_id, period, source_id, documents, hype, growth, evidence FROM placed"
             " WHERE period IS NOT NULL ORDER BY entity_id, period, source_id, unit",
             [*params, model_version],
         )
@@ -123,7 +166,7 @@ class AnalysisTables(StoreBase):
         return frame
 
     def entity_source_aggregates(
-            self, freq: str, model_version: str, entities: Iterable[str] | None = None
+        self, freq: str, model_version: str, entities: Iterable[str] | None = None
     ) -> pd.DataFrame:
         """One row per entity, period and source with story counts and score sums.
 
@@ -148,14 +191,17 @@ class AnalysisTables(StoreBase):
                 f" AS top_{name}_n,"
                 f" SUM({name}) AS {name}_sum, COUNT({name}) AS {name}_n"
             )
-        sql = _stories_sql(period, where) + f"""
+        sql = (
+            _stories_sql(period, where)
+            + f"""
             , ranked AS (
-                SELECT *, {', '.join(rank_columns)} FROM placed WHERE period IS NOT NULL
+                SELECT *, {", ".join(rank_columns)} FROM placed WHERE period IS NOT NULL
             )
             SELECT entity_id, period, source_id, COUNT(*) AS stories, SUM(documents) AS documents,
-                   {', '.join(top_columns)}
+                   {", ".join(top_columns)}
             FROM ranked GROUP BY entity_id, period, source_id
         """
+        )
         cursor = self.conn.execute(sql, [*params, model_version])
         columns = [c[0] for c in cursor.description]
         frame = pd.DataFrame(cursor.fetchall(), columns=columns)
@@ -165,7 +211,8 @@ class AnalysisTables(StoreBase):
         return frame
 
     def top_sentence_rows(
-            self, entity: str,
+        self,
+        entity: str,
         start_day: str,
         end_day: str,
         model_version: str,
@@ -199,10 +246,14 @@ class AnalysisTables(StoreBase):
             " JOIN documents d ON d.id = r.document_id LEFT JOIN sources src ON src.id = r.source_id"
             " ORDER BY r.hype DESC, r.published_at, r.sentence_index"
         )
-        tagged = docs + ranked.format(
-            tag_join="CROSS JOIN sentence_entities x ON x.document_id = docs.id AND x.entity_id = ?",
-            extra=" AND ss.sentence_index = x.sentence_index",
-        ) + final
+        tagged = (
+            docs
+            + ranked.format(
+                tag_join="CROSS JOIN sentence_entities x ON x.document_id = docs.id AND x.entity_id = ?",
+                extra=" AND ss.sentence_index = x.sentence_index",
+            )
+            + final
+        )
         fetch = max(limit * 4, limit + 10)  # room for duplicates removed below
         rows = self.query(tagged, (start_day, end_day, entity, entity, model_version, fetch))
         if not rows:
@@ -245,40 +296,85 @@ class AnalysisTables(StoreBase):
             scope_params = list(entities)
         now = utcnow()
         heat_rows = [
-            (row.entity, freq, version, _day(row.period),
-             *(_nullable(getattr(row, c, None)) for c in HEAT_VALUE_COLUMNS))
+            (
+                row.entity,
+                freq,
+                version,
+                _day(row.period),
+                *(_nullable(getattr(row, c, None)) for c in HEAT_VALUE_COLUMNS),
+            )
             for row in heat.itertuples(index=False)
         ]
         mix_rows = [
-            (row.entity, freq, _day(row.period), int(row.source_id), int(row.stories), int(row.documents),
-             int(row.source_total))
+            (
+                row.entity,
+                freq,
+                _day(row.period),
+                int(row.source_id),
+                int(row.stories),
+                int(row.documents),
+                int(row.source_total),
+            )
             for row in source_mix.itertuples(index=False)
         ]
         divergence_rows = [
             (
-                row.entity, row.metric or "", freq, version, _day(row.period),
-                *(_nullable(getattr(row, c, None)) for c in DIVERGENCE_VALUE_COLUMNS if c != "flagged"),
+                row.entity,
+                row.metric or "",
+                freq,
+                version,
+                _day(row.period),
+                *(
+                    _nullable(getattr(row, c, None))
+                    for c in DIVERGENCE_VALUE_COLUMNS
+                    if c != "flagged"
+                ),
                 int(bool(row.flagged)),
             )
             for row in divergence.itertuples(index=False)
         ]
         flag_rows = [
             (
-                f["entity"], f["metric"] or "", freq, version, f["threshold"], f["min_periods"], f["start"],
-                f["end"], f["peak_period"], f["peak_value"], f["periods"],
-                json.dumps(f.get("top_sentences") or [], default=str), now,
-                _nullable(f.get("confidence")), _nullable(f.get("peak_low")), _nullable(f.get("peak_high")),
+                f["entity"],
+                f["metric"] or "",
+                freq,
+                version,
+                f["threshold"],
+                f["min_periods"],
+                f["start"],
+                f["end"],
+                f["peak_period"],
+                f["peak_value"],
+                f["periods"],
+                json.dumps(f.get("top_sentences") or [], default=str),
+                now,
+                _nullable(f.get("confidence")),
+                _nullable(f.get("peak_low")),
+                _nullable(f.get("peak_high")),
                 f.get("mode"),
             )
             for f in flags
         ]
         stat_rows = [
-            (s["entity"], s["metric"] or "", freq, version, s["test"], json.dumps(s["result"], default=str), now)
+            (
+                s["entity"],
+                s["metric"] or "",
+                freq,
+                version,
+                s["test"],
+                json.dumps(s["result"], default=str),
+                now,
+            )
             for s in statistics
         ]
         with self.transaction() as conn:
-            for table, versioned in (("heat", True), ("divergence", True), ("flags", True),
-                                     ("statistics", True), ("heat_sources", False)):
+            for table, versioned in (
+                ("heat", True),
+                ("divergence", True),
+                ("flags", True),
+                ("statistics", True),
+                ("heat_sources", False),
+            ):
                 where = "freq = ?" + (" AND model_version = ?" if versioned else "")
                 args = [freq, version] if versioned else [freq]
                 conn.execute(f"DELETE FROM {table} WHERE {where}{scope}", [*args, *scope_params])
@@ -292,7 +388,9 @@ class AnalysisTables(StoreBase):
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 mix_rows,
             )
-            divergence_columns = [c for c in DIVERGENCE_VALUE_COLUMNS if c != "flagged"] + ["flagged"]
+            divergence_columns = [c for c in DIVERGENCE_VALUE_COLUMNS if c != "flagged"] + [
+                "flagged"
+            ]
             conn.executemany(
                 "INSERT INTO divergence (entity_id, metric, freq, model_version, period, "
                 f"{', '.join(divergence_columns)}) VALUES ({', '.join('?' * (5 + len(divergence_columns)))})",
@@ -312,7 +410,8 @@ class AnalysisTables(StoreBase):
             )
             stored = dict(params)
             previous = conn.execute(
-                "SELECT params FROM analysis_runs WHERE freq = ? AND model_version = ?", (freq, version)
+                "SELECT params FROM analysis_runs WHERE freq = ? AND model_version = ?",
+                (freq, version),
             ).fetchone()
             if entities is not None and previous is not None:
                 earlier = json.loads(previous[0]).get("entities")
@@ -323,7 +422,9 @@ class AnalysisTables(StoreBase):
                 (freq, version, json.dumps(stored, default=str), now),
             )
         return {
-            "heat": len(heat_rows), "divergence": len(divergence_rows), "flags": len(flag_rows),
+            "heat": len(heat_rows),
+            "divergence": len(divergence_rows),
+            "flags": len(flag_rows),
             "statistics": len(stat_rows),
         }
 
@@ -344,7 +445,11 @@ class AnalysisTables(StoreBase):
             ).fetchone()
         if row is None:
             return None
-        return {"model_version": row[0], "params": json.loads(row[1] or "{}"), "computed_at": row[2]}
+        return {
+            "model_version": row[0],
+            "params": json.loads(row[1] or "{}"),
+            "computed_at": row[2],
+        }
 
     def stored_heat(self, freq: str, model_version: str, entity: str | None = None) -> pd.DataFrame:
         sql = (
@@ -399,7 +504,9 @@ class AnalysisTables(StoreBase):
         ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def overview_aggregates(self, freq: str, model_version: str, trend_periods: int) -> dict[str, pd.DataFrame]:
+    def overview_aggregates(
+        self, freq: str, model_version: str, trend_periods: int
+    ) -> dict[str, pd.DataFrame]:
         """What the overview needs from the stored tables, each a small aggregate: the latest
         ``trend_periods`` heat values, document totals, the latest divergence per metric, and
         flag counts per entity."""
@@ -429,8 +536,12 @@ class AnalysisTables(StoreBase):
             " AS last_confidence FROM flags f WHERE freq = ? AND model_version = ? GROUP BY entity_id",
             [freq, model_version],
         )
-        return {"recent": recent, "totals": totals, "latest_divergence": latest_divergence,
-                "flag_counts": flag_counts}
+        return {
+            "recent": recent,
+            "totals": totals,
+            "latest_divergence": latest_divergence,
+            "flag_counts": flag_counts,
+        }
 
     def entity_list(self) -> pd.DataFrame:
         return self._frame("SELECT id AS entity, name, kind FROM entities ORDER BY id")
@@ -465,7 +576,9 @@ class AnalysisTables(StoreBase):
         with self.transaction():
             self.conn.execute("UPDATE documents SET cluster_id = NULL WHERE cluster_id IS NOT NULL")
 
-    def iter_clustering_rows(self, since: str, batch_size: int = 500) -> Iterator[tuple[int, str, int | None, str]]:
+    def iter_clustering_rows(
+        self, since: str, batch_size: int = 500
+    ) -> Iterator[tuple[int, str, int | None, str]]:
         """(id, published_at, cluster_id, text) of dated documents from ``since``, in date order."""
         cursor = self.conn.execute(
             "SELECT id, published_at, cluster_id, text FROM documents"
@@ -478,11 +591,15 @@ class AnalysisTables(StoreBase):
     def published_at(self, document_id: int) -> str | None:
         return self._scalar("SELECT published_at FROM documents WHERE id = ?", (document_id,))
 
-    def write_clusters(self, merged: Sequence[tuple[int, int]], assigned: Sequence[tuple[int, int]]) -> None:
+    def write_clusters(
+        self, merged: Sequence[tuple[int, int]], assigned: Sequence[tuple[int, int]]
+    ) -> None:
         """Apply cluster changes atomically: ``merged`` (new root, old root) renames whole
         clusters, ``assigned`` (root, document) places single documents."""
         with self.transaction():
-            self.conn.executemany("UPDATE documents SET cluster_id = ? WHERE cluster_id = ?", merged)
+            self.conn.executemany(
+                "UPDATE documents SET cluster_id = ? WHERE cluster_id = ?", merged
+            )
             self.conn.executemany("UPDATE documents SET cluster_id = ? WHERE id = ?", assigned)
 
 
@@ -525,7 +642,9 @@ def _stories_sql(period: str, where: str) -> str:
     """
 
 
-def _narrowed(sql: str, args: list[Any], entity: str | None, metric: str | None) -> tuple[str, list[Any]]:
+def _narrowed(
+    sql: str, args: list[Any], entity: str | None, metric: str | None
+) -> tuple[str, list[Any]]:
     """Narrow a query over a materialised table to one entity and/or metric."""
     if entity:
         sql += " AND entity_id = ?"

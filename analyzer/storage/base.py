@@ -27,8 +27,16 @@ DEFAULT_DB_PATH = Path("data") / "analyzer.db"
 DB_ENV_VAR = "ANALYZER_DB"
 # Tables whose row counts `analyzer stats` and the app's status line report.
 COUNTED_TABLES = (
-    "sources", "fetches", "documents", "entities", "document_entities", "sentences", "scores",
-    "sentence_scores", "fundamentals", "runs",
+    "sources",
+    "fetches",
+    "documents",
+    "entities",
+    "document_entities",
+    "sentences",
+    "scores",
+    "sentence_scores",
+    "fundamentals",
+    "runs",
 )
 
 
@@ -70,7 +78,9 @@ class StoreBase:
         self.readonly = readonly
         if readonly:
             if not self.path.exists():
-                raise StorageError(f"database {self.path} does not exist; run `analyzer ingest` first")
+                raise StorageError(
+                    f"database {self.path} does not exist; run `analyzer ingest` first"
+                )
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +178,9 @@ class StoreBase:
 
     def table_exists(self, name: str) -> bool:
         return bool(
-            self._scalar("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", (name,))
+            self._scalar(
+                "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", (name,)
+            )
         )
 
     def counts(self) -> dict[str, int]:

@@ -102,8 +102,19 @@ class DocumentTables(StoreBase):
                 " http_status, etag, last_modified, content_type, bytes, items, error)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    run_id, source_id, url, started_at or utcnow(), duration_ms, status,
-                    http_status, etag, last_modified, content_type, n_bytes, items, error,
+                    run_id,
+                    source_id,
+                    url,
+                    started_at or utcnow(),
+                    duration_ms,
+                    status,
+                    http_status,
+                    etag,
+                    last_modified,
+                    content_type,
+                    n_bytes,
+                    items,
+                    error,
                 ),
             )
         return int(cursor.lastrowid)
@@ -142,12 +153,16 @@ class DocumentTables(StoreBase):
         if not isinstance(doc.text, str) or not doc.text.strip():
             raise StorageError("document text is empty")
         if doc.kind not in DOCUMENT_KINDS:
-            raise StorageError(f"unknown document kind {doc.kind!r}; use one of {', '.join(DOCUMENT_KINDS)}")
+            raise StorageError(
+                f"unknown document kind {doc.kind!r}; use one of {', '.join(DOCUMENT_KINDS)}"
+            )
         digest = content_hash(doc.text)
         with self.transaction():
             source_id = None
             if doc.source:
-                source_id = self.source_id(doc.source) or self.upsert_source(doc.source, kind=doc.kind)
+                source_id = self.source_id(doc.source) or self.upsert_source(
+                    doc.source, kind=doc.kind
+                )
             existing = self._find_document(doc, source_id)
             if existing is None and not doc.canonical_url and not doc.external_id:
                 same_text = self.conn.execute(
@@ -172,11 +187,15 @@ class DocumentTables(StoreBase):
                     self.conn.execute(f"DELETE FROM {table} WHERE document_id = ?", (document_id,))
             return UpsertResult(document_id, "updated")
 
-    def _find_document(self, doc: DocumentRecord, source_id: int | None) -> tuple[int, str, str | None, int] | None:
+    def _find_document(
+        self, doc: DocumentRecord, source_id: int | None
+    ) -> tuple[int, str, str | None, int] | None:
         columns = "SELECT id, content_hash, title, length(text) FROM documents"
         row = None
         if doc.canonical_url:
-            row = self.conn.execute(f"{columns} WHERE canonical_url = ?", (doc.canonical_url,)).fetchone()
+            row = self.conn.execute(
+                f"{columns} WHERE canonical_url = ?", (doc.canonical_url,)
+            ).fetchone()
         if row is None and doc.external_id:
             # A GUID is unique within its source; records without a source share one namespace.
             row = self.conn.execute(
@@ -191,22 +210,50 @@ class DocumentTables(StoreBase):
             " fetched_at, updated_at, language, kind, text, content_hash, source_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                doc.external_id, doc.url, doc.canonical_url, doc.title, doc.author,
-                doc.published_at, now, now, doc.language, doc.kind, doc.text, digest, source_id,
+                doc.external_id,
+                doc.url,
+                doc.canonical_url,
+                doc.title,
+                doc.author,
+                doc.published_at,
+                now,
+                now,
+                doc.language,
+                doc.kind,
+                doc.text,
+                digest,
+                source_id,
             ),
         )
         return int(cursor.lastrowid)
 
     def _update_document(
-        self, document_id: int, doc: DocumentRecord, digest: str, source_id: int | None, *, keep_text: bool
+        self,
+        document_id: int,
+        doc: DocumentRecord,
+        digest: str,
+        source_id: int | None,
+        *,
+        keep_text: bool,
     ) -> None:
         text_columns = "" if keep_text else ", language = ?, kind = ?, text = ?, content_hash = ?"
-        text_values: tuple[Any, ...] = () if keep_text else (doc.language, doc.kind, doc.text, digest)
+        text_values: tuple[Any, ...] = (
+            () if keep_text else (doc.language, doc.kind, doc.text, digest)
+        )
         self.conn.execute(
             "UPDATE documents SET url = COALESCE(?, url), title = ?, author = COALESCE(?, author),"
             f" published_at = COALESCE(?, published_at), updated_at = ?{text_columns},"
             " source_id = COALESCE(?, source_id) WHERE id = ?",
-            (doc.url, doc.title, doc.author, doc.published_at, utcnow(), *text_values, source_id, document_id),
+            (
+                doc.url,
+                doc.title,
+                doc.author,
+                doc.published_at,
+                utcnow(),
+                *text_values,
+                source_id,
+                document_id,
+            ),
         )
 
     def _link_entities(self, document_id: int, entity_ids: Iterable[str], method: str) -> None:
@@ -305,7 +352,6 @@ class DocumentTables(StoreBase):
                 [(document_id, int(i), entity_id, matched) for i in sentence_indices],
             )
 
-
     def clear_entity_tags(self, document_id: int, entity_ids: Sequence[str]) -> set[str]:
         """Drop the derived tags of these entities from a document, keeping explicit links (those
         the source stated); returns the entities that are linked explicitly."""
@@ -333,7 +379,8 @@ class DocumentTables(StoreBase):
     def stored_sentences(self, document_id: int) -> list[str]:
         """The document's sentences as scoring split them (empty before it is scored)."""
         rows = self.conn.execute(
-            "SELECT text FROM sentences WHERE document_id = ? ORDER BY sentence_index", (document_id,)
+            "SELECT text FROM sentences WHERE document_id = ? ORDER BY sentence_index",
+            (document_id,),
         ).fetchall()
         return [row[0] for row in rows]
 

@@ -34,8 +34,14 @@ class FundamentalTables(StoreBase):
                     "INSERT OR REPLACE INTO fundamentals (entity_id, metric, date, value, unit, source,"
                     " filed_at, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        entity_id, row["metric"], row["date"], row.get("value"), row.get("unit"),
-                        row.get("source") or "csv", row.get("filed_at"), now,
+                        entity_id,
+                        row["metric"],
+                        row["date"],
+                        row.get("value"),
+                        row.get("unit"),
+                        row.get("source") or "csv",
+                        row.get("filed_at"),
+                        now,
                     ),
                 )
                 count += 1
@@ -76,7 +82,6 @@ class FundamentalTables(StoreBase):
             params,
         )
 
-
     def fundamentals_frame(self, entities: Iterable[str] | None = None) -> pd.DataFrame:
         """Every stored vintage of the entities' fundamentals (small: one row per report)."""
         sql = f"SELECT {', '.join(FUNDAMENTAL_COLUMNS)} FROM fundamentals"
@@ -90,7 +95,8 @@ class FundamentalTables(StoreBase):
         """Metrics on record, for one entity or all."""
         if entity_id:
             rows = self.conn.execute(
-                "SELECT DISTINCT metric FROM fundamentals WHERE entity_id = ? ORDER BY metric", (entity_id,)
+                "SELECT DISTINCT metric FROM fundamentals WHERE entity_id = ? ORDER BY metric",
+                (entity_id,),
             )
         else:
             rows = self.conn.execute("SELECT DISTINCT metric FROM fundamentals ORDER BY metric")

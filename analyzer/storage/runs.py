@@ -35,13 +35,14 @@ class RunTables(StoreBase):
             )
         return int(cursor.lastrowid)
 
-    def finish_run(self, run_id: int, status: str = "ok", stats: dict[str, Any] | None = None) -> None:
+    def finish_run(
+        self, run_id: int, status: str = "ok", stats: dict[str, Any] | None = None
+    ) -> None:
         with self.transaction():
             self.conn.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE id = ?",
                 (utcnow(), status, json.dumps(stats or {}, default=str), run_id),
             )
-
 
     @contextmanager
     def run(self, command: str, args: dict[str, Any] | None = None) -> Iterator[RunRecord]:
@@ -58,7 +59,9 @@ class RunTables(StoreBase):
             self._finish_quietly(record, "interrupted", record.stats)
             raise
         except BaseException as exc:
-            self._finish_quietly(record, "failed", {**record.stats, "error": f"{type(exc).__name__}: {exc}"})
+            self._finish_quietly(
+                record, "failed", {**record.stats, "error": f"{type(exc).__name__}: {exc}"}
+            )
             raise
         self.finish_run(record.id, record.status, record.stats)
 
@@ -71,5 +74,6 @@ class RunTables(StoreBase):
 
     def recent_runs(self, limit: int = 5) -> list[dict[str, Any]]:
         return self.query(
-            "SELECT id, command, status, started_at, finished_at FROM runs ORDER BY id DESC LIMIT ?", (limit,)
+            "SELECT id, command, status, started_at, finished_at FROM runs ORDER BY id DESC LIMIT ?",
+            (limit,),
         )

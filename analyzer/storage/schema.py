@@ -112,7 +112,9 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (document_id, entity_id)
         ) WITHOUT ROWID"""
     )
-    db.execute("CREATE INDEX idx_document_entities_entity ON document_entities(entity_id, document_id)")
+    db.execute(
+        "CREATE INDEX idx_document_entities_entity ON document_entities(entity_id, document_id)"
+    )
     db.execute(
         """
         CREATE TABLE sentence_entities (
@@ -289,7 +291,9 @@ def _m002_analysis(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (freq, entity_id, period, source_id)
         ) WITHOUT ROWID"""
     )
-    db.execute("CREATE INDEX idx_flags_lookup ON flags(freq, model_version, entity_id, metric, start_period)")
+    db.execute(
+        "CREATE INDEX idx_flags_lookup ON flags(freq, model_version, entity_id, metric, start_period)"
+    )
     db.execute(
         """
         CREATE TABLE statistics (
@@ -321,7 +325,9 @@ def _m002_analysis(db: sqlite_utils.Database) -> None:
 
 def _m003_external_id_index(db: sqlite_utils.Database) -> None:
     """Feed items are matched by (source, guid) on every ingest; without this it is a scan."""
-    db.execute("CREATE INDEX IF NOT EXISTS idx_documents_external_id ON documents(source_id, external_id)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_documents_external_id ON documents(source_id, external_id)"
+    )
 
 
 def _m004_claims(db: sqlite_utils.Database) -> None:
@@ -407,8 +413,17 @@ def _m006_divergence_bands(db: sqlite_utils.Database) -> None:
     """
     for table, columns in (
         ("heat", ("heat_low REAL", "heat_high REAL", "reliable INTEGER", "mode TEXT")),
-        ("divergence", ("heat_low REAL", "heat_high REAL", "divergence_low REAL", "divergence_high REAL",
-                        "reliable INTEGER", "mode TEXT")),
+        (
+            "divergence",
+            (
+                "heat_low REAL",
+                "heat_high REAL",
+                "divergence_low REAL",
+                "divergence_high REAL",
+                "reliable INTEGER",
+                "mode TEXT",
+            ),
+        ),
         ("flags", ("confidence REAL", "peak_low REAL", "peak_high REAL", "mode TEXT")),
     ):
         for column in columns:
@@ -434,5 +449,3 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
-
-

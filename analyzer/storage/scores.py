@@ -26,7 +26,9 @@ class ScoreTables(StoreBase):
         )
 
     # ----------------------------------------------------------------- scores
-    def documents_to_score(self, model_version: str, batch_size: int = 256) -> Iterator[dict[str, Any]]:
+    def documents_to_score(
+        self, model_version: str, batch_size: int = 256
+    ) -> Iterator[dict[str, Any]]:
         """Documents with no score from ``model_version`` yet, streamed in id order."""
         yield from self.iter_documents(
             where="NOT EXISTS (SELECT 1 FROM scores s WHERE s.document_id = documents.id"
@@ -85,7 +87,10 @@ class ScoreTables(StoreBase):
             self.conn.executemany(
                 "INSERT OR REPLACE INTO sentences (document_id, sentence_index, text, text_hash, kind)"
                 " VALUES (?, ?, ?, ?, ?)",
-                [(document_id, i, s, h, k) for i, (s, h, k) in enumerate(zip(sentences, hashes, kinds))],
+                [
+                    (document_id, i, s, h, k)
+                    for i, (s, h, k) in enumerate(zip(sentences, hashes, kinds))
+                ],
             )
             self.conn.execute(
                 "DELETE FROM sentence_scores WHERE document_id = ? AND model_version = ?",
@@ -95,7 +100,15 @@ class ScoreTables(StoreBase):
                 "INSERT INTO sentence_scores (document_id, sentence_index, model_id, model_version,"
                 " hype, growth, evidence) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (document_id, i, model_id, model_version, s.get("hype"), s.get("growth"), s.get("evidence"))
+                    (
+                        document_id,
+                        i,
+                        model_id,
+                        model_version,
+                        s.get("hype"),
+                        s.get("growth"),
+                        s.get("evidence"),
+                    )
                     for i, s in enumerate(sentence_scores)
                 ],
             )
@@ -115,12 +128,22 @@ class ScoreTables(StoreBase):
                 " n_sentences, language, unscored, scored_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    document_id, model_id, model_version,
-                    d.get("hype"), d.get("growth"), d.get("evidence"),
-                    d.get("hype_top"), d.get("growth_top"), d.get("evidence_top"),
-                    d.get("hype_share"), d.get("growth_share"), d.get("evidence_share"),
-                    int(d.get("n_sentences") or len(sentences)), d.get("language"),
-                    int(bool(d.get("unscored"))), utcnow(),
+                    document_id,
+                    model_id,
+                    model_version,
+                    d.get("hype"),
+                    d.get("growth"),
+                    d.get("evidence"),
+                    d.get("hype_top"),
+                    d.get("growth_top"),
+                    d.get("evidence_top"),
+                    d.get("hype_share"),
+                    d.get("growth_share"),
+                    d.get("evidence_share"),
+                    int(d.get("n_sentences") or len(sentences)),
+                    d.get("language"),
+                    int(bool(d.get("unscored"))),
+                    utcnow(),
                 ),
             )
 
@@ -135,7 +158,6 @@ class ScoreTables(StoreBase):
             "SELECT model_version FROM scores ORDER BY scored_at DESC LIMIT 1"
         ).fetchone()
         return row[0] if row else None
-
 
     def sentence_cache(self, model_version: str) -> StoreSentenceCache:
         """The database's score cache for one model version, as a scorer cache."""

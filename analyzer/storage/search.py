@@ -82,7 +82,9 @@ class SearchQueries(StoreBase):
         return {
             "documents": int(self._scalar("SELECT COUNT(*) FROM documents") or 0),
             "entities": int(self._scalar("SELECT COUNT(*) FROM entities") or 0),
-            "fundamentals": int(self._scalar("SELECT COUNT(*) FROM (SELECT 1 FROM fundamentals LIMIT 1)") or 0),
+            "fundamentals": int(
+                self._scalar("SELECT COUNT(*) FROM (SELECT 1 FROM fundamentals LIMIT 1)") or 0
+            ),
             "model_versions": versions.to_dict("records"),
             "analysis": analysis,
         }
@@ -108,8 +110,12 @@ class SearchQueries(StoreBase):
                 "SELECT DISTINCT language FROM documents WHERE language IS NOT NULL ORDER BY 1"
             )
         ]
-        first = self._scalar("SELECT MIN(published_at) FROM documents WHERE published_at IS NOT NULL")
-        last = self._scalar("SELECT MAX(published_at) FROM documents WHERE published_at IS NOT NULL")
+        first = self._scalar(
+            "SELECT MIN(published_at) FROM documents WHERE published_at IS NOT NULL"
+        )
+        last = self._scalar(
+            "SELECT MAX(published_at) FROM documents WHERE published_at IS NOT NULL"
+        )
         return {
             "sources": sources.to_dict("records"),
             "kinds": kinds,
@@ -138,16 +144,22 @@ class SearchQueries(StoreBase):
         elif isinstance(query, Mapping):
             query = DocumentQuery(**query)
         if query.sort not in DOCUMENT_SORTS and query.sort != "relevance":
-            raise InputError(f"unknown sort {query.sort!r}; use one of {', '.join(DOCUMENT_SORTS)} or relevance")
+            raise InputError(
+                f"unknown sort {query.sort!r}; use one of {', '.join(DOCUMENT_SORTS)} or relevance"
+            )
         limit = max(1, min(int(limit), MAX_PAGE_SIZE))
         offset = max(0, int(offset))
         text = fts_query(query.text or "")
         where, params = _document_filters(query, text)
         join_fts = "JOIN documents_fts ON documents_fts.rowid = d.id" if text else ""
-        order = "documents_fts.rank" if (query.sort == "relevance" and text) else DOCUMENT_SORTS.get(
-            query.sort, DOCUMENT_SORTS["newest"]
+        order = (
+            "documents_fts.rank"
+            if (query.sort == "relevance" and text)
+            else DOCUMENT_SORTS.get(query.sort, DOCUMENT_SORTS["newest"])
         )
-        snippet = "snippet(documents_fts, 1, '[', ']', ' … ', 14)" if text else "substr(d.text, 1, 200)"
+        snippet = (
+            "snippet(documents_fts, 1, '[', ']', ' … ', 14)" if text else "substr(d.text, 1, 200)"
+        )
         scores_join = "LEFT JOIN scores s ON s.document_id = d.id AND s.model_version = ?"
         version_param = [model_version or ""]
         page_sql = f"""
@@ -164,9 +176,7 @@ class SearchQueries(StoreBase):
         """
         # Counting needs the scores only when a score filter is set; skipping the join halves the cost.
         filters_scores = "s.hype" in where
-        count_sql = (
-            f"SELECT COUNT(*) FROM documents d {join_fts} {scores_join if filters_scores else ''} WHERE {where}"
-        )
+        count_sql = f"SELECT COUNT(*) FROM documents d {join_fts} {scores_join if filters_scores else ''} WHERE {where}"
         count_params = [*version_param, *params] if filters_scores else list(params)
         try:
             page = self._frame(page_sql, [*version_param, *params, limit, offset])
@@ -180,7 +190,9 @@ class SearchQueries(StoreBase):
             raise StorageError(f"could not list documents: {exc}") from exc
         return page, total
 
-    def document_detail(self, document_id: int, *, model_version: str | None = None) -> dict[str, Any] | None:
+    def document_detail(
+        self, document_id: int, *, model_version: str | None = None
+    ) -> dict[str, Any] | None:
         """One document's metadata, scores and scored sentences (``sentences`` is a DataFrame)."""
         rows = self.query(
             "SELECT d.id, d.title, d.url, d.author, d.published_at, d.kind, d.language,"
@@ -239,8 +251,13 @@ class SearchQueries(StoreBase):
         join, params = _entity_join(entity)
         extra, extra_params = "", []
         if published_from is not None and published_before is not None:
-            extra, extra_params = " AND d.published_at >= ? AND d.published_at < ?", [published_from, published_before]
-        counts = ", ".join(f"SUM(s.{label} < ?), SUM(s.{label} = ?), COUNT(s.{label})" for label in SCORE_LABELS)
+            extra, extra_params = (
+                " AND d.published_at >= ? AND d.published_at < ?",
+                [published_from, published_before],
+            )
+        counts = ", ".join(
+            f"SUM(s.{label} < ?), SUM(s.{label} = ?), COUNT(s.{label})" for label in SCORE_LABELS
+        )
         label_params: list[Any] = []
         for label in SCORE_LABELS:
             value = values.get(label)
@@ -260,7 +277,9 @@ class SearchQueries(StoreBase):
 def _entity_join(entity: str | None) -> tuple[str, list[Any]]:
     if not entity:
         return "", []
-    return "JOIN document_entities de ON de.document_id = s.document_id AND de.entity_id = ?", [entity]
+    return "JOIN document_entities de ON de.document_id = s.document_id AND de.entity_id = ?", [
+        entity
+    ]
 
 
 def _document_filters(query: DocumentQuery, text: str) -> tuple[str, list[Any]]:
@@ -270,7 +289,9 @@ def _document_filters(query: DocumentQuery, text: str) -> tuple[str, list[Any]]:
         clauses.append("documents_fts MATCH ?")
         params.append(text)
     if query.entity:
-        clauses.append("EXISTS (SELECT 1 FROM document_entities de WHERE de.document_id = d.id AND de.entity_id = ?)")
+        clauses.append(
+            "EXISTS (SELECT 1 FROM document_entities de WHERE de.document_id = d.id AND de.entity_id = ?)"
+        )
         params.append(query.entity)
     if query.source_id is not None:
         clauses.append("d.source_id = ?")

@@ -24,8 +24,16 @@ from analyzer.storage.watches import WatchesMixin
 
 
 class Store(
-    DocumentTables, ScoreTables, FundamentalTables, AnalysisTables, SearchQueries, RunTables,
-    LabelsMixin, VersionsMixin, WatchesMixin, ClaimsTables,
+    DocumentTables,
+    ScoreTables,
+    FundamentalTables,
+    AnalysisTables,
+    SearchQueries,
+    RunTables,
+    LabelsMixin,
+    VersionsMixin,
+    WatchesMixin,
+    ClaimsTables,
 ):
     """The analyzer database (see :class:`analyzer.storage.base.StoreBase` for opening it)."""
 

@@ -36,11 +36,17 @@ def read_labelled(path: str | Path) -> list[dict[str, Any]]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
+            if (
+                not isinstance(row, dict)
+                or not isinstance(row.get("text"), str)
+                or not row["text"].strip()
+            ):
                 raise InputError(f"{path}:{number}: expected an object with a non-empty 'text'")
             for label in LABELS:
                 if row.get(label) not in (0, 1, True, False):
-                    raise InputError(f"{path}:{number}: label {label!r} must be 0 or 1, got {row.get(label)!r}")
+                    raise InputError(
+                        f"{path}:{number}: label {label!r} must be 0 or 1, got {row.get(label)!r}"
+                    )
                 row[label] = int(row[label])
             rows.append(row)
     if not rows:
@@ -82,7 +88,9 @@ def resolve_training_data(
         train_file = data / SPLIT_FILES["train"]
         validation_file = Path(validation) if validation else data / SPLIT_FILES["validation"]
         if not train_file.is_file():
-            raise InputError(f"{data} has no {SPLIT_FILES['train']}; run corpora/hype/build_splits.py first")
+            raise InputError(
+                f"{data} has no {SPLIT_FILES['train']}; run corpora/hype/build_splits.py first"
+            )
         if not validation_file.is_file():
             raise InputError(f"{data} has no {SPLIT_FILES['validation']}; pass --validation FILE")
         train_rows = read_labelled(train_file)
@@ -103,7 +111,9 @@ def resolve_training_data(
             train_rows = [r for r in rows if hash_fraction(r["text"]) >= validation_fraction]
             sources["validation"] = f"{data.name} (hash-selected {validation_fraction:.0%})"
             if not validation_rows or not train_rows:
-                raise InputError(f"{data} is too small to hold out a validation split; pass --validation")
+                raise InputError(
+                    f"{data} is too small to hold out a validation split; pass --validation"
+                )
         if test:
             test_rows = read_labelled(test)
             sources["test"] = Path(test).name
@@ -135,5 +145,3 @@ def training_languages(rows: Sequence[dict[str, Any]], minimum_share: float = 0.
     needed = max(5, math.ceil(minimum_share * len(rows)))
     languages = sorted(lang for lang, n in counts.items() if n >= needed)
     return languages or ["en"]
-
-

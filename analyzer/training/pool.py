@@ -794,7 +794,10 @@ def score_candidates_lexical(
     texts = [row["text"] for row in train]
     features = hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
     unseen = hstack(
-        [words.transform([c.text for c in candidates]), chars.transform([c.text for c in candidates])]
+        [
+            words.transform([c.text for c in candidates]),
+            chars.transform([c.text for c in candidates]),
+        ]
     ).tocsr()
     for label in LABELS:
         y = [int(row[label]) for row in train]

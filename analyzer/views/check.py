@@ -16,9 +16,18 @@ from analyzer.errors import InputError
 from analyzer.views.common import LABELS, entity_table, open_readonly
 
 __all__ = [
-    "MIN_PERCENTILE_SAMPLE", "check_result_csv", "check_result_json", "check_text", "corpus_percentiles",
-    "extract_article", "extract_figures", "fetch_article", "find_entities", "percentile_sentence",
+    "MIN_PERCENTILE_SAMPLE",
+    "check_result_csv",
+    "check_result_json",
+    "check_text",
+    "corpus_percentiles",
+    "extract_article",
+    "extract_figures",
+    "fetch_article",
+    "find_entities",
+    "percentile_sentence",
 ]
+
 
 def fetch_article(url: str, *, allow_private: bool = False) -> dict[str, Any]:
     """Download and extract one article (see :func:`analyzer.ingest.pages.fetch_article`)."""
@@ -65,8 +74,13 @@ def corpus_percentiles(
     None), ``n``, ``scope`` (words for the comparison set) and ``reason`` when none could be
     computed, and ``note`` when the latest quarter was too thin and all dates were used.
     """
-    result: dict[str, Any] = {"percentiles": dict.fromkeys(LABELS), "n": 0, "scope": None, "reason": None,
-                              "note": None}
+    result: dict[str, Any] = {
+        "percentiles": dict.fromkeys(LABELS),
+        "n": 0,
+        "scope": None,
+        "reason": None,
+        "note": None,
+    }
     values = {label: scores.get(label) for label in LABELS}
     if all(v is None for v in values.values()):
         result["reason"] = "the text has no scores"
@@ -82,8 +96,13 @@ def corpus_percentiles(
                 scopes.append((start, end, f"{subject} in {label}"))
         scopes.append((None, None, f"all {subject}"))
         for start, end, scope in scopes:
-            ranks = store.score_ranks(values, model_version=model_version, entity=entity,
-                                      published_from=start, published_before=end)
+            ranks = store.score_ranks(
+                values,
+                model_version=model_version,
+                entity=entity,
+                published_from=start,
+                published_before=end,
+            )
             n = ranks["n"]
             narrowed = start is not None
             if narrowed and n < MIN_PERCENTILE_SAMPLE:
@@ -108,10 +127,12 @@ def corpus_percentiles(
 
 
 def percentile_sentence(label: str, percentile: float | None, scope: str | None) -> str:
-    """"More hyped than 92% of NVIDIA coverage in 2025 Q3" from the numbers."""
+    """ "More hyped than 92% of NVIDIA coverage in 2025 Q3" from the numbers."""
     if percentile is None or scope is None:
         return f"No {label} comparison available."
-    adjective = {"hype": "hyped", "growth": "growth-focused", "evidence": "evidence-backed"}.get(label, label)
+    adjective = {"hype": "hyped", "growth": "growth-focused", "evidence": "evidence-backed"}.get(
+        label, label
+    )
     if percentile >= 50:
         return f"More {adjective} than {percentile:.0f}% of {scope}."
     return f"Less {adjective} than {100 - percentile:.0f}% of {scope}."
@@ -126,7 +147,9 @@ def find_entities(db: str | os.PathLike[str] | None, text: str) -> pd.DataFrame:
     table = entity_table(db)
     if table.empty or not text:
         return pd.DataFrame(columns=columns)
-    definitions = table[["id", "name", "kind", "aliases", "exclusions", "tickers"]].to_dict("records")
+    definitions = table[["id", "name", "kind", "aliases", "exclusions", "tickers"]].to_dict(
+        "records"
+    )
     for definition in definitions:
         # A bare entity (created by an import) has no aliases: its name is the obvious one.
         if not definition["aliases"]:
@@ -136,8 +159,13 @@ def find_entities(db: str | os.PathLike[str] | None, text: str) -> pd.DataFrame:
     found: dict[str, dict[str, Any]] = {}
     for match in matches:
         row = found.setdefault(
-            match.entity_id, {"entity": match.entity_id, "name": names.get(match.entity_id), "mentions": 0,
-                              "matched": []}
+            match.entity_id,
+            {
+                "entity": match.entity_id,
+                "name": names.get(match.entity_id),
+                "mentions": 0,
+                "matched": [],
+            },
         )
         row["mentions"] += 1
         if match.text not in row["matched"]:
@@ -172,9 +200,13 @@ def check_text(scorer: Any, text: str, *, max_sentences: int | None = 2000) -> d
     return result
 
 
-def check_result_json(result: Mapping[str, Any], *, source: str | None = None,
-                      entities: pd.DataFrame | None = None,
-                      percentiles: Mapping[str, Any] | None = None) -> str:
+def check_result_json(
+    result: Mapping[str, Any],
+    *,
+    source: str | None = None,
+    entities: pd.DataFrame | None = None,
+    percentiles: Mapping[str, Any] | None = None,
+) -> str:
     """The check result as a JSON document (sentences and figures as lists of objects)."""
     document = {
         key: _plain(value) for key, value in result.items() if not isinstance(value, pd.DataFrame)
@@ -215,5 +247,3 @@ def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
         return []
     cleaned = frame.astype(object).where(frame.notna(), None)
     return [_plain(r) for r in cleaned.to_dict("records")]
-
-

@@ -50,9 +50,18 @@ def database_status(db: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """
     path = database_path(db)
     status: dict[str, Any] = {
-        "path": str(path), "exists": path.is_file(), "ready": False, "documents": 0, "scored": 0,
-        "entities": 0, "fundamentals": 0, "model_version": None, "model_versions": [],
-        "analysis": [], "message": None, "next_step": None,
+        "path": str(path),
+        "exists": path.is_file(),
+        "ready": False,
+        "documents": 0,
+        "scored": 0,
+        "entities": 0,
+        "fundamentals": 0,
+        "model_version": None,
+        "model_versions": [],
+        "analysis": [],
+        "message": None,
+        "next_step": None,
     }
     if not status["exists"]:
         status["message"] = f"No database at {path}."
@@ -100,14 +109,19 @@ def period_label(value: Any, freq: str) -> str:
     return stamp.strftime("%Y-%m-%d")
 
 
-def analysis_state(db: str | os.PathLike[str] | None, freq: str, model_version: str | None) -> dict[str, Any]:
+def analysis_state(
+    db: str | os.PathLike[str] | None, freq: str, model_version: str | None
+) -> dict[str, Any]:
     """Whether the analysis for ``freq`` and ``model_version`` is stored in full, and when."""
     with open_readonly(db) as store:
         run = store.analysis_run(freq, model_version or "")
     if run is None:
         return {"materialised": False, "computed_at": None, "params": None}
-    return {"materialised": run["params"].get("entities") is None, "computed_at": run["computed_at"],
-            "params": run["params"]}
+    return {
+        "materialised": run["params"].get("entities") is None,
+        "computed_at": run["computed_at"],
+        "params": run["params"],
+    }
 
 
 def describe_flag(flag: Mapping[str, Any], rows: pd.DataFrame, name: str | None = None) -> str:
@@ -127,10 +141,14 @@ def describe_flag(flag: Mapping[str, Any], rows: pd.DataFrame, name: str | None 
     peak = pd.Timestamp(flag["peak_period"])
     ordered = rows.sort_values("period").reset_index(drop=True)
     at_peak = ordered[ordered["period"] == peak]
-    tail = (f"peak divergence {float(flag['peak_value']):.1f}{_interval(flag.get('peak_low'), flag.get('peak_high'))}"
-            f" in {period_label(peak, freq)}{_confidence(flag.get('confidence'))}")
+    tail = (
+        f"peak divergence {float(flag['peak_value']):.1f}{_interval(flag.get('peak_low'), flag.get('peak_high'))}"
+        f" in {period_label(peak, freq)}{_confidence(flag.get('confidence'))}"
+    )
     if at_peak.empty:
-        return f"{head}: divergence above the threshold for {int(flag['periods'])} periods ({tail})."
+        return (
+            f"{head}: divergence above the threshold for {int(flag['periods'])} periods ({tail})."
+        )
     position = int(at_peak.index[0])
     row = ordered.iloc[position]
     heat_z = row.get("heat_z")
@@ -139,11 +157,18 @@ def describe_flag(flag: Mapping[str, Any], rows: pd.DataFrame, name: str | None 
         heat_z = row.get("heat")
     heat_phrase = (
         f"narrative heat {'up' if float(heat_z) >= 0 else 'down'} {abs(float(heat_z)):.1f}σ"
-        if heat_z is not None and pd.notna(heat_z) else "narrative heat high"
+        if heat_z is not None and pd.notna(heat_z)
+        else "narrative heat high"
     )
     if banded and heat_z is not None and pd.notna(heat_z):
         low, high = row.get("heat_low"), row.get("heat_high")
-        if float(heat_z) < 0 and low is not None and high is not None and pd.notna(low) and pd.notna(high):
+        if (
+            float(heat_z) < 0
+            and low is not None
+            and high is not None
+            and pd.notna(low)
+            and pd.notna(high)
+        ):
             low, high = -float(high), -float(low)
         heat_phrase += _interval(low, high)
     growth = row.get("fundamental_growth")
@@ -156,10 +181,16 @@ def describe_flag(flag: Mapping[str, Any], rows: pd.DataFrame, name: str | None 
     if growth < 0:
         growth_phrase = f"{metric} fell {abs(growth):.0%}{basis_text}"
     elif previous is not None and pd.notna(previous) and growth < float(previous):
-        growth_phrase = f"{metric} growth slowed to {growth:.0%}{basis_text} (from {float(previous):.0%})"
+        growth_phrase = (
+            f"{metric} growth slowed to {growth:.0%}{basis_text} (from {float(previous):.0%})"
+        )
     else:
         growth_z = row.get("growth_z")
-        relative = f", {float(growth_z):+.1f}σ against its history" if growth_z is not None and pd.notna(growth_z) else ""
+        relative = (
+            f", {float(growth_z):+.1f}σ against its history"
+            if growth_z is not None and pd.notna(growth_z)
+            else ""
+        )
         growth_phrase = f"{metric} grew only {growth:.0%}{basis_text}{relative}"
     return f"{head}: {heat_phrase} while {growth_phrase} ({tail})."
 

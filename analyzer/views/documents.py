@@ -13,7 +13,12 @@ from analyzer.storage.search import DOCUMENT_SORTS, MAX_PAGE_SIZE, fts_query
 from analyzer.views.common import open_readonly
 
 __all__ = [
-    "DOCUMENT_SORTS", "MAX_PAGE_SIZE", "DocumentQuery", "document_detail", "filter_options", "fts_query",
+    "DOCUMENT_SORTS",
+    "MAX_PAGE_SIZE",
+    "DocumentQuery",
+    "document_detail",
+    "filter_options",
+    "fts_query",
     "search_documents",
 ]
 
@@ -39,7 +44,9 @@ def search_documents(
     FTS5 cannot parse, with a hint on quoting.
     """
     with open_readonly(db) as store:
-        page, total = store.search_documents(query, model_version=model_version, limit=limit, offset=offset)
+        page, total = store.search_documents(
+            query, model_version=model_version, limit=limit, offset=offset
+        )
     if not page.empty:
         page["published_at"] = page["published_at"].astype("string").str.slice(0, 10)
         page["snippet"] = page["snippet"].astype("string").str.replace(r"\s+", " ", regex=True)

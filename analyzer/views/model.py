@@ -32,9 +32,15 @@ def model_card(directory: str | os.PathLike[str] | None = None) -> dict[str, Any
     """
     directory = Path(directory) if directory else model_directory()
     card: dict[str, Any] = {
-        "directory": str(directory), "exists": (directory / "config.json").is_file(), "readme": None,
-        "metrics": None, "config": None, "model_version": None, "model_id": directory.name,
-        "reliability_plot": None, "images": [],
+        "directory": str(directory),
+        "exists": (directory / "config.json").is_file(),
+        "readme": None,
+        "metrics": None,
+        "config": None,
+        "model_version": None,
+        "model_id": directory.name,
+        "reliability_plot": None,
+        "images": [],
     }
     if not card["exists"]:
         return card
@@ -44,8 +50,19 @@ def model_card(directory: str | os.PathLike[str] | None = None) -> dict[str, Any
         config = {}
     card["config"] = {
         key: config.get(key)
-        for key in ("model_id", "model_version", "base", "method", "labels", "languages", "multilingual",
-                    "temperatures", "thresholds", "max_length", "created_at")
+        for key in (
+            "model_id",
+            "model_version",
+            "base",
+            "method",
+            "labels",
+            "languages",
+            "multilingual",
+            "temperatures",
+            "thresholds",
+            "max_length",
+            "created_at",
+        )
         if key in config
     }
     card["model_version"] = config.get("model_version")
@@ -63,8 +80,12 @@ def model_card(directory: str | os.PathLike[str] | None = None) -> dict[str, Any
             card["metrics"] = None
     images = sorted(p for p in directory.glob("*.png"))
     card["images"] = [str(p) for p in images]
-    reliability = [p for p in images if "reliab" in p.name.lower() or "calibration" in p.name.lower()]
-    card["reliability_plot"] = str(reliability[0]) if reliability else (str(images[0]) if images else None)
+    reliability = [
+        p for p in images if "reliab" in p.name.lower() or "calibration" in p.name.lower()
+    ]
+    card["reliability_plot"] = (
+        str(reliability[0]) if reliability else (str(images[0]) if images else None)
+    )
     return card
 
 
@@ -77,10 +98,15 @@ def metrics_frame(metrics: Mapping[str, Any] | None) -> pd.DataFrame:
         rows = []
         for label, values in per_label.items():
             if isinstance(values, Mapping):
-                rows.append({"label": label, **{k: v for k, v in values.items() if isinstance(v, (int, float))}})
+                rows.append(
+                    {
+                        "label": label,
+                        **{k: v for k, v in values.items() if isinstance(v, (int, float))},
+                    }
+                )
         if rows:
             return pd.DataFrame(rows)
-    flat = {k: v for k, v in (metrics.get("summary") or metrics).items() if isinstance(v, (int, float))}
+    flat = {
+        k: v for k, v in (metrics.get("summary") or metrics).items() if isinstance(v, (int, float))
+    }
     return pd.DataFrame([flat]) if flat else pd.DataFrame()
-
-

@@ -26,8 +26,13 @@ DIVERGENCE_BAND_COLOR = "rgba(127, 127, 127, 0.25)"
 UNRELIABLE_COLOR = "#c7c7c7"
 
 
-def _band(frame: pd.DataFrame, low: str, high: str, color: str, name: str, yaxis: str = "y") -> list[go.Scatter]:
-    """Two traces shading [low, high] over the periods where both are known (none otherwise)."""
+def _band(
+    frame: pd.DataFrame, low: str, high: str, color: str, name: str, yaxis: str = "y"
+) -> list[go.Scatter]:
+    """Two traces shading [low, high] over the periods where both are known (none otherwise).
+
+    Both carry ``name`` (the upper edge out of the legend), so every trace of a figure is named:
+    readers of the figure's spec find traces by name, and an unnamed one reads as "trace 0"."""
     if low not in frame.columns or high not in frame.columns:
         return []
     known = frame[frame[low].notna() & frame[high].notna()]
@@ -35,10 +40,29 @@ def _band(frame: pd.DataFrame, low: str, high: str, color: str, name: str, yaxis
         return []
     edge = {"width": 0}
     return [
-        go.Scatter(x=known["period"], y=known[high], mode="lines", line=edge, hoverinfo="skip",
-                   showlegend=False, yaxis=yaxis, legendgroup=name),
-        go.Scatter(x=known["period"], y=known[low], mode="lines", line=edge, fill="tonexty", fillcolor=color,
-                   name=name, hoverinfo="skip", yaxis=yaxis, legendgroup=name),
+        go.Scatter(
+            x=known["period"],
+            y=known[high],
+            mode="lines",
+            line=edge,
+            hoverinfo="skip",
+            name=f"{name} (upper edge)",
+            showlegend=False,
+            yaxis=yaxis,
+            legendgroup=name,
+        ),
+        go.Scatter(
+            x=known["period"],
+            y=known[low],
+            mode="lines",
+            line=edge,
+            fill="tonexty",
+            fillcolor=color,
+            name=name,
+            hoverinfo="skip",
+            yaxis=yaxis,
+            legendgroup=name,
+        ),
     ]
 
 
@@ -53,10 +77,21 @@ def _unreliable_markers(frame: pd.DataFrame, column: str, yaxis: str = "y") -> l
     weak = frame[_unreliable(frame) & frame[column].notna()]
     if weak.empty:
         return []
-    return [go.Scatter(x=weak["period"], y=weak[column], mode="markers", yaxis=yaxis,
-                       name="too few stories (unreliable)",
-                       marker={"symbol": "circle-open", "size": 11, "color": UNRELIABLE_COLOR,
-                               "line": {"width": 2, "color": UNRELIABLE_COLOR}})]
+    return [
+        go.Scatter(
+            x=weak["period"],
+            y=weak[column],
+            mode="markers",
+            yaxis=yaxis,
+            name="too few stories (unreliable)",
+            marker={
+                "symbol": "circle-open",
+                "size": 11,
+                "color": UNRELIABLE_COLOR,
+                "line": {"width": 2, "color": UNRELIABLE_COLOR},
+            },
+        )
+    ]
 
 
 def _safe(text: Any) -> str:
@@ -69,8 +104,16 @@ def _empty(title: str, message: str = "No data yet") -> go.Figure:
         title=title,
         xaxis={"visible": False},
         yaxis={"visible": False},
-        annotations=[{"text": message, "showarrow": False, "xref": "paper", "yref": "paper",
-                      "x": 0.5, "y": 0.5}],
+        annotations=[
+            {
+                "text": message,
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+            }
+        ],
         template="plotly_white",
     )
     return fig
@@ -137,19 +180,34 @@ def fig_heat_vs_fundamentals(
     for trace in _band(frame, "heat_low", "heat_high", HEAT_BAND_COLOR, "heat band"):
         fig.add_trace(trace)
     fig.add_trace(
-        go.Scatter(x=frame["period"], y=frame["heat"], name="Narrative heat (z)", mode="lines+markers",
-                   line={"color": HEAT_COLOR, "width": 2})
+        go.Scatter(
+            x=frame["period"],
+            y=frame["heat"],
+            name="Narrative heat (z)",
+            mode="lines+markers",
+            line={"color": HEAT_COLOR, "width": 2},
+        )
     )
     for trace in _unreliable_markers(frame, "heat"):
         fig.add_trace(trace)
     column = "fundamental_growth" if fundamental == "growth" else "fundamental_level"
     if metric is not None and column in frame.columns and frame[column].notna().any():
         label = f"{_safe(metric)} {'growth' if fundamental == 'growth' else 'level'}"
-        if fundamental == "growth" and "growth_basis" in frame.columns and frame["growth_basis"].notna().any():
+        if (
+            fundamental == "growth"
+            and "growth_basis" in frame.columns
+            and frame["growth_basis"].notna().any()
+        ):
             label += f" ({frame['growth_basis'].dropna().iloc[0].upper()})"
         fig.add_trace(
-            go.Scatter(x=frame["period"], y=frame[column], name=label, mode="lines+markers",
-                       yaxis="y2", line={"color": FUNDAMENTAL_COLOR, "width": 2, "dash": "dot"})
+            go.Scatter(
+                x=frame["period"],
+                y=frame[column],
+                name=label,
+                mode="lines+markers",
+                yaxis="y2",
+                line={"color": FUNDAMENTAL_COLOR, "width": 2, "dash": "dot"},
+            )
         )
     for flag in _flag_spans(flags, entity, metric):
         fig.add_vrect(
@@ -188,8 +246,11 @@ def fig_sparkline(
     else:
         y = list(values)
         x = list(range(len(y)))
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line={"color": HEAT_COLOR, "width": 1.5},
-                               hoverinfo="skip"))
+    fig = go.Figure(
+        go.Scatter(
+            x=x, y=y, mode="lines", line={"color": HEAT_COLOR, "width": 1.5}, hoverinfo="skip"
+        )
+    )
     fig.update_layout(
         height=height,
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
@@ -202,7 +263,11 @@ def fig_sparkline(
 
 
 def fig_divergence_bars(
-    frame: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD, *, metric: str | None = None, title: str | None = None
+    frame: pd.DataFrame,
+    threshold: float = DEFAULT_THRESHOLD,
+    *,
+    metric: str | None = None,
+    title: str | None = None,
 ) -> go.Figure:
     """Divergence index per period with its band as error bars; flagged periods in red, periods
     with too few stories (unreliable, never flagged) hatched grey, the threshold as a dashed line."""
@@ -213,19 +278,52 @@ def fig_divergence_bars(
     frame = frame.dropna(subset=["divergence"]).sort_values("period") if not frame.empty else frame
     if frame.empty:
         return _empty(title, "No fundamentals to compare with")
-    flagged = frame["flagged"].astype(bool) if "flagged" in frame.columns else pd.Series(False, index=frame.index)
+    flagged = (
+        frame["flagged"].astype(bool)
+        if "flagged" in frame.columns
+        else pd.Series(False, index=frame.index)
+    )
     weak = _unreliable(frame)
-    colors = [HEAT_COLOR if f else (UNRELIABLE_COLOR if w else NEUTRAL_COLOR) for f, w in zip(flagged, weak)]
+    colors = [
+        HEAT_COLOR if f else (UNRELIABLE_COLOR if w else NEUTRAL_COLOR)
+        for f, w in zip(flagged, weak)
+    ]
     patterns = ["/" if w else "" for w in weak]
     error = None
-    if {"divergence_low", "divergence_high"} <= set(frame.columns) and frame["divergence_low"].notna().any():
-        error = {"type": "data", "symmetric": False, "color": "#444444", "thickness": 1.2,
-                 "array": (frame["divergence_high"] - frame["divergence"]).clip(lower=0).fillna(0).tolist(),
-                 "arrayminus": (frame["divergence"] - frame["divergence_low"]).clip(lower=0).fillna(0).tolist()}
-    fig = go.Figure(go.Bar(x=frame["period"], y=frame["divergence"], marker_color=colors,
-                           marker_pattern_shape=patterns, error_y=error, name="divergence"))
-    fig.add_hline(y=threshold, line_dash="dash", line_color=HEAT_COLOR,
-                  annotation_text="threshold (the band's lower end must clear it)", annotation_position="top left")
+    if {"divergence_low", "divergence_high"} <= set(frame.columns) and frame[
+        "divergence_low"
+    ].notna().any():
+        error = {
+            "type": "data",
+            "symmetric": False,
+            "color": "#444444",
+            "thickness": 1.2,
+            "array": (frame["divergence_high"] - frame["divergence"])
+            .clip(lower=0)
+            .fillna(0)
+            .tolist(),
+            "arrayminus": (frame["divergence"] - frame["divergence_low"])
+            .clip(lower=0)
+            .fillna(0)
+            .tolist(),
+        }
+    fig = go.Figure(
+        go.Bar(
+            x=frame["period"],
+            y=frame["divergence"],
+            marker_color=colors,
+            marker_pattern_shape=patterns,
+            error_y=error,
+            name="divergence",
+        )
+    )
+    fig.add_hline(
+        y=threshold,
+        line_dash="dash",
+        line_color=HEAT_COLOR,
+        annotation_text="threshold (the band's lower end must clear it)",
+        annotation_position="top left",
+    )
     fig.update_layout(
         title=_safe(f"{title} ({metric})" if metric else title),
         template="plotly_white",
@@ -262,8 +360,18 @@ def fig_source_mix(frame: pd.DataFrame, *, title: str | None = None, top: int = 
 
 
 # Claims: colours and marker symbols by status (met, missed, pending, unverifiable).
-CLAIM_STATUS_COLORS = {"met": "#2ca02c", "missed": "#8c1c13", "pending": "#7f7f7f", "unverifiable": "#bcbd22"}
-CLAIM_STATUS_SYMBOLS = {"met": "circle", "missed": "x", "pending": "circle-open", "unverifiable": "diamond-open"}
+CLAIM_STATUS_COLORS = {
+    "met": "#2ca02c",
+    "missed": "#8c1c13",
+    "pending": "#7f7f7f",
+    "unverifiable": "#bcbd22",
+}
+CLAIM_STATUS_SYMBOLS = {
+    "met": "circle",
+    "missed": "x",
+    "pending": "circle-open",
+    "unverifiable": "diamond-open",
+}
 CLAIM_PUBLISHED_SYMBOL = "triangle-up-open"
 # The claim markers sit on a hidden axis of their own, near the bottom of the timeline.
 CLAIM_MARKER_AXIS = "y9"
@@ -299,7 +407,9 @@ def _x_extent(fig: go.Figure) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     return (min(stamps), max(stamps)) if stamps else None
 
 
-def add_claim_markers(fig: go.Figure, claims: pd.DataFrame | None, *, freq: str = "quarter") -> go.Figure:
+def add_claim_markers(
+    fig: go.Figure, claims: pd.DataFrame | None, *, freq: str = "quarter"
+) -> go.Figure:
     """A copy of a heat timeline with the entity's claims marked at publication and at horizon.
 
     ``claims`` has ``published_at``, ``horizon`` (None when none was read), ``status``,
@@ -322,42 +432,74 @@ def add_claim_markers(fig: go.Figure, claims: pd.DataFrame | None, *, freq: str 
         return values.notna() & (values >= extent[0]) & (values <= extent[1])
 
     records = claims.reset_index(drop=True)
-    published = pd.to_datetime(records["published_at"].astype("string").str.slice(0, 10), errors="coerce")
+    published = pd.to_datetime(
+        records["published_at"].astype("string").str.slice(0, 10), errors="coerce"
+    )
     horizon = pd.to_datetime(records["horizon"].astype("string").str.slice(0, 10), errors="coerce")
     shown = within(published)
     rows = records[shown]
-    out.add_trace(go.Scatter(
-        x=published[shown], y=[CLAIM_PUBLISHED_LEVEL] * int(shown.sum()), yaxis=CLAIM_MARKER_AXIS,
-        mode="markers", name="claim published", legendgroup="claims",
-        marker={"symbol": CLAIM_PUBLISHED_SYMBOL, "size": 10, "color": NEUTRAL_COLOR,
-                "line": {"width": 1.5}},
-        hovertemplate="%{customdata}<extra></extra>",
-        customdata=[_claim_hover(row, "published") for row in rows.to_dict("records")],
-    ))
+    out.add_trace(
+        go.Scatter(
+            x=published[shown],
+            y=[CLAIM_PUBLISHED_LEVEL] * int(shown.sum()),
+            yaxis=CLAIM_MARKER_AXIS,
+            mode="markers",
+            name="claim published",
+            legendgroup="claims",
+            marker={
+                "symbol": CLAIM_PUBLISHED_SYMBOL,
+                "size": 10,
+                "color": NEUTRAL_COLOR,
+                "line": {"width": 1.5},
+            },
+            hovertemplate="%{customdata}<extra></extra>",
+            customdata=[_claim_hover(row, "published") for row in rows.to_dict("records")],
+        )
+    )
     later = int((horizon.notna() & ~within(horizon)).sum())
     for status in ("met", "missed", "pending", "unverifiable"):
         mask = within(horizon) & (records["status"].astype(str) == status)
         if not mask.any():
             continue
-        out.add_trace(go.Scatter(
-            x=horizon[mask], y=[CLAIM_HORIZON_LEVEL] * int(mask.sum()), yaxis=CLAIM_MARKER_AXIS,
-            mode="markers", name=f"claim due: {status}", legendgroup="claims",
-            marker={"symbol": CLAIM_STATUS_SYMBOLS[status], "size": 11, "color": CLAIM_STATUS_COLORS[status],
-                    "line": {"width": 2, "color": CLAIM_STATUS_COLORS[status]}},
-            hovertemplate="%{customdata}<extra></extra>",
-            customdata=[_claim_hover(row, "due") for row in records[mask].to_dict("records")],
-        ))
+        out.add_trace(
+            go.Scatter(
+                x=horizon[mask],
+                y=[CLAIM_HORIZON_LEVEL] * int(mask.sum()),
+                yaxis=CLAIM_MARKER_AXIS,
+                mode="markers",
+                name=f"claim due: {status}",
+                legendgroup="claims",
+                marker={
+                    "symbol": CLAIM_STATUS_SYMBOLS[status],
+                    "size": 11,
+                    "color": CLAIM_STATUS_COLORS[status],
+                    "line": {"width": 2, "color": CLAIM_STATUS_COLORS[status]},
+                },
+                hovertemplate="%{customdata}<extra></extra>",
+                customdata=[_claim_hover(row, "due") for row in records[mask].to_dict("records")],
+            )
+        )
     layout_key = "yaxis" + CLAIM_MARKER_AXIS[1:]
-    out.update_layout(**{layout_key: {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}})
+    out.update_layout(
+        **{layout_key: {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}}
+    )
     if later:
-        out.add_annotation(text=_safe(f"{later} claim horizon(s) after the last period not shown"),
-                           xref="paper", yref="paper", x=1, y=1.02, showarrow=False, xanchor="right",
-                           font={"size": 11, "color": NEUTRAL_COLOR})
+        out.add_annotation(
+            text=_safe(f"{later} claim horizon(s) after the last period not shown"),
+            xref="paper",
+            yref="paper",
+            x=1,
+            y=1.02,
+            showarrow=False,
+            xanchor="right",
+            font={"size": 11, "color": NEUTRAL_COLOR},
+        )
     return out
 
 
-def fig_claim_series(view: dict[str, Any], *, status: str | None = None, title: str | None = None,
-                     height: int = 280) -> go.Figure:
+def fig_claim_series(
+    view: dict[str, Any], *, status: str | None = None, title: str | None = None, height: int = 280
+) -> go.Figure:
     """One claim's realised series with the claimed path from baseline to target.
 
     ``view`` is :func:`analyzer.views.claims.claim_series_view`: ``series`` (date, value, as
@@ -374,27 +516,54 @@ def fig_claim_series(view: dict[str, Any], *, status: str | None = None, title: 
     metric = view.get("metric") or "value"
     fig = go.Figure()
     if has_series:
-        fig.add_trace(go.Scatter(x=pd.to_datetime(series["date"]), y=series["value"], mode="lines+markers",
-                                 name=_safe(f"{metric} (realised)"), line={"color": FUNDAMENTAL_COLOR, "width": 2},
-                                 marker={"size": 4}))
+        fig.add_trace(
+            go.Scatter(
+                x=pd.to_datetime(series["date"]),
+                y=series["value"],
+                mode="lines+markers",
+                name=_safe(f"{metric} (realised)"),
+                line={"color": FUNDAMENTAL_COLOR, "width": 2},
+                marker={"size": 4},
+            )
+        )
     if has_path:
         colour = CLAIM_STATUS_COLORS.get(str(status), NEUTRAL_COLOR)
-        fig.add_trace(go.Scatter(x=pd.to_datetime(path["date"]), y=path["value"], mode="lines+markers",
-                                 name="claimed path", line={"color": colour, "width": 2, "dash": "dash"},
-                                 marker={"symbol": ["circle-open", "star"], "size": [8, 12]},
-                                 customdata=list(path["point"]),
-                                 hovertemplate="%{customdata}: %{y:,.4~g}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=pd.to_datetime(path["date"]),
+                y=path["value"],
+                mode="lines+markers",
+                name="claimed path",
+                line={"color": colour, "width": 2, "dash": "dash"},
+                marker={"symbol": ["circle-open", "star"], "size": [8, 12]},
+                customdata=list(path["point"]),
+                hovertemplate="%{customdata}: %{y:,.4~g}<extra></extra>",
+            )
+        )
     realised = view.get("realised")
     if realised:
-        fig.add_trace(go.Scatter(
-            x=[pd.Timestamp(realised["date"])], y=[realised["value"]], mode="markers", name="at the horizon",
-            marker={"symbol": CLAIM_STATUS_SYMBOLS.get(str(status), "circle"), "size": 12,
-                    "color": CLAIM_STATUS_COLORS.get(str(status), NEUTRAL_COLOR)},
-            hovertemplate="realised: %{y:,.4~g}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[pd.Timestamp(realised["date"])],
+                y=[realised["value"]],
+                mode="markers",
+                name="at the horizon",
+                marker={
+                    "symbol": CLAIM_STATUS_SYMBOLS.get(str(status), "circle"),
+                    "size": 12,
+                    "color": CLAIM_STATUS_COLORS.get(str(status), NEUTRAL_COLOR),
+                },
+                hovertemplate="realised: %{y:,.4~g}<extra></extra>",
+            )
+        )
     unit = view.get("unit")
     fig.update_layout(
-        title=_safe(title), template="plotly_white", height=height, showlegend=True,
-        legend={"orientation": "h", "y": -0.25}, margin={"l": 50, "r": 20, "t": 40, "b": 30},
+        title=_safe(title),
+        template="plotly_white",
+        height=height,
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 50, "r": 20, "t": 40, "b": 30},
         yaxis={"title": _safe(unit) if unit else None},
     )
     return fig
@@ -408,25 +577,44 @@ def fig_heat_components(frame: pd.DataFrame, *, title: str | None = None) -> go.
     frame = frame.sort_values("period")
     fig = go.Figure()
     labels = {
-        "z_volume": "volume", "z_hype": "mean hype", "z_growth": "mean growth language",
-        "z_evidence": "mean evidence", "z_hype_top": "top-decile hype",
+        "z_volume": "volume",
+        "z_hype": "mean hype",
+        "z_growth": "mean growth language",
+        "z_evidence": "mean evidence",
+        "z_hype_top": "top-decile hype",
     }
     for column, label in labels.items():
         if column in frame.columns:
-            fig.add_trace(go.Scatter(x=frame["period"], y=frame[column], name=label, mode="lines",
-                                     line={"width": 1}))
-    fig.add_trace(go.Scatter(x=frame["period"], y=frame["heat"], name="heat", mode="lines",
-                             line={"color": HEAT_COLOR, "width": 3}))
+            fig.add_trace(
+                go.Scatter(
+                    x=frame["period"], y=frame[column], name=label, mode="lines", line={"width": 1}
+                )
+            )
+    fig.add_trace(
+        go.Scatter(
+            x=frame["period"],
+            y=frame["heat"],
+            name="heat",
+            mode="lines",
+            line={"color": HEAT_COLOR, "width": 3},
+        )
+    )
     fig.update_layout(
-        title=_safe(title), template="plotly_white", yaxis={"title": "robust z"},
-        legend={"orientation": "h", "y": -0.2}, margin={"l": 50, "r": 20, "t": 50, "b": 40},
+        title=_safe(title),
+        template="plotly_white",
+        yaxis={"title": "robust z"},
+        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 50, "r": 20, "t": 50, "b": 40},
     )
     return fig
 
 
 def standardised_figure(
-    divergence: pd.DataFrame, metrics: Sequence[str], flags: pd.DataFrame | None = None,
-    *, title: str = "Heat and fundamentals on one scale",
+    divergence: pd.DataFrame,
+    metrics: Sequence[str],
+    flags: pd.DataFrame | None = None,
+    *,
+    title: str = "Heat and fundamentals on one scale",
 ) -> Any:
     """Heat (with its band) and each metric's growth as robust z-scores on one axis (comparable
     whatever the units), unreliable periods circled, every flagged span of the chosen metrics shaded."""
@@ -438,25 +626,47 @@ def standardised_figure(
     heat = divergence.drop_duplicates("period").sort_values("period")
     for trace in _band(heat, "heat_low", "heat_high", HEAT_BAND_COLOR, "heat band"):
         fig.add_trace(trace)
-    fig.add_trace(go.Scatter(x=heat["period"], y=heat["heat"], name="narrative heat (z)", mode="lines+markers",
-                             line={"color": HEAT_COLOR, "width": 3}))
+    fig.add_trace(
+        go.Scatter(
+            x=heat["period"],
+            y=heat["heat"],
+            name="narrative heat (z)",
+            mode="lines+markers",
+            line={"color": HEAT_COLOR, "width": 3},
+        )
+    )
     for trace in _unreliable_markers(heat, "heat"):
         fig.add_trace(trace)
     for metric in metrics:
         rows = divergence[divergence["metric"] == metric].sort_values("period")
         if rows.empty:
             continue
-        fig.add_trace(go.Scatter(x=rows["period"], y=rows["growth_z"], name=html.escape(f"{metric} growth (z)"),
-                                 mode="lines+markers", line={"dash": "dot"}))
+        fig.add_trace(
+            go.Scatter(
+                x=rows["period"],
+                y=rows["growth_z"],
+                name=html.escape(f"{metric} growth (z)"),
+                mode="lines+markers",
+                line={"dash": "dot"},
+            )
+        )
     if flags is not None and not flags.empty:
         chosen = flags[flags["metric"].isin(list(metrics))] if metrics else flags
         for flag in chosen.drop_duplicates(["start", "end"]).itertuples():
-            fig.add_vrect(x0=pd.Timestamp(flag.start), x1=next_period_start(flag.end, freq), fillcolor=FLAG_COLOR,
-                          line_width=0, layer="below")
+            fig.add_vrect(
+                x0=pd.Timestamp(flag.start),
+                x1=next_period_start(flag.end, freq),
+                fillcolor=FLAG_COLOR,
+                line_width=0,
+                layer="below",
+            )
     fig.add_hline(y=0, line_color="#bbbbbb", line_width=1)
-    fig.update_layout(title=html.escape(title), template="plotly_white", hovermode="x unified",
-                      yaxis={"title": "robust z (own history)"}, legend={"orientation": "h", "y": -0.2},
-                      margin={"l": 50, "r": 20, "t": 50, "b": 40})
+    fig.update_layout(
+        title=html.escape(title),
+        template="plotly_white",
+        hovermode="x unified",
+        yaxis={"title": "robust z (own history)"},
+        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 50, "r": 20, "t": 50, "b": 40},
+    )
     return fig
-
-

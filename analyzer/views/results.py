@@ -49,18 +49,55 @@ if TYPE_CHECKING:  # pragma: no cover
     from analyzer.storage import Store
 
 FLAG_COLUMNS = [
-    "entity", "metric", "freq", "start", "end", "peak_period", "peak_value", "periods",
-    "threshold", "min_periods", "top_sentences", "confidence", "peak_low", "peak_high", "mode",
+    "entity",
+    "metric",
+    "freq",
+    "start",
+    "end",
+    "peak_period",
+    "peak_value",
+    "periods",
+    "threshold",
+    "min_periods",
+    "top_sentences",
+    "confidence",
+    "peak_low",
+    "peak_high",
+    "mode",
 ]
 MIX_COLUMNS = ["entity", "period", "source", "stories", "documents", "source_total", "share"]
 TOP_SENTENCE_COLUMNS = [
-    "document_id", "sentence_index", "text", "hype", "growth", "evidence", "title", "url",
-    "published_at", "source",
+    "document_id",
+    "sentence_index",
+    "text",
+    "hype",
+    "growth",
+    "evidence",
+    "title",
+    "url",
+    "published_at",
+    "source",
 ]
 OVERVIEW_COLUMNS = [
-    "entity", "name", "kind", "documents", "stories", "first_period", "last_period", "heat",
-    "heat_change", "trend", "metrics", "divergence", "divergence_metric", "flags", "flagged_now",
-    "divergence_low", "divergence_high", "reliable", "flag_confidence",
+    "entity",
+    "name",
+    "kind",
+    "documents",
+    "stories",
+    "first_period",
+    "last_period",
+    "heat",
+    "heat_change",
+    "trend",
+    "metrics",
+    "divergence",
+    "divergence_metric",
+    "flags",
+    "flagged_now",
+    "divergence_low",
+    "divergence_high",
+    "reliable",
+    "flag_confidence",
 ]
 LEAD_LAG_CAVEAT = (
     "Cross-correlation and Granger tests describe co-movement in a short sample; trending or "
@@ -115,7 +152,11 @@ class _Computed:
 
     def __init__(self, result: AnalysisResult):
         self.result = result
-        self.freq, self.model_version, self.params = result.freq, result.model_version, result.params
+        self.freq, self.model_version, self.params = (
+            result.freq,
+            result.model_version,
+            result.params,
+        )
 
     def heat(self, entity: str | None) -> pd.DataFrame:
         return _only(self.result.heat, entity, None)
@@ -136,7 +177,11 @@ class _Computed:
 
 def _reliable(values: pd.Series) -> pd.Series:
     """Stored reliability as booleans; rows computed before bands existed (NULL) count as reliable."""
-    return pd.Series([True if v is None or pd.isna(v) else bool(v) for v in values], index=values.index, dtype=bool)
+    return pd.Series(
+        [True if v is None or pd.isna(v) else bool(v) for v in values],
+        index=values.index,
+        dtype=bool,
+    )
 
 
 def mode_of(params: dict[str, Any]) -> str | None:
@@ -172,8 +217,12 @@ def _computed_result(store: Store, freq: str, model_version: str) -> AnalysisRes
 
 
 def source(
-    store: Store, freq: str = "quarter", model_version: str | None = None, entity: str | None = None,
-    *, compute: bool = False,
+    store: Store,
+    freq: str = "quarter",
+    model_version: str | None = None,
+    entity: str | None = None,
+    *,
+    compute: bool = False,
 ) -> _Stored | _Computed:
     """Where reads for ``freq``/``model_version`` come from: the stored analysis, or (only
     with ``compute``) an in-memory one. Raises :class:`NotMaterialised` otherwise."""
@@ -207,7 +256,9 @@ def _same_rule(stored: dict[str, Any], threshold: float | None, min_periods: int
     )
 
 
-def _rule(params: dict[str, Any], threshold: float | None, min_periods: int | None) -> tuple[float, int]:
+def _rule(
+    params: dict[str, Any], threshold: float | None, min_periods: int | None
+) -> tuple[float, int]:
     return (
         threshold if threshold is not None else params.get("threshold", DEFAULT_THRESHOLD),
         min_periods if min_periods is not None else params.get("min_periods", DEFAULT_MIN_PERIODS),
@@ -228,8 +279,12 @@ def _periods(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 
 def heat_frame(
-    store: Store, entity: str | None = None, freq: str = "quarter", model_version: str | None = None,
-    *, compute: bool = False,
+    store: Store,
+    entity: str | None = None,
+    freq: str = "quarter",
+    model_version: str | None = None,
+    *,
+    compute: bool = False,
 ) -> pd.DataFrame:
     """Narrative heat per entity and period (columns :data:`analyzer.analysis.heat.HEAT_COLUMNS`)."""
     frame = source(store, freq, model_version, entity, compute=compute).heat(entity)
@@ -239,8 +294,12 @@ def heat_frame(
 
 
 def source_mix(
-    store: Store, entity: str | None = None, freq: str = "quarter", model_version: str | None = None,
-    *, compute: bool = False,
+    store: Store,
+    entity: str | None = None,
+    freq: str = "quarter",
+    model_version: str | None = None,
+    *,
+    compute: bool = False,
 ) -> pd.DataFrame:
     """Stories per period and source (columns period, entity, source, stories, documents, share)."""
     frame = source(store, freq, model_version, entity, compute=compute).source_mix(entity)
@@ -274,10 +333,21 @@ def divergence_frame(
     origin = source(store, freq, model_version, entity, compute=compute)
     frame = _periods(origin.divergence(entity, metric), "period")
     if not _same_rule(origin.params, threshold, min_periods):
-        flagged, _ = detect_flags(frame, *_rule(origin.params, threshold, min_periods), level=_level(origin.params))
+        flagged, _ = detect_flags(
+            frame, *_rule(origin.params, threshold, min_periods), level=_level(origin.params)
+        )
         frame["flagged"] = flagged.astype(bool)
-    for column in ("heat", "fundamental_level", "fundamental_growth", "growth_z", "divergence", "heat_low",
-                   "heat_high", "divergence_low", "divergence_high"):
+    for column in (
+        "heat",
+        "fundamental_level",
+        "fundamental_growth",
+        "growth_z",
+        "divergence",
+        "heat_low",
+        "heat_high",
+        "divergence_low",
+        "divergence_high",
+    ):
         frame[column] = frame[column].astype(float)
     frame["reliable"] = frame["reliable"].astype(bool)
     frame["flagged"] = frame["flagged"].astype(bool)
@@ -304,11 +374,14 @@ def flags(
         frame["top_sentences"] = [list(s)[:top_k] for s in frame["top_sentences"]]
     else:
         divergence = origin.divergence(entity, metric)
-        _, found = detect_flags(divergence, *_rule(origin.params, threshold, min_periods),
-                                level=_level(origin.params))
+        _, found = detect_flags(
+            divergence, *_rule(origin.params, threshold, min_periods), level=_level(origin.params)
+        )
         for flag in found:
             start_day, end_day = span_bounds(flag.start, flag.end, origin.freq)
-            flag.top_sentences = store.top_sentence_rows(flag.entity, start_day, end_day, origin.model_version, top_k)
+            flag.top_sentences = store.top_sentence_rows(
+                flag.entity, start_day, end_day, origin.model_version, top_k
+            )
         frame = pd.DataFrame([f.to_dict() for f in found], columns=FLAG_COLUMNS)
     frame = _periods(frame, "start", "end", "peak_period")
     return frame[FLAG_COLUMNS].reset_index(drop=True)
@@ -318,11 +391,21 @@ def flag_records(frame: pd.DataFrame) -> list[Flag]:
     """Flags from a :func:`flags` frame, for code that prefers objects."""
     return [
         Flag(
-            entity=r.entity, metric=r.metric, freq=r.freq, start=iso_day(r.start), end=iso_day(r.end),
-            peak_period=iso_day(r.peak_period), peak_value=float(r.peak_value), periods=int(r.periods),
-            threshold=float(r.threshold), min_periods=int(r.min_periods), top_sentences=list(r.top_sentences),
-            confidence=_optional(getattr(r, "confidence", None)), peak_low=_optional(getattr(r, "peak_low", None)),
-            peak_high=_optional(getattr(r, "peak_high", None)), mode=getattr(r, "mode", None),
+            entity=r.entity,
+            metric=r.metric,
+            freq=r.freq,
+            start=iso_day(r.start),
+            end=iso_day(r.end),
+            peak_period=iso_day(r.peak_period),
+            peak_value=float(r.peak_value),
+            periods=int(r.periods),
+            threshold=float(r.threshold),
+            min_periods=int(r.min_periods),
+            top_sentences=list(r.top_sentences),
+            confidence=_optional(getattr(r, "confidence", None)),
+            peak_low=_optional(getattr(r, "peak_low", None)),
+            peak_high=_optional(getattr(r, "peak_high", None)),
+            mode=getattr(r, "mode", None),
         )
         for r in frame.itertuples(index=False)
     ]
@@ -348,7 +431,9 @@ def lead_lag(
 ) -> dict[str, Any]:
     """Cross-correlation of heat with fundamental growth over lags -max_lag..max_lag, and Granger
     tests in both directions. A positive best lag means heat moves first."""
-    frame = divergence_frame(store, entity, metric, freq, model_version, compute=compute).sort_values("period")
+    frame = divergence_frame(
+        store, entity, metric, freq, model_version, compute=compute
+    ).sort_values("period")
     heat = frame["heat"].to_numpy(dtype=float)
     growth = frame["fundamental_growth"].to_numpy(dtype=float)
     correlation = cross_correlation(heat, growth, max_lag)
@@ -387,7 +472,9 @@ def explosiveness(
         series = heat_frame(store, entity, freq, origin.model_version, compute=compute)
         values, periods = series["heat"], series["period"]
     else:
-        series = divergence_frame(store, entity, metric, freq, origin.model_version, compute=compute)
+        series = divergence_frame(
+            store, entity, metric, freq, origin.model_version, compute=compute
+        )
         values, periods = series["fundamental_level"], series["period"]
     return gsadf_test(values.to_numpy(dtype=float), [iso_day(p) for p in periods]).to_dict()
 
@@ -396,8 +483,12 @@ def explosiveness(
 
 
 def entity_overview(
-    store: Store, freq: str = "quarter", model_version: str | None = None, trend_periods: int = 12,
-    *, compute: bool = False,
+    store: Store,
+    freq: str = "quarter",
+    model_version: str | None = None,
+    trend_periods: int = 12,
+    *,
+    compute: bool = False,
 ) -> pd.DataFrame:
     """One row per entity: latest heat and its change, a heat trend for sparklines, the latest
     divergence (largest across metrics), flag counts and whether a flag runs in the latest period."""
@@ -412,24 +503,54 @@ def entity_overview(
 def _overview_parts(result: AnalysisResult, trend_periods: int) -> dict[str, pd.DataFrame]:
     heat = result.heat
     recent = heat.groupby("entity").tail(max(2, trend_periods))[["entity", "period", "heat"]]
-    totals = heat.groupby("entity").agg(
-        documents=("documents", "sum"), stories=("stories", "sum"),
-        first_period=("period", "min"), last_period=("period", "max"),
-    ).reset_index()
+    totals = (
+        heat.groupby("entity")
+        .agg(
+            documents=("documents", "sum"),
+            stories=("stories", "sum"),
+            first_period=("period", "min"),
+            last_period=("period", "max"),
+        )
+        .reset_index()
+    )
     divergence = result.divergence[result.divergence["metric"].notna()]
     latest_divergence = divergence.sort_values("period").groupby(["entity", "metric"]).tail(1)
     flag_frame = pd.DataFrame([f.to_dict() for f in result.flags], columns=FLAG_COLUMNS)
-    flag_counts = flag_frame.sort_values("end").groupby("entity").agg(
-        flags=("start", "size"), last_flag_end=("end", "max"), last_confidence=("confidence", "last")
-    ).reset_index()
-    return {"recent": recent, "totals": totals, "latest_divergence": latest_divergence, "flag_counts": flag_counts}
+    flag_counts = (
+        flag_frame.sort_values("end")
+        .groupby("entity")
+        .agg(
+            flags=("start", "size"),
+            last_flag_end=("end", "max"),
+            last_confidence=("confidence", "last"),
+        )
+        .reset_index()
+    )
+    return {
+        "recent": recent,
+        "totals": totals,
+        "latest_divergence": latest_divergence,
+        "flag_counts": flag_counts,
+    }
 
 
-def _overview_rows(entities: pd.DataFrame, parts: dict[str, pd.DataFrame], trend_periods: int) -> pd.DataFrame:
-    totals, flag_counts, latest_div = parts["totals"], parts["flag_counts"], parts["latest_divergence"]
-    for frame, column in ((totals, "first_period"), (totals, "last_period"), (flag_counts, "last_flag_end")):
+def _overview_rows(
+    entities: pd.DataFrame, parts: dict[str, pd.DataFrame], trend_periods: int
+) -> pd.DataFrame:
+    totals, flag_counts, latest_div = (
+        parts["totals"],
+        parts["flag_counts"],
+        parts["latest_divergence"],
+    )
+    for frame, column in (
+        (totals, "first_period"),
+        (totals, "last_period"),
+        (flag_counts, "last_flag_end"),
+    ):
         frame[column] = pd.to_datetime(frame[column])
-    trend_by_entity = {e: g["heat"].astype(float).tolist() for e, g in parts["recent"].groupby("entity")}
+    trend_by_entity = {
+        e: g["heat"].astype(float).tolist() for e, g in parts["recent"].groupby("entity")
+    }
     totals = totals.set_index("entity")
     flag_counts = flag_counts.set_index("entity")
     rows = []
@@ -438,8 +559,12 @@ def _overview_rows(entities: pd.DataFrame, parts: dict[str, pd.DataFrame], trend
         row: dict[str, Any] = {"entity": entity.entity, "name": entity.name, "kind": entity.kind}
         if entity.entity in totals.index:
             t = totals.loc[entity.entity]
-            row.update(documents=int(t["documents"]), stories=int(t["stories"]),
-                       first_period=t["first_period"], last_period=t["last_period"])
+            row.update(
+                documents=int(t["documents"]),
+                stories=int(t["stories"]),
+                first_period=t["first_period"],
+                last_period=t["last_period"],
+            )
         else:
             row.update(documents=0, stories=0, first_period=pd.NaT, last_period=pd.NaT)
         row["heat"] = trend[-1] if trend else np.nan
@@ -463,7 +588,9 @@ def _overview_rows(entities: pd.DataFrame, parts: dict[str, pd.DataFrame], trend
         if entity.entity in flag_counts.index:
             f = flag_counts.loc[entity.entity]
             row["flags"] = int(f["flags"])
-            row["flagged_now"] = bool(pd.notna(row["last_period"]) and f["last_flag_end"] == row["last_period"])
+            row["flagged_now"] = bool(
+                pd.notna(row["last_period"]) and f["last_flag_end"] == row["last_period"]
+            )
             if row["flagged_now"]:
                 row["flag_confidence"] = _float_or_nan(f.get("last_confidence"))
         else:
@@ -501,7 +628,9 @@ def period_documents(
         raise InputError("limit must be at least 1")
     version = _read_version(store, freq, model_version)
     start = period_start(period, freq)
-    return store.period_documents(entity, iso_day(start), iso_day(next_period_start(start, freq)), version, limit)
+    return store.period_documents(
+        entity, iso_day(start), iso_day(next_period_start(start, freq)), version, limit
+    )
 
 
 def top_sentences(

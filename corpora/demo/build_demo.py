@@ -51,9 +51,17 @@ QUARTERS = [f"{year}Q{q}" for year in (2023, 2024, 2025) for q in (1, 2, 3, 4)]
 # --------------------------------------------------------------------------- entities and plan
 
 GROUP_OF = {
-    "nvidia": "ai", "tsmc": "ai", "microsoft": "ai", "constellation": "ai", "ai-datacenters": "ai",
-    "render": "depin", "akash": "depin", "filecoin": "depin", "depin": "depin",
-    "aave": "defi", "uniswap": "defi",
+    "nvidia": "ai",
+    "tsmc": "ai",
+    "microsoft": "ai",
+    "constellation": "ai",
+    "ai-datacenters": "ai",
+    "render": "depin",
+    "akash": "depin",
+    "filecoin": "depin",
+    "depin": "depin",
+    "aave": "defi",
+    "uniswap": "defi",
 }
 # Pools shared by every entity of a group, and exceptions: Constellation was a power story
 # before it became an AI story, so it draws on the shared AI pool only from 2024.
@@ -63,19 +71,35 @@ SHARED_POOLS = {
     "ai-datacenters": (("ai", date(2023, 1, 1)), ("power", date(2023, 1, 1))),
 }
 DISPLAY_NAME = {
-    "nvidia": "Nvidia", "tsmc": "TSMC", "microsoft": "Microsoft",
-    "constellation": "Constellation Energy", "ai-datacenters": "AI data centers",
-    "render": "Render", "akash": "Akash", "filecoin": "Filecoin", "depin": "DePIN",
-    "aave": "Aave", "uniswap": "Uniswap",
+    "nvidia": "Nvidia",
+    "tsmc": "TSMC",
+    "microsoft": "Microsoft",
+    "constellation": "Constellation Energy",
+    "ai-datacenters": "AI data centers",
+    "render": "Render",
+    "akash": "Akash",
+    "filecoin": "Filecoin",
+    "depin": "DePIN",
+    "aave": "Aave",
+    "uniswap": "Uniswap",
 }
 # Headline templates written for a singular name ("{E} is having a moment") skip these.
 PLURAL_NAMES = frozenset({"ai-datacenters"})
-SINGULAR_VERB_AFTER_NAME = re.compile(r"\{E\} (?:is|has|rides|leads|says|fever|tokens)\b|\bIs \{E\}")
+SINGULAR_VERB_AFTER_NAME = re.compile(
+    r"\{E\} (?:is|has|rides|leads|says|fever|tokens)\b|\bIs \{E\}"
+)
 CATEGORY_LABEL = {
-    "nvidia": "Nvidia", "tsmc": "TSMC", "microsoft": "Microsoft",
-    "constellation": "Constellation Energy", "ai-datacenters": "AI data centers",
-    "render": "Render Network", "akash": "Akash Network", "filecoin": "Filecoin",
-    "depin": "DePIN", "aave": "Aave", "uniswap": "Uniswap",
+    "nvidia": "Nvidia",
+    "tsmc": "TSMC",
+    "microsoft": "Microsoft",
+    "constellation": "Constellation Energy",
+    "ai-datacenters": "AI data centers",
+    "render": "Render Network",
+    "akash": "Akash Network",
+    "filecoin": "Filecoin",
+    "depin": "DePIN",
+    "aave": "Aave",
+    "uniswap": "Uniswap",
 }
 TOPIC_CATEGORIES = {
     "nvidia": ["Semiconductors", "AI infrastructure"],
@@ -93,29 +117,29 @@ TOPIC_CATEGORIES = {
 
 # Stories per entity and quarter, 2023Q1 .. 2025Q4: volume is part of narrative heat.
 STORIES_PER_QUARTER = {
-    "nvidia":         [4, 5, 6, 7, 8, 9, 9, 9, 9, 8, 7, 6],
-    "microsoft":      [2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 3, 3],
-    "tsmc":           [2, 2, 3, 3, 3, 3, 3, 4, 3, 3, 3, 3],
-    "constellation":  [2, 2, 2, 2, 2, 3, 4, 5, 5, 4, 3, 3],
+    "nvidia": [4, 5, 6, 7, 8, 9, 9, 9, 9, 8, 7, 6],
+    "microsoft": [2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 3, 3],
+    "tsmc": [2, 2, 3, 3, 3, 3, 3, 4, 3, 3, 3, 3],
+    "constellation": [2, 2, 2, 2, 2, 3, 4, 5, 5, 4, 3, 3],
     "ai-datacenters": [2, 2, 3, 4, 4, 5, 5, 6, 6, 5, 5, 5],
-    "render":         [2, 2, 2, 3, 6, 5, 3, 2, 2, 2, 2, 2],
-    "akash":          [2, 2, 2, 3, 5, 5, 3, 2, 2, 2, 2, 2],
-    "filecoin":       [2, 2, 2, 2, 5, 4, 2, 2, 2, 2, 2, 2],
-    "depin":          [1, 1, 2, 2, 6, 5, 3, 2, 2, 2, 2, 2],
-    "aave":           [3, 3, 3, 3, 3, 3, 4, 6, 5, 4, 3, 3],
-    "uniswap":        [3, 3, 3, 3, 3, 3, 3, 6, 5, 3, 3, 3],
+    "render": [2, 2, 2, 3, 6, 5, 3, 2, 2, 2, 2, 2],
+    "akash": [2, 2, 2, 3, 5, 5, 3, 2, 2, 2, 2, 2],
+    "filecoin": [2, 2, 2, 2, 5, 4, 2, 2, 2, 2, 2, 2],
+    "depin": [1, 1, 2, 2, 6, 5, 3, 2, 2, 2, 2, 2],
+    "aave": [3, 3, 3, 3, 3, 3, 4, 6, 5, 4, 3, 3],
+    "uniswap": [3, 3, 3, 3, 3, 3, 3, 6, 5, 3, 3, 3],
 }
 
 # How exuberant (hype) and how doubtful (sceptical) coverage of a group is, per quarter.
 HYPE_LEVEL = {
-    "ai":    [0.10, 0.28, 0.45, 0.52, 0.64, 0.78, 0.74, 0.78, 0.72, 0.66, 0.58, 0.28],
+    "ai": [0.10, 0.28, 0.45, 0.52, 0.64, 0.78, 0.74, 0.78, 0.72, 0.66, 0.58, 0.28],
     "depin": [0.08, 0.10, 0.14, 0.38, 0.88, 0.78, 0.32, 0.25, 0.16, 0.12, 0.10, 0.08],
-    "defi":  [0.10, 0.10, 0.10, 0.14, 0.25, 0.20, 0.20, 0.50, 0.42, 0.20, 0.22, 0.14],
+    "defi": [0.10, 0.10, 0.10, 0.14, 0.25, 0.20, 0.20, 0.50, 0.42, 0.20, 0.22, 0.14],
 }
 SCEPTIC_LEVEL = {
-    "ai":    [0.12, 0.08, 0.08, 0.10, 0.06, 0.05, 0.12, 0.08, 0.18, 0.16, 0.24, 0.55],
+    "ai": [0.12, 0.08, 0.08, 0.10, 0.06, 0.05, 0.12, 0.08, 0.18, 0.16, 0.24, 0.55],
     "depin": [0.10, 0.08, 0.06, 0.05, 0.04, 0.10, 0.35, 0.40, 0.45, 0.45, 0.45, 0.45],
-    "defi":  [0.12, 0.10, 0.10, 0.08, 0.08, 0.08, 0.08, 0.10, 0.12, 0.10, 0.10, 0.12],
+    "defi": [0.12, 0.10, 0.10, 0.08, 0.08, 0.08, 0.08, 0.10, 0.12, 0.10, 0.10, 0.12],
 }
 
 FEEDS = {
@@ -123,7 +147,13 @@ FEEDS = {
         "format": "rss",
         "title": "AI Infrastructure Desk",
         "description": "Chips, clouds and the companies building the AI build-out.",
-        "authors": ["Dana Whitcombe", "Ravi Anand", "Elise Marchetti", "Tomasz Wiecek", "Grace Whitfield"],
+        "authors": [
+            "Dana Whitcombe",
+            "Ravi Anand",
+            "Elise Marchetti",
+            "Tomasz Wiecek",
+            "Grace Whitfield",
+        ],
     },
     "chips-and-power": {
         "format": "atom",
@@ -185,11 +215,33 @@ TONES = ("hype", "growth", "evidence", "neutral", "sceptical", "social")
 
 # Style: sentence count range, the tone of the lead sentence, and base weights for the body.
 STYLES: dict[str, dict[str, object]] = {
-    "news": {"length": (5, 9), "mix": {"evidence": 3.0, "neutral": 1.2, "growth": 1.0, "hype": 0.7, "sceptical": 0.6}},
-    "brief": {"length": (3, 4), "mix": {"evidence": 3.0, "neutral": 1.0, "growth": 0.6, "hype": 0.5, "sceptical": 0.4}},
-    "analysis": {"length": (6, 10), "mix": {"growth": 2.0, "evidence": 2.0, "neutral": 0.8, "hype": 1.0, "sceptical": 1.0}},
-    "column": {"length": (6, 11), "mix": {"hype": 2.2, "sceptical": 2.2, "growth": 1.2, "evidence": 0.7, "neutral": 0.5}},
-    "social": {"length": (5, 8), "mix": {"social": 2.0, "hype": 1.4, "sceptical": 0.8, "evidence": 1.0, "neutral": 0.6, "growth": 0.6}},
+    "news": {
+        "length": (5, 9),
+        "mix": {"evidence": 3.0, "neutral": 1.2, "growth": 1.0, "hype": 0.7, "sceptical": 0.6},
+    },
+    "brief": {
+        "length": (3, 4),
+        "mix": {"evidence": 3.0, "neutral": 1.0, "growth": 0.6, "hype": 0.5, "sceptical": 0.4},
+    },
+    "analysis": {
+        "length": (6, 10),
+        "mix": {"growth": 2.0, "evidence": 2.0, "neutral": 0.8, "hype": 1.0, "sceptical": 1.0},
+    },
+    "column": {
+        "length": (6, 11),
+        "mix": {"hype": 2.2, "sceptical": 2.2, "growth": 1.2, "evidence": 0.7, "neutral": 0.5},
+    },
+    "social": {
+        "length": (5, 8),
+        "mix": {
+            "social": 2.0,
+            "hype": 1.4,
+            "sceptical": 0.8,
+            "evidence": 1.0,
+            "neutral": 0.6,
+            "growth": 0.6,
+        },
+    },
 }
 
 # --------------------------------------------------------------------------- fundamentals
@@ -198,40 +250,85 @@ STYLES: dict[str, dict[str, object]] = {
 # quarterly reports; Microsoft capex includes finance leases). 16 quarters ending 2022Q1-2025Q4.
 COMPANY_QUARTERS: dict[str, list[tuple[str, float, float]]] = {
     "nvidia": [
-        ("2022-01-30", 7.64, 0.28), ("2022-05-01", 8.29, 0.36), ("2022-07-31", 6.70, 0.52),
-        ("2022-10-30", 5.93, 0.53), ("2023-01-29", 6.05, 0.42), ("2023-04-30", 7.19, 0.25),
-        ("2023-07-30", 13.51, 0.29), ("2023-10-29", 18.12, 0.28), ("2024-01-28", 22.10, 0.25),
-        ("2024-04-28", 26.04, 0.37), ("2024-07-28", 30.04, 0.98), ("2024-10-27", 35.08, 0.81),
-        ("2025-01-26", 39.33, 1.08), ("2025-04-27", 44.06, 1.23), ("2025-07-27", 46.74, 1.89),
+        ("2022-01-30", 7.64, 0.28),
+        ("2022-05-01", 8.29, 0.36),
+        ("2022-07-31", 6.70, 0.52),
+        ("2022-10-30", 5.93, 0.53),
+        ("2023-01-29", 6.05, 0.42),
+        ("2023-04-30", 7.19, 0.25),
+        ("2023-07-30", 13.51, 0.29),
+        ("2023-10-29", 18.12, 0.28),
+        ("2024-01-28", 22.10, 0.25),
+        ("2024-04-28", 26.04, 0.37),
+        ("2024-07-28", 30.04, 0.98),
+        ("2024-10-27", 35.08, 0.81),
+        ("2025-01-26", 39.33, 1.08),
+        ("2025-04-27", 44.06, 1.23),
+        ("2025-07-27", 46.74, 1.89),
         ("2025-10-26", 57.01, 1.64),
     ],
     "tsmc": [
-        ("2022-03-31", 17.57, 9.38), ("2022-06-30", 18.16, 9.17), ("2022-09-30", 20.23, 10.99),
-        ("2022-12-31", 19.93, 10.82), ("2023-03-31", 16.72, 9.94), ("2023-06-30", 15.68, 8.17),
-        ("2023-09-30", 17.28, 7.10), ("2023-12-31", 19.62, 5.24), ("2024-03-31", 18.87, 5.77),
-        ("2024-06-30", 20.82, 6.36), ("2024-09-30", 23.50, 6.40), ("2024-12-31", 26.88, 11.24),
-        ("2025-03-31", 25.53, 10.06), ("2025-06-30", 30.07, 9.63), ("2025-09-30", 33.10, 9.70),
+        ("2022-03-31", 17.57, 9.38),
+        ("2022-06-30", 18.16, 9.17),
+        ("2022-09-30", 20.23, 10.99),
+        ("2022-12-31", 19.93, 10.82),
+        ("2023-03-31", 16.72, 9.94),
+        ("2023-06-30", 15.68, 8.17),
+        ("2023-09-30", 17.28, 7.10),
+        ("2023-12-31", 19.62, 5.24),
+        ("2024-03-31", 18.87, 5.77),
+        ("2024-06-30", 20.82, 6.36),
+        ("2024-09-30", 23.50, 6.40),
+        ("2024-12-31", 26.88, 11.24),
+        ("2025-03-31", 25.53, 10.06),
+        ("2025-06-30", 30.07, 9.63),
+        ("2025-09-30", 33.10, 9.70),
         ("2025-12-31", 33.70, 11.50),
     ],
     "microsoft": [
-        ("2022-03-31", 49.36, 6.3), ("2022-06-30", 51.87, 8.0), ("2022-09-30", 50.12, 6.6),
-        ("2022-12-31", 52.75, 6.8), ("2023-03-31", 52.86, 7.8), ("2023-06-30", 56.19, 10.7),
-        ("2023-09-30", 56.52, 11.2), ("2023-12-31", 62.02, 11.5), ("2024-03-31", 61.86, 14.0),
-        ("2024-06-30", 64.73, 19.0), ("2024-09-30", 65.59, 20.0), ("2024-12-31", 69.63, 22.6),
-        ("2025-03-31", 70.07, 21.4), ("2025-06-30", 76.44, 24.2), ("2025-09-30", 77.67, 34.9),
+        ("2022-03-31", 49.36, 6.3),
+        ("2022-06-30", 51.87, 8.0),
+        ("2022-09-30", 50.12, 6.6),
+        ("2022-12-31", 52.75, 6.8),
+        ("2023-03-31", 52.86, 7.8),
+        ("2023-06-30", 56.19, 10.7),
+        ("2023-09-30", 56.52, 11.2),
+        ("2023-12-31", 62.02, 11.5),
+        ("2024-03-31", 61.86, 14.0),
+        ("2024-06-30", 64.73, 19.0),
+        ("2024-09-30", 65.59, 20.0),
+        ("2024-12-31", 69.63, 22.6),
+        ("2025-03-31", 70.07, 21.4),
+        ("2025-06-30", 76.44, 24.2),
+        ("2025-09-30", 77.67, 34.9),
         ("2025-12-31", 81.27, 37.5),
     ],
     "constellation": [
-        ("2022-03-31", 5.34, 0.45), ("2022-06-30", 5.45, 0.55), ("2022-09-30", 7.04, 0.48),
-        ("2022-12-31", 6.61, 0.62), ("2023-03-31", 6.69, 0.72), ("2023-06-30", 5.45, 0.64),
-        ("2023-09-30", 6.47, 0.58), ("2023-12-31", 6.31, 0.68), ("2024-03-31", 6.18, 0.70),
-        ("2024-06-30", 5.48, 0.58), ("2024-09-30", 6.55, 0.65), ("2024-12-31", 5.38, 0.73),
-        ("2025-03-31", 6.79, 0.86), ("2025-06-30", 6.10, 0.84), ("2025-09-30", 6.57, 0.95),
+        ("2022-03-31", 5.34, 0.45),
+        ("2022-06-30", 5.45, 0.55),
+        ("2022-09-30", 7.04, 0.48),
+        ("2022-12-31", 6.61, 0.62),
+        ("2023-03-31", 6.69, 0.72),
+        ("2023-06-30", 5.45, 0.64),
+        ("2023-09-30", 6.47, 0.58),
+        ("2023-12-31", 6.31, 0.68),
+        ("2024-03-31", 6.18, 0.70),
+        ("2024-06-30", 5.48, 0.58),
+        ("2024-09-30", 6.55, 0.65),
+        ("2024-12-31", 5.38, 0.73),
+        ("2025-03-31", 6.79, 0.86),
+        ("2025-06-30", 6.10, 0.84),
+        ("2025-09-30", 6.57, 0.95),
         ("2025-12-31", 6.41, 1.10),
     ],
 }
 # Days from period end to the 10-Q (or 10-K for the fiscal year's last quarter, the second value).
-FILING_LAG_DAYS = {"nvidia": (30, 33), "tsmc": (35, 45), "microsoft": (27, 30), "constellation": (40, 50)}
+FILING_LAG_DAYS = {
+    "nvidia": (30, 33),
+    "tsmc": (35, 45),
+    "microsoft": (27, 30),
+    "constellation": (40, 50),
+}
 FISCAL_YEAR_END_MONTH = {"nvidia": 1, "tsmc": 12, "microsoft": 6, "constellation": 12}
 
 # Monthly token and protocol figures, 2022-01 .. 2025-12 (48 values, month end; approximate).
@@ -239,102 +336,691 @@ FISCAL_YEAR_END_MONTH = {"nvidia": 1, "tsmc": 12, "microsoft": 6, "constellation
 MONTHLY: dict[str, dict[str, list[float | None]]] = {
     "render": {
         "price": [
-            4.4, 3.3, 3.1, 2.3, 0.75, 0.52, 0.70, 0.62, 0.50, 0.52, 0.40, 0.40,
-            0.72, 1.55, 1.70, 1.85, 2.05, 1.90, 1.80, 1.55, 1.55, 2.10, 3.30, 4.40,
-            4.20, 7.60, 10.40, 8.10, 10.20, 7.30, 5.80, 5.00, 5.40, 4.90, 7.60, 7.00,
-            6.60, 3.80, 3.30, 4.20, 4.30, 3.00, 3.60, 3.70, 3.00, 2.40, 1.65, 1.45,
+            4.4,
+            3.3,
+            3.1,
+            2.3,
+            0.75,
+            0.52,
+            0.70,
+            0.62,
+            0.50,
+            0.52,
+            0.40,
+            0.40,
+            0.72,
+            1.55,
+            1.70,
+            1.85,
+            2.05,
+            1.90,
+            1.80,
+            1.55,
+            1.55,
+            2.10,
+            3.30,
+            4.40,
+            4.20,
+            7.60,
+            10.40,
+            8.10,
+            10.20,
+            7.30,
+            5.80,
+            5.00,
+            5.40,
+            4.90,
+            7.60,
+            7.00,
+            6.60,
+            3.80,
+            3.30,
+            4.20,
+            4.30,
+            3.00,
+            3.60,
+            3.70,
+            3.00,
+            2.40,
+            1.65,
+            1.45,
         ],
         "fees": [
-            180e3, 160e3, 170e3, 150e3, 120e3, 110e3, 120e3, 110e3, 100e3, 110e3, 100e3, 100e3,
-            110e3, 140e3, 150e3, 160e3, 170e3, 165e3, 160e3, 155e3, 160e3, 175e3, 190e3, 210e3,
-            220e3, 245e3, 270e3, 255e3, 250e3, 240e3, 235e3, 230e3, 240e3, 245e3, 260e3, 270e3,
-            265e3, 255e3, 250e3, 255e3, 260e3, 250e3, 245e3, 250e3, 245e3, 240e3, 230e3, 225e3,
+            180e3,
+            160e3,
+            170e3,
+            150e3,
+            120e3,
+            110e3,
+            120e3,
+            110e3,
+            100e3,
+            110e3,
+            100e3,
+            100e3,
+            110e3,
+            140e3,
+            150e3,
+            160e3,
+            170e3,
+            165e3,
+            160e3,
+            155e3,
+            160e3,
+            175e3,
+            190e3,
+            210e3,
+            220e3,
+            245e3,
+            270e3,
+            255e3,
+            250e3,
+            240e3,
+            235e3,
+            230e3,
+            240e3,
+            245e3,
+            260e3,
+            270e3,
+            265e3,
+            255e3,
+            250e3,
+            255e3,
+            260e3,
+            250e3,
+            245e3,
+            250e3,
+            245e3,
+            240e3,
+            230e3,
+            225e3,
         ],
     },
     "akash": {
         "price": [
-            2.10, 1.70, 1.60, 1.25, 0.55, 0.40, 0.35, 0.32, 0.25, 0.26, 0.21, 0.18,
-            0.26, 0.38, 0.33, 0.30, 0.29, 0.42, 0.65, 0.85, 0.95, 1.05, 1.45, 1.90,
-            2.80, 4.10, 5.50, 4.50, 4.60, 3.00, 2.70, 2.40, 2.50, 2.60, 3.50, 2.70,
-            2.30, 1.30, 1.10, 1.20, 1.40, 1.05, 1.10, 1.10, 1.00, 0.82, 0.62, 0.55,
+            2.10,
+            1.70,
+            1.60,
+            1.25,
+            0.55,
+            0.40,
+            0.35,
+            0.32,
+            0.25,
+            0.26,
+            0.21,
+            0.18,
+            0.26,
+            0.38,
+            0.33,
+            0.30,
+            0.29,
+            0.42,
+            0.65,
+            0.85,
+            0.95,
+            1.05,
+            1.45,
+            1.90,
+            2.80,
+            4.10,
+            5.50,
+            4.50,
+            4.60,
+            3.00,
+            2.70,
+            2.40,
+            2.50,
+            2.60,
+            3.50,
+            2.70,
+            2.30,
+            1.30,
+            1.10,
+            1.20,
+            1.40,
+            1.05,
+            1.10,
+            1.10,
+            1.00,
+            0.82,
+            0.62,
+            0.55,
         ],
         "fees": [
-            2e3, 2e3, 3e3, 3e3, 3e3, 3e3, 4e3, 4e3, 4e3, 5e3, 5e3, 5e3,
-            6e3, 7e3, 8e3, 9e3, 10e3, 12e3, 15e3, 22e3, 30e3, 38e3, 45e3, 52e3,
-            56e3, 60e3, 64e3, 66e3, 68e3, 70e3, 74e3, 80e3, 86e3, 92e3, 98e3, 104e3,
-            110e3, 114e3, 118e3, 122e3, 126e3, 130e3, 134e3, 138e3, 141e3, 144e3, 147e3, 150e3,
+            2e3,
+            2e3,
+            3e3,
+            3e3,
+            3e3,
+            3e3,
+            4e3,
+            4e3,
+            4e3,
+            5e3,
+            5e3,
+            5e3,
+            6e3,
+            7e3,
+            8e3,
+            9e3,
+            10e3,
+            12e3,
+            15e3,
+            22e3,
+            30e3,
+            38e3,
+            45e3,
+            52e3,
+            56e3,
+            60e3,
+            64e3,
+            66e3,
+            68e3,
+            70e3,
+            74e3,
+            80e3,
+            86e3,
+            92e3,
+            98e3,
+            104e3,
+            110e3,
+            114e3,
+            118e3,
+            122e3,
+            126e3,
+            130e3,
+            134e3,
+            138e3,
+            141e3,
+            144e3,
+            147e3,
+            150e3,
         ],
     },
     "filecoin": {
         "price": [
-            21.5, 19.5, 21.0, 16.5, 9.0, 5.5, 7.0, 6.3, 5.4, 5.3, 3.4, 2.9,
-            5.0, 7.2, 5.6, 4.9, 4.3, 3.8, 4.1, 3.5, 3.3, 3.5, 4.0, 6.0,
-            5.2, 8.2, 8.5, 6.0, 5.8, 4.2, 4.3, 3.4, 3.8, 3.6, 5.0, 4.7,
-            4.5, 3.2, 2.7, 2.6, 2.7, 2.3, 2.6, 2.4, 2.2, 1.5, 1.6, 1.3,
+            21.5,
+            19.5,
+            21.0,
+            16.5,
+            9.0,
+            5.5,
+            7.0,
+            6.3,
+            5.4,
+            5.3,
+            3.4,
+            2.9,
+            5.0,
+            7.2,
+            5.6,
+            4.9,
+            4.3,
+            3.8,
+            4.1,
+            3.5,
+            3.3,
+            3.5,
+            4.0,
+            6.0,
+            5.2,
+            8.2,
+            8.5,
+            6.0,
+            5.8,
+            4.2,
+            4.3,
+            3.4,
+            3.8,
+            3.6,
+            5.0,
+            4.7,
+            4.5,
+            3.2,
+            2.7,
+            2.6,
+            2.7,
+            2.3,
+            2.6,
+            2.4,
+            2.2,
+            1.5,
+            1.6,
+            1.3,
         ],
         "fees": [
-            4.0e6, 3.5e6, 3.6e6, 2.8e6, 1.6e6, 0.9e6, 1.0e6, 0.9e6, 0.8e6, 0.8e6, 0.6e6, 0.5e6,
-            0.7e6, 0.9e6, 0.8e6, 0.7e6, 0.7e6, 0.6e6, 0.6e6, 0.55e6, 0.5e6, 0.55e6, 0.6e6, 0.7e6,
-            0.65e6, 0.75e6, 0.8e6, 0.7e6, 0.65e6, 0.6e6, 0.55e6, 0.5e6, 0.5e6, 0.5e6, 0.55e6, 0.55e6,
-            0.5e6, 0.45e6, 0.4e6, 0.4e6, 0.4e6, 0.38e6, 0.37e6, 0.36e6, 0.35e6, 0.33e6, 0.32e6, 0.3e6,
+            4.0e6,
+            3.5e6,
+            3.6e6,
+            2.8e6,
+            1.6e6,
+            0.9e6,
+            1.0e6,
+            0.9e6,
+            0.8e6,
+            0.8e6,
+            0.6e6,
+            0.5e6,
+            0.7e6,
+            0.9e6,
+            0.8e6,
+            0.7e6,
+            0.7e6,
+            0.6e6,
+            0.6e6,
+            0.55e6,
+            0.5e6,
+            0.55e6,
+            0.6e6,
+            0.7e6,
+            0.65e6,
+            0.75e6,
+            0.8e6,
+            0.7e6,
+            0.65e6,
+            0.6e6,
+            0.55e6,
+            0.5e6,
+            0.5e6,
+            0.5e6,
+            0.55e6,
+            0.55e6,
+            0.5e6,
+            0.45e6,
+            0.4e6,
+            0.4e6,
+            0.4e6,
+            0.38e6,
+            0.37e6,
+            0.36e6,
+            0.35e6,
+            0.33e6,
+            0.32e6,
+            0.3e6,
         ],
         # The Filecoin Virtual Machine (smart contracts, hence DeFi TVL) went live in March 2023.
         "tvl": [
-            None, None, None, None, None, None, None, None, None, None, None, None,
-            None, None, 4e6, 25e6, 40e6, 55e6, 70e6, 85e6, 110e6, 150e6, 190e6, 230e6,
-            210e6, 300e6, 330e6, 250e6, 240e6, 190e6, 190e6, 150e6, 170e6, 160e6, 200e6, 190e6,
-            180e6, 130e6, 110e6, 105e6, 110e6, 95e6, 100e6, 95e6, 90e6, 70e6, 65e6, 55e6,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            4e6,
+            25e6,
+            40e6,
+            55e6,
+            70e6,
+            85e6,
+            110e6,
+            150e6,
+            190e6,
+            230e6,
+            210e6,
+            300e6,
+            330e6,
+            250e6,
+            240e6,
+            190e6,
+            190e6,
+            150e6,
+            170e6,
+            160e6,
+            200e6,
+            190e6,
+            180e6,
+            130e6,
+            110e6,
+            105e6,
+            110e6,
+            95e6,
+            100e6,
+            95e6,
+            90e6,
+            70e6,
+            65e6,
+            55e6,
         ],
     },
     "aave": {
         "price": [
-            170, 140, 220, 145, 95, 55, 100, 85, 75, 85, 60, 52,
-            82, 80, 75, 68, 62, 60, 67, 55, 57, 85, 100, 108,
-            92, 118, 125, 88, 95, 88, 105, 130, 155, 140, 190, 320,
-            340, 210, 165, 155, 220, 260, 300, 320, 280, 230, 175, 185,
+            170,
+            140,
+            220,
+            145,
+            95,
+            55,
+            100,
+            85,
+            75,
+            85,
+            60,
+            52,
+            82,
+            80,
+            75,
+            68,
+            62,
+            60,
+            67,
+            55,
+            57,
+            85,
+            100,
+            108,
+            92,
+            118,
+            125,
+            88,
+            95,
+            88,
+            105,
+            130,
+            155,
+            140,
+            190,
+            320,
+            340,
+            210,
+            165,
+            155,
+            220,
+            260,
+            300,
+            320,
+            280,
+            230,
+            175,
+            185,
         ],
         "tvl": [
-            14.0e9, 12.5e9, 12.8e9, 10.9e9, 6.8e9, 5.2e9, 6.4e9, 6.0e9, 5.5e9, 5.6e9, 4.3e9, 4.0e9,
-            5.0e9, 5.3e9, 5.7e9, 5.9e9, 5.8e9, 5.9e9, 5.6e9, 5.2e9, 5.0e9, 5.3e9, 6.2e9, 7.5e9,
-            8.3e9, 10.5e9, 11.8e9, 10.5e9, 11.5e9, 11.6e9, 11.0e9, 10.3e9, 11.3e9, 12.0e9, 17.0e9, 21.5e9,
-            20.8e9, 18.5e9, 16.9e9, 17.3e9, 22.5e9, 25.5e9, 31.5e9, 36.0e9, 37.5e9, 35.0e9, 33.5e9, 32.0e9,
+            14.0e9,
+            12.5e9,
+            12.8e9,
+            10.9e9,
+            6.8e9,
+            5.2e9,
+            6.4e9,
+            6.0e9,
+            5.5e9,
+            5.6e9,
+            4.3e9,
+            4.0e9,
+            5.0e9,
+            5.3e9,
+            5.7e9,
+            5.9e9,
+            5.8e9,
+            5.9e9,
+            5.6e9,
+            5.2e9,
+            5.0e9,
+            5.3e9,
+            6.2e9,
+            7.5e9,
+            8.3e9,
+            10.5e9,
+            11.8e9,
+            10.5e9,
+            11.5e9,
+            11.6e9,
+            11.0e9,
+            10.3e9,
+            11.3e9,
+            12.0e9,
+            17.0e9,
+            21.5e9,
+            20.8e9,
+            18.5e9,
+            16.9e9,
+            17.3e9,
+            22.5e9,
+            25.5e9,
+            31.5e9,
+            36.0e9,
+            37.5e9,
+            35.0e9,
+            33.5e9,
+            32.0e9,
         ],
         "fees": [
-            28e6, 24e6, 25e6, 22e6, 20e6, 15e6, 13e6, 13e6, 12e6, 12e6, 14e6, 11e6,
-            12e6, 13e6, 15e6, 16e6, 15e6, 14e6, 15e6, 15e6, 14e6, 15e6, 18e6, 22e6,
-            25e6, 32e6, 48e6, 40e6, 36e6, 33e6, 35e6, 38e6, 36e6, 40e6, 62e6, 85e6,
-            80e6, 65e6, 60e6, 58e6, 66e6, 70e6, 82e6, 92e6, 95e6, 90e6, 80e6, 78e6,
+            28e6,
+            24e6,
+            25e6,
+            22e6,
+            20e6,
+            15e6,
+            13e6,
+            13e6,
+            12e6,
+            12e6,
+            14e6,
+            11e6,
+            12e6,
+            13e6,
+            15e6,
+            16e6,
+            15e6,
+            14e6,
+            15e6,
+            15e6,
+            14e6,
+            15e6,
+            18e6,
+            22e6,
+            25e6,
+            32e6,
+            48e6,
+            40e6,
+            36e6,
+            33e6,
+            35e6,
+            38e6,
+            36e6,
+            40e6,
+            62e6,
+            85e6,
+            80e6,
+            65e6,
+            60e6,
+            58e6,
+            66e6,
+            70e6,
+            82e6,
+            92e6,
+            95e6,
+            90e6,
+            80e6,
+            78e6,
         ],
     },
     "uniswap": {
         "price": [
-            10.6, 9.7, 11.6, 8.2, 5.3, 4.9, 8.8, 6.9, 6.6, 6.9, 5.6, 5.2,
-            6.6, 6.4, 5.9, 5.1, 5.0, 4.7, 6.0, 4.6, 4.3, 4.3, 6.0, 7.2,
-            6.3, 12.3, 11.4, 7.5, 10.0, 9.6, 7.1, 6.4, 7.0, 7.3, 13.3, 13.2,
-            13.2, 8.3, 6.2, 5.0, 6.1, 7.4, 10.1, 9.8, 7.8, 6.2, 6.6, 5.7,
+            10.6,
+            9.7,
+            11.6,
+            8.2,
+            5.3,
+            4.9,
+            8.8,
+            6.9,
+            6.6,
+            6.9,
+            5.6,
+            5.2,
+            6.6,
+            6.4,
+            5.9,
+            5.1,
+            5.0,
+            4.7,
+            6.0,
+            4.6,
+            4.3,
+            4.3,
+            6.0,
+            7.2,
+            6.3,
+            12.3,
+            11.4,
+            7.5,
+            10.0,
+            9.6,
+            7.1,
+            6.4,
+            7.0,
+            7.3,
+            13.3,
+            13.2,
+            13.2,
+            8.3,
+            6.2,
+            5.0,
+            6.1,
+            7.4,
+            10.1,
+            9.8,
+            7.8,
+            6.2,
+            6.6,
+            5.7,
         ],
         "tvl": [
-            7.8e9, 7.2e9, 7.6e9, 7.0e9, 5.6e9, 4.3e9, 5.6e9, 5.2e9, 4.6e9, 4.9e9, 3.8e9, 3.5e9,
-            4.2e9, 4.1e9, 4.0e9, 4.1e9, 3.9e9, 3.8e9, 3.7e9, 3.4e9, 3.3e9, 3.4e9, 3.9e9, 4.5e9,
-            4.4e9, 5.6e9, 6.0e9, 5.0e9, 5.4e9, 5.0e9, 4.8e9, 4.2e9, 4.6e9, 4.8e9, 5.9e9, 6.1e9,
-            5.8e9, 4.8e9, 4.3e9, 4.3e9, 4.8e9, 4.7e9, 5.2e9, 5.3e9, 5.0e9, 4.5e9, 4.2e9, 4.0e9,
+            7.8e9,
+            7.2e9,
+            7.6e9,
+            7.0e9,
+            5.6e9,
+            4.3e9,
+            5.6e9,
+            5.2e9,
+            4.6e9,
+            4.9e9,
+            3.8e9,
+            3.5e9,
+            4.2e9,
+            4.1e9,
+            4.0e9,
+            4.1e9,
+            3.9e9,
+            3.8e9,
+            3.7e9,
+            3.4e9,
+            3.3e9,
+            3.4e9,
+            3.9e9,
+            4.5e9,
+            4.4e9,
+            5.6e9,
+            6.0e9,
+            5.0e9,
+            5.4e9,
+            5.0e9,
+            4.8e9,
+            4.2e9,
+            4.6e9,
+            4.8e9,
+            5.9e9,
+            6.1e9,
+            5.8e9,
+            4.8e9,
+            4.3e9,
+            4.3e9,
+            4.8e9,
+            4.7e9,
+            5.2e9,
+            5.3e9,
+            5.0e9,
+            4.5e9,
+            4.2e9,
+            4.0e9,
         ],
         "fees": [
-            120e6, 95e6, 90e6, 80e6, 110e6, 95e6, 60e6, 65e6, 50e6, 55e6, 75e6, 40e6,
-            45e6, 55e6, 90e6, 60e6, 65e6, 45e6, 40e6, 38e6, 35e6, 45e6, 60e6, 80e6,
-            70e6, 90e6, 130e6, 110e6, 90e6, 80e6, 85e6, 95e6, 75e6, 85e6, 150e6, 170e6,
-            150e6, 120e6, 95e6, 100e6, 110e6, 90e6, 120e6, 130e6, 105e6, 110e6, 90e6, 85e6,
+            120e6,
+            95e6,
+            90e6,
+            80e6,
+            110e6,
+            95e6,
+            60e6,
+            65e6,
+            50e6,
+            55e6,
+            75e6,
+            40e6,
+            45e6,
+            55e6,
+            90e6,
+            60e6,
+            65e6,
+            45e6,
+            40e6,
+            38e6,
+            35e6,
+            45e6,
+            60e6,
+            80e6,
+            70e6,
+            90e6,
+            130e6,
+            110e6,
+            90e6,
+            80e6,
+            85e6,
+            95e6,
+            75e6,
+            85e6,
+            150e6,
+            170e6,
+            150e6,
+            120e6,
+            95e6,
+            100e6,
+            110e6,
+            90e6,
+            120e6,
+            130e6,
+            105e6,
+            110e6,
+            90e6,
+            85e6,
         ],
     },
 }
-MONTHLY_SOURCE = {"price": "demo-approx:coingecko", "tvl": "demo-approx:defillama", "fees": "demo-approx:defillama"}
+MONTHLY_SOURCE = {
+    "price": "demo-approx:coingecko",
+    "tvl": "demo-approx:defillama",
+    "fees": "demo-approx:defillama",
+}
 # Electricity sold to Virginia's commercial sector (where data centers are counted), in the
 # shape of the EIA retail-sales series: approximate annual totals in million kWh, spread over
 # the months with a summer peak, and an approximate average price in cents per kWh. Written for
 # the demo from the public trend (data-center load growth in Dominion's territory); not EIA data.
 ELECTRICITY_ENTITY = "ai-datacenters"
 ELECTRICITY_SALES_ANNUAL = {2022: 57_000, 2023: 61_000, 2024: 66_500, 2025: 72_000}
-ELECTRICITY_SEASON = (0.082, 0.075, 0.078, 0.075, 0.080, 0.088, 0.097, 0.097, 0.086, 0.080, 0.078, 0.084)
+ELECTRICITY_SEASON = (
+    0.082,
+    0.075,
+    0.078,
+    0.075,
+    0.080,
+    0.088,
+    0.097,
+    0.097,
+    0.086,
+    0.080,
+    0.078,
+    0.084,
+)
 ELECTRICITY_PRICE = {2022: 8.3, 2023: 8.9, 2024: 9.2, 2025: 9.7}
 ELECTRICITY_RELEASE_LAG_DAYS = 60  # as the EIA connector estimates for monthly data
 TOKEN_LABELS = {
@@ -364,10 +1050,17 @@ def fundamentals_rows() -> list[list[str]]:
             )
             filed = end + timedelta(days=annual_lag if year_end else short_lag)
             for metric, value_bn in (("revenue", revenue_bn), ("capex", capex_bn)):
-                rows.append([
-                    entity, metric, period_end, f"{round(value_bn * 1e9):d}", "USD",
-                    "demo-approx:company-reports", filed.isoformat(),
-                ])
+                rows.append(
+                    [
+                        entity,
+                        metric,
+                        period_end,
+                        f"{round(value_bn * 1e9):d}",
+                        "USD",
+                        "demo-approx:company-reports",
+                        filed.isoformat(),
+                    ]
+                )
     for entity, metrics in MONTHLY.items():
         for metric in ("tvl", "fees", "price"):
             values = metrics.get(metric)
@@ -379,10 +1072,17 @@ def fundamentals_rows() -> list[list[str]]:
                     continue
                 year, month = 2022 + index // 12, index % 12 + 1
                 text = f"{value:.2f}" if metric == "price" else f"{round(value):d}"
-                rows.append([
-                    entity, metric, month_end(year, month).isoformat(), text, "USD",
-                    MONTHLY_SOURCE[metric], "",
-                ])
+                rows.append(
+                    [
+                        entity,
+                        metric,
+                        month_end(year, month).isoformat(),
+                        text,
+                        "USD",
+                        MONTHLY_SOURCE[metric],
+                        "",
+                    ]
+                )
     season_total = sum(ELECTRICITY_SEASON)
     for year, total in ELECTRICITY_SALES_ANNUAL.items():
         for month, share in enumerate(ELECTRICITY_SEASON, start=1):
@@ -390,10 +1090,28 @@ def fundamentals_rows() -> list[list[str]]:
             filed = (end + timedelta(days=ELECTRICITY_RELEASE_LAG_DAYS)).isoformat()
             sales = round(total * share / season_total)
             price = ELECTRICITY_PRICE[year] + (0.6 if month in (6, 7, 8, 9) else 0.0)
-            rows.append([ELECTRICITY_ENTITY, "electricity_sales_va_com", end.isoformat(), f"{sales:d}",
-                         "million kWh", "demo-approx:eia", filed])
-            rows.append([ELECTRICITY_ENTITY, "electricity_price_va_com", end.isoformat(), f"{price:.2f}",
-                         "cents/kWh", "demo-approx:eia", filed])
+            rows.append(
+                [
+                    ELECTRICITY_ENTITY,
+                    "electricity_sales_va_com",
+                    end.isoformat(),
+                    f"{sales:d}",
+                    "million kWh",
+                    "demo-approx:eia",
+                    filed,
+                ]
+            )
+            rows.append(
+                [
+                    ELECTRICITY_ENTITY,
+                    "electricity_price_va_com",
+                    end.isoformat(),
+                    f"{price:.2f}",
+                    "cents/kWh",
+                    "demo-approx:eia",
+                    filed,
+                ]
+            )
     return rows
 
 
@@ -466,11 +1184,17 @@ def parse_pool_file(path: Path) -> tuple[list[Block], list[HandDoc], list[TitleE
             continue
         if line.startswith("=== doc "):
             # === doc <entity> <style> <YYYY-MM-DDTHH:MM> [feed] | title
-            head, _, title = line[len("=== doc "):].partition("|")
+            head, _, title = line[len("=== doc ") :].partition("|")
             parts = head.split()
             published = datetime.fromisoformat(parts[2]).replace(tzinfo=timezone.utc)
-            doc = HandDoc(parts[0], parts[1], published, title.strip(), [],
-                          feed=parts[3] if len(parts) > 3 else None)
+            doc = HandDoc(
+                parts[0],
+                parts[1],
+                published,
+                title.strip(),
+                [],
+                feed=parts[3] if len(parts) > 3 else None,
+            )
             docs.append(doc)
             current = None
             continue
@@ -488,8 +1212,16 @@ def parse_pool_file(path: Path) -> tuple[list[Block], list[HandDoc], list[TitleE
         if block.tone.startswith("title"):
             for line in block.sentences:
                 title, _, lead = line.partition(" => ")
-                titles.append((block.key, block.tone.removeprefix("title-"), block.start, block.end,
-                               title.strip(), lead.strip() or None))
+                titles.append(
+                    (
+                        block.key,
+                        block.tone.removeprefix("title-"),
+                        block.start,
+                        block.end,
+                        title.strip(),
+                        lead.strip() or None,
+                    )
+                )
     for doc in docs:
         while doc.sentences and doc.sentences[-1] == "":
             doc.sentences.pop()
@@ -559,7 +1291,9 @@ def token_ticker(entity: str, day: date) -> str:
     return ticker
 
 
-def figure_sentences(pools: Pools, entity: str, day: date, rng: random.Random) -> list[tuple[str, str]]:
+def figure_sentences(
+    pools: Pools, entity: str, day: date, rng: random.Random
+) -> list[tuple[str, str]]:
     """(metric, sentence) pairs stating last month's price, fees and TVL, from the figure tables."""
     if entity not in MONTHLY:
         return []
@@ -671,9 +1405,13 @@ class SentencePicker:
         self.max_uses = max_uses
         self.uses: Counter[str] = Counter()
 
-    def pick(self, candidates: Sequence[str], exclude: Iterable[str], *, cap: bool = True) -> str | None:
+    def pick(
+        self, candidates: Sequence[str], exclude: Iterable[str], *, cap: bool = True
+    ) -> str | None:
         taken = set(exclude)
-        options = [c for c in candidates if c not in taken and (not cap or self.uses[c] < self.max_uses)]
+        options = [
+            c for c in candidates if c not in taken and (not cap or self.uses[c] < self.max_uses)
+        ]
         if not options:
             return None
         fewest = min(self.uses[c] for c in options)
@@ -729,13 +1467,21 @@ class Builder:
         return out
 
     def shared_pools(self, entity: str, day: date) -> list[str]:
-        return [key for key, start in SHARED_POOLS.get(entity, ((GROUP_POOL[GROUP_OF[entity]], FIRST_DAY),)) if day >= start]
+        return [
+            key
+            for key, start in SHARED_POOLS.get(entity, ((GROUP_POOL[GROUP_OF[entity]], FIRST_DAY),))
+            if day >= start
+        ]
 
     def draw(self, entity: str, tone: str, day: date, exclude: list[str]) -> str | None:
         own = self.pools.candidates(entity, tone, day)
         if tone == "evidence":
             own = own + self.figures(entity, day, exclude)
-        shared = [s for key in self.shared_pools(entity, day) for s in self.pools.candidates(key, tone, day)]
+        shared = [
+            s
+            for key in self.shared_pools(entity, day)
+            for s in self.pools.candidates(key, tone, day)
+        ]
         order = [own, shared] if self.rng.random() < 0.68 else [shared, own]
         for candidates in order:
             choice = self.picker.pick(candidates, exclude)
@@ -743,8 +1489,16 @@ class Builder:
                 return choice
         return None
 
-    def compose(self, entity: str, day: date, style: str, kind: str, lead: str | None,
-                hype: float, sceptic: float) -> tuple[list[str], list[str]]:
+    def compose(
+        self,
+        entity: str,
+        day: date,
+        style: str,
+        kind: str,
+        lead: str | None,
+        hype: float,
+        sceptic: float,
+    ) -> tuple[list[str], list[str]]:
         low, high = STYLES[style]["length"]  # type: ignore[misc]
         length = self.rng.randint(low, high)
         weights = tone_weights(style, hype, sceptic)
@@ -776,7 +1530,11 @@ class Builder:
                 break
             # Leads must name the entity, so a used-up pool is reused before a lead goes missing.
             candidates = self.pools.candidates(entity, fallback, day)
-            naming = [c for c in candidates if entity not in LEAD_MENTION or LEAD_MENTION[entity].search(c)]
+            naming = [
+                c
+                for c in candidates
+                if entity not in LEAD_MENTION or LEAD_MENTION[entity].search(c)
+            ]
             lead = self.picker.pick(naming, []) or self.picker.pick(naming, [], cap=False)
             lead_tone = fallback
         if lead is None:
@@ -802,7 +1560,9 @@ class Builder:
         quarters honest without making every quarter identical.
         """
         hype_count = min(count, int(count * min(0.8, 0.9 * hype) + self.rng.random()))
-        sceptic_count = min(count - hype_count, int(count * min(0.6, 0.9 * sceptic) + self.rng.random()))
+        sceptic_count = min(
+            count - hype_count, int(count * min(0.6, 0.9 * sceptic) + self.rng.random())
+        )
         kinds = ["hype"] * hype_count + ["sceptical"] * sceptic_count
         kinds += ["news"] * (count - len(kinds))
         self.rng.shuffle(kinds)
@@ -834,7 +1594,10 @@ class Builder:
             self.title_fallbacks += 1
             base = sorted(generic) or [f"{name}: the latest"]
             chosen = base[self.rng.randrange(len(base))]
-            for suffix in (f" ({calendar.month_abbr[day.month]} {day.year})", f": {calendar.month_name[day.month]} update"):
+            for suffix in (
+                f" ({calendar.month_abbr[day.month]} {day.year})",
+                f": {calendar.month_name[day.month]} update",
+            ):
                 if chosen + suffix not in self.used_titles:
                     chosen += suffix
                     break
@@ -866,8 +1629,13 @@ class Builder:
         for entity in sorted(STORIES_PER_QUARTER):
             group = GROUP_OF[entity]
             for index, quarter in enumerate(QUARTERS):
-                planned = max(STORIES_PER_QUARTER[entity][index] - hand_by_entity_quarter[(entity, quarter)], 0)
-                kinds = self.story_kinds(planned, HYPE_LEVEL[group][index], SCEPTIC_LEVEL[group][index])
+                planned = max(
+                    STORIES_PER_QUARTER[entity][index] - hand_by_entity_quarter[(entity, quarter)],
+                    0,
+                )
+                kinds = self.story_kinds(
+                    planned, HYPE_LEVEL[group][index], SCEPTIC_LEVEL[group][index]
+                )
                 days = spread_dates(quarter, planned, self.rng)
                 plan += [(day, entity, index, kind) for day, kind in zip(days, kinds)]
         # Stories are written in date order, so no entity gets first pick of the shared pools.
@@ -887,18 +1655,35 @@ class Builder:
         self.assign_pages(docs)
         return docs
 
-    def make_doc(self, entity: str, day: date, style: str, title: str, sentences: list[str],
-                 tones: list[str]) -> Doc:
+    def make_doc(
+        self, entity: str, day: date, style: str, title: str, sentences: list[str], tones: list[str]
+    ) -> Doc:
         feeds = FEED_OF_ENTITY[entity]
         feed = choose_weighted(self.rng, {name: weight for name, weight in feeds})
         minute = self.rng.randrange(6 * 60, 21 * 60)
-        published = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=timezone.utc)
+        published = datetime(
+            day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=timezone.utc
+        )
         author = FEEDS[feed]["authors"][self.rng.randrange(len(FEEDS[feed]["authors"]))]  # type: ignore[index]
         paragraphs = self.paragraphs(sentences)
-        style_label = {"news": "News", "brief": "Briefing", "analysis": "Analysis", "column": "Opinion", "social": "Markets chatter"}[style]
+        style_label = {
+            "news": "News",
+            "brief": "Briefing",
+            "analysis": "Analysis",
+            "column": "Opinion",
+            "social": "Markets chatter",
+        }[style]
         return Doc(
-            guid="", feed=feed, entity=entity, published=published, title=title, author=str(author),
-            style=style, paragraphs=paragraphs, tones=tones, slug=self.slug_for(title, day),
+            guid="",
+            feed=feed,
+            entity=entity,
+            published=published,
+            title=title,
+            author=str(author),
+            style=style,
+            paragraphs=paragraphs,
+            tones=tones,
+            slug=self.slug_for(title, day),
             categories=[CATEGORY_LABEL[entity], *TOPIC_CATEGORIES[entity], style_label],
         )
 
@@ -913,15 +1698,33 @@ class Builder:
                 paragraphs[-1].append(line)
         paragraphs = [p for p in paragraphs if p]
         author_pool = FEEDS[feed]["authors"]  # type: ignore[index]
-        author = "Company announcement" if hand.style.startswith("press") else str(author_pool[self.rng.randrange(len(author_pool))])
+        author = (
+            "Company announcement"
+            if hand.style.startswith("press")
+            else str(author_pool[self.rng.randrange(len(author_pool))])
+        )
         # A style may carry the document's dominant tone for the summary, e.g. "column:sceptical".
         style, _, tone = hand.style.partition(":")
-        style_label = {"press": "Press release", "column": "Opinion", "social": "Markets chatter", "news": "News", "analysis": "Analysis"}[style]
+        style_label = {
+            "press": "Press release",
+            "column": "Opinion",
+            "social": "Markets chatter",
+            "news": "News",
+            "analysis": "Analysis",
+        }[style]
         self.used_titles.add(hand.title)
-        tone = tone or {"press": "hype", "column": "hype", "social": "social"}.get(style, "evidence")
+        tone = tone or {"press": "hype", "column": "hype", "social": "social"}.get(
+            style, "evidence"
+        )
         return Doc(
-            guid="", feed=feed, entity=hand.entity, published=hand.published, title=hand.title,
-            author=author, style=style, paragraphs=paragraphs,
+            guid="",
+            feed=feed,
+            entity=hand.entity,
+            published=hand.published,
+            title=hand.title,
+            author=author,
+            style=style,
+            paragraphs=paragraphs,
             tones=[tone] * sum(len(p) for p in paragraphs),
             slug=self.slug_for(hand.title, hand.published.date()),
             categories=[CATEGORY_LABEL[hand.entity], *TOPIC_CATEGORIES[hand.entity], style_label],
@@ -932,7 +1735,7 @@ class Builder:
         position = 0
         while position < len(sentences):
             size = 1 if position == 0 else self.rng.choice((1, 2, 2, 3))
-            paragraphs.append(sentences[position:position + size])
+            paragraphs.append(sentences[position : position + size])
             position += size
         return paragraphs
 
@@ -945,7 +1748,9 @@ class Builder:
     def syndicate(self, docs: list[Doc]) -> list[Doc]:
         """Republish a few long stories in a sister feed with light edits (near-duplicates)."""
         eligible = [d for d in docs if len(d.sentences) >= 8 and d.style in ("news", "analysis")]
-        chosen = sorted(self.rng.sample(eligible, min(SYNDICATED_STORIES, len(eligible))), key=lambda d: d.guid)
+        chosen = sorted(
+            self.rng.sample(eligible, min(SYNDICATED_STORIES, len(eligible))), key=lambda d: d.guid
+        )
         copies: list[Doc] = []
         for original in chosen:
             target = SYNDICATION_TARGET[original.feed]
@@ -955,21 +1760,39 @@ class Builder:
                 paragraphs[-1] = paragraphs[-1][:-1]
             elif len(paragraphs) > 3:
                 paragraphs = paragraphs[:-1]
-            paragraphs.append([f"This story was first published by {FEEDS[original.feed]['title']} and is republished with permission."])
+            paragraphs.append(
+                [
+                    f"This story was first published by {FEEDS[original.feed]['title']} and is republished with permission."
+                ]
+            )
             title = self.syndicated_title(original.title)
             published = original.published + timedelta(hours=self.rng.randrange(3, 30))
             author = f"{original.author}, {FEEDS[original.feed]['title']}"
-            copies.append(Doc(
-                guid=f"{target}-syndicated-{original.guid}", feed=target, entity=original.entity,
-                published=published, title=title, author=author, style=original.style,
-                paragraphs=paragraphs, tones=original.tones[: sum(len(p) for p in paragraphs) - 1] + ["neutral"],
-                slug=self.slug_for(title, published.date()),
-                categories=[*original.categories, "Syndicated"], syndicated_from=original.guid,
-            ))
+            copies.append(
+                Doc(
+                    guid=f"{target}-syndicated-{original.guid}",
+                    feed=target,
+                    entity=original.entity,
+                    published=published,
+                    title=title,
+                    author=author,
+                    style=original.style,
+                    paragraphs=paragraphs,
+                    tones=original.tones[: sum(len(p) for p in paragraphs) - 1] + ["neutral"],
+                    slug=self.slug_for(title, published.date()),
+                    categories=[*original.categories, "Syndicated"],
+                    syndicated_from=original.guid,
+                )
+            )
         return copies
 
     def syndicated_title(self, title: str) -> str:
-        variants = [f"{title} (wire)", f"Wire: {title}", f"{title}, analysts say", f"Republished: {title}"]
+        variants = [
+            f"{title} (wire)",
+            f"Wire: {title}",
+            f"{title}, analysts say",
+            f"Republished: {title}",
+        ]
         for variant in variants:
             if variant not in self.used_titles:
                 self.used_titles.add(variant)
@@ -1056,7 +1879,9 @@ def atom_feed(name: str, docs: list[Doc]) -> str:
     ]
     for doc in sorted(docs, key=lambda d: (d.published, d.guid), reverse=True):
         out.append("  <entry>")
-        out.append(f"    <id>tag:demo.analyzer.example,{doc.published.date().isoformat()}:{doc.guid}</id>")
+        out.append(
+            f"    <id>tag:demo.analyzer.example,{doc.published.date().isoformat()}:{doc.guid}</id>"
+        )
         out.append(f"    <title>{xml_escape(doc.title)}</title>")
         out.append(f'    <link rel="alternate" type="text/html" href={quoteattr(doc.url)}/>')
         out.append(f"    <published>{rfc3339(doc.published)}</published>")
@@ -1073,8 +1898,12 @@ def atom_feed(name: str, docs: list[Doc]) -> str:
     return "\n".join(out)
 
 
-SITE_NAV = [("AI infrastructure", "feeds/ai-infrastructure.xml"), ("Chips &amp; power", "feeds/chips-and-power.xml"),
-            ("Web3 compute", "feeds/web3-compute.xml"), ("DeFi", "feeds/defi-desk.xml")]
+SITE_NAV = [
+    ("AI infrastructure", "feeds/ai-infrastructure.xml"),
+    ("Chips &amp; power", "feeds/chips-and-power.xml"),
+    ("Web3 compute", "feeds/web3-compute.xml"),
+    ("DeFi", "feeds/defi-desk.xml"),
+]
 
 
 def article_page(doc: Doc, related: list[Doc]) -> str:
@@ -1083,7 +1912,8 @@ def article_page(doc: Doc, related: list[Doc]) -> str:
     desk = html.escape(str(FEEDS[doc.feed]["title"]))
     nav = "\n".join(f'        <li><a href="/{href}">{label}</a></li>' for label, href in SITE_NAV)
     related_items = "\n".join(
-        f'        <li><a href="{html.escape(r.url)}">{html.escape(r.title)}</a></li>' for r in related
+        f'        <li><a href="{html.escape(r.url)}">{html.escape(r.title)}</a></li>'
+        for r in related
     )
     byline_date = doc.published.strftime("%B %d, %Y").replace(" 0", " ")
     return f"""<!DOCTYPE html>
@@ -1215,8 +2045,12 @@ def pdf_bytes(meta: dict[str, str], pages: list[list[tuple[str, str]]]) -> bytes
 
     catalog = add(b"")  # filled in below
     pages_obj = add(b"")
-    font_regular = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-    font_bold = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>")
+    font_regular = add(
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    )
+    font_bold = add(
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>"
+    )
     info = add(
         f"<< /Title ({pdf_escape(meta['Title'])}) /Author ({pdf_escape(meta['Author'])})"
         f" /Subject ({pdf_escape(meta.get('Subject', ''))}) /Producer (analyzer demo build)"
@@ -1224,7 +2058,12 @@ def pdf_bytes(meta: dict[str, str], pages: list[list[tuple[str, str]]]) -> bytes
     )
     page_ids: list[int] = []
     for number, lines in enumerate(pages, 1):
-        ops = ["BT", f"/F1 {BODY_SIZE} Tf", f"{BODY_LEADING} TL", f"{MARGIN} {PAGE_HEIGHT - MARGIN} Td"]
+        ops = [
+            "BT",
+            f"/F1 {BODY_SIZE} Tf",
+            f"{BODY_LEADING} TL",
+            f"{MARGIN} {PAGE_HEIGHT - MARGIN} Td",
+        ]
         current_font = "body"
         for font, text in lines:
             if font != current_font:
@@ -1244,7 +2083,9 @@ def pdf_bytes(meta: dict[str, str], pages: list[list[tuple[str, str]]]) -> bytes
         )
         page_ids.append(page)
     kids = " ".join(f"{p} 0 R" for p in page_ids)
-    objects[pages_obj - 1] = f"<< /Type /Pages /Kids [{kids}] /Count {len(page_ids)} >>".encode("ascii")
+    objects[pages_obj - 1] = f"<< /Type /Pages /Kids [{kids}] /Count {len(page_ids)} >>".encode(
+        "ascii"
+    )
     objects[catalog - 1] = f"<< /Type /Catalog /Pages {pages_obj} 0 R >>".encode("ascii")
 
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
@@ -1285,12 +2126,22 @@ def build_outputs() -> tuple[dict[str, bytes], list[Doc], Pools]:
         files[f"site/whitepapers/{stem}.pdf"] = data
         published = datetime.fromisoformat(meta["Published"]).replace(tzinfo=timezone.utc)
         url = f"{SITE_ROOT}whitepapers/{stem}.pdf"
-        docs.append(Doc(
-            guid=f"web3-compute-whitepaper-{stem}", feed="web3-compute", entity=meta["Entity"],
-            published=published, title=meta["Title"], author=meta["Author"], style="whitepaper",
-            paragraphs=[[meta["Summary"]]], tones=["hype"], categories=["Whitepaper", "DePIN", "Tokens"],
-            enclosure=(url, len(data)), link=url,
-        ))
+        docs.append(
+            Doc(
+                guid=f"web3-compute-whitepaper-{stem}",
+                feed="web3-compute",
+                entity=meta["Entity"],
+                published=published,
+                title=meta["Title"],
+                author=meta["Author"],
+                style="whitepaper",
+                paragraphs=[[meta["Summary"]]],
+                tones=["hype"],
+                categories=["Whitepaper", "DePIN", "Tokens"],
+                enclosure=(url, len(data)),
+                link=url,
+            )
+        )
     by_feed: dict[str, list[Doc]] = defaultdict(list)
     for doc in docs:
         by_feed[doc.feed].append(doc)
@@ -1299,7 +2150,9 @@ def build_outputs() -> tuple[dict[str, bytes], list[Doc], Pools]:
         files[f"site/feeds/{name}.xml"] = render(name, by_feed[name]).encode("utf-8")
     paged = [d for d in docs if d.has_page]
     for doc in paged:
-        same_entity = [d for d in docs if d.entity == doc.entity and d is not doc and not d.enclosure]
+        same_entity = [
+            d for d in docs if d.entity == doc.entity and d is not doc and not d.enclosure
+        ]
         same_entity.sort(key=lambda d: abs((d.published - doc.published).total_seconds()))
         files[f"site/articles/{doc.slug}.html"] = article_page(doc, same_entity[:3]).encode("utf-8")
     files["site/robots.txt"] = b"User-agent: *\nAllow: /\nDisallow: /drafts/\n"
@@ -1327,9 +2180,15 @@ def index_page() -> str:
 def summarise(docs: list[Doc], pools: Pools) -> str:
     lines = []
     stories = [d for d in docs if not d.syndicated_from]
-    lines.append(f"documents: {len(docs)} ({len(stories)} stories, {len(docs) - len(stories)} syndicated copies)")
-    lines.append(f"summary-only items: {sum(d.summary_only for d in docs)}; article pages: {sum(d.has_page for d in docs)}")
-    lines.append(f"distinct pooled sentences: {pools.distinct_sentences()}; hand-written documents: {len(pools.docs)}")
+    lines.append(
+        f"documents: {len(docs)} ({len(stories)} stories, {len(docs) - len(stories)} syndicated copies)"
+    )
+    lines.append(
+        f"summary-only items: {sum(d.summary_only for d in docs)}; article pages: {sum(d.has_page for d in docs)}"
+    )
+    lines.append(
+        f"distinct pooled sentences: {pools.distinct_sentences()}; hand-written documents: {len(pools.docs)}"
+    )
     by_quarter: Counter[str] = Counter(quarter_of(d.published.date()) for d in docs)
     lines.append("per quarter: " + ", ".join(f"{q}={by_quarter[q]}" for q in QUARTERS))
     by_entity: Counter[str] = Counter(d.entity for d in docs)
@@ -1340,24 +2199,39 @@ def summarise(docs: list[Doc], pools: Pools) -> str:
     for group in ("ai", "depin", "defi"):
         shares = []
         for quarter in QUARTERS:
-            tones = [t for d in docs if GROUP_OF[d.entity] == group and quarter_of(d.published.date()) == quarter for t in d.tones]
+            tones = [
+                t
+                for d in docs
+                if GROUP_OF[d.entity] == group and quarter_of(d.published.date()) == quarter
+                for t in d.tones
+            ]
             counts = Counter(tones)
             hype = counts["hype"] + counts["social"]
-            shares.append(f"{hype / max(len(tones), 1):.2f}/{counts['sceptical'] / max(len(tones), 1):.2f}")
+            shares.append(
+                f"{hype / max(len(tones), 1):.2f}/{counts['sceptical'] / max(len(tones), 1):.2f}"
+            )
         lines.append(f"  {group:6s} hype/sceptical: " + " ".join(shares))
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the files on disk differ from a fresh build")
+    parser.add_argument(
+        "--check", action="store_true", help="fail if the files on disk differ from a fresh build"
+    )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     files, docs, pools = build_outputs()
     if args.check:
-        stale = [name for name, data in sorted(files.items()) if not (HERE / name).is_file() or (HERE / name).read_bytes() != data]
+        stale = [
+            name
+            for name, data in sorted(files.items())
+            if not (HERE / name).is_file() or (HERE / name).read_bytes() != data
+        ]
         if stale:
-            print(f"{len(stale)} file(s) differ from a fresh build, e.g. {stale[:3]}", file=sys.stderr)
+            print(
+                f"{len(stale)} file(s) differ from a fresh build, e.g. {stale[:3]}", file=sys.stderr
+            )
             return 1
         print(f"{len(files)} files up to date")
         return 0

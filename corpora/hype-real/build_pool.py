@@ -122,11 +122,16 @@ def main(argv: list[str] | None = None) -> int:
 def _labelled_train(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The labelled train-split annotations with their text, rebuilt from the originals."""
     annotations = [
-        row for row in read_annotations(args.out / "annotations.jsonl") if row.get("split") == "train"
+        row
+        for row in read_annotations(args.out / "annotations.jsonl")
+        if row.get("split") == "train"
     ]
     rows, problems = materialize(annotations, args.sources)
     if problems:
-        print(f"note: {len(problems)} labelled sentences could not be rebuilt and are left out", file=sys.stderr)
+        print(
+            f"note: {len(problems)} labelled sentences could not be rebuilt and are left out",
+            file=sys.stderr,
+        )
     return rows
 
 

@@ -128,14 +128,20 @@ def build_splits(parts_dir: Path, out_dir: Path) -> dict[str, Any]:
         with open(out_dir / f"{name}.jsonl", "w", encoding="utf-8") as handle:
             for row in members:
                 handle.write(json.dumps({k: row[k] for k in FIELDS}, ensure_ascii=False) + "\n")
-    (out_dir / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out_dir / "stats.json").write_text(
+        json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return stats
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", type=Path, default=HERE / "parts", help="folder of *.jsonl parts")
-    parser.add_argument("--out", type=Path, default=HERE, help="folder for the split files and stats.json")
+    parser.add_argument(
+        "--parts", type=Path, default=HERE / "parts", help="folder of *.jsonl parts"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=HERE, help="folder for the split files and stats.json"
+    )
     args = parser.parse_args(argv)
     try:
         stats = build_splits(args.parts, args.out)
@@ -146,9 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         labels = ", ".join(f"{k} {v}" for k, v in info["labels"].items())
         print(f"{name:<10} {info['sentences']:>6} sentences ({labels})")
     if stats["invalid_lines"]:
-        print(f"skipped {len(stats['invalid_lines'])} invalid line(s), e.g. {stats['invalid_lines'][0]}", file=sys.stderr)
+        print(
+            f"skipped {len(stats['invalid_lines'])} invalid line(s), e.g. {stats['invalid_lines'][0]}",
+            file=sys.stderr,
+        )
     if stats["label_conflicts"]:
-        print(f"{len(stats['label_conflicts'])} duplicate(s) with conflicting labels kept their first labels", file=sys.stderr)
+        print(
+            f"{len(stats['label_conflicts'])} duplicate(s) with conflicting labels kept their first labels",
+            file=sys.stderr,
+        )
     return 0
 
 

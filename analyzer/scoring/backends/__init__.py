@@ -52,9 +52,23 @@ if TYPE_CHECKING:  # pragma: no cover
     from analyzer.scoring.protocols import ScorerModel
 
 __all__ = [
-    "AUTO_CPU_BACKEND", "BACKENDS", "EncodedBatch", "ONNX_CACHE_DIR", "OnnxBackend", "TorchBackend",
-    "configure_torch_threads", "create_backend", "encode_batches", "ensure_onnx_model", "export_onnx",
-    "onnx_cache_dir", "onnx_model_path", "physical_cores", "prefetch", "quantize_onnx", "resolve_backend_name",
+    "AUTO_CPU_BACKEND",
+    "BACKENDS",
+    "EncodedBatch",
+    "ONNX_CACHE_DIR",
+    "OnnxBackend",
+    "TorchBackend",
+    "configure_torch_threads",
+    "create_backend",
+    "encode_batches",
+    "ensure_onnx_model",
+    "export_onnx",
+    "onnx_cache_dir",
+    "onnx_model_path",
+    "physical_cores",
+    "prefetch",
+    "quantize_onnx",
+    "resolve_backend_name",
 ]
 
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")

@@ -116,7 +116,9 @@ def encode_batches(
                 length = len(ids[k])
                 input_ids[r, :length] = ids[k]
                 mask[r, :length] = 1
-            yield EncodedBatch(np.asarray([group[k] for k in rows], dtype=np.int64), input_ids, mask)
+            yield EncodedBatch(
+                np.asarray([group[k] for k in rows], dtype=np.int64), input_ids, mask
+            )
 
 
 def prefetch(iterator: Iterator[Any], depth: int = 2) -> Iterator[Any]:

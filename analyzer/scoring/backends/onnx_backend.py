@@ -45,15 +45,29 @@ ONNX_OPSET = 17
 ONNX_CACHE_DIR = Path("data") / "cache" / "onnx"
 ONNX_CACHE_ENV_VAR = "ANALYZER_ONNX_CACHE"
 # Bump when the export or quantisation recipe changes: cached files of other recipes are rebuilt.
-ONNX_RECIPE = {"format_version": 2, "opset": ONNX_OPSET, "int8": "smooth-0.6/qkv+ffn-in/per-channel"}
+ONNX_RECIPE = {
+    "format_version": 2,
+    "opset": ONNX_OPSET,
+    "int8": "smooth-0.6/qkv+ffn-in/per-channel",
+}
 # Small batches run as concurrent single-threaded streams keep every core busy with less
 # synchronisation than one multi-threaded run: about 8% more sentences/s on 2 cores.
 CPU_BATCH_SIZE = 16
 SMOOTHING_ALPHA = 0.6
 # Module name endings of the projections that are smoothed and quantised (BERT-family names).
-_QUANTISED_SUFFIXES = (".attention.self.query", ".attention.self.key", ".attention.self.value", ".intermediate.dense")
+_QUANTISED_SUFFIXES = (
+    ".attention.self.query",
+    ".attention.self.key",
+    ".attention.self.value",
+    ".intermediate.dense",
+)
 # The matching ONNX node names contain these parts.
-_QUANTISED_NODE_PARTS = ("/attention/self/query/", "/attention/self/key/", "/attention/self/value/", "/intermediate/dense/")
+_QUANTISED_NODE_PARTS = (
+    "/attention/self/query/",
+    "/attention/self/key/",
+    "/attention/self/value/",
+    "/intermediate/dense/",
+)
 # Calibration text for the smoothing scales: only the per-dimension activation ranges matter,
 # and those are a property of the encoder, so a few varied sentences are enough.
 CALIBRATION_SENTENCES = (
@@ -95,10 +109,14 @@ def _graph_module(model: Any, head: Any, layers: Sequence[int] = (-1,)) -> Any:
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             output = self.encoder_model(
-                input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=not last_only
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                output_hidden_states=not last_only,
             )
             states = [output.last_hidden_state] if last_only else list(output.hidden_states)
-            return self.head(pool_hidden_states(states, attention_mask, [-1] if last_only else layers))
+            return self.head(
+                pool_hidden_states(states, attention_mask, [-1] if last_only else layers)
+            )
 
     return ScorerGraph().eval()
 
@@ -131,7 +149,9 @@ def export_onnx(scorer: ScorerModel, path: str | os.PathLike[str], *, smooth: bo
     graph = _graph_module(model, head, scorer.encoder.layers)
     sample = scorer.encoder.tokenizer(
         ["A short example sentence.", "Another, slightly longer example sentence for the export."],
-        padding=True, return_tensors="pt", return_token_type_ids=False,
+        padding=True,
+        return_tensors="pt",
+        return_token_type_ids=False,
     )
     inputs = (sample["input_ids"].to(torch.int64), sample["attention_mask"].to(torch.int64))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +176,11 @@ def export_onnx(scorer: ScorerModel, path: str | os.PathLike[str], *, smooth: bo
 
 
 def smooth_activations(
-    model: Any, tokenizer: Any, max_length: int, *, alpha: float = SMOOTHING_ALPHA,
+    model: Any,
+    tokenizer: Any,
+    max_length: int,
+    *,
+    alpha: float = SMOOTHING_ALPHA,
     sentences: Sequence[str] = CALIBRATION_SENTENCES,
 ) -> int:
     """Rewrite the quantised projections of ``model`` in place as ``(W diag(s)) (x / s)``.
@@ -166,7 +190,8 @@ def smooth_activations(
     import torch
 
     targets = {
-        name: module for name, module in model.named_modules()
+        name: module
+        for name, module in model.named_modules()
         if isinstance(module, torch.nn.Linear) and name.endswith(_QUANTISED_SUFFIXES)
     }
     if not targets:
@@ -183,8 +208,13 @@ def smooth_activations(
     handles = [module.register_forward_hook(recorder(name)) for name, module in targets.items()]
     try:
         with torch.no_grad():
-            batch = tokenizer(list(sentences), padding=True, truncation=True, max_length=max_length,
-                              return_tensors="pt")
+            batch = tokenizer(
+                list(sentences),
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            )
             model(**batch)
     finally:
         for handle in handles:
@@ -274,7 +304,9 @@ def onnx_cache_dir(scorer: ScorerModel, cache_dir: str | os.PathLike[str] | None
     return root / scorer.model_id
 
 
-def onnx_model_path(scorer: ScorerModel, *, quantized: bool, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+def onnx_model_path(
+    scorer: ScorerModel, *, quantized: bool, cache_dir: str | os.PathLike[str] | None = None
+) -> Path:
     suffix = "-int8" if quantized else ""
     return onnx_cache_dir(scorer, cache_dir) / f"model-{scorer.model_version}{suffix}.onnx"
 
@@ -290,8 +322,11 @@ def _is_current(path: Path, scorer: ScorerModel, variant: str) -> bool:
         meta = json.loads(_sidecar(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return meta.get("model_version") == scorer.model_version and meta.get("variant") == variant \
+    return (
+        meta.get("model_version") == scorer.model_version
+        and meta.get("variant") == variant
         and meta.get("recipe") == ONNX_RECIPE
+    )
 
 
 def ensure_onnx_model(
@@ -311,17 +346,24 @@ def ensure_onnx_model(
         return path
     directory = path.parent
     if not _writable(directory):
-        raise ModelError(f"cannot write the ONNX cache in {directory}; pass another cache directory")
+        raise ModelError(
+            f"cannot write the ONNX cache in {directory}; pass another cache directory"
+        )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=directory, prefix=".export-") as work:
         fp32 = export_onnx(scorer, Path(work) / "model.onnx", smooth=quantized)
         built = quantize_onnx(fp32, Path(work) / "model-int8.onnx") if quantized else fp32
         os.replace(built, path)
     meta = {
-        "model_id": scorer.model_id, "model_version": scorer.model_version, "variant": variant,
-        "recipe": ONNX_RECIPE, "labels": list(scorer.labels), "inputs": ["input_ids", "attention_mask"],
+        "model_id": scorer.model_id,
+        "model_version": scorer.model_version,
+        "variant": variant,
+        "recipe": ONNX_RECIPE,
+        "labels": list(scorer.labels),
+        "inputs": ["input_ids", "attention_mask"],
         "output": "logits (apply the scorer's temperatures, then a sigmoid)",
-        "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     partial = _sidecar(path).with_suffix(".json.tmp")
@@ -344,7 +386,9 @@ def _remove_stale(directory: Path, version: str) -> None:
 # --------------------------------------------------------------------------- runtime
 
 
-def make_session(path: str | os.PathLike[str], *, threads: int | None = None, device: str = "cpu") -> Any:
+def make_session(
+    path: str | os.PathLike[str], *, threads: int | None = None, device: str = "cpu"
+) -> Any:
     """An ONNX Runtime session with every graph optimisation and one thread per physical core."""
     import onnxruntime as ort
 
@@ -390,7 +434,9 @@ class OnnxBackend:
         self._load()
 
     def _load(self) -> None:
-        self.path = ensure_onnx_model(self.scorer, quantized=self.quantized, cache_dir=self.cache_dir)
+        self.path = ensure_onnx_model(
+            self.scorer, quantized=self.quantized, cache_dir=self.cache_dir
+        )
         self.version = self.scorer.model_version
         on_gpu = self.scorer.device.startswith("cuda")
         self.streams = 1 if on_gpu else self.threads
@@ -399,8 +445,14 @@ class OnnxBackend:
         self.device = "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "device": self.device, "batch_size": self.batch_size,
-                "threads": self.threads, "streams": self.streams, "file": self.path.name}
+        return {
+            "backend": self.name,
+            "device": self.device,
+            "batch_size": self.batch_size,
+            "threads": self.threads,
+            "streams": self.streams,
+            "file": self.path.name,
+        }
 
     def _run(self, batch: Any) -> tuple[Any, Any]:
         feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
@@ -413,7 +465,9 @@ class OnnxBackend:
             self._load()
         out = np.zeros((len(texts), len(self.scorer.labels)), dtype=np.float32)
         encoder = self.scorer.encoder
-        batches = encode_batches(encoder.tokenizer, texts, batch_size=self.batch_size, max_length=encoder.max_length)
+        batches = encode_batches(
+            encoder.tokenizer, texts, batch_size=self.batch_size, max_length=encoder.max_length
+        )
         if self.streams == 1:
             for batch in batches:
                 indices, logits = self._run(batch)
@@ -422,7 +476,9 @@ class OnnxBackend:
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(max_workers=self.streams, thread_name_prefix="analyzer-onnx")
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.streams, thread_name_prefix="analyzer-onnx"
+            )
         pending: collections.deque[Any] = collections.deque()
         for batch in batches:
             pending.append(self._pool.submit(self._run, batch))

@@ -53,19 +53,31 @@ class TorchBackend:
         self.threads = None if self.on_gpu else configure_torch_threads(threads)
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "device": self.device, "precision": self.precision,
-                "batch_size": self.batch_size, "threads": self.threads}
+        return {
+            "backend": self.name,
+            "device": self.device,
+            "precision": self.precision,
+            "batch_size": self.batch_size,
+            "threads": self.threads,
+        }
 
     def batches(self, texts: Sequence[str]) -> Iterator[EncodedBatch]:
         encoder = self.scorer.encoder
         if self.on_gpu:
             # Tokenizing on the critical path would leave the GPU idle between batches.
             return prefetch(
-                encode_batches(encoder.tokenizer, texts, batch_size=self.batch_size,
-                               max_length=encoder.max_length, chunk_batches=GPU_PREFETCH_BATCHES),
+                encode_batches(
+                    encoder.tokenizer,
+                    texts,
+                    batch_size=self.batch_size,
+                    max_length=encoder.max_length,
+                    chunk_batches=GPU_PREFETCH_BATCHES,
+                ),
                 depth=GPU_PREFETCH_BATCHES,
             )
-        return encode_batches(encoder.tokenizer, texts, batch_size=self.batch_size, max_length=encoder.max_length)
+        return encode_batches(
+            encoder.tokenizer, texts, batch_size=self.batch_size, max_length=encoder.max_length
+        )
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
@@ -88,7 +100,10 @@ class TorchBackend:
                     "attention_mask": torch.from_numpy(batch.attention_mask),
                 }
                 if self.on_gpu:
-                    tensors = {k: v.pin_memory().to(self.device, non_blocking=True) for k, v in tensors.items()}
+                    tensors = {
+                        k: v.pin_memory().to(self.device, non_blocking=True)
+                        for k, v in tensors.items()
+                    }
                 elif self.device != "cpu":
                     tensors = {k: v.to(self.device) for k, v in tensors.items()}
                 out[batch.indices] = head(encoder.pooled(tensors)).float().cpu().numpy()
