@@ -182,8 +182,11 @@ def test_founding_article_is_scored_sentence_by_sentence(
     assert document["language"] == "ja"
     assert document["unscored"] is False and document["reason"] is None
     assert document["n_sentences"] >= 40
-    assert all(s["hype"] is not None and s["evidence"] is not None for s in document["sentences"])
-    hype = [s["hype"] for s in document["sentences"]]
+    prose = [s for s in document["sentences"] if s.get("kind", "prose") == "prose"]
+    assert prose and all(s["hype"] is not None and s["evidence"] is not None for s in prose)
+    # Page furniture (the popularity counters) is kept but not scored.
+    assert all(s["hype"] is None for s in document["sentences"] if s.get("kind") == "boilerplate")
+    hype = [s["hype"] for s in prose]
     assert max(hype) - min(hype) > 0.3  # sentences are told apart
 
 

@@ -41,15 +41,25 @@ def scorer() -> HypeScorer:
     return HypeScorer.from_pretrained(device="cpu")
 
 
-@pytest.fixture(scope="module")
-def bilingual_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped model, declared to handle English and Japanese (the routing API, not quality)."""
-    copy = tmp_path_factory.mktemp("bilingual") / "model"
+def _model_declaring(tmp_path_factory: pytest.TempPathFactory, languages: list[str]) -> Path:
+    """The shipped model, declared to handle ``languages`` (the routing API, not quality)."""
+    copy = tmp_path_factory.mktemp("-".join(languages)) / "model"
     shutil.copytree(DEFAULT_MODEL_DIR, copy, ignore=shutil.ignore_patterns("onnx"))
     config = json.loads((copy / "config.json").read_text(encoding="utf-8"))
-    config["languages"] = ["en", "ja"]
+    config["languages"] = languages
     (copy / "config.json").write_text(json.dumps(config), encoding="utf-8")
     return copy
+
+
+@pytest.fixture(scope="module")
+def bilingual_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _model_declaring(tmp_path_factory, ["en", "ja"])
+
+
+@pytest.fixture(scope="module")
+def english_only(tmp_path_factory: pytest.TempPathFactory) -> HypeScorer:
+    """A model that declares English only, whatever the shipped model declares."""
+    return HypeScorer.from_pretrained(_model_declaring(tmp_path_factory, ["en"]), device="cpu")
 
 
 # --------------------------------------------------------------------------- kinds, from text alone
@@ -218,10 +228,10 @@ def test_unsupported_script_document_is_unscored_with_a_reason(scorer: HypeScore
 
 
 def test_japanese_routes_to_ja_and_a_model_declaring_ja_scores_it(
-    scorer: HypeScorer, bilingual_model: Path
+    english_only: HypeScorer, bilingual_model: Path
 ) -> None:
     text = "データセンターの需要が伸びた。\n42.7K 人気度\n電力の価格が上がった。"
-    result = scorer.score_document(text)
+    result = english_only.score_document(text)
     assert (
         result["language"] == "ja"
         and result["unscored"] is True
@@ -232,7 +242,7 @@ def test_japanese_routes_to_ja_and_a_model_declaring_ja_scores_it(
     assert scored["language"] == "ja" and scored["unscored"] is False and scored["n_prose"] == 2
     assert [s["kind"] for s in scored["sentences"]] == ["prose", "boilerplate", "prose"]
     # An English quote inside a Japanese document is routed on its own: English.
-    mixed = scorer.score_document(text + "\n\n" + BODY[0])
+    mixed = english_only.score_document(text + "\n\n" + BODY[0])
     assert mixed["unscored"] is True  # the document is Japanese; no model for it
 
 
@@ -321,12 +331,12 @@ def _seed_file() -> Path | None:
 
 @pytest.mark.skipif(_seed_file() is None, reason="../shared/seed is absent")
 def test_founding_article_counters_are_furniture_and_its_body_counts_once(
-    scorer: HypeScorer, bilingual_model: Path
+    english_only: HypeScorer, bilingual_model: Path
 ) -> None:
     seed = _seed_file()
     assert seed is not None
     text = seed.read_text(encoding="utf-8")
-    result = scorer.score_document(text)
+    result = english_only.score_document(text)
     assert (
         result["language"] == "ja"
         and result["unscored"] is True
