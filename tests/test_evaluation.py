@@ -248,6 +248,9 @@ def test_standard_sets_skip_with_a_reason_when_labels_or_originals_are_absent(
     (corpus / "annotations.jsonl").write_text("")
     missing = standard_sets(["real-en"], real_corpus=corpus, sources=tmp_path / "originals")[0]
     assert missing.rows is None and "--sources" in missing.skipped
+    # No folder named: the library looks nowhere by itself and says what to pass.
+    unnamed = standard_sets(["real-en"], real_corpus=corpus)[0]
+    assert unnamed.rows is None and "no originals folder given" in unnamed.skipped
     with pytest.raises(InputError):
         standard_sets(["spoken"])
 

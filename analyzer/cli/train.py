@@ -245,7 +245,7 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(
                 "--sources",
-                help="Originals of the real English set (default: ../shared/realdata).",
+                help="Folder of the originals of the real English set (without it that set is skipped).",
                 show_default=False,
             ),
         ] = None,
@@ -269,7 +269,7 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(
                 "--ja-sources",
-                help="Originals of the real Japanese set (default: ../shared/seed).",
+                help="Folder of the original founding article (without it the real Japanese set is skipped).",
                 show_default=False,
             ),
         ] = None,

@@ -7,10 +7,10 @@ Test sets are reported **each on its own**, never pooled (:func:`standard_sets`)
     project. Its text may be shown anywhere.
 ``real-en``
     The test split of the real-text English set (``corpora/hype-real/annotations.jsonl``),
-    materialised in memory from the originals (``../shared/realdata`` or ``--sources``).
+    materialised in memory from the originals named by ``--sources``.
     Skipped, with the reason, when the labels or the originals are absent.
 ``real-ja``
-    The same for real Japanese text (``corpora/hype-real-ja``, originals in ``../shared/seed``),
+    The same for real Japanese text (``corpora/hype-real-ja``, originals named by ``--ja-sources``),
     when its labels exist.
 any JSONL the user names
     Labelled rows as :func:`analyzer.training.data.read_labelled` reads them.
@@ -61,7 +61,6 @@ from analyzer.scoring.encoder import load_base_encoder
 from analyzer.scoring.scorer import LABELS, HypeScorer
 
 PROJECT = Path(__file__).resolve().parents[2]
-SHARED = PROJECT.parent / "shared"
 ECE_BINS = 10
 MIN_POSITIVES = 5  # an AUROC target counts only on a set with at least this many positives
 
@@ -515,7 +514,7 @@ def written_set(split: str = "test", corpus: Path | None = None) -> EvalSet:
 def real_set(
     name: str,
     corpus: Path,
-    sources: Path,
+    sources: Path | None,
     *,
     split: str = "test",
     language: str = "en",
@@ -535,6 +534,12 @@ def real_set(
             name,
             description,
             skipped=f"no labelled annotations yet ({_display_path(annotations)} is absent)",
+        )
+    if sources is None:
+        return EvalSet(
+            name,
+            description,
+            skipped="no originals folder given (pass --sources DIR to materialise the text)",
         )
     if not sources.is_dir():
         return EvalSet(
@@ -624,7 +629,7 @@ def standard_sets(
                 real_set(
                     name,
                     real_corpus or PROJECT / "corpora" / "hype-real",
-                    sources or SHARED / "realdata",
+                    sources,
                     split=split,
                     language="en",
                 )
@@ -634,7 +639,7 @@ def standard_sets(
                 real_set(
                     name,
                     ja_corpus or PROJECT / "corpora" / "hype-real-ja",
-                    ja_sources or SHARED / "seed",
+                    ja_sources,
                     split=split,
                     language="ja",
                 )
