@@ -24,6 +24,7 @@ from analyzer.analysis.periods import (
 )
 from analyzer.analysis.standardise import DEFAULT_MODE, check_mode, standardise_panel
 from analyzer.errors import InputError
+from analyzer.storage.analysis import DIVERGENCE_VALUE_COLUMNS
 
 # How a metric aggregates within a period. Flows accumulate over time (sum them); levels are
 # stocks or prices observed at a point (take the period's last value). Unknown metrics are
@@ -55,26 +56,14 @@ GROWTH_BASES = ("yoy", "pop")
 STALE_PERIODS = 2
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 31, "quarter": 92, "year": 366}
 
+# The stored divergence table owns the value columns; the frame adds its keys.
 DIVERGENCE_COLUMNS = [
     "entity",
     "metric",
     "freq",
     "model_version",
     "period",
-    "heat",
-    "fundamental_level",
-    "fundamental_growth",
-    "growth_z",
-    "growth_basis",
-    "unit",
-    "divergence",
-    "flagged",
-    "heat_low",
-    "heat_high",
-    "divergence_low",
-    "divergence_high",
-    "reliable",
-    "mode",
+    *DIVERGENCE_VALUE_COLUMNS,
 ]
 # Floors of the growth rate's scale, in the rate's own units (0.05 = 5 percentage points), so a
 # series that barely moves cannot produce a large z. Year-over-year growth of a steady business

@@ -35,6 +35,7 @@ from analyzer.analysis.standardise import (
     standardise_panel,
 )
 from analyzer.errors import InputError
+from analyzer.storage.analysis import HEAT_VALUE_COLUMNS
 
 # heat_raw = sum(weight * z(component)); evidence enters with a negative weight because
 # evidence-backed language is the opposite of hype.
@@ -54,35 +55,8 @@ HEAT_COMPONENTS = {
 }
 
 
-HEAT_COLUMNS = [
-    "entity",
-    "freq",
-    "model_version",
-    "period",
-    "documents",
-    "stories",
-    "sources",
-    "scored",
-    "volume_share",
-    "volume_index",
-    "hype_mean",
-    "growth_mean",
-    "evidence_mean",
-    "hype_top",
-    "growth_top",
-    "evidence_top",
-    "z_volume",
-    "z_hype",
-    "z_growth",
-    "z_evidence",
-    "z_hype_top",
-    "heat_raw",
-    "heat",
-    "heat_low",
-    "heat_high",
-    "reliable",
-    "mode",
-]
+# The stored heat table owns the value columns; the frame adds its keys.
+HEAT_COLUMNS = ["entity", "freq", "model_version", "period", *HEAT_VALUE_COLUMNS]
 # One row per entity and story (a near-duplicate cluster counts once), as
 # :meth:`analyzer.storage.Store.entity_story_scores` returns them; scores are NaN when unscored.
 STORY_COLUMNS = ["entity_id", "period", "source_id", "documents", "hype", "growth", "evidence"]

@@ -44,27 +44,12 @@ from analyzer.analysis.run import (
 )
 from analyzer.analysis.statistics import DEFAULT_MAX_LAG, cross_correlation, granger_test
 from analyzer.errors import InputError
+from analyzer.storage.analysis import FLAG_READ_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
     from analyzer.storage import Store
 
-FLAG_COLUMNS = [
-    "entity",
-    "metric",
-    "freq",
-    "start",
-    "end",
-    "peak_period",
-    "peak_value",
-    "periods",
-    "threshold",
-    "min_periods",
-    "top_sentences",
-    "confidence",
-    "peak_low",
-    "peak_high",
-    "mode",
-]
+FLAG_COLUMNS = FLAG_READ_COLUMNS
 MIX_COLUMNS = ["entity", "period", "source", "stories", "documents", "source_total", "share"]
 TOP_SENTENCE_COLUMNS = [
     "document_id",
