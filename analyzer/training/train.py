@@ -28,6 +28,7 @@ evaluated once, after training, and what chose what is recorded in ``training.se
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -150,6 +151,18 @@ def _bce(logits: Any, targets: Any) -> float:
         return float(torch.nn.functional.binary_cross_entropy_with_logits(logits, targets))
 
 
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def fit_head(
     head: Any,
     x_train: Any,
@@ -171,77 +184,38 @@ def fit_head(
     Runs on one thread: batches of a few dozen rows through a small MLP are too small to share,
     and extra threads only spin (on two busy cores, 40 times slower per epoch).
     """
-    import torch
+    with _one_torch_thread():
+        import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _fit_head(
-            head,
-            x_train,
-            y_train,
-            x_val,
-            y_val,
-            epochs=epochs,
-            lr=lr,
-            weight_decay=weight_decay,
-            batch_size=batch_size,
-            patience=patience,
-            generator=generator,
-            progress=progress,
-            stage=stage,
-        )
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _fit_head(
-    head: Any,
-    x_train: Any,
-    y_train: Any,
-    x_val: Any,
-    y_val: Any,
-    *,
-    epochs: int,
-    lr: float,
-    weight_decay: float,
-    batch_size: int,
-    patience: int,
-    generator: Any,
-    progress: ProgressCallback | None,
-    stage: str,
-) -> dict[str, Any]:
-    import torch
-
-    optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    best = (math.inf, 0, copy.deepcopy(head.state_dict()))
-    history = []
-    for epoch in range(1, epochs + 1):
-        head.train()
-        total, seen = 0.0, 0
-        for index in _batches(len(x_train), batch_size, generator):
-            optimizer.zero_grad()
-            loss = loss_fn(head(x_train[index]), y_train[index])
-            loss.backward()
-            optimizer.step()
-            total += loss.detach().item() * len(index)
-            seen += len(index)
+        optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        best = (math.inf, 0, copy.deepcopy(head.state_dict()))
+        history = []
+        for epoch in range(1, epochs + 1):
+            head.train()
+            total, seen = 0.0, 0
+            for index in _batches(len(x_train), batch_size, generator):
+                optimizer.zero_grad()
+                loss = loss_fn(head(x_train[index]), y_train[index])
+                loss.backward()
+                optimizer.step()
+                total += loss.detach().item() * len(index)
+                seen += len(index)
+            head.eval()
+            with torch.no_grad():
+                val_loss = _bce(head(x_val), y_val)
+            history.append(
+                {"epoch": epoch, "train_loss": total / max(seen, 1), "validation_loss": val_loss}
+            )
+            if val_loss < best[0] - 1e-6:
+                best = (val_loss, epoch, copy.deepcopy(head.state_dict()))
+            if progress and (epoch % 25 == 0 or epoch == epochs):
+                progress({"stage": stage, "epoch": epoch, "epochs": epochs, **history[-1]})
+            if epoch - best[1] >= patience:
+                break
+        head.load_state_dict(best[2])
         head.eval()
-        with torch.no_grad():
-            val_loss = _bce(head(x_val), y_val)
-        history.append(
-            {"epoch": epoch, "train_loss": total / max(seen, 1), "validation_loss": val_loss}
-        )
-        if val_loss < best[0] - 1e-6:
-            best = (val_loss, epoch, copy.deepcopy(head.state_dict()))
-        if progress and (epoch % 25 == 0 or epoch == epochs):
-            progress({"stage": stage, "epoch": epoch, "epochs": epochs, **history[-1]})
-        if epoch - best[1] >= patience:
-            break
-    head.load_state_dict(best[2])
-    head.eval()
-    return {"best_epoch": best[1], "validation_loss": best[0], "epochs_run": len(history)}
+        return {"best_epoch": best[1], "validation_loss": best[0], "epochs_run": len(history)}
 
 
 def _fine_tune(
