@@ -3,7 +3,7 @@
     python benchmarks/bench_divergence.py            # full run -> benchmarks/results/divergence.json
     python benchmarks/bench_divergence.py --grid     # also thresholds x run lengths x floor scales
     python benchmarks/bench_divergence.py --quick    # a tiny run (seconds), for checking the wiring
-    python benchmarks/bench_divergence.py --jobs 2   # spread the entities over processes
+    python benchmarks/bench_divergence.py --jobs 2   # run the two modes side by side
 
 Entities come from :mod:`divergence_sim` (seeded): null entities, whose narrative and
 fundamentals do not diverge, and planted ones, with a divergence of a given size (in sigma) and
@@ -498,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         "--grid", action="store_true", help="try thresholds, run lengths and floor scales"
     )
     parser.add_argument(
-        "--jobs", type=int, default=1, help="processes (entities are split between them)"
+        "--jobs", type=int, default=1, help="processes (the two modes run side by side)"
     )
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument(

@@ -18,9 +18,7 @@ import pandas as pd
 from analyzer.analysis.periods import (
     PERIODS_PER_YEAR,
     check_freq,
-    iso_day,
     period_ends,
-    period_starts,
 )
 from analyzer.analysis.standardise import DEFAULT_MODE, check_mode, standardise_panel
 from analyzer.errors import InputError
@@ -86,11 +84,23 @@ def metric_kind(metric: str, overrides: Mapping[str, str] | None = None) -> str:
 
 def native_frequency(dates: pd.Series) -> str:
     """Reporting frequency guessed from the median gap between observation dates."""
-    days = pd.to_datetime(dates.astype("string").str.slice(0, 10), errors="coerce").dropna()
-    unique = np.sort(days.unique())
+    return _native_frequency_of_days(_day_numbers(dates))
+
+
+def _day_numbers(values: pd.Series | pd.Index) -> np.ndarray:
+    """Days since 1970-01-01 of ISO dates (the first ten characters); -1 where unparsable."""
+    days = pd.to_datetime(
+        pd.Series(values).astype("string").str.slice(0, 10), errors="coerce", format="%Y-%m-%d"
+    )
+    numbers = days.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    return np.where(days.isna().to_numpy(), -1, numbers)
+
+
+def _native_frequency_of_days(days: np.ndarray) -> str:
+    unique = np.unique(days[days >= 0])
     if len(unique) < 2:
         return "unknown"
-    gap = float(np.median(np.diff(unique).astype("timedelta64[D]").astype(float)))
+    gap = float(np.median(np.diff(unique)))
     if gap <= 1.5:
         return "day"
     if gap <= 10:
@@ -108,103 +118,97 @@ def growth_rate(values: pd.Series, lag: int) -> pd.Series:
     Dividing by the absolute base keeps the sign meaningful for metrics that can be negative
     (operating income): a loss shrinking from -10 to -5 is +50%.
     """
-    base = values.shift(lag)
-    return (values - base) / base.abs().where(base.abs() > 0)
+    return pd.Series(_growth(values.to_numpy(dtype=float), lag), index=values.index)
 
 
-def _bucket(frame: pd.DataFrame, freq: str, kind: str) -> pd.DataFrame:
-    """Aggregate observations into periods of ``freq`` on a gap-free grid.
+def _growth(values: np.ndarray, lag: int) -> np.ndarray:
+    base = np.full(len(values), np.nan)
+    if lag < len(values):
+        base[lag:] = values[: len(values) - lag]
+    magnitude = np.abs(base)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(magnitude > 0, (values - base) / magnitude, np.nan)
 
-    Flow buckets holding clearly fewer observations than the typical bucket (a partial first or
-    last period) are left missing rather than summed into a misleadingly small number.
+
+def _period_numbers(days: np.ndarray, freq: str) -> np.ndarray:
+    """Consecutive integers numbering the calendar periods of ``freq`` that hold ``days``."""
+    if freq == "day":
+        return days
+    if freq == "week":
+        return (days + 3) // 7  # 1970-01-01 was a Thursday; weeks start on Monday
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    if freq == "month":
+        return months
+    if freq == "quarter":
+        return months // 3
+    if freq == "year":
+        return months // 12
+    raise InputError(f"unknown frequency {freq!r}")
+
+
+def _buckets(
+    days: np.ndarray, values: np.ndarray, bucket_freq: str, kind: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """One vintage (``days`` ascending and unique) aggregated into periods of ``bucket_freq`` on
+    a gap-free grid: each bucket's value and the last day observed in it (-1 when empty).
+
+    Flows are summed, but a bucket holding clearly fewer observations than the typical bucket
+    (a partial first or last period) is left missing rather than summed into a misleadingly
+    small number; levels take the bucket's last value.
     """
-    frame = frame.assign(bucket=period_starts(frame["date"], freq)).dropna(subset=["bucket"])
-    frame = frame.sort_values("date")
-    grouped = frame.groupby("bucket")
+    if len(days) == 0:
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    numbers = _period_numbers(days, bucket_freq)
+    slot = numbers - numbers[0]
+    size = int(slot[-1]) + 1
+    last = np.flatnonzero(np.r_[slot[1:] != slot[:-1], True])
+    level = np.full(size, np.nan)
+    observed = np.full(size, -1, dtype=np.int64)
+    observed[slot[last]] = days[last]
     if kind == "flow":
-        values = grouped["value"].sum(min_count=1)
-        counts = grouped["value"].count()
-        typical = float(counts.median()) if len(counts) else 0.0
-        values = values.where(counts >= 0.8 * typical)
+        sums = np.bincount(slot, weights=values, minlength=size)
+        counts = np.bincount(slot, minlength=size)
+        typical = float(np.median(counts[counts > 0]))
+        complete = (counts > 0) & (counts >= 0.8 * typical)
+        level[complete] = sums[complete]
     else:
-        values = grouped["value"].last()
-    observed = pd.to_datetime(grouped["date"].max().astype("string").str.slice(0, 10))
-    out = pd.DataFrame({"value": values, "observed": observed})
-    if out.empty:
-        return out
-    grid = pd.date_range(out.index.min(), out.index.max(), freq=_grid_alias(freq))
-    return out.reindex(grid)
+        level[slot[last]] = values[last]
+    return level, observed
 
 
-def _grid_alias(freq: str) -> str:
-    return {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS", "year": "YS"}[freq]
+def _yearly_lag(basis: str, bucket_freq: str) -> int:
+    return PERIODS_PER_YEAR[bucket_freq] if basis == "yoy" else 1
 
 
-def _transform(
-    observations: pd.DataFrame,
-    periods: pd.DatetimeIndex,
-    freq: str,
-    kind: str,
-    basis: str | None,
-    native: str | None = None,
-) -> tuple[pd.DataFrame, str]:
-    """Level and growth of one vintage of a metric, on ``periods`` of ``freq``.
-
-    When the metric is reported at least as often as ``freq`` it is aggregated into those
-    periods; when it is reported less often (quarterly revenue on a monthly heat) it keeps its
-    own periods. Either way each target period carries the latest complete value dated on or
-    before the period's end.
-    """
-    native = native or native_frequency(observations["date"])
-    target_rate = PERIODS_PER_YEAR[freq]
-    native_rate = PERIODS_PER_YEAR.get(native, target_rate)
-    bucket_freq = freq if native_rate >= target_rate else native
-    bucketed = _bucket(observations, bucket_freq, kind)
-    # Company filings (quarterly or rarer) are seasonal: compare with the same period a year
-    # earlier. Faster series (crypto, daily prices) change within a year: period over period.
-    chosen = basis or ("yoy" if native_rate <= 4 and native != "unknown" else "pop")
-    yearly_lag = PERIODS_PER_YEAR[bucket_freq]
-    growth = (
-        growth_rate(bucketed["value"], yearly_lag if chosen == "yoy" else 1)
-        if len(bucketed)
-        else None
-    )
-    if chosen == "yoy" and basis is None and (growth is None or growth.notna().sum() < 3):
-        pop = growth_rate(bucketed["value"], 1) if len(bucketed) else None
-        if pop is not None and pop.notna().sum() > (0 if growth is None else growth.notna().sum()):
-            growth, chosen = pop, "pop"
-    result = pd.DataFrame(index=periods, columns=["level", "growth"], dtype=float)
-    if growth is None:
-        return result, chosen
-    bucketed = bucketed.assign(growth=growth)
-    # Each period shows the latest complete report known at its end: the report of the period
-    # itself when it is in, else the previous one (a partial flow period, a filing delay), but
-    # never one older than STALE_PERIODS reporting periods.
-    known = bucketed.dropna(subset=["observed", "value"]).sort_values("observed")
-    ends = pd.DataFrame({"period": periods, "end": period_ends(periods, freq)})
-    merged = (
-        pd.merge_asof(
-            ends.sort_values("end"),
-            known[["observed", "value", "growth"]].rename(columns={"observed": "end"}),
-            on="end",
-            direction="backward",
-            tolerance=pd.Timedelta(days=STALE_PERIODS * PERIOD_DAYS[bucket_freq]),
-        )
-        .set_index("period")
-        .reindex(periods)
-    )
-    result["level"] = merged["value"].to_numpy(dtype=float)
-    result["growth"] = merged["growth"].to_numpy(dtype=float)
-    return result, chosen
+def _read_at(
+    level: np.ndarray, growth: np.ndarray, observed: np.ndarray, ends: np.ndarray, bucket_freq: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Level and growth at each period end: the latest complete bucket observed on or before
+    it (a partial flow period or a filing delay shows the previous one), never one older than
+    STALE_PERIODS reporting periods."""
+    known = np.flatnonzero(~np.isnan(level))
+    if len(known) == 0:
+        missing = np.full(len(ends), np.nan)
+        return missing, missing.copy()
+    seen = observed[known]
+    position = np.searchsorted(seen, ends, side="right") - 1
+    picked = known[np.maximum(position, 0)]
+    tolerance = STALE_PERIODS * PERIOD_DAYS[bucket_freq]
+    valid = (position >= 0) & (ends - observed[picked] <= tolerance)
+    return np.where(valid, level[picked], np.nan), np.where(valid, growth[picked], np.nan)
 
 
-def _latest_vintage(rows: pd.DataFrame, as_of: str | None) -> pd.DataFrame:
-    visible = rows
-    if as_of is not None:
-        filed = rows["filed_at"].astype("string").str.slice(0, 10)
-        visible = rows[(rows["day"] <= as_of) & (filed.isna() | (filed <= as_of))]
-    visible = visible.sort_values(["day", "filed_key", "id"])
-    return visible.drop_duplicates(subset=["day"], keep="last")[["date", "value"]]
+def _choose_basis(level: np.ndarray, bucket_freq: str, native: str) -> str:
+    """Company filings (quarterly or rarer) are seasonal: compare with the same period a year
+    earlier. Faster series (crypto, daily prices) change within a year: period over period. A
+    filing series too short for three year-over-year rates falls back to period over period
+    when that gives more rates."""
+    native_rate = PERIODS_PER_YEAR.get(native, PERIODS_PER_YEAR[bucket_freq])
+    if native_rate > 4 or native == "unknown":
+        return "pop"
+    yearly = int(np.count_nonzero(~np.isnan(_growth(level, _yearly_lag("yoy", bucket_freq)))))
+    stepwise = int(np.count_nonzero(~np.isnan(_growth(level, 1))))
+    return "pop" if yearly < 3 and stepwise > yearly else "yoy"
 
 
 def fundamental_series(
@@ -222,39 +226,74 @@ def fundamental_series(
     dates a value counts as known on its own date. With them and ``point_in_time``, each period
     sees only filings made by its end, the latest filing of each date winning, so revisions and
     late filings never leak backwards.
+
+    When the metric is reported at least as often as ``freq`` it is aggregated into those
+    periods; when it is reported less often (quarterly revenue on a monthly heat) it keeps its
+    own periods. Either way each period carries the latest complete value dated on or before
+    the period's end.
     """
     if basis is not None and basis not in GROWTH_BASES:
         raise InputError(f"growth basis must be one of {GROWTH_BASES}, not {basis!r}")
-    empty = pd.DataFrame(index=periods, columns=["level", "growth"], dtype=float)
-    rows = rows.dropna(subset=["value"]).copy()
+    result = pd.DataFrame(index=periods, columns=["level", "growth"], dtype=float)
+    rows = rows.dropna(subset=["value"])
     if rows.empty or len(periods) == 0:
-        return empty, basis or "pop"
-    rows["day"] = rows["date"].astype("string").str.slice(0, 10)
-    rows["filed_key"] = rows["filed_at"].astype("string").fillna("")
-    has_vintages = point_in_time and rows["filed_at"].notna().any()
-    latest = _latest_vintage(rows, None)
-    # The reporting frequency is a property of the series, read once from everything known today.
-    native = native_frequency(latest["date"])
+        return result, basis or "pop"
+    days = _day_numbers(rows["date"])
+    filed = _day_numbers(rows["filed_at"])
+    has_vintages = point_in_time and bool((filed >= 0).any())
+    # The latest filing of each date comes last within its date; ties keep the stored order.
+    order_frame = pd.DataFrame(
+        {
+            "day": days,
+            "filed_key": rows["filed_at"].astype("string").fillna("").to_numpy(),
+            "id": rows["id"].to_numpy() if "id" in rows.columns else np.arange(len(rows)),
+        }
+    )
+    order = order_frame.sort_values(["day", "filed_key", "id"], kind="stable").index.to_numpy()
+    order = order[days[order] >= 0]
+    days, values = days[order], rows["value"].to_numpy(dtype=float)[order]
+    # A row becomes known on the later of its own date and its filing date.
+    known_at = np.maximum(days, np.where(filed[order] >= 0, filed[order], days))
+
+    def vintage(visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        chosen = np.flatnonzero(visible)
+        same_day_later = np.r_[days[chosen][1:] == days[chosen][:-1], False]
+        kept = chosen[~same_day_later]
+        return days[kept], values[kept]
+
+    latest_days, latest_values = vintage(np.ones(len(days), dtype=bool))
+    # The reporting frequency and the growth basis are properties of the series, read once from
+    # everything known today, so that one series never mixes year-over-year and
+    # period-over-period rates.
+    native = _native_frequency_of_days(latest_days)
+    target_rate = PERIODS_PER_YEAR[freq]
+    bucket_freq = freq if PERIODS_PER_YEAR.get(native, target_rate) >= target_rate else native
+    latest_level, latest_observed = _buckets(latest_days, latest_values, bucket_freq, kind)
+    chosen_basis = basis or _choose_basis(latest_level, bucket_freq, native)
+    lag = _yearly_lag(chosen_basis, bucket_freq)
+    ends = _day_numbers(pd.Series(period_ends(periods, freq)))
+    level = np.full(len(periods), np.nan)
+    growth = np.full(len(periods), np.nan)
     if not has_vintages:
-        return _transform(latest, periods, freq, kind, basis, native)
-    # The growth basis is chosen once, on everything known today, so that one series never mixes
-    # year-over-year and period-over-period rates.
-    _, chosen = _transform(latest, periods, freq, kind, basis, native)
-    # A row becomes known on the later of its own date and its filing date; the visible set only
-    # grows with time, so each distinct count of known rows is one vintage, transformed once.
-    filed = rows["filed_at"].astype("string").str.slice(0, 10).fillna(rows["day"])
-    known_at = np.sort(np.asarray([max(d, f) for d, f in zip(rows["day"], filed)], dtype=str))
-    as_of = [iso_day(end) for end in period_ends(periods, freq)]
-    visible_counts = np.searchsorted(known_at, np.asarray(as_of, dtype=str), side="right")
-    result = empty.copy()
-    for count in np.unique(visible_counts):
-        if count == 0:
-            continue
-        positions = np.flatnonzero(visible_counts == count)
-        vintage = _latest_vintage(rows, as_of[positions[-1]])
-        known, _ = _transform(vintage, periods, freq, kind, chosen, native)
-        result.iloc[positions] = known.iloc[positions].to_numpy()
-    return result, chosen
+        growth_grid = _growth(latest_level, lag)
+        level, growth = _read_at(latest_level, growth_grid, latest_observed, ends, bucket_freq)
+    else:
+        # The visible set only grows with time, so each distinct count of known rows is one
+        # vintage, computed once for the periods that see it.
+        visible_counts = np.searchsorted(np.sort(known_at), ends, side="right")
+        for count in np.unique(visible_counts):
+            if count == 0:
+                continue
+            positions = np.flatnonzero(visible_counts == count)
+            bucket_level, observed = _buckets(
+                *vintage(known_at <= ends[positions[-1]]), bucket_freq, kind
+            )
+            level[positions], growth[positions] = _read_at(
+                bucket_level, _growth(bucket_level, lag), observed, ends[positions], bucket_freq
+            )
+    result["level"] = level
+    result["growth"] = growth
+    return result, chosen_basis
 
 
 # --------------------------------------------------------------------------- flags
