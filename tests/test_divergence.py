@@ -214,6 +214,37 @@ def test_restatements_apply_only_from_their_filing_date() -> None:
     assert known.loc["2020-09-01", "growth"] == pytest.approx(165 / 150 - 1)
 
 
+@pytest.mark.parametrize("kind", ["flow", "level"])
+def test_each_period_sees_exactly_what_was_filed_by_its_end(kind: str) -> None:
+    # Point in time means: a period's value is the whole-history reading of the rows filed by
+    # that period's end (the reporting frequency and growth basis stay those of the series). Quarterly reports with random delays and restatements, on a monthly grid.
+    rng = np.random.default_rng(7)
+    records = []
+    for quarter in pd.date_range("2019-03-31", periods=14, freq="QE"):
+        value = float(rng.normal(100, 15))
+        filed = quarter + pd.Timedelta(days=int(rng.integers(10, 70)))
+        records.append((quarter.strftime("%Y-%m-%d"), value, filed.strftime("%Y-%m-%d")))
+        if rng.random() < 0.3:
+            restated = filed + pd.Timedelta(days=int(rng.integers(30, 200)))
+            records.append(
+                (quarter.strftime("%Y-%m-%d"), value * 1.1, restated.strftime("%Y-%m-%d"))
+            )
+    rows = _rows(records)
+    periods = pd.DatetimeIndex(pd.date_range("2019-06-01", "2022-12-01", freq="MS"))
+    known, basis = fundamental_series(rows, periods, "month", kind=kind)
+    assert known["level"].notna().sum() > 30
+    for period, end in zip(periods, periods + pd.offsets.MonthEnd(0)):
+        filed_by_then = rows[rows["filed_at"] <= end.strftime("%Y-%m-%d")]
+        if filed_by_then["date"].nunique() < 3:
+            continue  # too few reports to read a reporting frequency from them alone
+        expected, _ = fundamental_series(
+            filed_by_then, periods, "month", kind=kind, basis=basis, point_in_time=False
+        )
+        for column in ("level", "growth"):
+            want, got = expected.loc[period, column], known.loc[period, column]
+            assert (math.isnan(want) and math.isnan(got)) or got == pytest.approx(want)
+
+
 def test_flows_sum_and_levels_take_the_last_value_within_a_period() -> None:
     days = pd.date_range("2024-01-01", "2024-04-10", freq="D")
     periods = pd.DatetimeIndex(
