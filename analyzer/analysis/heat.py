@@ -57,6 +57,7 @@ HEAT_COMPONENTS = {
 
 # The stored heat table owns the value columns; the frame adds its keys.
 HEAT_COLUMNS = ["entity", "freq", "model_version", "period", *HEAT_VALUE_COLUMNS]
+_MIX_COLUMNS = ["entity", "freq", "period", "source_id", "stories", "documents", "source_total"]
 # One row per entity and story (a near-duplicate cluster counts once), as
 # :meth:`analyzer.storage.Store.entity_story_scores` returns them; scores are NaN when unscored.
 STORY_COLUMNS = ["entity_id", "period", "source_id", "documents", "hype", "growth", "evidence"]
@@ -309,150 +310,44 @@ def compute_heat(
     ``mode`` is "realtime" (each period standardised against the history up to it: a period's
     values never change when later periods arrive) or "hindsight" (against the whole history).
     """
-    check_freq(freq)
-    check_mode(mode)
-    if not 0 < level < 1:
-        raise InputError("the band's level must lie strictly between 0 and 1")
-    if resamples < 0:
-        raise InputError("resamples must be >= 0")
-    weights = {**DEFAULT_HEAT_WEIGHTS, **(weights or {})}
-    unknown = set(weights) - set(HEAT_COMPONENTS)
-    if unknown:
-        raise InputError(f"unknown heat weight(s) {sorted(unknown)}; use {sorted(HEAT_COMPONENTS)}")
-    mix_columns = ["entity", "freq", "period", "source_id", "stories", "documents", "source_total"]
+    weights = _checked_weights(freq, mode, level, resamples, weights)
     if aggregates is None:
         aggregates = aggregate_stories(
             stories if stories is not None else pd.DataFrame(columns=STORY_COLUMNS)
         )
     if aggregates.empty or totals.empty:
-        return pd.DataFrame(columns=HEAT_COLUMNS), pd.DataFrame(columns=mix_columns)
+        return pd.DataFrame(columns=HEAT_COLUMNS), pd.DataFrame(columns=_MIX_COLUMNS)
     totals = totals.copy()
     aggregates = aggregates.copy()
     totals["period"] = pd.to_datetime(totals["period"])
     aggregates["period"] = pd.to_datetime(aggregates["period"])
     corpus_periods = pd.DatetimeIndex(np.sort(totals["period"].unique()), name="period")
-    corpus_total = totals.groupby("period")["total"].sum()
-    total_grid = totals.pivot(index="period", columns="source_id", values="total")
-
     entities = sorted(str(e) for e in aggregates["entity_id"].unique())
     aggregates["entity_id"] = aggregates["entity_id"].astype(str)
     shape = (len(corpus_periods), len(entities))
-    values = {c: np.full(shape, np.nan) for c in HEAT_COMPONENTS}
-    se = {c: np.full(shape, np.nan) for c in HEAT_COMPONENTS}
-    counts = {name: np.zeros(shape) for name in (*SCORE_NAMES, *(f"top_{n}" for n in SCORE_NAMES))}
-    pair_share: list[np.ndarray] = []
-    pair_se: list[np.ndarray] = []
-    pair_total: list[np.ndarray] = []
-    pair_entity: list[int] = []
-    frames = []
-    for j, (entity, group) in enumerate(aggregates.groupby("entity_id", sort=True)):
-        first = group["period"].min()
-        periods = corpus_periods[corpus_periods >= first]
-        rows = corpus_periods.get_indexer(periods)
-        per_period = group.groupby("period").sum(numeric_only=True).reindex(periods)
-        frame = pd.DataFrame(index=periods)
-        frame["documents"] = per_period["documents"].fillna(0).astype(int)
-        frame["stories"] = per_period["stories"].fillna(0).astype(int)
-        frame["sources"] = (
-            group[group["stories"] > 0]
-            .groupby("period")["source_id"]
-            .nunique()
-            .reindex(periods)
-            .fillna(0)
-        ).astype(int)
-        frame["scored"] = per_period["hype_n"].fillna(0).astype(int)
-        frame["volume_share"] = frame["stories"] / corpus_total.reindex(periods)
 
-        mentioned = sorted(group["source_id"].unique())
-        source_counts = group.pivot_table(
-            index="period", columns="source_id", values="stories", aggfunc="sum"
-        ).reindex(index=periods, columns=mentioned)
-        denominators = total_grid.reindex(index=periods, columns=mentioned)
-        shares = source_counts.fillna(0).where(denominators > 0) / denominators
-        frame["volume_index"] = _volume_index(shares, mode)
-        # Binomial error of each source's share (a Jeffreys-style half story keeps it above 0).
-        smoothed = (source_counts.fillna(0) + 0.5) / (denominators + 1.0)
-        share_se = np.sqrt(smoothed * (1 - smoothed) / denominators.where(denominators > 0))
-        for source in mentioned:
-            column = np.full(len(corpus_periods), np.nan)
-            column[rows] = shares[source].to_numpy(dtype=float)
-            pair_share.append(column)
-            error = np.full(len(corpus_periods), np.nan)
-            error[rows] = share_se[source].to_numpy(dtype=float)
-            pair_se.append(error)
-            total = np.full(len(corpus_periods), np.nan)
-            total[rows] = denominators[source].to_numpy(dtype=float)
-            pair_total.append(total)
-            pair_entity.append(j)
-
-        for name in SCORE_NAMES:
-            n = per_period[f"{name}_n"]
-            frame[f"{name}_mean"] = per_period[f"{name}_sum"] / n.where(n > 0)
-            top_n = per_period[f"top_{name}_n"]
-            frame[f"{name}_top"] = per_period[f"top_{name}_sum"] / top_n.where(top_n > 0)
-            counts[name][rows, j] = n.fillna(0).to_numpy()
-            counts[f"top_{name}"][rows, j] = top_n.fillna(0).to_numpy()
-        for component, column in HEAT_COMPONENTS.items():
-            values[component][rows, j] = frame[column].to_numpy(dtype=float)
-        frame["entity"] = entity
-        frames.append((frame, rows))
-
+    frames, values, counts, volume = _entity_panels(aggregates, totals, corpus_periods, mode)
     within = _within_sd(stories, corpus_periods, entities, mode)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for component, name, count in (
-            ("hype", "hype", "hype"),
-            ("growth", "growth", "growth"),
-            ("evidence", "evidence", "evidence"),
-            ("hype_top", "hype", "top_hype"),
-        ):
-            n = counts[count]
-            se[component] = np.where(n > 0, within[name] / np.sqrt(n), np.nan)
-
+    se = _language_se(within, counts)
     in_range = np.zeros(shape, dtype=bool)
     for j, (_, rows) in enumerate(frames):
         in_range[rows, j] = True
-    fitted: dict[str, Standardised] = {}
-    z: dict[str, np.ndarray] = {}
-    for component in HEAT_COMPONENTS:
-        if component == "volume":
-            continue
-        # Language scores share one scale across entities: centre and scale pool.
-        fitted[component] = standardise_panel(
-            values[component], mode=mode, se=se[component], floor=SCORE_FLOOR
-        )
-        z[component] = fitted[component].z
+    fitted, z = _standardise_language(values, se, mode)
     # Volume, EPU style: each source's share of its own output is standardised on its own (its
     # level differs between entities and sources by design: only the relative scale pools),
     # with the share's binomial error as floor; the sources' z-scores are then combined with
     # equal weight, sum / sqrt(k) over the k sources publishing in the period.
-    volume = VolumePanel(
-        share=np.column_stack(pair_share) if pair_share else np.zeros((shape[0], 0)),
-        se=np.column_stack(pair_se) if pair_se else np.zeros((shape[0], 0)),
-        total=np.column_stack(pair_total) if pair_total else np.zeros((shape[0], 0)),
-        entity=np.asarray(pair_entity, dtype=int),
-    )
     volume.fitted = standardise_panel(
         volume.share, mode=mode, se=volume.se, pool_center=False, relative_scale=True
     )
     z["volume"] = volume.combine(volume.fitted.z, shape[1])
-    raw = np.zeros(shape)
-    for component in HEAT_COMPONENTS:
-        # A period with no scored story says nothing about tone: it counts as neutral (0).
-        raw += weights[component] * np.nan_to_num(z[component], nan=0.0)
-    raw = np.where(in_range, raw, np.nan)
+    raw = np.where(in_range, _weighted_sum(z, weights, shape), np.nan)
 
     # The band measures sampling error: resamples are standardised without the reliability
     # factor (which would shrink a noisy period's band along with its estimate) and the spread of
     # their composite around the unshrunk composite is laid around the (shrunk) estimate.
-    unshrunk = {c: fitted[c].apply(values[c], shrink=False) for c in fitted}
-    unshrunk["volume"] = volume.combine(volume.fitted.apply(volume.share, shrink=False), shape[1])
-    unshrunk = {
-        c: np.where(np.isfinite(values[c]) | (c == "volume"), v, np.nan)
-        for c, v in unshrunk.items()
-    }
-    raw_unshrunk = np.zeros(shape)
-    for component in HEAT_COMPONENTS:
-        raw_unshrunk += weights[component] * np.nan_to_num(unshrunk[component], nan=0.0)
+    unshrunk = _unshrunk_z(values, fitted, volume)
+    raw_unshrunk = _weighted_sum(unshrunk, weights, shape)
     draws = None
     if stories is not None and resamples > 0 and not stories.empty:
         draws = _bootstrap_raw(
@@ -470,7 +365,200 @@ def compute_heat(
     scale = _composite_scale(z, weights, in_range, mode)
     with np.errstate(invalid="ignore", divide="ignore"):
         heat_z = np.clip(raw / scale, -Z_CLIP, Z_CLIP)
-    low = high = np.full(shape, np.nan)
+    low, high = _band(heat_z, draws, raw_unshrunk, scale, in_range, level)
+
+    heat = _heat_frame(frames, z, raw, heat_z, low, high, min_stories)
+    heat["freq"] = freq
+    heat["model_version"] = model_version
+    heat["mode"] = mode
+    heat = heat[HEAT_COLUMNS].sort_values(["entity", "period"], ignore_index=True)
+    return heat, _source_mix(aggregates, totals, freq)
+
+
+def _checked_weights(
+    freq: str, mode: str, level: float, resamples: int, weights: Mapping[str, float] | None
+) -> dict[str, float]:
+    """The component weights with defaults filled in, once every argument is known to be valid."""
+    check_freq(freq)
+    check_mode(mode)
+    if not 0 < level < 1:
+        raise InputError("the band's level must lie strictly between 0 and 1")
+    if resamples < 0:
+        raise InputError("resamples must be >= 0")
+    weights = {**DEFAULT_HEAT_WEIGHTS, **(weights or {})}
+    unknown = set(weights) - set(HEAT_COMPONENTS)
+    if unknown:
+        raise InputError(f"unknown heat weight(s) {sorted(unknown)}; use {sorted(HEAT_COMPONENTS)}")
+    return weights
+
+
+def _entity_panels(
+    aggregates: pd.DataFrame, totals: pd.DataFrame, corpus_periods: pd.DatetimeIndex, mode: str
+) -> tuple[
+    list[tuple[pd.DataFrame, np.ndarray]],
+    dict[str, np.ndarray],
+    dict[str, np.ndarray],
+    VolumePanel,
+]:
+    """Every entity's frame (with the corpus rows it covers), the components' values and score
+    counts as periods x entities panels, and the (entity, source) volume panel."""
+    corpus_total = totals.groupby("period")["total"].sum()
+    total_grid = totals.pivot(index="period", columns="source_id", values="total")
+    shape = (len(corpus_periods), aggregates["entity_id"].nunique())
+    values = {c: np.full(shape, np.nan) for c in HEAT_COMPONENTS}
+    counts = {name: np.zeros(shape) for name in (*SCORE_NAMES, *(f"top_{n}" for n in SCORE_NAMES))}
+    pair_share: list[np.ndarray] = []
+    pair_se: list[np.ndarray] = []
+    pair_total: list[np.ndarray] = []
+    pair_entity: list[int] = []
+    frames = []
+    for j, (entity, group) in enumerate(aggregates.groupby("entity_id", sort=True)):
+        periods = corpus_periods[corpus_periods >= group["period"].min()]
+        rows = corpus_periods.get_indexer(periods)
+        frame, per_period = _entity_frame(group, periods, corpus_total)
+        shares, share_se, denominators = _source_shares(group, periods, total_grid)
+        frame["volume_index"] = _volume_index(shares, mode)
+        for source in shares.columns:
+            pair_share.append(_on_corpus_rows(shares[source], rows, len(corpus_periods)))
+            pair_se.append(_on_corpus_rows(share_se[source], rows, len(corpus_periods)))
+            pair_total.append(_on_corpus_rows(denominators[source], rows, len(corpus_periods)))
+            pair_entity.append(j)
+        for name in SCORE_NAMES:
+            counts[name][rows, j] = per_period[f"{name}_n"].fillna(0).to_numpy()
+            counts[f"top_{name}"][rows, j] = per_period[f"top_{name}_n"].fillna(0).to_numpy()
+        for component, column in HEAT_COMPONENTS.items():
+            values[component][rows, j] = frame[column].to_numpy(dtype=float)
+        frame["entity"] = entity
+        frames.append((frame, rows))
+    volume = VolumePanel(
+        share=np.column_stack(pair_share) if pair_share else np.zeros((shape[0], 0)),
+        se=np.column_stack(pair_se) if pair_se else np.zeros((shape[0], 0)),
+        total=np.column_stack(pair_total) if pair_total else np.zeros((shape[0], 0)),
+        entity=np.asarray(pair_entity, dtype=int),
+    )
+    return frames, values, counts, volume
+
+
+def _entity_frame(
+    group: pd.DataFrame, periods: pd.DatetimeIndex, corpus_total: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One entity's counts, pooled volume share and mean scores per period, and the per-period
+    sums they come from."""
+    per_period = group.groupby("period").sum(numeric_only=True).reindex(periods)
+    frame = pd.DataFrame(index=periods)
+    frame["documents"] = per_period["documents"].fillna(0).astype(int)
+    frame["stories"] = per_period["stories"].fillna(0).astype(int)
+    frame["sources"] = (
+        group[group["stories"] > 0]
+        .groupby("period")["source_id"]
+        .nunique()
+        .reindex(periods)
+        .fillna(0)
+    ).astype(int)
+    frame["scored"] = per_period["hype_n"].fillna(0).astype(int)
+    frame["volume_share"] = frame["stories"] / corpus_total.reindex(periods)
+    for name in SCORE_NAMES:
+        n = per_period[f"{name}_n"]
+        frame[f"{name}_mean"] = per_period[f"{name}_sum"] / n.where(n > 0)
+        top_n = per_period[f"top_{name}_n"]
+        frame[f"{name}_top"] = per_period[f"top_{name}_sum"] / top_n.where(top_n > 0)
+    return frame, per_period
+
+
+def _source_shares(
+    group: pd.DataFrame, periods: pd.DatetimeIndex, total_grid: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per period and source mentioning the entity: its share of the source's stories, that
+    share's binomial standard error, and the source's total stories."""
+    mentioned = sorted(group["source_id"].unique())
+    source_counts = group.pivot_table(
+        index="period", columns="source_id", values="stories", aggfunc="sum"
+    ).reindex(index=periods, columns=mentioned)
+    denominators = total_grid.reindex(index=periods, columns=mentioned)
+    shares = source_counts.fillna(0).where(denominators > 0) / denominators
+    # A Jeffreys-style half story keeps the error above 0.
+    smoothed = (source_counts.fillna(0) + 0.5) / (denominators + 1.0)
+    share_se = np.sqrt(smoothed * (1 - smoothed) / denominators.where(denominators > 0))
+    return shares, share_se, denominators
+
+
+def _on_corpus_rows(values: pd.Series, rows: np.ndarray, length: int) -> np.ndarray:
+    """An entity's series laid onto the corpus' periods, NaN before the entity appears."""
+    column = np.full(length, np.nan)
+    column[rows] = values.to_numpy(dtype=float)
+    return column
+
+
+def _language_se(
+    within: Mapping[str, np.ndarray], counts: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Standard error of each language component's period mean, from its scored story count."""
+    se = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for component, name, count in (
+            ("hype", "hype", "hype"),
+            ("growth", "growth", "growth"),
+            ("evidence", "evidence", "evidence"),
+            ("hype_top", "hype", "top_hype"),
+        ):
+            n = counts[count]
+            se[component] = np.where(n > 0, within[name] / np.sqrt(n), np.nan)
+    return se
+
+
+def _standardise_language(
+    values: Mapping[str, np.ndarray], se: Mapping[str, np.ndarray], mode: str
+) -> tuple[dict[str, Standardised], dict[str, np.ndarray]]:
+    """The language components' fitted standardisation and z-scores."""
+    fitted: dict[str, Standardised] = {}
+    z: dict[str, np.ndarray] = {}
+    for component in HEAT_COMPONENTS:
+        if component == "volume":
+            continue
+        # Language scores share one scale across entities: centre and scale pool.
+        fitted[component] = standardise_panel(
+            values[component], mode=mode, se=se[component], floor=SCORE_FLOOR
+        )
+        z[component] = fitted[component].z
+    return fitted, z
+
+
+def _unshrunk_z(
+    values: Mapping[str, np.ndarray], fitted: Mapping[str, Standardised], volume: VolumePanel
+) -> dict[str, np.ndarray]:
+    """The components' z-scores without the reliability factor, NaN where a language component
+    has no value."""
+    entities = values["volume"].shape[1]
+    unshrunk = {c: fitted[c].apply(values[c], shrink=False) for c in fitted}
+    unshrunk["volume"] = volume.combine(volume.fitted.apply(volume.share, shrink=False), entities)
+    return {
+        c: np.where(np.isfinite(values[c]) | (c == "volume"), v, np.nan)
+        for c, v in unshrunk.items()
+    }
+
+
+def _weighted_sum(
+    z: Mapping[str, np.ndarray], weights: Mapping[str, float], shape: tuple[int, int]
+) -> np.ndarray:
+    """heat_raw: the weighted sum of the components' z-scores."""
+    raw = np.zeros(shape)
+    for component in HEAT_COMPONENTS:
+        # A period with no scored story says nothing about tone: it counts as neutral (0).
+        raw += weights[component] * np.nan_to_num(z[component], nan=0.0)
+    return raw
+
+
+def _band(
+    heat_z: np.ndarray,
+    draws: np.ndarray | None,
+    raw_unshrunk: np.ndarray,
+    scale: np.ndarray,
+    in_range: np.ndarray,
+    level: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The band's low and high ends: the resamples' spread around the unshrunk composite, on the
+    composite's scale, laid around the estimate (which it always contains); NaN without draws."""
+    low = high = np.full(heat_z.shape, np.nan)
     if draws is not None:
         alpha = (1.0 - level) / 2.0
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -481,7 +569,19 @@ def compute_heat(
         )
         low = np.where(in_range, low, np.nan)
         high = np.where(in_range, high, np.nan)
+    return low, high
 
+
+def _heat_frame(
+    frames: list[tuple[pd.DataFrame, np.ndarray]],
+    z: Mapping[str, np.ndarray],
+    raw: np.ndarray,
+    heat_z: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    min_stories: int,
+) -> pd.DataFrame:
+    """The entities' frames with their z-scores, heat and band, one row per entity and period."""
     out = []
     for j, (frame, rows) in enumerate(frames):
         for component in HEAT_COMPONENTS:
@@ -492,13 +592,11 @@ def compute_heat(
         frame["heat_high"] = high[rows, j]
         frame["reliable"] = frame["stories"].to_numpy() >= min_stories
         out.append(frame.reset_index())
+    return pd.concat(out, ignore_index=True)
 
-    heat = pd.concat(out, ignore_index=True)
-    heat["freq"] = freq
-    heat["model_version"] = model_version
-    heat["mode"] = mode
-    heat = heat[HEAT_COLUMNS].sort_values(["entity", "period"], ignore_index=True)
 
+def _source_mix(aggregates: pd.DataFrame, totals: pd.DataFrame, freq: str) -> pd.DataFrame:
+    """Stories per entity, period and source, next to the source's total stories."""
     mix = aggregates[["entity_id", "period", "source_id", "stories", "documents"]].rename(
         columns={"entity_id": "entity"}
     )
@@ -507,7 +605,7 @@ def compute_heat(
     )
     mix["source_total"] = mix["source_total"].fillna(0).astype(int)
     mix["freq"] = freq
-    return heat, mix[mix_columns].sort_values(["entity", "period", "source_id"], ignore_index=True)
+    return mix[_MIX_COLUMNS].sort_values(["entity", "period", "source_id"], ignore_index=True)
 
 
 def _composite_scale(
@@ -586,19 +684,7 @@ def _bootstrap_raw(
     estimate's reference (centre, floor, reliability) of the same period.
     """
     shape = (len(periods), len(entities), resamples)
-    raw = np.full(shape, np.nan)
-    frame = stories.assign(
-        period=pd.to_datetime(stories["period"]), entity_id=stories["entity_id"].astype(str)
-    )
-    frame = frame.sort_values(["entity_id", "period", "source_id"], kind="stable").reset_index(
-        drop=True
-    )
-    period_pos = periods.get_indexer(frame["period"])
-    entity_index = {e: j for j, e in enumerate(entities)}
-    entity_pos = frame["entity_id"].map(entity_index).to_numpy()
-    keep = (period_pos >= 0) & ~pd.isna(entity_pos)
-    frame, period_pos = frame[keep].reset_index(drop=True), period_pos[keep]
-    entity_pos = entity_pos[keep].astype(int)
+    frame, period_pos, entity_pos = _bootstrap_stories(stories, periods, entities)
     scores = {name: frame[name].to_numpy(dtype=float) for name in SCORE_NAMES}
     days = (periods.to_numpy().astype("datetime64[D]").astype(np.int64) + 1_000_000).astype(
         np.uint64
@@ -622,80 +708,28 @@ def _bootstrap_raw(
     )
 
     language = {c: np.full(shape, np.nan) for c in ("hype", "growth", "evidence", "hype_top")}
-    chunk, used = [], 0
-    batches = []
-    for position in range(len(cells)):
-        chunk.append(position)
-        used += int(cell_stories[position]) * resamples
-        if used >= BOOTSTRAP_CHUNK_DRAWS:
-            batches.append(chunk)
-            chunk, used = [], 0
-    if chunk:
-        batches.append(chunk)
-    for batch in batches:
+    for batch in _cell_batches(cell_stories, resamples):
         positions = np.asarray(batch, dtype=np.int64)
         c_entity = cells[positions] // len(periods)
         c_period = cells[positions] % len(periods)
-        n_blocks = cell_blocks[positions]
-        # stage 1: for each (cell, resample), n_blocks draws of a source block
-        slot_cell = np.repeat(np.arange(len(positions)), n_blocks * resamples)
-        slot_b = (
-            np.concatenate([np.repeat(b_index, k) for k in n_blocks])
-            if len(positions)
-            else np.zeros(0)
+        story, group = _draw_stories(
+            (seed, entity_keys[c_entity], days[c_period]),
+            cell_start[positions],
+            cell_blocks[positions],
+            block_start,
+            block_size,
+            resamples,
         )
-        slot_j = (
-            np.concatenate([np.tile(np.arange(k, dtype=np.uint64), resamples) for k in n_blocks])
-            if len(positions)
-            else np.zeros(0)
-        )
-        keys = (seed, entity_keys[c_entity[slot_cell]], days[c_period[slot_cell]], slot_b, slot_j)
-        pick = np.floor(_uniform(*keys, 1) * n_blocks[slot_cell]).astype(np.int64)
-        chosen_block = cell_start[positions][slot_cell] + pick
-        sizes = block_size[chosen_block]
-        # stage 2: within each drawn block, as many stories as it holds, with replacement
-        draw_slot = np.repeat(np.arange(len(slot_cell)), sizes)
-        offsets = np.arange(len(draw_slot)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        u = _uniform(
-            *(k[draw_slot] if isinstance(k, np.ndarray) else k for k in keys),
-            offsets.astype(np.uint64),
-            2,
-        )
-        story = block_start[chosen_block][draw_slot] + np.floor(u * sizes[draw_slot]).astype(
-            np.int64
-        )
-        group = slot_cell[draw_slot] * resamples + slot_b[draw_slot].astype(np.int64)
-        n_groups = len(positions) * resamples
         g_cell = np.repeat(np.arange(len(positions)), resamples)
         g_b = np.tile(b_index, len(positions))
         g_keys = (seed, entity_keys[c_entity[g_cell]], days[c_period[g_cell]], g_b)
-        for name in SCORE_NAMES:
-            v = scores[name][story]
-            ok = np.isfinite(v)
-            m = np.bincount(group[ok], minlength=n_groups).astype(float)
-            total = np.bincount(group[ok], weights=v[ok], minlength=n_groups)
-            sd = within[name][c_period[g_cell], c_entity[g_cell]]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean = total / m + sd / m * _normal(*g_keys, 10 + SCORE_NAMES.index(name))
-            mean = np.where(m > 0, mean, np.nan)
-            target = language[name]
-            target[c_period[g_cell], c_entity[g_cell], g_b.astype(np.int64)] = mean
-            if name == "hype":
-                k = np.ceil(m / 10.0)
-                order = np.lexsort((-np.where(ok, v, -np.inf), group))
-                sorted_group = group[order]
-                first = np.searchsorted(sorted_group, sorted_group, side="left")
-                rank = np.arange(len(order)) - first
-                top = (rank < k[sorted_group]) & ok[order]
-                top_sum = np.bincount(sorted_group[top], weights=v[order][top], minlength=n_groups)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    top_mean = top_sum / k + sd / np.sqrt(m * k) * _normal(*g_keys, 20)
-                language["hype_top"][c_period[g_cell], c_entity[g_cell], g_b.astype(np.int64)] = (
-                    np.where(k > 0, top_mean, np.nan)
-                )
+        sd = {name: within[name][c_period[g_cell], c_entity[g_cell]] for name in SCORE_NAMES}
+        means = _resampled_language(scores, story, group, len(g_cell), sd, g_keys)
+        for component, mean in means.items():
+            language[component][c_period[g_cell], c_entity[g_cell], g_b.astype(np.int64)] = mean
 
     volume_z = _bootstrap_volume(periods, entities, volume, entity_keys, days, resamples, seed)
-    total = np.zeros(shape)
+    raw = np.zeros(shape)
     for component in HEAT_COMPONENTS:
         reference = np.broadcast_to(np.nan_to_num(point[component], nan=0.0)[..., None], shape)
         if component == "volume":
@@ -704,9 +738,119 @@ def _bootstrap_raw(
             draws = language[component]
             z = np.moveaxis(fitted[component].apply(np.moveaxis(draws, 2, 0), shrink=False), 0, 2)
             z = np.where(np.isnan(draws), np.nan, z)
-        total += weights[component] * np.where(np.isnan(z), reference, z)
-    raw[:] = total
+        raw += weights[component] * np.where(np.isnan(z), reference, z)
     return raw
+
+
+def _bootstrap_stories(
+    stories: pd.DataFrame, periods: pd.DatetimeIndex, entities: list[str]
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The stories inside the panel, ordered by entity, period and source so each cell's and
+    each source block's stories are contiguous, with their period and entity positions."""
+    frame = stories.assign(
+        period=pd.to_datetime(stories["period"]), entity_id=stories["entity_id"].astype(str)
+    )
+    frame = frame.sort_values(["entity_id", "period", "source_id"], kind="stable").reset_index(
+        drop=True
+    )
+    period_pos = periods.get_indexer(frame["period"])
+    entity_index = {e: j for j, e in enumerate(entities)}
+    entity_pos = frame["entity_id"].map(entity_index).to_numpy()
+    keep = (period_pos >= 0) & ~pd.isna(entity_pos)
+    return frame[keep].reset_index(drop=True), period_pos[keep], entity_pos[keep].astype(int)
+
+
+def _cell_batches(cell_stories: np.ndarray, resamples: int) -> list[list[int]]:
+    """Consecutive cell positions grouped so each group draws about BOOTSTRAP_CHUNK_DRAWS stories."""
+    chunk, used = [], 0
+    batches = []
+    for position in range(len(cell_stories)):
+        chunk.append(position)
+        used += int(cell_stories[position]) * resamples
+        if used >= BOOTSTRAP_CHUNK_DRAWS:
+            batches.append(chunk)
+            chunk, used = [], 0
+    if chunk:
+        batches.append(chunk)
+    return batches
+
+
+def _draw_stories(
+    cell_keys: tuple[int, np.ndarray, np.ndarray],
+    first_block: np.ndarray,
+    n_blocks: np.ndarray,
+    block_start: np.ndarray,
+    block_size: np.ndarray,
+    resamples: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two-stage draw for a batch of cells: the drawn stories' positions and, for each, its
+    group (cell position in the batch x resamples + resample).
+
+    ``cell_keys`` is (seed, entity key, period day) per cell, the cells' source blocks run from
+    ``first_block`` for ``n_blocks`` blocks.
+    """
+    seed, entity_key, day = cell_keys
+    # stage 1: for each (cell, resample), n_blocks draws of a source block
+    slot_cell = np.repeat(np.arange(len(first_block)), n_blocks * resamples)
+    b_index = np.arange(resamples, dtype=np.uint64)
+    slot_b = (
+        np.concatenate([np.repeat(b_index, k) for k in n_blocks])
+        if len(first_block)
+        else np.zeros(0)
+    )
+    slot_j = (
+        np.concatenate([np.tile(np.arange(k, dtype=np.uint64), resamples) for k in n_blocks])
+        if len(first_block)
+        else np.zeros(0)
+    )
+    keys = (seed, entity_key[slot_cell], day[slot_cell], slot_b, slot_j)
+    pick = np.floor(_uniform(*keys, 1) * n_blocks[slot_cell]).astype(np.int64)
+    chosen_block = first_block[slot_cell] + pick
+    sizes = block_size[chosen_block]
+    # stage 2: within each drawn block, as many stories as it holds, with replacement
+    draw_slot = np.repeat(np.arange(len(slot_cell)), sizes)
+    offsets = np.arange(len(draw_slot)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    u = _uniform(
+        *(k[draw_slot] if isinstance(k, np.ndarray) else k for k in keys),
+        offsets.astype(np.uint64),
+        2,
+    )
+    story = block_start[chosen_block][draw_slot] + np.floor(u * sizes[draw_slot]).astype(np.int64)
+    group = slot_cell[draw_slot] * resamples + slot_b[draw_slot].astype(np.int64)
+    return story, group
+
+
+def _resampled_language(
+    scores: Mapping[str, np.ndarray],
+    story: np.ndarray,
+    group: np.ndarray,
+    n_groups: int,
+    sd: Mapping[str, np.ndarray],
+    g_keys: tuple[int, np.ndarray, np.ndarray, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Per group of drawn stories, each score's smoothed mean and hype's smoothed top-decile
+    mean (NaN for a group without a scored story)."""
+    out = {}
+    for name in SCORE_NAMES:
+        v = scores[name][story]
+        ok = np.isfinite(v)
+        m = np.bincount(group[ok], minlength=n_groups).astype(float)
+        total = np.bincount(group[ok], weights=v[ok], minlength=n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / m + sd[name] / m * _normal(*g_keys, 10 + SCORE_NAMES.index(name))
+        out[name] = np.where(m > 0, mean, np.nan)
+        if name == "hype":
+            k = np.ceil(m / 10.0)
+            order = np.lexsort((-np.where(ok, v, -np.inf), group))
+            sorted_group = group[order]
+            first = np.searchsorted(sorted_group, sorted_group, side="left")
+            rank = np.arange(len(order)) - first
+            top = (rank < k[sorted_group]) & ok[order]
+            top_sum = np.bincount(sorted_group[top], weights=v[order][top], minlength=n_groups)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                top_mean = top_sum / k + sd[name] / np.sqrt(m * k) * _normal(*g_keys, 20)
+            out["hype_top"] = np.where(k > 0, top_mean, np.nan)
+    return out
 
 
 def _bootstrap_volume(

@@ -231,22 +231,7 @@ def check_claim(
 ) -> dict[str, Any]:
     """Check one claim (a mapping of claim fields) against point-in-time fundamentals."""
     claim = {k: (None if _missing(v) else v) for k, v in claim.items()}
-    result: dict[str, Any] = {
-        "claim_key": claim.get("claim_key"),
-        "extractor_version": claim.get("extractor_version"),
-        "status": "pending",
-        "status_reason": None,
-        "claimed_change_checked": _number(claim.get("claimed_change")),
-        "realised_change": None,
-        "ratio": None,
-        "checked_metric": None,
-        "checked_unit": None,
-        "baseline_checked": None,
-        "baseline_date": None,
-        "realised_value": None,
-        "realised_date": None,
-        "check_date": check_date.isoformat(),
-    }
+    result = _unchecked_result(claim, check_date)
 
     def done(status: str, reason: str | None) -> dict[str, Any]:
         result["status"], result["status_reason"] = status, reason
@@ -254,18 +239,9 @@ def check_claim(
 
     published = _day(claim.get("published_at"))
     horizon = _day(claim.get("horizon"))
-    if horizon is None:
-        reason = claim.get("horizon_error")
-        reason = "no horizon stated" if _missing(reason) else reason
-        if not _missing(claim.get("horizon")):
-            reason = f"unreadable horizon {claim.get('horizon')!r}"
-        return done("pending", str(reason))
-    if published is None:
-        return done("pending", "the claim has no publication date")
-    if horizon > check_date:
-        return done(
-            "pending", f"horizon {horizon.isoformat()} not reached on {check_date.isoformat()}"
-        )
+    waiting = _pending_reason(claim, published, horizon, check_date)
+    if waiting is not None:
+        return done("pending", waiting)
     kind = claim.get("magnitude_kind")
     if kind == "share":
         return done("unverifiable", "a share of a total cannot be checked against one series")
@@ -276,68 +252,21 @@ def check_claim(
     if metric == "other" or metric not in FUNDAMENTAL_METRICS:
         return done("unverifiable", f"no fundamentals series measures the metric {metric!r}")
 
-    if fundamentals is None or len(fundamentals) == 0:
-        return done("unverifiable", f"entity {entity!r} has no fundamentals")
-    rows = fundamentals[fundamentals["entity_id"] == entity]
-    if len(rows) == 0:
-        return done("unverifiable", f"entity {entity!r} has no fundamentals")
-    candidates = _candidate_metrics(metric, sorted(set(rows["metric"])))
-    if not candidates:
-        return done("unverifiable", f"entity {entity!r} has no {metric} series")
-    chosen = candidates[0]
-    series_rows = rows[rows["metric"] == chosen].sort_values("date")
-    series_unit = next(
-        (str(u) for u in series_rows["unit"] if u is not None and str(u) not in ("", "nan")), None
-    )
-    series = [
-        (d, float(v))
-        for d, v in zip(series_rows["date"].map(_day), series_rows["value"])
-        if d is not None and _number(v) is not None
-    ]
+    found = _chosen_series(fundamentals, entity, metric)
+    if isinstance(found, str):
+        return done("unverifiable", found)
+    chosen, series_rows = found
+    series_unit = _series_unit(series_rows)
+    series = _dated_values(series_rows)
     result["checked_metric"], result["checked_unit"] = chosen, series_unit
     flow = is_flow_metric(chosen)
 
-    # Units: an absolute target must be in the series' unit family; a currency needs a rate.
     target = _number(claim.get("magnitude_value"))
     baseline_explicit = _number(claim.get("baseline_value"))
-    scale = 1.0
     if kind == "absolute":
-        claim_unit = claim.get("currency") or claim.get("magnitude_unit")
-        baseline_unit = claim.get("baseline_unit")
-        if (
-            baseline_explicit is not None
-            and baseline_unit
-            and claim.get("magnitude_unit")
-            and baseline_unit != claim.get("magnitude_unit")
-        ):
-            return done(
-                "unverifiable",
-                f"contradictory units: {baseline_unit} baseline, {claim.get('magnitude_unit')} target",
-            )
-        claim_family, series_family = _unit_family(claim_unit), _unit_family(series_unit)
-        if claim_family is None or series_family is None:
-            return done(
-                "unverifiable",
-                f"cannot compare {claim_unit or 'a unitless number'} with the {chosen} series ({series_unit or 'no unit'})",
-            )
-        if claim_family[0] != series_family[0]:
-            if claim_family[0].startswith("currency:") and series_family[0].startswith("currency:"):
-                source_currency = claim_family[0].split(":")[1]
-                target_currency = series_family[0].split(":")[1]
-                rates = {k.upper(): float(v) for k, v in (fx_rates or {}).items()}
-                if source_currency not in rates or target_currency not in rates:
-                    return done(
-                        "unverifiable",
-                        f"no exchange rate from {source_currency} to {target_currency}",
-                    )
-                scale = rates[source_currency] / rates[target_currency]
-            else:
-                return done(
-                    "unverifiable",
-                    f"contradictory units: the claim is in {claim_unit}, the {chosen} series in {series_unit}",
-                )
-        else:
-            scale = claim_family[1] / series_family[1]
+        scale = _unit_scale(claim, chosen, series_unit, fx_rates)
+        if isinstance(scale, str):
+            return done("unverifiable", scale)
         if target is None:
             return done("unverifiable", "the claim's target value is missing")
         target *= scale
@@ -347,19 +276,13 @@ def check_claim(
     if baseline_explicit is not None:
         baseline, baseline_date = baseline_explicit, published
     else:
-        known_at_publication = point_in_time(series_rows, published)
-        early = [
-            (d, float(v))
-            for d, v in zip(known_at_publication["date"].map(_day), known_at_publication["value"])
-            if d is not None and _number(v) is not None
-        ]
-        measured = _measure(early, published, flow) if early else None
-        if measured is None:
+        known = _known_at_publication(series_rows, published, flow)
+        if known is None:
             return done(
                 "unverifiable",
                 f"no {chosen} value for {entity!r} known at publication ({published.isoformat()})",
             )
-        baseline, baseline_date = measured
+        baseline, baseline_date = known
     if baseline <= 0:
         return done(
             "unverifiable",
@@ -380,17 +303,7 @@ def check_claim(
             f"no {chosen} value after the baseline ({baseline_date.isoformat()}) filed by {check_date.isoformat()}",
         )
 
-    claimed = _number(claim.get("claimed_change"))
-    if kind == "absolute":
-        claimed = target / baseline if target is not None else None
-    elif kind == "percent" and claim.get("per_year"):
-        rate = _number(claim.get("magnitude_value"))
-        sign = -1 if claim.get("direction") == "down" else 1
-        claimed = (
-            (1 + sign * rate / 100.0) ** max(_years(baseline_date, horizon), 0.0)
-            if rate is not None
-            else None
-        )
+    claimed = _claimed_change(claim, target, baseline, baseline_date, horizon)
     if claimed is None or claimed <= 0:
         return done("unverifiable", "the claimed change could not be computed")
     realised = realised_value / baseline
@@ -403,12 +316,152 @@ def check_claim(
         realised_value=realised_value,
         realised_date=realised_date.isoformat(),
     )
-    down = claimed < 1 or claim.get("direction") == "down"
-    if down:
-        met = realised <= claimed * (1 + tolerance)
-    else:
-        met = realised >= 1 + (claimed - 1) * (1 - tolerance)
+    met = _is_met(claimed, realised, claim.get("direction"), tolerance)
     return done("met" if met else "missed", None)
+
+
+def _unchecked_result(claim: Mapping[str, Any], check_date: date) -> dict[str, Any]:
+    """A check result before anything is known: pending, with only the claim's own numbers."""
+    return {
+        "claim_key": claim.get("claim_key"),
+        "extractor_version": claim.get("extractor_version"),
+        "status": "pending",
+        "status_reason": None,
+        "claimed_change_checked": _number(claim.get("claimed_change")),
+        "realised_change": None,
+        "ratio": None,
+        "checked_metric": None,
+        "checked_unit": None,
+        "baseline_checked": None,
+        "baseline_date": None,
+        "realised_value": None,
+        "realised_date": None,
+        "check_date": check_date.isoformat(),
+    }
+
+
+def _pending_reason(
+    claim: Mapping[str, Any], published: date | None, horizon: date | None, check_date: date
+) -> str | None:
+    """Why the claim cannot be judged yet (its horizon unknown or not reached), or None."""
+    if horizon is None:
+        reason = claim.get("horizon_error")
+        reason = "no horizon stated" if _missing(reason) else reason
+        if not _missing(claim.get("horizon")):
+            reason = f"unreadable horizon {claim.get('horizon')!r}"
+        return str(reason)
+    if published is None:
+        return "the claim has no publication date"
+    if horizon > check_date:
+        return f"horizon {horizon.isoformat()} not reached on {check_date.isoformat()}"
+    return None
+
+
+def _chosen_series(fundamentals: Any, entity: Any, metric: str) -> tuple[str, Any] | str:
+    """The entity's series that measures ``metric`` and its rows by date, or why there is none."""
+    if fundamentals is None or len(fundamentals) == 0:
+        return f"entity {entity!r} has no fundamentals"
+    rows = fundamentals[fundamentals["entity_id"] == entity]
+    if len(rows) == 0:
+        return f"entity {entity!r} has no fundamentals"
+    candidates = _candidate_metrics(metric, sorted(set(rows["metric"])))
+    if not candidates:
+        return f"entity {entity!r} has no {metric} series"
+    chosen = candidates[0]
+    return chosen, rows[rows["metric"] == chosen].sort_values("date")
+
+
+def _series_unit(rows: Any) -> str | None:
+    """The first unit the series' rows state."""
+    return next((str(u) for u in rows["unit"] if u is not None and str(u) not in ("", "nan")), None)
+
+
+def _dated_values(rows: Any) -> list[tuple[date, float]]:
+    """(date, value) pairs of fundamentals rows, leaving out undated or non-numeric ones."""
+    return [
+        (d, float(v))
+        for d, v in zip(rows["date"].map(_day), rows["value"])
+        if d is not None and _number(v) is not None
+    ]
+
+
+def _known_at_publication(
+    series_rows: Any, published: date, flow: bool
+) -> tuple[float, date] | None:
+    """The series' value as known when the claim was published, the baseline of a claim without one."""
+    early = _dated_values(point_in_time(series_rows, published))
+    return _measure(early, published, flow) if early else None
+
+
+def _unit_scale(
+    claim: Mapping[str, Any],
+    chosen: str,
+    series_unit: str | None,
+    fx_rates: Mapping[str, float] | None,
+) -> float | str:
+    """The factor taking an absolute claim's numbers into the series' unit, or why none exists.
+
+    The target must be in the series' unit family; a currency needs an exchange rate.
+    """
+    claim_unit = claim.get("currency") or claim.get("magnitude_unit")
+    baseline_unit = claim.get("baseline_unit")
+    if (
+        _number(claim.get("baseline_value")) is not None
+        and baseline_unit
+        and claim.get("magnitude_unit")
+        and baseline_unit != claim.get("magnitude_unit")
+    ):
+        return (
+            f"contradictory units: {baseline_unit} baseline, {claim.get('magnitude_unit')} target"
+        )
+    claim_family, series_family = _unit_family(claim_unit), _unit_family(series_unit)
+    if claim_family is None or series_family is None:
+        return f"cannot compare {claim_unit or 'a unitless number'} with the {chosen} series ({series_unit or 'no unit'})"
+    if claim_family[0] == series_family[0]:
+        return claim_family[1] / series_family[1]
+    if claim_family[0].startswith("currency:") and series_family[0].startswith("currency:"):
+        source_currency = claim_family[0].split(":")[1]
+        target_currency = series_family[0].split(":")[1]
+        rates = {k.upper(): float(v) for k, v in (fx_rates or {}).items()}
+        if source_currency not in rates or target_currency not in rates:
+            return f"no exchange rate from {source_currency} to {target_currency}"
+        return rates[source_currency] / rates[target_currency]
+    return (
+        f"contradictory units: the claim is in {claim_unit}, the {chosen} series in {series_unit}"
+    )
+
+
+def _claimed_change(
+    claim: Mapping[str, Any],
+    target: float | None,
+    baseline: float,
+    baseline_date: date,
+    horizon: date,
+) -> float | None:
+    """The claimed ratio of the horizon's value to the baseline.
+
+    An absolute target is divided by the baseline, a yearly rate compounded from the baseline's
+    date to the horizon; otherwise the claim's own change stands.
+    """
+    kind = claim.get("magnitude_kind")
+    if kind == "absolute":
+        return target / baseline if target is not None else None
+    if kind == "percent" and claim.get("per_year"):
+        rate = _number(claim.get("magnitude_value"))
+        sign = -1 if claim.get("direction") == "down" else 1
+        return (
+            (1 + sign * rate / 100.0) ** max(_years(baseline_date, horizon), 0.0)
+            if rate is not None
+            else None
+        )
+    return _number(claim.get("claimed_change"))
+
+
+def _is_met(claimed: float, realised: float, direction: Any, tolerance: float) -> bool:
+    """Whether the realised change reaches the claimed one, ``tolerance`` of the way short."""
+    if claimed < 1 or direction == "down":
+        return realised <= claimed * (1 + tolerance)
+    return realised >= 1 + (claimed - 1) * (1 - tolerance)
 
 
 def check_claims(

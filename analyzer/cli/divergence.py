@@ -142,17 +142,10 @@ def register(app: typer.Typer) -> None:
         the band's lower bound above the threshold over reliable periods; --flags lists each
         with its confidence. Entities without fundamentals get heat rows with metric null.
         """
-        from analyzer.errors import InputError
         from analyzer.views import results
 
         with open_store(db, readonly=not compute) as store:
-            if entity and store.entity(entity) is None:
-                raise InputError(f"unknown entity {entity!r}; see `analyzer entities list`")
-            if metric:
-                names = set(store.fundamental_metrics(entity))
-                if metric not in names:
-                    listed = ", ".join(sorted(names)) or "none"
-                    raise InputError(f"no fundamentals named {metric!r} (known: {listed})")
+            _check_filters(store, entity, metric)
             if compute:
                 from analyzer.pipeline import compute_divergence
 
@@ -168,13 +161,7 @@ def register(app: typer.Typer) -> None:
                     resamples=resamples,
                 )
             elif mode is not None:
-                run = store.analysis_run(freq.value, model_version or None)
-                stored = results.mode_of(run["params"]) if run else None
-                if run is not None and stored != mode.value:
-                    raise InputError(
-                        f"the stored {freq.value} analysis is in {stored or 'an older'} mode, not {mode.value}; "
-                        f"run `analyzer divergence --mode {mode.value}` to compute it"
-                    )
+                _check_stored_mode(store, freq, model_version, mode)
             if show_flags:
                 frame = results.flags(
                     store, entity, metric, freq.value, model_version, threshold, min_periods
@@ -186,75 +173,103 @@ def register(app: typer.Typer) -> None:
 
         if output is OutputFormat.json:
             print_json(_records(frame))
-            return
-        if output is OutputFormat.csv:
+        elif output is OutputFormat.csv:
             if show_flags:
                 frame = frame.assign(
                     top_sentence=[s[0]["text"] if s else None for s in frame["top_sentences"]]
                 ).drop(columns=["top_sentences"])
             frame.to_csv(sys.stdout, index=False, date_format="%Y-%m-%d")
-            return
-        if show_flags:
-            rows = [
-                {
-                    **{k: _round(_clean(v)) for k, v in row.items() if k != "top_sentences"},
-                    "top_sentence": (
-                        row["top_sentences"][0]["text"][:120] if row["top_sentences"] else ""
-                    ),
-                }
-                for row in frame.to_dict("records")
-            ]
-            for row in rows:
-                row["peak_band"] = (
-                    f"{row['peak_low']:.2f}–{row['peak_high']:.2f}"
-                    if isinstance(row.get("peak_low"), float)
-                    and isinstance(row.get("peak_high"), float)
-                    else ""
-                )
-                confidence = row.get("confidence")
-                row["confidence"] = f"{confidence:.0%}" if isinstance(confidence, float) else ""
-            columns = [
-                "entity",
-                "metric",
-                "start",
-                "end",
-                "peak_period",
-                "peak_value",
-                "peak_band",
-                "confidence",
-                "periods",
-                "mode",
-                "top_sentence",
-            ]
-            if not rows:
-                typer.echo("No flags.")
-                return
-            print_table(rows, columns, title=f"Divergence flags ({freq.value})")
-            return
-        if frame.empty:
-            typer.echo("No heat yet: ingest, tag and score documents first.")
-            return
-        rows = []
-        for row in _records(frame):
-            rows.append(
-                {
-                    "entity": row["entity"],
-                    "metric": row["metric"],
-                    "period": row["period"],
-                    "heat": _banded(row["heat"], row.get("heat_low"), row.get("heat_high")),
-                    "growth": _round(row["fundamental_growth"], 3),
-                    "divergence": _banded(
-                        row["divergence"], row.get("divergence_low"), row.get("divergence_high")
-                    ),
-                    "ok": "" if row.get("reliable", True) else "few",
-                    "flag": "yes" if row["flagged"] else "",
-                }
-            )
-        columns = ["entity", "metric", "period", "heat", "growth", "divergence", "ok", "flag"]
-        modes = ", ".join(sorted({str(m) for m in frame["mode"].dropna()})) or "unknown"
-        print_table(
-            rows, columns, title=f"Narrative heat vs fundamentals ({freq.value}, {modes} mode)"
+        elif show_flags:
+            _print_flags(frame, freq)
+        else:
+            _print_divergence(frame, freq)
+
+
+def _check_filters(store: Any, entity: str | None, metric: str | None) -> None:
+    """Refuse an unknown entity or a metric no stored fundamentals series has."""
+    from analyzer.errors import InputError
+
+    if entity and store.entity(entity) is None:
+        raise InputError(f"unknown entity {entity!r}; see `analyzer entities list`")
+    if metric:
+        names = set(store.fundamental_metrics(entity))
+        if metric not in names:
+            listed = ", ".join(sorted(names)) or "none"
+            raise InputError(f"no fundamentals named {metric!r} (known: {listed})")
+
+
+def _check_stored_mode(store: Any, freq: Frequency, model_version: str | None, mode: Mode) -> None:
+    """Refuse to show a stored analysis computed in another mode than the one asked for."""
+    from analyzer.errors import InputError
+    from analyzer.views import results
+
+    run = store.analysis_run(freq.value, model_version or None)
+    stored = results.mode_of(run["params"]) if run else None
+    if run is not None and stored != mode.value:
+        raise InputError(
+            f"the stored {freq.value} analysis is in {stored or 'an older'} mode, not {mode.value}; "
+            f"run `analyzer divergence --mode {mode.value}` to compute it"
         )
-        typer.echo(
-            "heat and divergence with their 90% band; ok 'few': too few stories, never flagged."
+
+
+def _print_flags(frame: Any, freq: Frequency) -> None:
+    """The flagged spans as a table, each with its band, confidence and top sentence."""
+    rows = [
+        {
+            **{k: _round(_clean(v)) for k, v in row.items() if k != "top_sentences"},
+            "top_sentence": (row["top_sentences"][0]["text"][:120] if row["top_sentences"] else ""),
+        }
+        for row in frame.to_dict("records")
+    ]
+    for row in rows:
+        row["peak_band"] = (
+            f"{row['peak_low']:.2f}–{row['peak_high']:.2f}"
+            if isinstance(row.get("peak_low"), float) and isinstance(row.get("peak_high"), float)
+            else ""
         )
+        confidence = row.get("confidence")
+        row["confidence"] = f"{confidence:.0%}" if isinstance(confidence, float) else ""
+    columns = [
+        "entity",
+        "metric",
+        "start",
+        "end",
+        "peak_period",
+        "peak_value",
+        "peak_band",
+        "confidence",
+        "periods",
+        "mode",
+        "top_sentence",
+    ]
+    if not rows:
+        typer.echo("No flags.")
+        return
+    print_table(rows, columns, title=f"Divergence flags ({freq.value})")
+
+
+def _print_divergence(frame: Any, freq: Frequency) -> None:
+    """Heat, growth and divergence per entity, metric and period as a table, bands inline."""
+    if frame.empty:
+        typer.echo("No heat yet: ingest, tag and score documents first.")
+        return
+    rows = []
+    for row in _records(frame):
+        rows.append(
+            {
+                "entity": row["entity"],
+                "metric": row["metric"],
+                "period": row["period"],
+                "heat": _banded(row["heat"], row.get("heat_low"), row.get("heat_high")),
+                "growth": _round(row["fundamental_growth"], 3),
+                "divergence": _banded(
+                    row["divergence"], row.get("divergence_low"), row.get("divergence_high")
+                ),
+                "ok": "" if row.get("reliable", True) else "few",
+                "flag": "yes" if row["flagged"] else "",
+            }
+        )
+    columns = ["entity", "metric", "period", "heat", "growth", "divergence", "ok", "flag"]
+    modes = ", ".join(sorted({str(m) for m in frame["mode"].dropna()})) or "unknown"
+    print_table(rows, columns, title=f"Narrative heat vs fundamentals ({freq.value}, {modes} mode)")
+    typer.echo("heat and divergence with their 90% band; ok 'few': too few stories, never flagged.")

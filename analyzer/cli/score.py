@@ -162,12 +162,7 @@ def register(app: typer.Typer) -> None:
             return
         input_file = Path(input_arg) if input_arg is not None else None
         output_file = Path(output_arg) if output_arg is not None else None
-        if (input_file is None) != (output_file is None):
-            raise InputError("--input and --output go together")
-        if sentences_file is not None and input_file is None:
-            raise InputError("--sentences needs --input and --output")
-        if text is not None and input_file is not None:
-            raise InputError("use either --text or --input, not both")
+        _check_local_arguments(input_file, output_file, sentences_file, text)
 
         scorer = HypeScorer.from_pretrained(model, device=device, batch_size=batch_size)
         scorer.use_backend(backend)
@@ -199,6 +194,20 @@ def register(app: typer.Typer) -> None:
             return
 
         _score_db(console, scorer, db, batch_size, max_sentences, as_json)
+
+
+def _check_local_arguments(
+    input_file: Path | None, output_file: Path | None, sentences_file: Path | None, text: str | None
+) -> None:
+    """Refuse options that only go together given apart, and --text with --input."""
+    from analyzer.errors import InputError
+
+    if (input_file is None) != (output_file is None):
+        raise InputError("--input and --output go together")
+    if sentences_file is not None and input_file is None:
+        raise InputError("--sentences needs --input and --output")
+    if text is not None and input_file is not None:
+        raise InputError("use either --text or --input, not both")
 
 
 def _progress_bar(console: Any, description: str, *, bytes_mode: bool = False) -> Any:

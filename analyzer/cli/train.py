@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -156,18 +157,7 @@ def register(app: typer.Typer) -> None:
             cache_embeddings=embedding_cache,
             languages=[x.strip() for x in languages.split(",") if x.strip()] if languages else None,
         )
-
-        def progress(event: dict[str, Any]) -> None:
-            stage = event.get("stage")
-            if stage == "evaluate":
-                console.print(f"Evaluating on {event['sentences']} test sentences...")
-            elif stage == "done":
-                console.print(f"Trained in {event['train_seconds']:.1f} s.")
-            elif "epoch" in event:
-                console.print(
-                    f"{stage} epoch {event['epoch']}/{event['epochs']}: validation loss {event['validation_loss']:.4f}",
-                    highlight=False,
-                )
+        progress = _training_progress(console)
 
         if from_db is not None:
             summary = _train_from_db(
@@ -333,15 +323,7 @@ def register(app: typer.Typer) -> None:
             progress=lambda message: console.print(message, highlight=False),
         )
         if as_json:
-            print_json(
-                {k: metrics[k] for k in ("model", "split", "target_results", "skipped")}
-                | {
-                    "sets": {
-                        n: {k: m[k] for k in ("data", "summary", "best_cue")}
-                        for n, m in metrics["sets"].items()
-                    }
-                }
-            )
+            print_json(_evaluation_digest(metrics))
             return
         typer.echo(
             f"Wrote {out / 'metrics.json'} and {out / 'report.md'}"
@@ -349,15 +331,46 @@ def register(app: typer.Typer) -> None:
             + (f" and {readme}" if readme else "")
             + "."
         )
-        for name, set_metrics in metrics["sets"].items():
-            typer.echo(f"{name} ({set_metrics['data']['sentences']} sentences):")
-            _echo_summary(set_metrics["summary"], set_metrics)
-        for name, reason in metrics["skipped"].items():
-            typer.echo(f"{name}: skipped, {reason}")
-        measured = [r for r in metrics["target_results"] if r["met"] is not None]
-        typer.echo(
-            f"Targets met: {sum(bool(r['met']) for r in measured)} of {len(measured)} measured."
-        )
+        _echo_evaluation(metrics)
+
+
+def _training_progress(console: Any) -> Callable[[dict[str, Any]], None]:
+    """A progress callback that prints the training's epochs, evaluation and end."""
+
+    def progress(event: dict[str, Any]) -> None:
+        stage = event.get("stage")
+        if stage == "evaluate":
+            console.print(f"Evaluating on {event['sentences']} test sentences...")
+        elif stage == "done":
+            console.print(f"Trained in {event['train_seconds']:.1f} s.")
+        elif "epoch" in event:
+            console.print(
+                f"{stage} epoch {event['epoch']}/{event['epochs']}: validation loss {event['validation_loss']:.4f}",
+                highlight=False,
+            )
+
+    return progress
+
+
+def _evaluation_digest(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The evaluation's headline numbers per set, without the per-sentence detail."""
+    return {k: metrics[k] for k in ("model", "split", "target_results", "skipped")} | {
+        "sets": {
+            n: {k: m[k] for k in ("data", "summary", "best_cue")}
+            for n, m in metrics["sets"].items()
+        }
+    }
+
+
+def _echo_evaluation(metrics: dict[str, Any]) -> None:
+    """Each set's summary, the sets skipped and why, and how many targets were met."""
+    for name, set_metrics in metrics["sets"].items():
+        typer.echo(f"{name} ({set_metrics['data']['sentences']} sentences):")
+        _echo_summary(set_metrics["summary"], set_metrics)
+    for name, reason in metrics["skipped"].items():
+        typer.echo(f"{name}: skipped, {reason}")
+    measured = [r for r in metrics["target_results"] if r["met"] is not None]
+    typer.echo(f"Targets met: {sum(bool(r['met']) for r in measured)} of {len(measured)} measured.")
 
 
 def _train_from_db(

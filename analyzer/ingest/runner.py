@@ -148,6 +148,15 @@ class _ArticleOutcome:
     error: str | None
 
 
+# Content kinds that are never ingested, with the reason and message they are refused with.
+_REFUSED_KINDS = {
+    "opml": ("unsupported", "OPML subscription list; list its feeds in a sources file instead"),
+    "json": ("unsupported", "JSON that is neither a JSON Feed nor a JSONL document dump"),
+    "sources": ("unsupported", "a sources file must be a local file"),
+    "empty": ("empty", "no content"),
+}
+_REFUSED_OTHER = ("unsupported", "binary content that is not a feed, page, PDF or text")
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
@@ -501,20 +510,7 @@ class Ingestor:
             self._reject(where, reason, message)
 
         if kind == "gzip":
-            try:
-                data = decompress_gzip_bounded(data, self.limits.max_file_bytes)
-            except Exception as exc:  # corrupt or oversized archive; the message says which
-                reason = "too_large" if "exceeds" in str(exc) else "corrupt"
-                refuse(reason, f"gzip content: {exc}")
-                return
-            inner_name = name[:-3] if name.lower().endswith(".gz") else name
-            inner = sniff(data, name=inner_name, content_type=None)
-            if inner == "gzip":
-                refuse("unsupported", "nested gzip content")
-                return
-            self._process_content(
-                task, data, name=inner_name, content_type=None, fetch=fetch, uri=uri, kind=inner
-            )
+            self._process_gzip(task, data, name=name, fetch=fetch, uri=uri, refuse=refuse)
             return
         if kind in ("feed", "xml") or (
             kind in ("text", "binary") and name.lower().endswith((".xml", ".rss", ".atom", ".rdf"))
@@ -536,12 +532,64 @@ class Ingestor:
                     task, parsed, fetch=fetch, record_url=record_url, n_bytes=len(data)
                 )
                 return
-        if kind == "html":
+        if kind == "text" and not task.explicit and not name.lower().endswith(TEXT_EXTENSIONS):
+            # Walking a folder, only files meant as prose are read as documents (not data files).
+            refuse(
+                "unsupported",
+                "text file without a text extension (.txt, .md); name it explicitly to ingest it",
+            )
+            return
+        single = self._document_extractor(kind, data, content_type=content_type, fetch=fetch)
+        if single is not None:
+            extract, default_kind = single
             self._ingest_single(
-                task,
-                fetch,
-                record_url,
-                len(data),
+                task, fetch, record_url, len(data), extract, default_kind=default_kind
+            )
+        elif kind == "jsonl":
+            self._ingest_jsonl(
+                task, io.BytesIO(data), uri=record_url, n_bytes=len(data), fetch=fetch
+            )
+        else:
+            refuse(*_REFUSED_KINDS.get(kind, _REFUSED_OTHER))
+
+    def _process_gzip(
+        self,
+        task: _Task,
+        data: bytes,
+        *,
+        name: str,
+        fetch: FetchResult | None,
+        uri: str | None,
+        refuse: Callable[[str, str], None],
+    ) -> None:
+        """Unpack gzip content (bounded) and process what it holds, one level deep."""
+        try:
+            data = decompress_gzip_bounded(data, self.limits.max_file_bytes)
+        except Exception as exc:  # corrupt or oversized archive; the message says which
+            reason = "too_large" if "exceeds" in str(exc) else "corrupt"
+            refuse(reason, f"gzip content: {exc}")
+            return
+        inner_name = name[:-3] if name.lower().endswith(".gz") else name
+        inner = sniff(data, name=inner_name, content_type=None)
+        if inner == "gzip":
+            refuse("unsupported", "nested gzip content")
+            return
+        self._process_content(
+            task, data, name=inner_name, content_type=None, fetch=fetch, uri=uri, kind=inner
+        )
+
+    def _document_extractor(
+        self,
+        kind: str,
+        data: bytes,
+        *,
+        content_type: str | None,
+        fetch: FetchResult | None,
+    ) -> tuple[Callable[[], ExtractedDocument], str] | None:
+        """For content that is one document (a page, a PDF, plain text): its extraction and the
+        document kind it defaults to; None for any other content."""
+        if kind == "html":
+            return (
                 lambda: extract_article(
                     data,
                     url=fetch.final_url if fetch else None,
@@ -549,56 +597,27 @@ class Ingestor:
                     max_elements=self.limits.max_html_elements,
                     max_chars=self.limits.max_text_chars,
                 ),
-                default_kind="news",
+                "news",
             )
-        elif kind == "pdf":
-            self._ingest_single(
-                task,
-                fetch,
-                record_url,
-                len(data),
+        if kind == "pdf":
+            return (
                 lambda: extract_pdf(
                     data,
                     max_pages=self.limits.max_pdf_pages,
                     max_chars=self.limits.max_text_chars,
                 ),
-                default_kind="whitepaper",
+                "whitepaper",
             )
-        elif kind == "text" and not task.explicit and not name.lower().endswith(TEXT_EXTENSIONS):
-            # Walking a folder, only files meant as prose are read as documents (not data files).
-            refuse(
-                "unsupported",
-                "text file without a text extension (.txt, .md); name it explicitly to ingest it",
-            )
-        elif kind == "text":
-            self._ingest_single(
-                task,
-                fetch,
-                record_url,
-                len(data),
+        if kind == "text":
+            return (
                 lambda: extract_plain_text(
                     data,
                     content_type=content_type,
                     max_chars=self.limits.max_text_chars,
                 ),
-                default_kind="other",
+                "other",
             )
-        elif kind == "jsonl":
-            self._ingest_jsonl(
-                task, io.BytesIO(data), uri=record_url, n_bytes=len(data), fetch=fetch
-            )
-        elif kind == "opml":
-            refuse(
-                "unsupported", "OPML subscription list; list its feeds in a sources file instead"
-            )
-        elif kind == "json":
-            refuse("unsupported", "JSON that is neither a JSON Feed nor a JSONL document dump")
-        elif kind == "sources":
-            refuse("unsupported", "a sources file must be a local file")
-        elif kind == "empty":
-            refuse("empty", "no content")
-        else:
-            refuse("unsupported", "binary content that is not a feed, page, PDF or text")
+        return None
 
     def _source_name(self, task: _Task, fallback: str | None) -> str:
         if task.source is not None:

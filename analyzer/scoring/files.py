@@ -706,51 +706,23 @@ def score_file_resumable(
 
     input_path, output_path = Path(input_path), Path(output_path)
     sentences_target = Path(sentences_path) if sentences_path is not None else None
-    detect_format(input_path)
-    for target in (output_path, sentences_target):
-        if target is not None:
-            detect_format(target)
-            if target.resolve() == input_path.resolve():
-                raise InputError(f"refusing to overwrite the input file {input_path}")
-    if not input_path.is_file():
-        raise InputError(f"{input_path} does not exist or is not a file")
+    _check_resumable_paths(input_path, output_path, sentences_target)
     if chunk_size < 1 or checkpoint_records < 1:
         raise InputError("chunk size and checkpoint interval must be at least 1")
     work = work_dir_for(output_path)
-    identity = {
-        "format": CHECKPOINT_FORMAT,
-        "input": input_fingerprint(input_path),
-        "model_version": scorer.model_version,
-        "settings": {
-            "id_field": id_field,
-            "text_field": text_field,
-            "max_sentences": max_sentences,
-            "output": output_path.name,
-            "sentences": sentences_target.name if sentences_target else None,
-        },
-    }
-    state = _load_checkpoint(work)
-    if state is not None and (not resume or any(state.get(k) != v for k, v in identity.items())):
-        if on_resume:
-            why = "--no-resume" if not resume else "the input, model or settings changed"
-            on_resume(f"discarding the unfinished run in {work} ({why})")
-        state = None
-    if state is None:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-    elif on_resume:
-        on_resume(
-            f"resuming after record {state['position']} ({state['summary']['records']} rows already written)"
-        )
+    identity = _run_identity(
+        scorer.model_version,
+        input_path,
+        output_path,
+        sentences_target,
+        {"id_field": id_field, "text_field": text_field, "max_sentences": max_sentences},
+    )
+    state = _resumable_state(work, identity, resume, on_resume)
     summary = ResumableSummary(**(state["summary"] if state else {}))
     summary.resumed_at_record = state["position"] if state else 0
-    targets = {"output": output_path, "sentences": sentences_target}
     if state is not None and state.get("finished"):
         # Interrupted while moving the finished files into place: complete that step only.
-        for name, target in targets.items():
-            if target is not None and _artifact(work, name, target).exists():
-                _finish_artifact(_artifact(work, name, target), target)
-        shutil.rmtree(work, ignore_errors=True)
+        _finish_work(work, {"output": output_path, "sentences": sentences_target})
         return summary
 
     def problem(item: RecordProblem | str) -> None:
@@ -761,16 +733,7 @@ def score_file_resumable(
         if on_problem:
             on_problem(message)
 
-    committed = state["outputs"] if state else {}
-    sinks = {
-        "output": _open_sink(
-            work, "output", output_path, list(OUTPUT_COLUMNS), committed.get("output")
-        )
-    }
-    if sentences_target is not None:
-        sinks["sentences"] = _open_sink(
-            work, "sentences", sentences_target, list(SENTENCE_COLUMNS), committed.get("sentences")
-        )
+    sinks = _open_sinks(work, output_path, sentences_target, state["outputs"] if state else {})
     cache = cache if cache is not None else MemorySentenceCache(sentence_cache)
     counter = CacheCounter()
     start = (state["offset"], state["position"]) if state else (0, 0)
@@ -780,21 +743,7 @@ def score_file_resumable(
     )
 
     def commit(finished: bool = False) -> None:
-        outputs = {name: sink.commit() for name, sink in sinks.items()}
-        document = {
-            **identity,
-            **position,
-            "outputs": outputs,
-            "finished": finished,
-            "summary": {
-                "records": summary.records,
-                "unscored": summary.unscored,
-                "sentences": summary.sentences,
-                "problems": summary.problems,
-                "problem_count": summary.problem_count,
-            },
-        }
-        _fsync_write(work / CHECKPOINT_FILE, json.dumps(document, ensure_ascii=False))
+        _write_checkpoint(work, {**identity, **position}, sinks, summary, finished)
 
     since_commit, last_commit = 0, time.monotonic()
     # True while a chunk's rows and counts are being recorded: an interrupt then must not commit
@@ -802,31 +751,17 @@ def score_file_resumable(
     recording = False
     try:
         # A checkpoint can only fall between chunks, so a chunk never spans more than one interval.
-        for chunk, skipped, end in _chunks(records, min(chunk_size, checkpoint_records)):
-            scored = list(
-                score_records(
-                    scorer,
-                    chunk,
-                    chunk_size=len(chunk) or 1,
-                    with_sentences=sentences_target is not None,
-                    max_sentences=max_sentences,
-                    cache=cache,
-                    counter=counter,
-                )
-            )
+        for scored, skipped, end in _scored_chunks(
+            scorer,
+            records,
+            min(chunk_size, checkpoint_records),
+            with_sentences=sentences_target is not None,
+            max_sentences=max_sentences,
+            cache=cache,
+            counter=counter,
+        ):
             recording = True
-            for item in skipped:
-                problem(item)
-            for item in scored:
-                if item.warning:
-                    problem(item.warning)
-            sinks["output"].write([s.row for s in scored])
-            if "sentences" in sinks:
-                rows = [row for s in scored for row in s.sentences]
-                sinks["sentences"].write(rows)
-                summary.sentences += len(rows)
-            summary.records += len(scored)
-            summary.unscored += sum(bool(s.row.get("unscored")) for s in scored)
+            _record_chunk(scored, skipped, sinks, summary, problem)
             position.update(end)
             recording = False
             since_commit += len(scored)
@@ -845,9 +780,8 @@ def score_file_resumable(
             commit()  # everything scored so far is kept for the next run
         raise
     except Exception:
-        if not (
-            work / CHECKPOINT_FILE
-        ).exists():  # failed before anything was kept (e.g. a bad header)
+        # Failed before anything was kept (e.g. a bad header): nothing to resume from.
+        if not (work / CHECKPOINT_FILE).exists():
             for sink in sinks.values():
                 sink.close()
             shutil.rmtree(work, ignore_errors=True)
@@ -859,6 +793,171 @@ def score_file_resumable(
     summary.sentence_cache_hits = counter.cached
     summary.sentences_computed = counter.computed
     return summary
+
+
+def _check_resumable_paths(
+    input_path: Path, output_path: Path, sentences_target: Path | None
+) -> None:
+    """Refuse unknown formats, a missing input, and outputs that would overwrite the input."""
+    detect_format(input_path)
+    for target in (output_path, sentences_target):
+        if target is not None:
+            detect_format(target)
+            if target.resolve() == input_path.resolve():
+                raise InputError(f"refusing to overwrite the input file {input_path}")
+    if not input_path.is_file():
+        raise InputError(f"{input_path} does not exist or is not a file")
+
+
+def _run_identity(
+    model_version: str,
+    input_path: Path,
+    output_path: Path,
+    sentences_target: Path | None,
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """What a checkpoint must match to be continued: input, model, settings and output names."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "input": input_fingerprint(input_path),
+        "model_version": model_version,
+        "settings": {
+            **settings,
+            "output": output_path.name,
+            "sentences": sentences_target.name if sentences_target else None,
+        },
+    }
+
+
+def _resumable_state(
+    work: Path,
+    identity: dict[str, Any],
+    resume: bool,
+    on_resume: Callable[[str], None] | None,
+) -> dict[str, Any] | None:
+    """The checkpoint to continue from, or None after clearing ``work`` for a fresh start.
+
+    A checkpoint is only continued when ``resume`` is asked for and it was written by the same
+    input, model and settings (``identity``).
+    """
+    import shutil
+
+    state = _load_checkpoint(work)
+    if state is not None and (not resume or any(state.get(k) != v for k, v in identity.items())):
+        if on_resume:
+            why = "--no-resume" if not resume else "the input, model or settings changed"
+            on_resume(f"discarding the unfinished run in {work} ({why})")
+        state = None
+    if state is None:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+    elif on_resume:
+        on_resume(
+            f"resuming after record {state['position']} ({state['summary']['records']} rows already written)"
+        )
+    return state
+
+
+def _finish_work(work: Path, targets: dict[str, Path | None]) -> None:
+    """Move each finished work file that is still there into place, then drop ``work``."""
+    import shutil
+
+    for name, target in targets.items():
+        if target is not None and _artifact(work, name, target).exists():
+            _finish_artifact(_artifact(work, name, target), target)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _open_sinks(
+    work: Path, output_path: Path, sentences_target: Path | None, committed: dict[str, Any]
+) -> dict[str, Any]:
+    """The output's sink and, when asked for, the sentences' one, each truncated to what
+    ``committed`` says is final."""
+    sinks = {
+        "output": _open_sink(
+            work, "output", output_path, list(OUTPUT_COLUMNS), committed.get("output")
+        )
+    }
+    if sentences_target is not None:
+        sinks["sentences"] = _open_sink(
+            work, "sentences", sentences_target, list(SENTENCE_COLUMNS), committed.get("sentences")
+        )
+    return sinks
+
+
+def _scored_chunks(
+    scorer: Any,
+    records: Iterable[InputRecord | RecordProblem],
+    size: int,
+    *,
+    with_sentences: bool,
+    max_sentences: int | None,
+    cache: SentenceCache,
+    counter: CacheCounter,
+) -> Iterator[tuple[list[ScoredRecord], list[RecordProblem], dict[str, int]]]:
+    """:func:`_chunks` with each chunk's records scored."""
+    for chunk, skipped, end in _chunks(records, size):
+        scored = list(
+            score_records(
+                scorer,
+                chunk,
+                chunk_size=len(chunk) or 1,
+                with_sentences=with_sentences,
+                max_sentences=max_sentences,
+                cache=cache,
+                counter=counter,
+            )
+        )
+        yield scored, skipped, end
+
+
+def _record_chunk(
+    scored: list[ScoredRecord],
+    skipped: list[RecordProblem],
+    sinks: dict[str, Any],
+    summary: ResumableSummary,
+    problem: Callable[[RecordProblem | str], None],
+) -> None:
+    """Report a scored chunk's problems, write its rows and add it to the summary."""
+    for item in skipped:
+        problem(item)
+    for item in scored:
+        if item.warning:
+            problem(item.warning)
+    sinks["output"].write([s.row for s in scored])
+    if "sentences" in sinks:
+        rows = [row for s in scored for row in s.sentences]
+        sinks["sentences"].write(rows)
+        summary.sentences += len(rows)
+    summary.records += len(scored)
+    summary.unscored += sum(bool(s.row.get("unscored")) for s in scored)
+
+
+def _write_checkpoint(
+    work: Path,
+    where: dict[str, Any],
+    sinks: dict[str, Any],
+    summary: ResumableSummary,
+    finished: bool,
+) -> None:
+    """Make the sinks' rows final and record, durably, how far the run got.
+
+    ``where`` is the run's identity and its input position.
+    """
+    outputs = {name: sink.commit() for name, sink in sinks.items()}
+    document = {
+        **where,
+        "outputs": outputs,
+        "finished": finished,
+        "summary": {
+            "records": summary.records,
+            "unscored": summary.unscored,
+            "sentences": summary.sentences,
+            "problems": summary.problems,
+            "problem_count": summary.problem_count,
+        },
+    }
+    _fsync_write(work / CHECKPOINT_FILE, json.dumps(document, ensure_ascii=False))
 
 
 def _chunks(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -295,78 +296,11 @@ class AnalysisTables(StoreBase):
             scope = f" AND entity_id IN {in_clause(list(entities))}"
             scope_params = list(entities)
         now = utcnow()
-        heat_rows = [
-            (
-                row.entity,
-                freq,
-                version,
-                _day(row.period),
-                *(_nullable(getattr(row, c, None)) for c in HEAT_VALUE_COLUMNS),
-            )
-            for row in heat.itertuples(index=False)
-        ]
-        mix_rows = [
-            (
-                row.entity,
-                freq,
-                _day(row.period),
-                int(row.source_id),
-                int(row.stories),
-                int(row.documents),
-                int(row.source_total),
-            )
-            for row in source_mix.itertuples(index=False)
-        ]
-        divergence_rows = [
-            (
-                row.entity,
-                row.metric or "",
-                freq,
-                version,
-                _day(row.period),
-                *(
-                    _nullable(getattr(row, c, None))
-                    for c in DIVERGENCE_VALUE_COLUMNS
-                    if c != "flagged"
-                ),
-                int(bool(row.flagged)),
-            )
-            for row in divergence.itertuples(index=False)
-        ]
-        flag_rows = [
-            (
-                f["entity"],
-                f["metric"] or "",
-                freq,
-                version,
-                f["threshold"],
-                f["min_periods"],
-                f["start"],
-                f["end"],
-                f["peak_period"],
-                f["peak_value"],
-                f["periods"],
-                json.dumps(f.get("top_sentences") or [], default=str),
-                now,
-                _nullable(f.get("confidence")),
-                _nullable(f.get("peak_low")),
-                _nullable(f.get("peak_high")),
-                f.get("mode"),
-            )
-            for f in flags
-        ]
-        stat_rows = [
-            (
-                s["entity"],
-                s["metric"] or "",
-                freq,
-                version,
-                s["test"],
-                json.dumps(s["result"], default=str),
-                now,
-            )
-            for s in statistics
-        ]
+        heat_rows = _heat_rows(heat, freq, version)
+        mix_rows = _mix_rows(source_mix, freq)
+        divergence_rows = _divergence_rows(divergence, freq, version)
+        flag_rows = _flag_rows(flags, freq, version, now)
+        stat_rows = _statistic_rows(statistics, freq, version, now)
         with self.transaction() as conn:
             for table, versioned in (
                 ("heat", True),
@@ -378,49 +312,8 @@ class AnalysisTables(StoreBase):
                 where = "freq = ?" + (" AND model_version = ?" if versioned else "")
                 args = [freq, version] if versioned else [freq]
                 conn.execute(f"DELETE FROM {table} WHERE {where}{scope}", [*args, *scope_params])
-            conn.executemany(
-                f"INSERT INTO heat (entity_id, freq, model_version, period, {', '.join(HEAT_VALUE_COLUMNS)})"
-                f" VALUES ({', '.join('?' * (4 + len(HEAT_VALUE_COLUMNS)))})",
-                heat_rows,
-            )
-            conn.executemany(
-                "INSERT INTO heat_sources (entity_id, freq, period, source_id, stories, documents, source_total)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                mix_rows,
-            )
-            divergence_columns = [c for c in DIVERGENCE_VALUE_COLUMNS if c != "flagged"] + [
-                "flagged"
-            ]
-            conn.executemany(
-                "INSERT INTO divergence (entity_id, metric, freq, model_version, period, "
-                f"{', '.join(divergence_columns)}) VALUES ({', '.join('?' * (5 + len(divergence_columns)))})",
-                divergence_rows,
-            )
-            conn.executemany(
-                "INSERT INTO flags (entity_id, metric, freq, model_version, threshold, min_periods,"
-                " start_period, end_period, peak_period, peak_value, periods, top_sentences, computed_at,"
-                " confidence, peak_low, peak_high, mode)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                flag_rows,
-            )
-            conn.executemany(
-                "INSERT INTO statistics (entity_id, metric, freq, model_version, test, result, computed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                stat_rows,
-            )
-            stored = dict(params)
-            previous = conn.execute(
-                "SELECT params FROM analysis_runs WHERE freq = ? AND model_version = ?",
-                (freq, version),
-            ).fetchone()
-            if entities is not None and previous is not None:
-                earlier = json.loads(previous[0]).get("entities")
-                stored["entities"] = None if earlier is None else sorted({*earlier, *entities})
-            conn.execute(
-                "INSERT OR REPLACE INTO analysis_runs (freq, model_version, params, computed_at)"
-                " VALUES (?, ?, ?, ?)",
-                (freq, version, json.dumps(stored, default=str), now),
-            )
+            _insert_analysis_rows(conn, heat_rows, mix_rows, divergence_rows, flag_rows, stat_rows)
+            _record_run(conn, freq, version, params, now)
         return {
             "heat": len(heat_rows),
             "divergence": len(divergence_rows),
@@ -601,6 +494,156 @@ class AnalysisTables(StoreBase):
                 "UPDATE documents SET cluster_id = ? WHERE cluster_id = ?", merged
             )
             self.conn.executemany("UPDATE documents SET cluster_id = ? WHERE id = ?", assigned)
+
+
+# The divergence table stores ``flagged`` as 0/1 after the values stored as they are.
+_DIVERGENCE_PLAIN_COLUMNS = [c for c in DIVERGENCE_VALUE_COLUMNS if c != "flagged"]
+_DIVERGENCE_INSERT_COLUMNS = [*_DIVERGENCE_PLAIN_COLUMNS, "flagged"]
+
+
+def _heat_rows(heat: pd.DataFrame, freq: str, version: str) -> list[tuple[Any, ...]]:
+    return [
+        (
+            row.entity,
+            freq,
+            version,
+            _day(row.period),
+            *(_nullable(getattr(row, c, None)) for c in HEAT_VALUE_COLUMNS),
+        )
+        for row in heat.itertuples(index=False)
+    ]
+
+
+def _mix_rows(source_mix: pd.DataFrame, freq: str) -> list[tuple[Any, ...]]:
+    return [
+        (
+            row.entity,
+            freq,
+            _day(row.period),
+            int(row.source_id),
+            int(row.stories),
+            int(row.documents),
+            int(row.source_total),
+        )
+        for row in source_mix.itertuples(index=False)
+    ]
+
+
+def _divergence_rows(divergence: pd.DataFrame, freq: str, version: str) -> list[tuple[Any, ...]]:
+    return [
+        (
+            row.entity,
+            row.metric or "",
+            freq,
+            version,
+            _day(row.period),
+            *(_nullable(getattr(row, c, None)) for c in _DIVERGENCE_PLAIN_COLUMNS),
+            int(bool(row.flagged)),
+        )
+        for row in divergence.itertuples(index=False)
+    ]
+
+
+def _flag_rows(
+    flags: Sequence[dict[str, Any]], freq: str, version: str, now: str
+) -> list[tuple[Any, ...]]:
+    return [
+        (
+            f["entity"],
+            f["metric"] or "",
+            freq,
+            version,
+            f["threshold"],
+            f["min_periods"],
+            f["start"],
+            f["end"],
+            f["peak_period"],
+            f["peak_value"],
+            f["periods"],
+            json.dumps(f.get("top_sentences") or [], default=str),
+            now,
+            _nullable(f.get("confidence")),
+            _nullable(f.get("peak_low")),
+            _nullable(f.get("peak_high")),
+            f.get("mode"),
+        )
+        for f in flags
+    ]
+
+
+def _statistic_rows(
+    statistics: Sequence[dict[str, Any]], freq: str, version: str, now: str
+) -> list[tuple[Any, ...]]:
+    return [
+        (
+            s["entity"],
+            s["metric"] or "",
+            freq,
+            version,
+            s["test"],
+            json.dumps(s["result"], default=str),
+            now,
+        )
+        for s in statistics
+    ]
+
+
+def _insert_analysis_rows(
+    conn: sqlite3.Connection,
+    heat_rows: list[tuple[Any, ...]],
+    mix_rows: list[tuple[Any, ...]],
+    divergence_rows: list[tuple[Any, ...]],
+    flag_rows: list[tuple[Any, ...]],
+    stat_rows: list[tuple[Any, ...]],
+) -> None:
+    conn.executemany(
+        f"INSERT INTO heat (entity_id, freq, model_version, period, {', '.join(HEAT_VALUE_COLUMNS)})"
+        f" VALUES ({', '.join('?' * (4 + len(HEAT_VALUE_COLUMNS)))})",
+        heat_rows,
+    )
+    conn.executemany(
+        "INSERT INTO heat_sources (entity_id, freq, period, source_id, stories, documents, source_total)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        mix_rows,
+    )
+    conn.executemany(
+        "INSERT INTO divergence (entity_id, metric, freq, model_version, period, "
+        f"{', '.join(_DIVERGENCE_INSERT_COLUMNS)}) VALUES ({', '.join('?' * (5 + len(_DIVERGENCE_INSERT_COLUMNS)))})",
+        divergence_rows,
+    )
+    conn.executemany(
+        "INSERT INTO flags (entity_id, metric, freq, model_version, threshold, min_periods,"
+        " start_period, end_period, peak_period, peak_value, periods, top_sentences, computed_at,"
+        " confidence, peak_low, peak_high, mode)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        flag_rows,
+    )
+    conn.executemany(
+        "INSERT INTO statistics (entity_id, metric, freq, model_version, test, result, computed_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        stat_rows,
+    )
+
+
+def _record_run(
+    conn: sqlite3.Connection, freq: str, version: str, params: dict[str, Any], now: str
+) -> None:
+    """Store the run's parameters; a run scoped to some entities adds them to those an earlier
+    run covered (None, every entity, stays so)."""
+    entities = params.get("entities")
+    stored = dict(params)
+    previous = conn.execute(
+        "SELECT params FROM analysis_runs WHERE freq = ? AND model_version = ?",
+        (freq, version),
+    ).fetchone()
+    if entities is not None and previous is not None:
+        earlier = json.loads(previous[0]).get("entities")
+        stored["entities"] = None if earlier is None else sorted({*earlier, *entities})
+    conn.execute(
+        "INSERT OR REPLACE INTO analysis_runs (freq, model_version, params, computed_at)"
+        " VALUES (?, ?, ?, ?)",
+        (freq, version, json.dumps(stored, default=str), now),
+    )
 
 
 def _stories_sql(period: str, where: str) -> str:
