@@ -230,6 +230,25 @@ def run_watches(
             fetchers[allow_private] = SafeFetcher(config, allow_private=allow_private)
         return fetchers[allow_private]
 
+    def send(watch: dict[str, Any], payload: dict[str, Any]) -> str | None:
+        """Deliver one alert on the watch's channel: None when delivered, else the error."""
+        nonlocal smtp, smtp_problem
+        if watch["channel"] == "webhook":
+            secret, problem = _webhook_secret(watch)
+            return problem or send_webhook(
+                fetcher_for(bool(watch["allow_private"])),
+                watch["target"],
+                payload,
+                secret=secret,
+            )
+        # Mail settings are read once, when the first mail is due.
+        if smtp is None and smtp_problem is None:
+            try:
+                smtp = SmtpSettings.from_env()
+            except InputError as exc:
+                smtp_problem = str(exc)
+        return smtp_problem or send_email(smtp, payload, watch["target"])
+
     try:
         for watch in watches:
             freq = watch["freq"]
@@ -240,67 +259,85 @@ def run_watches(
                 for f in flags_by_freq[freq]
                 if watch["entity_id"] is None or f["entity"] == watch["entity_id"]
             ]
-            known = store.known_flag_keys(watch["id"])
-            todo: list[tuple[tuple[str, str, str, str], dict[str, Any] | None]] = [
-                ((d["entity_id"], d["metric"], d["freq"], d["start_period"]), d["payload"])
-                for d in store.unfinished_deliveries(watch["id"])
-            ]
-            fresh = [f for f in flags if flag_key(f) not in known]
-            report.new_flags += len(fresh)
-            todo += [
-                (
-                    flag_key(f),
-                    alert_payload(f, watch_id=watch["id"], key=flag_key(f), base_url=base_url),
-                )
-                for f in fresh
-            ]
-            broken: str | None = None
-            for key, payload in todo:
-                if payload is None:  # claimed by a run that died before building its message
-                    match = next((f for f in flags if flag_key(f) == key), None)
-                    if match is None:
-                        continue
-                    payload = alert_payload(match, watch_id=watch["id"], key=key, base_url=base_url)
-                entry = {
-                    "watch_id": watch["id"],
-                    "channel": watch["channel"],
-                    "target": watch["target"],
-                    "entity": key[0],
-                    "metric": key[1] or None,
-                    "start": key[3],
-                }
-                if broken is not None:
-                    store.defer_delivery(watch["id"], key, payload, f"not attempted: {broken}")
-                    report.deferred += 1
-                    report.deliveries.append({**entry, "status": "deferred", "error": broken})
-                    continue
-                store.claim_delivery(watch["id"], key, payload)
-                if watch["channel"] == "webhook":
-                    secret, problem = _webhook_secret(watch)
-                    error = problem or send_webhook(
-                        fetcher_for(bool(watch["allow_private"])),
-                        watch["target"],
-                        payload,
-                        secret=secret,
-                    )
-                else:
-                    if smtp is None and smtp_problem is None:
-                        try:
-                            smtp = SmtpSettings.from_env()
-                        except InputError as exc:
-                            smtp_problem = str(exc)
-                    error = smtp_problem or send_email(smtp, payload, watch["target"])
-                store.finish_delivery(watch["id"], key, ok=error is None, error=error)
-                if error is None:
-                    report.sent += 1
-                    report.deliveries.append({**entry, "status": "sent", "error": None})
-                else:
-                    report.failed += 1
-                    broken = f"an earlier delivery to this watch failed in this run ({error})"
-                    report.deliveries.append({**entry, "status": "failed", "error": error})
-                    if say:
-                        say(f"watch {watch['id']} ({watch['target']}): {error}")
+            todo, fresh = _due_alerts(store, watch, flags, base_url)
+            report.new_flags += fresh
+            _deliver(store, watch, todo, flags, base_url, send, report, say)
     finally:
         for fetcher in fetchers.values():
             fetcher.close()
     return report
+
+
+_FlagKey = tuple[str, str, str, str]
+
+
+def _due_alerts(
+    store: Any, watch: dict[str, Any], flags: list[dict[str, Any]], base_url: str | None
+) -> tuple[list[tuple[_FlagKey, dict[str, Any] | None]], int]:
+    """The watch's alerts to send now, (key, payload) each, and how many of them are new flags.
+
+    Deliveries left unfinished by earlier runs come first, then the flags the watch has not
+    seen; a payload is None when the run that claimed it died before building it.
+    """
+    known = store.known_flag_keys(watch["id"])
+    todo: list[tuple[_FlagKey, dict[str, Any] | None]] = [
+        ((d["entity_id"], d["metric"], d["freq"], d["start_period"]), d["payload"])
+        for d in store.unfinished_deliveries(watch["id"])
+    ]
+    fresh = [f for f in flags if flag_key(f) not in known]
+    todo += [
+        (
+            flag_key(f),
+            alert_payload(f, watch_id=watch["id"], key=flag_key(f), base_url=base_url),
+        )
+        for f in fresh
+    ]
+    return todo, len(fresh)
+
+
+def _deliver(
+    store: Any,
+    watch: dict[str, Any],
+    todo: list[tuple[_FlagKey, dict[str, Any] | None]],
+    flags: list[dict[str, Any]],
+    base_url: str | None,
+    send: Callable[[dict[str, Any], dict[str, Any]], str | None],
+    report: WatchRunReport,
+    say: Callable[[str], None] | None,
+) -> None:
+    """Send the watch's due alerts in order, recording each delivery.
+
+    After the first failure the rest are deferred to a later run rather than attempted.
+    """
+    broken: str | None = None
+    for key, payload in todo:
+        if payload is None:  # claimed by a run that died before building its message
+            match = next((f for f in flags if flag_key(f) == key), None)
+            if match is None:
+                continue
+            payload = alert_payload(match, watch_id=watch["id"], key=key, base_url=base_url)
+        entry = {
+            "watch_id": watch["id"],
+            "channel": watch["channel"],
+            "target": watch["target"],
+            "entity": key[0],
+            "metric": key[1] or None,
+            "start": key[3],
+        }
+        if broken is not None:
+            store.defer_delivery(watch["id"], key, payload, f"not attempted: {broken}")
+            report.deferred += 1
+            report.deliveries.append({**entry, "status": "deferred", "error": broken})
+            continue
+        store.claim_delivery(watch["id"], key, payload)
+        error = send(watch, payload)
+        store.finish_delivery(watch["id"], key, ok=error is None, error=error)
+        if error is None:
+            report.sent += 1
+            report.deliveries.append({**entry, "status": "sent", "error": None})
+        else:
+            report.failed += 1
+            broken = f"an earlier delivery to this watch failed in this run ({error})"
+            report.deliveries.append({**entry, "status": "failed", "error": error})
+            if say:
+                say(f"watch {watch['id']} ({watch['target']}): {error}")

@@ -442,58 +442,16 @@ def train_scorer(
     torch.manual_seed(options.seed)
     generator = torch.Generator().manual_seed(options.seed)
     languages = options.languages or training_languages(train_rows)
-    scorer = HypeScorer.new(
-        options.base,
-        method=options.method,
-        head_hidden=options.head_hidden,
-        head_dropout=options.head_dropout,
-        device=options.device,
-        batch_size=options.embed_batch_size,
-        languages=languages,
-        multilingual=options.multilingual,
-        lora_rank=options.lora_rank,
-        lora_alpha=options.lora_alpha,
-        lora_dropout=options.lora_dropout,
-        seed=options.seed,
-        layers=options.layers,
-    )
+    scorer = _untrained_scorer(options, languages)
     train_texts = [r["text"].strip() for r in train_rows]
     val_texts = [r["text"].strip() for r in validation_rows]
     y_train = torch.from_numpy(label_matrix(train_rows))
     y_val = torch.from_numpy(label_matrix(validation_rows))
 
     # Stage 1: the head on frozen embeddings (the whole of the "head" method).
-    embed_started = time.perf_counter()
-    identity = None
-    if options.cache_embeddings:
-        identity = encoder_identity(
-            scorer.encoder, scorer.config.get("base_fingerprint"), scorer.config["base"]
-        )
-
-    def embed(texts: list[str]) -> Any:
-        return scorer.encoder.embed(texts, options.embed_batch_size)
-
-    x_train = cached_embed(embed, train_texts, identity)
-    x_val = cached_embed(embed, val_texts, identity)
-    embed_seconds = time.perf_counter() - embed_started
-    scorer.head.cpu()
-    head_epochs = options.epochs if options.method == "head" else options.warmup_epochs
-    head_result = fit_head(
-        scorer.head,
-        x_train,
-        y_train,
-        x_val,
-        y_val,
-        epochs=head_epochs,
-        lr=options.lr if options.method == "head" else options.head_lr,
-        weight_decay=options.weight_decay,
-        batch_size=options.batch_size,
-        patience=options.patience if options.method == "head" else DEFAULT_PATIENCE["head"],
-        generator=generator,
-        progress=progress,
-        stage="head",
+    head_result, x_val, embed_seconds = _train_head_stage(
+        scorer, options, train_texts, y_train, val_texts, y_val, generator, progress
     )
-    scorer.head.to(scorer.encoder.device)
     result = {"head": head_result}
 
     # Stage 2: fine-tune the encoder with the head.
@@ -503,13 +461,7 @@ def train_scorer(
         )
 
     # Calibration on the validation split.
-    if options.method == "head":
-        # The encoder is frozen: the validation embeddings are already at hand.
-        with torch.inference_mode():
-            val_logits = scorer.head.cpu()(x_val).float().numpy()
-        scorer.head.to(scorer.encoder.device)
-    else:
-        val_logits = scorer.logits(val_texts)
+    val_logits = _validation_logits(scorer, options, x_val, val_texts)
     scaler = TemperatureScaler().fit(val_logits, y_val.numpy())
     scorer.set_temperatures(scaler.temperatures_.tolist())
     val_probs = scaler.predict_proba(val_logits)
@@ -550,6 +502,89 @@ def train_scorer(
     if progress:
         progress({"stage": "done", "train_seconds": elapsed, "temperatures": scorer.temperatures})
     return scorer
+
+
+def _untrained_scorer(options: TrainingOptions, languages: list[str]) -> HypeScorer:
+    """A new scorer over the base encoder, built as the options say, before any training."""
+    return HypeScorer.new(
+        options.base,
+        method=options.method,
+        head_hidden=options.head_hidden,
+        head_dropout=options.head_dropout,
+        device=options.device,
+        batch_size=options.embed_batch_size,
+        languages=languages,
+        multilingual=options.multilingual,
+        lora_rank=options.lora_rank,
+        lora_alpha=options.lora_alpha,
+        lora_dropout=options.lora_dropout,
+        seed=options.seed,
+        layers=options.layers,
+    )
+
+
+def _train_head_stage(
+    scorer: HypeScorer,
+    options: TrainingOptions,
+    train_texts: list[str],
+    y_train: Any,
+    val_texts: list[str],
+    y_val: Any,
+    generator: Any,
+    progress: ProgressCallback | None,
+) -> tuple[dict[str, Any], Any, float]:
+    """Fit the head on frozen embeddings: the stage's result, the validation embeddings and the
+    seconds spent embedding.
+
+    For the head method this is the whole training; before fine-tuning it is a warm-up.
+    """
+    embed_started = time.perf_counter()
+    identity = None
+    if options.cache_embeddings:
+        identity = encoder_identity(
+            scorer.encoder, scorer.config.get("base_fingerprint"), scorer.config["base"]
+        )
+
+    def embed(texts: list[str]) -> Any:
+        return scorer.encoder.embed(texts, options.embed_batch_size)
+
+    x_train = cached_embed(embed, train_texts, identity)
+    x_val = cached_embed(embed, val_texts, identity)
+    embed_seconds = time.perf_counter() - embed_started
+    scorer.head.cpu()
+    head_epochs = options.epochs if options.method == "head" else options.warmup_epochs
+    head_result = fit_head(
+        scorer.head,
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        epochs=head_epochs,
+        lr=options.lr if options.method == "head" else options.head_lr,
+        weight_decay=options.weight_decay,
+        batch_size=options.batch_size,
+        patience=options.patience if options.method == "head" else DEFAULT_PATIENCE["head"],
+        generator=generator,
+        progress=progress,
+        stage="head",
+    )
+    scorer.head.to(scorer.encoder.device)
+    return head_result, x_val, embed_seconds
+
+
+def _validation_logits(
+    scorer: HypeScorer, options: TrainingOptions, x_val: Any, val_texts: list[str]
+) -> Any:
+    """The trained scorer's logits on the validation split, for calibration."""
+    import torch
+
+    if options.method == "head":
+        # The encoder is frozen: the validation embeddings are already at hand.
+        with torch.inference_mode():
+            val_logits = scorer.head.cpu()(x_val).float().numpy()
+        scorer.head.to(scorer.encoder.device)
+        return val_logits
+    return scorer.logits(val_texts)
 
 
 def train_to_directory(
