@@ -1,6 +1,6 @@
 """Build the annotation pool of real Japanese text, and its labelling batches.
 
-    python corpora/hype-real-ja/build_pool.py [--sources ../shared/seed] [--batches DIR]
+    python corpora/hype-real-ja/build_pool.py --sources DIR [--batches DIR]
 
 Every file of the sources folder (``*.txt``) is split into sentences with the tool's own splitter
 (:func:`analyzer.scoring.sentences.split_sentences`), and each sentence becomes an annotation:
@@ -34,7 +34,6 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
-DEFAULT_SOURCES = PROJECT_ROOT.parent / "shared" / "seed"
 SPLIT = "test"
 BATCH_SIZE = 200
 
@@ -186,9 +185,7 @@ def write_batches(items: list[dict[str, Any]], directory: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--sources", type=Path, default=DEFAULT_SOURCES, help="folder of original files"
-    )
+    parser.add_argument("--sources", type=Path, required=True, help="folder of the original files")
     parser.add_argument(
         "--out", type=Path, default=HERE, help="folder for pool.jsonl and pool-stats.json"
     )
