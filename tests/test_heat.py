@@ -16,7 +16,13 @@ from analysis_seed import (
     story_text,
 )
 
-from analyzer.analysis.periods import FREQUENCIES, period_start, period_starts
+from analyzer.analysis.periods import (
+    FREQUENCIES,
+    day_numbers,
+    period_numbers,
+    period_start,
+    period_starts,
+)
 from analyzer.analysis.run import heat_from_store
 from analyzer.analysis.standardise import robust_z
 from analyzer.errors import InputError
@@ -295,3 +301,14 @@ def test_materialised_heat_matches_in_memory_heat(store) -> None:
     )
     mix = results.source_mix(store, "nu")
     assert set(mix["source"]) == {"wire"} and mix["share"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("freq", ["day", "week", "month", "quarter", "year"])
+def test_period_numbers_count_the_calendar_periods(freq: str) -> None:
+    days = pd.Series(pd.date_range("2019-12-20", "2021-03-10", freq="D").strftime("%Y-%m-%d"))
+    numbers = period_numbers(day_numbers(days), freq)
+    starts = [period_start(day, freq) for day in days]
+    # Same period start <=> same number, and each new period is the next integer.
+    changes = np.r_[False, [a != b for a, b in zip(starts[1:], starts[:-1])]]
+    assert (np.diff(numbers) == changes[1:].astype(int)).all()
+    assert day_numbers(pd.Series(["not a date", None]))[0] == -1

@@ -18,7 +18,9 @@ import pandas as pd
 from analyzer.analysis.periods import (
     PERIODS_PER_YEAR,
     check_freq,
+    day_numbers,
     period_ends,
+    period_numbers,
 )
 from analyzer.analysis.standardise import DEFAULT_MODE, check_mode, standardise_panel
 from analyzer.errors import InputError
@@ -84,16 +86,7 @@ def metric_kind(metric: str, overrides: Mapping[str, str] | None = None) -> str:
 
 def native_frequency(dates: pd.Series) -> str:
     """Reporting frequency guessed from the median gap between observation dates."""
-    return _native_frequency_of_days(_day_numbers(dates))
-
-
-def _day_numbers(values: pd.Series | pd.Index) -> np.ndarray:
-    """Days since 1970-01-01 of ISO dates (the first ten characters); -1 where unparsable."""
-    days = pd.to_datetime(
-        pd.Series(values).astype("string").str.slice(0, 10), errors="coerce", format="%Y-%m-%d"
-    )
-    numbers = days.to_numpy(dtype="datetime64[D]").astype(np.int64)
-    return np.where(days.isna().to_numpy(), -1, numbers)
+    return _native_frequency_of_days(day_numbers(dates))
 
 
 def _native_frequency_of_days(days: np.ndarray) -> str:
@@ -130,22 +123,6 @@ def _growth(values: np.ndarray, lag: int) -> np.ndarray:
         return np.where(magnitude > 0, (values - base) / magnitude, np.nan)
 
 
-def _period_numbers(days: np.ndarray, freq: str) -> np.ndarray:
-    """Consecutive integers numbering the calendar periods of ``freq`` that hold ``days``."""
-    if freq == "day":
-        return days
-    if freq == "week":
-        return (days + 3) // 7  # 1970-01-01 was a Thursday; weeks start on Monday
-    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    if freq == "month":
-        return months
-    if freq == "quarter":
-        return months // 3
-    if freq == "year":
-        return months // 12
-    raise InputError(f"unknown frequency {freq!r}")
-
-
 def _buckets(
     days: np.ndarray, values: np.ndarray, bucket_freq: str, kind: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -158,7 +135,7 @@ def _buckets(
     """
     if len(days) == 0:
         return np.empty(0), np.empty(0, dtype=np.int64)
-    numbers = _period_numbers(days, bucket_freq)
+    numbers = period_numbers(days, bucket_freq)
     slot = numbers - numbers[0]
     size = int(slot[-1]) + 1
     last = np.flatnonzero(np.r_[slot[1:] != slot[:-1], True])
@@ -176,7 +153,8 @@ def _buckets(
     return level, observed
 
 
-def _yearly_lag(basis: str, bucket_freq: str) -> int:
+def _growth_lag(basis: str, bucket_freq: str) -> int:
+    """Periods between a value and its base: a year of buckets for yoy, one for pop."""
     return PERIODS_PER_YEAR[bucket_freq] if basis == "yoy" else 1
 
 
@@ -206,7 +184,7 @@ def _choose_basis(level: np.ndarray, bucket_freq: str, native: str) -> str:
     native_rate = PERIODS_PER_YEAR.get(native, PERIODS_PER_YEAR[bucket_freq])
     if native_rate > 4 or native == "unknown":
         return "pop"
-    yearly = int(np.count_nonzero(~np.isnan(_growth(level, _yearly_lag("yoy", bucket_freq)))))
+    yearly = int(np.count_nonzero(~np.isnan(_growth(level, _growth_lag("yoy", bucket_freq)))))
     stepwise = int(np.count_nonzero(~np.isnan(_growth(level, 1))))
     return "pop" if yearly < 3 and stepwise > yearly else "yoy"
 
@@ -238,8 +216,8 @@ def fundamental_series(
     rows = rows.dropna(subset=["value"])
     if rows.empty or len(periods) == 0:
         return result, basis or "pop"
-    days = _day_numbers(rows["date"])
-    filed = _day_numbers(rows["filed_at"])
+    days = day_numbers(rows["date"])
+    filed = day_numbers(rows["filed_at"])
     has_vintages = point_in_time and bool((filed >= 0).any())
     # The latest filing of each date comes last within its date; ties keep the stored order.
     order_frame = pd.DataFrame(
@@ -270,8 +248,8 @@ def fundamental_series(
     bucket_freq = freq if PERIODS_PER_YEAR.get(native, target_rate) >= target_rate else native
     latest_level, latest_observed = _buckets(latest_days, latest_values, bucket_freq, kind)
     chosen_basis = basis or _choose_basis(latest_level, bucket_freq, native)
-    lag = _yearly_lag(chosen_basis, bucket_freq)
-    ends = _day_numbers(pd.Series(period_ends(periods, freq)))
+    lag = _growth_lag(chosen_basis, bucket_freq)
+    ends = period_ends(periods, freq).to_numpy().astype("datetime64[D]").astype(np.int64)
     level = np.full(len(periods), np.nan)
     growth = np.full(len(periods), np.nan)
     if not has_vintages:
@@ -294,9 +272,6 @@ def fundamental_series(
     result["level"] = level
     result["growth"] = growth
     return result, chosen_basis
-
-
-# --------------------------------------------------------------------------- flags
 
 
 # --------------------------------------------------------------------------- divergence
@@ -468,12 +443,3 @@ def _growth_z(pieces: list[dict[str, object]], mode: str) -> list[np.ndarray]:
         grid, mode=mode, floor=np.broadcast_to(floors, grid.shape), pool_center=False, groups=groups
     )
     return [fitted.z[rows, j] for j, rows in enumerate(positions)]
-
-
-# --------------------------------------------------------------------------- lead-lag & Granger
-
-
-# --------------------------------------------------------------------------- traceability
-
-
-# --------------------------------------------------------------------------- compute & save

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from analyzer.errors import InputError
@@ -100,3 +101,29 @@ def period_ends(starts: pd.DatetimeIndex | Sequence[Any], freq: str) -> pd.Datet
     if step is None:
         raise InputError(f"unknown frequency {freq!r}")
     return index + step - pd.Timedelta(days=1)
+
+
+def day_numbers(values: pd.Series | pd.Index) -> np.ndarray:
+    """Days since 1970-01-01 of ISO dates (their first ten characters); -1 where unparsable."""
+    days = pd.to_datetime(
+        pd.Series(values).astype("string").str.slice(0, 10), errors="coerce", format="%Y-%m-%d"
+    )
+    numbers = days.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    return np.where(days.isna().to_numpy(), -1, numbers)
+
+
+def period_numbers(days: np.ndarray, freq: str) -> np.ndarray:
+    """Consecutive integers numbering the periods of ``freq`` that hold ``days`` (day numbers):
+    the periods of :func:`period_start` as integers, for array arithmetic on a gap-free grid."""
+    if freq == "day":
+        return days
+    if freq == "week":
+        return (days + 3) // 7  # 1970-01-01 was a Thursday; weeks start on Monday
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    if freq == "month":
+        return months
+    if freq == "quarter":
+        return months // 3
+    if freq == "year":
+        return months // 12
+    raise InputError(f"unknown frequency {freq!r}")
