@@ -36,6 +36,17 @@ REALDATA = PROJECT.parent / "shared" / "realdata"
 INDEX = PROJECT / "corpora" / "claims-real" / "candidates.index.jsonl"
 SEED = 20260612
 TARGET = {"forward_number": 340, "number_only": 130, "forward_only": 70, "plain": 60}
+# A later round draws fresh sentences only (none of an earlier round's), weighted towards the
+# pool where claims live, so that a new test set holds enough claims to measure precision on.
+ROUNDS = {
+    "1": {"prefix": "c", "seed": SEED, "target": TARGET, "index": INDEX},
+    "2": {
+        "prefix": "d",
+        "seed": SEED + 2,
+        "target": {"forward_number": 420, "number_only": 50, "forward_only": 20, "plain": 10},
+        "index": PROJECT / "corpora" / "claims-real" / "round2" / "candidates.index.jsonl",
+    },
+}
 # A stand-in reference date for text whose publication date is unknown: relative horizons are
 # resolved against it, by the labeller and the extractor alike.
 REFERENCE_DATE = "2015-01-01"
@@ -199,14 +210,30 @@ def main(argv: list[str] | None = None) -> int:
         required=True,
         help="folder for candidates.jsonl (outside the repository)",
     )
+    parser.add_argument(
+        "--round",
+        choices=sorted(ROUNDS),
+        default="1",
+        help="which candidate round to draw (a later round excludes every earlier one)",
+    )
     args = parser.parse_args(argv)
+    plan = ROUNDS[args.round]
+    target: dict[str, int] = plan["target"]
+    index_path: Path = plan["index"]
     if not REALDATA.is_dir():
         print(f"no real data at {REALDATA}; nothing to do", file=sys.stderr)
         return 0
     sys.path.insert(0, str(PROJECT))
     where = origins()
-    pools: dict[str, list[dict]] = {name: [] for name in TARGET}
+    pools: dict[str, list[dict]] = {name: [] for name in target}
     seen: set[str] = set()
+    for name, earlier in ROUNDS.items():
+        if name < args.round and earlier["index"].is_file():
+            seen |= {
+                json.loads(line)["sha256"]
+                for line in earlier["index"].read_text(encoding="utf-8").splitlines()
+                if line.strip()
+            }
     for unit in units():
         origin = where.get(unit.local_path)
         if origin is None:
@@ -244,9 +271,9 @@ def main(argv: list[str] | None = None) -> int:
                     },
                 }
             )
-    rng = random.Random(SEED)
+    rng = random.Random(plan["seed"])
     chosen: list[dict] = []
-    for name, count in TARGET.items():
+    for name, count in target.items():
         # Round-robin over readers, so every kind of source (the 10-K, pages, feeds, PhraseBank)
         # is represented rather than the most numerous one filling the bucket.
         by_reader: dict[str, list[dict]] = {}
@@ -263,13 +290,13 @@ def main(argv: list[str] | None = None) -> int:
         chosen += [{**item, "bucket": name} for item in taken]
     rng.shuffle(chosen)
     args.out.mkdir(parents=True, exist_ok=True)
-    INDEX.parent.mkdir(parents=True, exist_ok=True)
+    index_path.parent.mkdir(parents=True, exist_ok=True)
     with (
         (args.out / "candidates.jsonl").open("w", encoding="utf-8") as candidates,
-        INDEX.open("w", encoding="utf-8") as index,
+        index_path.open("w", encoding="utf-8") as index,
     ):
         for number, item in enumerate(chosen, 1):
-            cid = f"c{number:04d}"
+            cid = f"{plan['prefix']}{number:04d}"
             known = item["published_at"] is not None
             candidates.write(
                 json.dumps(
