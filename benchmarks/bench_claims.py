@@ -1,11 +1,20 @@
 """Claim extraction measured on real sentences labelled by an independent labeller.
 
-Two steps:
+Two rounds of labelled candidates:
+
+- round 1 (600 sentences, ``corpora/claims-real/annotations.jsonl``), one labeller, split by id
+  hash into ``validation`` and ``test``. Both splits have been reported, so round 1 is now
+  development material: the rules are tuned on all of it.
+- round 2 (500 fresh sentences, none of round 1's, ``corpora/claims-real/round2/``), two
+  independent labelling passes, Cohen's kappa, adjudicated disagreements; held out as the test
+  set (``--round 2``), reported once per extractor version.
 
     python benchmarks/bench_claims.py import /path/to/labelling/claims/labels.jsonl
         # -> corpora/claims-real/annotations.jsonl (origin, span, sha256, labels; no text)
-    python benchmarks/bench_claims.py run [--split test|validation|all] [--threshold P]
-        # -> benchmarks/results/claims.json (one entry per split) and a printed table
+    python benchmarks/bench_claims.py import-passes --round 2 A.jsonl B.jsonl ADJUDICATED.jsonl
+        # -> round2/passes/ (labels only), round2/annotations.jsonl, agreement in round2/agreement.json
+    python benchmarks/bench_claims.py run [--split test|validation|all] [--round 2] [--threshold P]
+        # -> benchmarks/results/claims.json (one entry per round and split) and a printed table
 
 ``run`` rebuilds each sentence from ``../shared/realdata`` with the readers in
 :mod:`claims_candidates` and its character span, checks the sha256, and runs the rule
@@ -37,6 +46,21 @@ sys.path.insert(0, str(HERE))
 from claims_candidates import FORWARD, INDEX, NUMBER, REALDATA, read_unit, sha  # noqa: E402
 
 ANNOTATIONS = PROJECT / "corpora" / "claims-real" / "annotations.jsonl"
+ROUND2 = PROJECT / "corpora" / "claims-real" / "round2"
+# The fields compared between passes; a row whose two passes differ on any of them is adjudicated.
+PASS_FIELDS = (
+    "is_claim",
+    "metric",
+    "direction",
+    "magnitude_kind",
+    "magnitude_value",
+    "magnitude_unit",
+    "per_year",
+    "baseline_value",
+    "horizon",
+    "hedge",
+    "speaker",
+)
 RESULTS = HERE / "results" / "claims.json"
 LABEL_FIELDS = (
     "is_claim",
@@ -97,6 +121,101 @@ def import_labels(labels_path: Path, annotations: Path = ANNOTATIONS) -> int:
         print(f"skipped {problem}", file=sys.stderr)
     print(f"wrote {written} annotation(s) to {annotations}")
     return written
+
+
+def _read_labels(path: Path) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            label = json.loads(line)
+        except ValueError as exc:
+            raise SystemExit(f"{path}:{number}: not JSON ({exc})") from exc
+        if not isinstance(label.get("is_claim"), bool):
+            raise SystemExit(f"{path}:{number}: is_claim must be true or false")
+        rows[str(label["id"])] = {k: label[k] for k in ("id", *LABEL_FIELDS) if k in label}
+    return rows
+
+
+def cohen_kappa_binary(a: list[bool], b: list[bool]) -> float | None:
+    n = len(a)
+    if n == 0:
+        return None
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    pa, pb = sum(a) / n, sum(b) / n
+    expected = pa * pb + (1 - pa) * (1 - pb)
+    return None if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def import_passes(
+    first: Path, second: Path, adjudicated: Path, folder: Path = ROUND2
+) -> dict[str, Any]:
+    """Two independent passes and the adjudication of their disagreements -> annotations.
+
+    Rows where both passes agree on every field keep that label; every other row takes the
+    adjudicated one (a disagreement left unadjudicated is an error). The raw passes are kept
+    (ids and labels only) beside the annotations, with the agreement figures.
+    """
+    index = {
+        row["id"]: row
+        for row in map(
+            json.loads, (folder / "candidates.index.jsonl").read_text(encoding="utf-8").splitlines()
+        )
+    }
+    a, b, decided = _read_labels(first), _read_labels(second), _read_labels(adjudicated)
+    missing = sorted(set(index) - set(a) | set(index) - set(b))
+    if missing:
+        raise SystemExit(f"{len(missing)} candidate(s) lack a label in a pass, e.g. {missing[:3]}")
+    ids = sorted(index)
+    both = [i for i in ids if a[i]["is_claim"] and b[i]["is_claim"]]
+    agreement: dict[str, Any] = {
+        "candidates": len(ids),
+        "claims_pass_a": sum(a[i]["is_claim"] for i in ids),
+        "claims_pass_b": sum(b[i]["is_claim"] for i in ids),
+        "kappa_is_claim": cohen_kappa_binary(
+            [a[i]["is_claim"] for i in ids], [b[i]["is_claim"] for i in ids]
+        ),
+        "claims_in_both": len(both),
+        "field_agreement_on_claims_in_both": {
+            f: (
+                sum(str(a[i].get(f)) == str(b[i].get(f)) for i in both) / len(both)
+                if both
+                else None
+            )
+            for f in PASS_FIELDS[1:]
+        },
+    }
+    rows, adjudicated_ids = [], []
+    for cid in ids:
+        same = all(a[cid].get(f) == b[cid].get(f) for f in PASS_FIELDS)
+        if same:
+            label = dict(a[cid])
+            label["unsure"] = bool(a[cid].get("unsure") and b[cid].get("unsure"))
+        elif cid in decided:
+            label = dict(decided[cid])
+            adjudicated_ids.append(cid)
+        else:
+            raise SystemExit(f"{cid}: the passes disagree and {adjudicated} has no decision")
+        label.pop("id", None)
+        if not label.get("unsure"):
+            label.pop("unsure", None)
+        rows.append({**index[cid], "split": "test", "labels": label})
+    agreement["adjudicated"] = len(adjudicated_ids)
+    agreement["claims_after_adjudication"] = sum(r["labels"]["is_claim"] for r in rows)
+    passes = folder / "passes"
+    passes.mkdir(parents=True, exist_ok=True)
+    for name, labels in (("a", a), ("b", b), ("adjudicated", decided)):
+        with (passes / f"{name}.jsonl").open("w", encoding="utf-8") as handle:
+            for cid in sorted(labels):
+                handle.write(json.dumps(labels[cid], sort_keys=True) + "\n")
+    with (folder / "annotations.jsonl").open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, sort_keys=True) + "\n")
+    (folder / "agreement.json").write_text(
+        json.dumps(agreement, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    return agreement
 
 
 def sentence_for(row: dict[str, Any], cache: dict[tuple[str, str, str], str]) -> str | None:
@@ -204,8 +323,8 @@ def evaluate(
     }
 
 
-def save_result(result: dict[str, Any], path: Path = RESULTS) -> None:
-    """Keep one result per split in ``path``: validation (tuning) beside test (reported once)."""
+def save_result(result: dict[str, Any], path: Path = RESULTS, key: str | None = None) -> None:
+    """Keep one result per round and split in ``path`` (``key``, default the split's name)."""
     kept: dict[str, Any] = {}
     if path.is_file():
         try:
@@ -214,7 +333,7 @@ def save_result(result: dict[str, Any], path: Path = RESULTS) -> None:
             kept = {}
     if "split" in kept:  # a single result of an older run
         kept = {kept["split"]: kept}
-    kept[result["split"]] = result
+    kept[key or result["split"]] = result
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(kept, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -224,16 +343,35 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     imp = sub.add_parser("import", help="turn the labeller's labels.jsonl into annotations")
     imp.add_argument("labels", type=Path)
+    two = sub.add_parser(
+        "import-passes", help="two independent passes plus adjudication -> round 2 annotations"
+    )
+    two.add_argument("first", type=Path)
+    two.add_argument("second", type=Path)
+    two.add_argument("adjudicated", type=Path)
+    two.add_argument("--round", choices=("2",), default="2")
     run = sub.add_parser("run", help="measure the extractor on the annotations")
     run.add_argument("--split", choices=("test", "validation", "all"), default="test")
     run.add_argument(
         "--threshold", type=float, default=None, help="also require this growth probability"
+    )
+    run.add_argument(
+        "--round",
+        choices=("1", "2"),
+        default="1",
+        help="1: the development rounds' splits; 2: the held-out round (its one split is test)",
     )
     for command in (imp, run):
         command.add_argument(
             "--annotations", type=Path, default=ANNOTATIONS, help="annotations file"
         )
     args = parser.parse_args(argv)
+    if args.command == "import-passes":
+        agreement = import_passes(args.first, args.second, args.adjudicated)
+        print(json.dumps(agreement, indent=2, sort_keys=True))
+        return 0
+    if args.command == "run" and args.round == "2" and args.annotations == ANNOTATIONS:
+        args.annotations = ROUND2 / "annotations.jsonl"
     if args.command == "import":
         if not args.labels.is_file():
             print(f"no labels at {args.labels}; nothing imported")
@@ -249,12 +387,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     result = evaluate(args.split, args.threshold, args.annotations)
+    result["round"] = args.round
     result["command"] = (
         "python benchmarks/bench_claims.py run --split "
         + args.split
+        + (f" --round {args.round}" if args.round != "1" else "")
         + (f" --threshold {args.threshold}" if args.threshold is not None else "")
     )
-    save_result(result)
+    save_result(result, key=f"round2-{args.split}" if args.round == "2" else None)
     ex, cue = result["extractor"], result["cue_baseline"]
 
     def show(value: float | None) -> str:

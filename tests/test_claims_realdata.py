@@ -72,3 +72,60 @@ def test_index_spans_rebuild_their_sentences(realdata: Path) -> None:
     phrasebank = [r for r in rows if r["reader"] in ("phrasebank", "headlines")][:40]
     cache: dict = {}
     assert all(sentence_for(r, cache) is not None for r in phrasebank)
+
+
+def test_round_two_is_fresh_labels_only_and_adjudicated(tmp_path: Path) -> None:
+    round2 = PROJECT / "corpora" / "claims-real" / "round2"
+    first = {json.loads(line)["sha256"] for line in INDEX.read_text(encoding="utf-8").splitlines()}
+    rows = [
+        json.loads(line)
+        for line in (round2 / "candidates.index.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(rows) == 500 and first.isdisjoint(r["sha256"] for r in rows)
+    for path in [*round2.glob("*.jsonl"), *(round2 / "passes").glob("*.jsonl")]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            assert not {"text", "sentence", "context"} & set(json.loads(line)), path
+
+
+def test_two_passes_merge_where_they_agree_and_take_the_adjudication_elsewhere(
+    tmp_path: Path,
+) -> None:
+    sys.path.insert(0, str(PROJECT / "benchmarks"))
+    from bench_claims import import_passes
+
+    index = [{"id": f"d{i}", "sha256": "0" * 64, "char_start": 0, "char_end": 5} for i in range(4)]
+    (tmp_path / "candidates.index.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in index), encoding="utf-8"
+    )
+    claim = {"is_claim": True, "metric": "revenue", "magnitude_kind": "multiplier"}
+    a = [
+        {"id": "d0", "is_claim": False},
+        {"id": "d1", **claim},
+        {"id": "d2", **claim},
+        {"id": "d3", "is_claim": False},
+    ]
+    b = [
+        {"id": "d0", "is_claim": False},
+        {"id": "d1", **claim},
+        {"id": "d2", **claim, "metric": "fees"},
+        {"id": "d3", "is_claim": True},
+    ]
+    decided = [{"id": "d2", **claim, "metric": "fees"}, {"id": "d3", "is_claim": False}]
+    files = []
+    for name, labels in (("a", a), ("b", b), ("adj", decided)):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in labels), encoding="utf-8")
+        files.append(path)
+    agreement = import_passes(*files, folder=tmp_path)
+    merged = {
+        r["id"]: r["labels"]
+        for r in map(json.loads, (tmp_path / "annotations.jsonl").read_text().splitlines())
+    }
+    assert merged["d2"]["metric"] == "fees" and merged["d3"]["is_claim"] is False
+    assert merged["d1"]["metric"] == "revenue" and agreement["adjudicated"] == 2
+    assert agreement["kappa_is_claim"] == pytest.approx(0.5)
+    assert (tmp_path / "passes" / "b.jsonl").is_file()
+    # A disagreement nobody decided is an error, not a silent choice of one pass.
+    files[2].write_text(json.dumps(decided[0]) + "\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="d3"):
+        import_passes(*files, folder=tmp_path)
