@@ -592,6 +592,42 @@ def test_a_missing_default_corpus_is_skipped_with_a_message(
         from_db.training_data_from_store(store, [tmp_path / "typo"], say=messages.append)
 
 
+def test_corpora_merge_split_by_split_and_held_out_documents_never_train(
+    tmp_path: Path,
+) -> None:
+    from analyzer.training.from_db import training_data_from_store
+
+    rng = random.Random(4)
+
+    def write(folder: Path, split: str, documents: list[str]) -> None:
+        folder.mkdir(exist_ok=True)
+        rows = [
+            {"text": random_sentence(rng), "hype": i % 2, "growth": 0, "evidence": 1, "document": d}
+            for i, d in enumerate(documents)
+        ]
+        (folder / f"{split}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+
+    written, real = tmp_path / "written", tmp_path / "real"
+    for split, count in (("train", 6), ("validation", 3), ("test", 2)):
+        write(written, split, [f"notes/{split}-{i}.txt" for i in range(count)])
+    write(real, "train", ["papers/btc.pdf#intro", "papers/btc.pdf#proof", "news/a.html"])
+    write(real, "validation", ["papers/btc.pdf#end", "news/b.html"])
+    write(real, "test", ["news/c.html"])
+    data, report = training_data_from_store(
+        None, [written, real], hold_out_documents=["papers/btc.pdf"], say=lambda m: None
+    )
+    assert (len(data.train), len(data.validation), len(data.test or [])) == (7, 5, 3)
+    assert report["held_out_rows"] == 2 and report["labels"] == 0
+    assert not any(r["document"].startswith("papers/") for r in data.train)
+    assert any(r["document"].startswith("papers/") for r in data.validation)
+    assert data.sources["train"] == "written, real" and "database" not in data.sources
+    # A glob pattern matches the document part of the key, never the section after '#'.
+    data, report = training_data_from_store(
+        None, [real], hold_out_documents=["papers/*"], say=lambda m: None
+    )
+    assert report["held_out_rows"] == 2 and [r["document"] for r in data.train] == ["news/a.html"]
+
+
 @pytest.mark.slow
 def test_training_from_the_database_changes_the_model_version(
     store: Store,
@@ -678,4 +714,4 @@ def test_training_from_the_database_changes_the_model_version(
     )  # no machine paths in the model
     with pytest.raises(SystemExit):
         main(["train", "--out", str(tmp_path / "x")])
-    assert "give the labelled DATA, or --from-db DB" in capsys.readouterr().err
+    assert "give the labelled DATA, --corpus DIR or --from-db DB" in capsys.readouterr().err

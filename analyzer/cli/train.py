@@ -37,8 +37,19 @@ def register(app: typer.Typer) -> None:
             list[Path] | None,
             typer.Option(
                 "--corpus",
-                help="With --from-db: labelled corpora to add (default: corpora/hype and, when "
-                "materialised, data/corpora/hype-real); repeatable.",
+                help="Labelled corpora (split folders) merged split by split; with --from-db added "
+                "to the stored labels (default there: corpora/hype and, when materialised, "
+                "data/corpora/hype-real); repeatable.",
+                show_default=False,
+            ),
+        ] = None,
+        hold_out_documents: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--hold-out-document",
+                help="With --corpus or --from-db: never train on sentences of documents matching "
+                "this glob (e.g. 'whitepapers/bitcoin/*'), so a benchmark over those documents "
+                "reads unseen text; they stay in validation and test. Repeatable.",
                 show_default=False,
             ),
         ] = None,
@@ -159,7 +170,7 @@ def register(app: typer.Typer) -> None:
         )
         progress = _training_progress(console)
 
-        if from_db is not None:
+        if from_db is not None or corpus:
             summary = _train_from_db(
                 from_db,
                 [*([data] if data else []), *(corpus or [])],
@@ -170,16 +181,17 @@ def register(app: typer.Typer) -> None:
                 zero_shot,
                 progress,
                 console,
+                hold_out_documents or [],
             )
         elif data is None:
             from analyzer.errors import InputError
 
-            raise InputError("give the labelled DATA, or --from-db DB")
+            raise InputError("give the labelled DATA, --corpus DIR or --from-db DB")
         else:
-            if corpus:
+            if hold_out_documents:
                 from analyzer.errors import InputError
 
-                raise InputError("--corpus goes with --from-db; without it pass the data as DATA")
+                raise InputError("--hold-out-document goes with --corpus or --from-db")
             summary = train_to_directory(
                 data,
                 out,
@@ -374,7 +386,7 @@ def _echo_evaluation(metrics: dict[str, Any]) -> None:
 
 
 def _train_from_db(
-    db: Path,
+    db: Path | None,
     corpora: list[Path],
     out: Path,
     options: Any,
@@ -383,7 +395,9 @@ def _train_from_db(
     zero_shot: bool,
     progress: Any,
     console: Any,
+    hold_out_documents: list[str],
 ) -> dict[str, Any]:
+    """Train on labelled corpora merged split by split, plus the labels stored in ``db``."""
     from analyzer.errors import InputError
     from analyzer.storage import StorageError
     from analyzer.training.from_db import training_data_from_store
@@ -391,21 +405,34 @@ def _train_from_db(
 
     if validation is not None or test is not None:
         raise InputError(
-            "--validation and --test do not go with --from-db: splits come from the corpora and "
-            "from each labelled document"
+            "--validation and --test do not go with --corpus or --from-db: splits come from the "
+            "corpora and from each labelled document"
         )
-    if not db.is_file():
-        raise StorageError(f"database {db} does not exist")
-    with open_store(db) as store:
+
+    def say(message: str) -> None:
+        console.print(message, highlight=False)
+
+    if db is None:
         dataset, report = training_data_from_store(
-            store, corpora or None, say=lambda m: console.print(m, highlight=False)
+            None, corpora, hold_out_documents=hold_out_documents, say=say
+        )
+    else:
+        if not db.is_file():
+            raise StorageError(f"database {db} does not exist")
+        with open_store(db) as store:
+            dataset, report = training_data_from_store(
+                store, corpora or None, hold_out_documents=hold_out_documents, say=say
+            )
+        console.print(
+            f"{report['labels']} stored labels on {report['sentences_labelled']} sentences "
+            f"({report['partial']} with a label left unset, not trained on); from the database "
+            f"{report['from_database']['train']} train, {report['from_database']['validation']} validation, "
+            f"{report['from_database']['test']} test.",
+            highlight=False,
         )
     console.print(
-        f"{report['labels']} stored labels on {report['sentences_labelled']} sentences "
-        f"({report['partial']} with a label left unset, not trained on); from the database "
-        f"{report['from_database']['train']} train, {report['from_database']['validation']} validation, "
-        f"{report['from_database']['test']} test; {report['removed_from_train']} training rows left out as "
-        "duplicates or evaluation sentences.",
+        f"{report['removed_from_train']} training rows left out as duplicates or evaluation "
+        f"sentences; {report['held_out_rows']} of held-out documents.",
         highlight=False,
     )
     summary = train_dataset_to_directory(

@@ -10,6 +10,7 @@ labelled sentence is evaluated on a model that saw it.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -97,15 +98,38 @@ def _text_key(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+def corpus_repeat(path: str | os.PathLike[str]) -> tuple[Path, int]:
+    """``DIR@N`` -> (DIR, N): a corpus whose training rows count N times; plain ``DIR`` -> 1."""
+    text = os.fspath(path)
+    stem, at, count = text.rpartition("@")
+    if at and count.isdigit():
+        if int(count) < 1:
+            raise InputError(f"corpus {text}: the repeat after '@' must be at least 1")
+        return Path(stem), int(count)
+    return Path(text), 1
+
+
+def held_out(row: dict[str, Any], patterns: Sequence[str]) -> bool:
+    """Whether the row's document matches one of the glob ``patterns`` (``whitepapers/bitcoin/*``)."""
+    document = str(row.get("document") or "").split("#", 1)[0]
+    return bool(document) and any(fnmatch.fnmatchcase(document, p) for p in patterns)
+
+
 def training_data_from_store(
-    store: Any,
+    store: Any | None,
     corpora: Sequence[str | os.PathLike[str]] | None = None,
     *,
     validation_fraction: float = VALIDATION_FRACTION,
     test_fraction: float = TEST_FRACTION,
+    hold_out_documents: Sequence[str] = (),
     say: Callable[[str], None] = print,
 ) -> tuple[TrainingData, dict[str, Any]]:
     """Stored labels plus ``corpora`` (default: :func:`default_corpora`) as one training set.
+
+    With ``store=None`` the corpora alone, merged split by split. Rows of a document matching
+    one of ``hold_out_documents`` (glob patterns over the ``document`` field) never train, so a
+    benchmark that reads those documents whole measures text the model has not seen; they stay
+    in validation and test.
 
     Returns the data and a report: label and sentence counts, what was skipped and why.
     """
@@ -119,23 +143,33 @@ def training_data_from_store(
         "partial": 0,
         "from_database": {"train": 0, "validation": 0, "test": 0},
         "removed_from_train": 0,
+        "held_out_documents": list(hold_out_documents),
+        "held_out_rows": 0,
     }
     for path in paths:
+        path, repeat = corpus_repeat(path)
         if not path.exists():
             raise InputError(f"corpus {path} does not exist")
         data = resolve_training_data(path)
-        splits["train"] += data.train
+        # A repeated corpus counts more in the loss: its training rows are seen `repeat` times
+        # an epoch (a small set of the text users bring, beside a larger written one).
+        splits["train"] += [dict(r, _copy=c) for c in range(repeat) for r in data.train]
         splits["validation"] += data.validation
         splits["test"] += data.test or []
         report["corpora"].append(
             {
                 "path": str(path),
+                "repeat": repeat,
                 "train": len(data.train),
                 "validation": len(data.validation),
                 "test": len(data.test or []),
             }
         )
-    stored = store.labels()
+    if hold_out_documents:
+        kept_train = [r for r in splits["train"] if not held_out(r, hold_out_documents)]
+        report["held_out_rows"] = len(splits["train"]) - len(kept_train)
+        splits["train"] = kept_train
+    stored = store.labels() if store is not None else []
     report["labels"] = len(stored)
     merged = consensus_labels(stored)
     report["sentences_labelled"] = len(merged)
@@ -149,21 +183,26 @@ def training_data_from_store(
             kept["lang"] = row["lang"]
         splits[split].append(kept)
         report["from_database"][split] += 1
-    if not merged:
+    if not merged and store is not None:
         say("The database holds no labels; training on the corpora alone.")
     # Evaluation texts never train: a sentence in validation or test leaves the other splits.
     in_test = {_text_key(r["text"]) for r in splits["test"]}
     splits["validation"] = [r for r in splits["validation"] if _text_key(r["text"]) not in in_test]
     evaluation = in_test | {_text_key(r["text"]) for r in splits["validation"]}
     before = len(splits["train"])
-    unique_train: dict[str, dict[str, Any]] = {}
+    unique_train: dict[str, dict[int, dict[str, Any]]] = {}
     for row in splits["train"]:
         key = _text_key(row["text"])
         if key in evaluation:
             continue
-        # A stored human label comes after the corpora and replaces a corpus row of the same text.
-        unique_train[key] = row
-    splits["train"] = list(unique_train.values())
+        copy = row.pop("_copy", None)
+        if copy is None:
+            # A stored human label comes after the corpora and replaces every corpus row (and
+            # repeat) of the same text.
+            unique_train[key] = {0: row}
+        else:
+            unique_train.setdefault(key, {})[copy] = row
+    splits["train"] = [row for copies in unique_train.values() for row in copies.values()]
     report["removed_from_train"] = before - len(splits["train"])
     if not splits["train"] or not splits["validation"]:
         raise InputError(
@@ -171,13 +210,18 @@ def training_data_from_store(
             "or label more sentences"
         )
     names = ", ".join(_display(p) for p in paths) or "no corpus"
-    sources = {
-        "train": f"{names} + {report['from_database']['train']} database labels",
-        "validation": f"{names} + {report['from_database']['validation']} database labels",
-        "database": Path(str(getattr(store, "path", "") or "database")).name,
-    }
-    if splits["test"]:
-        sources["test"] = f"{names} + {report['from_database']['test']} database labels"
+    if store is None:
+        sources = {"train": names, "validation": names}
+        if splits["test"]:
+            sources["test"] = names
+    else:
+        sources = {
+            "train": f"{names} + {report['from_database']['train']} database labels",
+            "validation": f"{names} + {report['from_database']['validation']} database labels",
+            "database": Path(str(getattr(store, "path", "") or "database")).name,
+        }
+        if splits["test"]:
+            sources["test"] = f"{names} + {report['from_database']['test']} database labels"
     report["train"], report["validation"], report["test"] = (
         len(splits["train"]),
         len(splits["validation"]),
