@@ -626,6 +626,12 @@ def test_corpora_merge_split_by_split_and_held_out_documents_never_train(
         None, [real], hold_out_documents=["papers/*"], say=lambda m: None
     )
     assert report["held_out_rows"] == 2 and [r["document"] for r in data.train] == ["news/a.html"]
+    # DIR@N: a corpus's training rows count N times; its evaluation rows stay single.
+    data, report = training_data_from_store(None, [written, f"{real}@3"], say=lambda m: None)
+    assert (len(data.train), len(data.validation)) == (6 + 3 * 3, 5)
+    assert report["corpora"][1]["repeat"] == 3
+    with pytest.raises(InputError, match="at least 1"):
+        training_data_from_store(None, [f"{real}@0"], say=lambda m: None)
 
 
 @pytest.mark.slow
