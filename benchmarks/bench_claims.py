@@ -47,20 +47,6 @@ from claims_candidates import FORWARD, INDEX, NUMBER, REALDATA, read_unit, sha  
 
 ANNOTATIONS = PROJECT / "corpora" / "claims-real" / "annotations.jsonl"
 ROUND2 = PROJECT / "corpora" / "claims-real" / "round2"
-# The fields compared between passes; a row whose two passes differ on any of them is adjudicated.
-PASS_FIELDS = (
-    "is_claim",
-    "metric",
-    "direction",
-    "magnitude_kind",
-    "magnitude_value",
-    "magnitude_unit",
-    "per_year",
-    "baseline_value",
-    "horizon",
-    "hedge",
-    "speaker",
-)
 RESULTS = HERE / "results" / "claims.json"
 LABEL_FIELDS = (
     "is_claim",
@@ -77,6 +63,8 @@ LABEL_FIELDS = (
     "multiple",
     "unsure",
 )
+# The fields compared between passes; a row whose two passes differ on any of them is adjudicated.
+PASS_FIELDS = tuple(f for f in LABEL_FIELDS if f not in ("multiple", "unsure"))
 TARGETS = {"precision": 0.85, "recall": 0.70, "metric": 0.85, "magnitude": 0.85, "horizon": 0.85}
 
 
