@@ -42,6 +42,18 @@ def claim(text: str, published: date = PUBLISHED, known: bool = True) -> dict:
         ("The costs will amount to 1.5 mln euro $ 2.0 mln in 2025 .", 1.5e6, "EUR"),
         ("Acme expects revenue of EUR 12 .5 mn next year .", 12.5e6, "EUR"),
         ("Acme expects fourth-quarter revenue of $2.1 billion to $2.3 billion.", 2.2e9, "USD"),
+        ("Acme expects revenue of some EUR 40 million in 2025 .", 40e6, "EUR"),
+        ("Some 2.5 mln euro will be spent on the new line next year .", 2.5e6, "EUR"),
+        # the original amount, not its conversion into another currency
+        (
+            "The offering is expected to raise some euro150 million ( US$ 190 million ) .",
+            150e6,
+            "EUR",
+        ),
+        ("Acme expects savings of euro20 million US$ 24 million a year from 2025 .", 20e6, "EUR"),
+        # a range whose scale is written once, its decimal point set apart by the tokeniser
+        ("Acme expects capital expenditure of EUR 0.6-1 .0 billion next year .", 0.8e9, "EUR"),
+        ("Acme expects revenue of $10-12 million in 2025.", 11e6, "USD"),
     ],
 )
 def test_newswire_amounts_are_read_whole(text: str, value: float, currency: str) -> None:
@@ -49,6 +61,11 @@ def test_newswire_amounts_are_read_whole(text: str, value: float, currency: str)
     assert c["magnitude_kind"] == "absolute"
     assert c["magnitude_value"] == pytest.approx(value)
     assert c["currency"] == currency
+
+
+def test_a_thousands_separator_set_apart_by_the_tokeniser() -> None:
+    c = claim("Acme plans to build 30,000-40 ,000 square metres of offices by 2026 .")
+    assert c["magnitude_value"] == pytest.approx(35_000)
 
 
 def test_spaced_thousands_and_their_span() -> None:
