@@ -156,6 +156,16 @@ def test_claims_real_text_taught_us(text: str, fields: dict) -> None:
         "The news pushed Acme shares down 5.1 % as traders gave up hope a rival would bid .",
         "Acme reports net sales of EUR 41.2 mn in the third quarter of 2007 .",
         "The purchase in 2008 weighed on the result by EUR 2.5 mn .",
+        # hedge words used as something else: a noun, a forecast reported as history, a move
+        "The founder has left $20 million to charity in a living will.",
+        "A portfolio of projects and a yearly capacity of 50,000 tonnes make Acme a leader .",
+        "The first estimate was for about 40 job cuts , the company said .",
+        "Acme 's net profit went up to EUR 3.2 mn in 2006 .",
+        # "up to" bounds an amount without looking ahead
+        "Acme sells its chemicals unit to Beta for up to $250 mln",
+        "Tickets are free for parties of up to 12 people.",
+        # a cue that governs a later verb, after a past one
+        "Around 40 % of the order was delivered in 2023 and the rest will be delivered in 2025 .",
         # sums, conditions and questions
         "The shares may not add up to 100% because of rounding.",
         "If we are going to borrow for the next 20+ years, we should get roads for it.",
@@ -164,6 +174,12 @@ def test_claims_real_text_taught_us(text: str, fields: dict) -> None:
 )
 def test_numbers_that_carry_no_claim(text: str) -> None:
     assert claims(text, known=False) == [] and claims(text) == []
+
+
+def test_up_to_sets_the_hedge_beside_another_cue() -> None:
+    c = claim("Acme expects sales of up to $5 billion by 2026.")
+    assert (c["hedge"], c["magnitude_value"]) == ("possible", 5e9)
+    assert claim("Acme plans to hire up to 300 engineers next year .")["hedge"] == "possible"
 
 
 def test_a_past_year_is_a_report_only_when_the_date_is_known() -> None:

@@ -305,10 +305,61 @@ def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str
     return chosen
 
 
+HEDGE_LEVELS = ("possible", "aspirational", "expected", "firm")
+
+# A word of a hedge list used as something else: the noun "will" ("a living will", "the will
+# of the people"), the noun "projects" ("a portfolio of projects"), a forecast reported as
+# history ("the estimate was", "had expected") and "up to" after a verb of motion ("profit
+# went up to EUR 8 mn").
+_NOT_A_CUE_BEFORE = {
+    "will": re.compile(r"\b(?:a|the|his|her|their|its|living|free|good|political|ill)\s+$", re.I),
+    "projects": re.compile(
+        r"\b(?:a|an|the|of|its|their|our|his|her|new|these|those|such|and|or|in|on|for|with|"
+        r"many|several|other|all|some|key|major|large|big|\d+)\s+$",
+        re.I,
+    ),
+    "up to": re.compile(
+        r"\b(?:went|go|goes|going|gone|moved|rose|climbed|jumped|shot|edged|came|ran)\s+$", re.I
+    ),
+}
+_NOT_A_CUE_AFTER = {"will": re.compile(r"\s+of\b", re.I)}
+_REPORTED_CUE_BEFORE = re.compile(r"\bhad\s+(?:been\s+)?$", re.I)
+_REPORTED_CUE_AFTER = re.compile(r"\s+(?:was|were|had\s+been)\b", re.I)
+# Cues that bound an amount ("up to $300 mln") without saying it lies ahead: they set the
+# hedge level of a claim, but a sentence needs another cue or a deadline to be one.
+AMOUNT_LIMITERS = ("up to", "as much as", "as high as")
+
+
+def find_cues(
+    text: str, level: str, start: int = 0, end: int | None = None
+) -> list[tuple[int, int, str]]:
+    """(start, end, matched) for each English hedge cue of ``level`` in ``text[start:end]``,
+    positions in ``text``; words of the hedge lists used otherwise are left out."""
+    end = len(text) if end is None else end
+    found = []
+    for s, e, matched in find_words(text[start:end], vocab.HEDGE_WORDS[level]):
+        s, e = s + start, e + start
+        word = matched.lower()
+        before, after = text[max(0, s - 40) : s], text[e : e + 20]
+        if word in _NOT_A_CUE_BEFORE and _NOT_A_CUE_BEFORE[word].search(before):
+            continue
+        if word in _NOT_A_CUE_AFTER and _NOT_A_CUE_AFTER[word].match(after):
+            continue
+        if _REPORTED_CUE_BEFORE.search(before) or _REPORTED_CUE_AFTER.match(after):
+            continue
+        found.append((s, e, matched))
+    return found
+
+
 def _hedge(text: str, japanese: bool) -> tuple[str, str | None]:
-    words = vocab.HEDGE_WORDS_JA if japanese else vocab.HEDGE_WORDS
-    for level in ("possible", "aspirational", "expected", "firm"):
-        found = find_words(text, words[level], japanese)
+    if not japanese:
+        for level in HEDGE_LEVELS:
+            found = find_cues(text, level)
+            if found:
+                return level, found[0][2]
+        return "unmarked", None
+    for level in HEDGE_LEVELS:
+        found = find_words(text, vocab.HEDGE_WORDS_JA[level], japanese)
         if found:
             return level, found[0][2]
     return "unmarked", None
@@ -340,9 +391,14 @@ def _looks_ahead(
         if hedge != "unmarked":
             return True
         # A deadline alone ("Revenue to double by 2026") looks ahead unless a past-tense verb
-        # carries the number ("revenue doubled by 2026" read in 2027 has no future horizon anyway).
+        # carries the number ("revenue doubled by 2026" read in 2027 has no future horizon
+        # anyway) or comes between it and the deadline ("40% was delivered in 2023 and the
+        # rest ... in 2025").
         before = _clause_before(text, magnitude.start, 60)
-        return japanese or not find_words(before + " " + magnitude.surface, vocab.PAST_WORDS)
+        between = text[magnitude.end : horizon.start] if horizon.start > magnitude.end else ""
+        return japanese or not find_words(
+            before + " " + magnitude.surface + " " + between, vocab.PAST_WORDS
+        )
     if hedge == "unmarked":
         return False
     if japanese:
@@ -350,11 +406,7 @@ def _looks_ahead(
     # A hedge that governs a past result ("said revenue rose 20%") does not make a claim.
     before = _clause_before(text, magnitude.start, 30)
     past = find_words(before, vocab.PAST_WORDS)
-    hedges = [
-        w
-        for level in ("possible", "aspirational", "expected", "firm")
-        for w in find_words(text[: magnitude.start], vocab.HEDGE_WORDS[level])
-    ]
+    hedges = sorted(w for level in HEDGE_LEVELS for w in find_cues(text, level, 0, magnitude.start))
     return not past or bool(hedges and hedges[-1][0] > past[-1][0])
 
 
@@ -526,20 +578,19 @@ def _governing_hedge(
         level, cue = _hedge(text, japanese)
         return level, cue, 0, len(text)
     segment, start, end = _scope(text, quantity)
-    level, cue = _hedge(text[start:end], japanese)
-    if level != "unmarked":
-        return level, cue, start, end
-    before = text[segment:start]
-    found = [
-        (w, lv)
-        for lv in ("possible", "aspirational", "expected", "firm")
-        for w in find_words(before, vocab.HEDGE_WORDS[lv])
-    ]
+    for level in HEDGE_LEVELS:
+        for cue_start, _, matched in find_cues(text, level, start, end):
+            # A cue after the number with a past verb between governs another verb: "30% was
+            # booked in 2009 and the rest will be booked in 2010".
+            if cue_start < quantity.end or not find_words(
+                text[quantity.end : cue_start], vocab.PAST_WORDS
+            ):
+                return level, matched, start, end
+    found = [(w, lv) for lv in HEDGE_LEVELS for w in find_cues(text, lv, segment, start)]
     if found:
         (hs, he, matched), lv = max(found, key=lambda f: f[0][0])
-        between = text[segment + he : quantity.start]
-        if not find_words(between, vocab.PAST_WORDS):
-            return lv, matched, segment + hs, end
+        if not find_words(text[he : quantity.start], vocab.PAST_WORDS):
+            return lv, matched, hs, end
     return "unmarked", None, start, end
 
 
@@ -630,22 +681,30 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
         return []
     kind, magnitude, direction = chosen
     hedge, hedge_text, scope_start, scope_end = _governing_hedge(text, magnitude, japanese)
+    # How the sentence looks ahead: "up to" sets the hedge but looks ahead only beside
+    # another cue ("sells the unit for up to $300 mln" reports a deal).
+    cue = hedge
+    if not japanese and hedge_text and hedge_text.lower() in AMOUNT_LIMITERS:
+        masked = re.sub(
+            "|".join(AMOUNT_LIMITERS), lambda m: " " * len(m[0]), text, flags=re.IGNORECASE
+        )
+        cue = _governing_hedge(masked, magnitude, japanese)[0]
     if not japanese and find_words(text[scope_start : magnitude.start], vocab.CONDITION_WORDS):
         return []  # "if revenue doubled, ...": a hypothetical
     known = context.published_known
     horizon = choose_horizon(horizons, context.published, future_only=known)
-    if horizons and horizon is None and hedge == "unmarked":
+    if horizons and horizon is None and cue == "unmarked":
         return []  # every date is in the past: a report
     if (
         not japanese
-        and hedge == "unmarked"
+        and cue == "unmarked"
         and horizon is not None
         and not (scope_start <= horizon.start < scope_end)
     ):
         return []  # a deadline in another clause does not make this number a claim
     if (
         not known
-        and hedge == "unmarked"
+        and cue == "unmarked"
         and horizon is not None
         and horizon.kind not in ("relative",)
         and not re.search(
@@ -655,7 +714,7 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
         )
     ):
         return []  # "sales of EUR 5 mn in 2007" with no cue, from a text of unknown date
-    if not _looks_ahead(text, hedge, horizon, japanese, magnitude):
+    if not _looks_ahead(text, cue, horizon, japanese, magnitude):
         return []
     if (
         known
