@@ -166,6 +166,24 @@ def test_claims_real_text_taught_us(text: str, fields: dict) -> None:
         "Tickets are free for parties of up to 12 people.",
         # a cue that governs a later verb, after a past one
         "Around 40 % of the order was delivered in 2023 and the rest will be delivered in 2025 .",
+        # one-off payments and the prices of deals, not the size of a fundamental
+        "Under the deal , the $2.5 billion will be paid to the parent in cash .",
+        "The new chairman will be paid £400,000 and join the board in May.",
+        "Beta will pay Acme $150 million for the patents.",
+        "Acme will fund the purchase through a 4.2 mln euro $ 5.5 mln loan .",
+        "Acme and Beta agree terms of 3.1 billion pound merger",
+        "The town could forfeit up to $40m (£31m) in state grants.",
+        # counts that are already there: a possessor's, what a business employs
+        "The mill 's 120 workers will move to the new owner from March 2025 .",
+        "The unit , which employs 35 people , will be sold .",
+        # a product's specification, a calculation, a hypothesis, a model name
+        "Acme will deliver inverters in the power range from 50 kW up to 1 MW .",
+        "A plain table would theoretically fit 5 billion records into 320GB.",
+        "Replacing 5 percent of the fleet per year would create a boom for suppliers.",
+        "4 × 10 gbps links would give a lot of bandwidth.",
+        "Two nodes with 0.99 uptime would have 0.99 * 0.99 = 0.98 uptime together.",
+        "The update will reach the Edge 7X gets later, the company said.",
+        "Prices are fine for groups of up to 30 people — beyond that the venue will charge.",
         # sums, conditions and questions
         "The shares may not add up to 100% because of rounding.",
         "If we are going to borrow for the next 20+ years, we should get roads for it.",
@@ -174,6 +192,18 @@ def test_claims_real_text_taught_us(text: str, fields: dict) -> None:
 )
 def test_numbers_that_carry_no_claim(text: str) -> None:
     assert claims(text, known=False) == [] and claims(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Interest payments will reach $500 billion a year by 2030.", 5e11),
+        ("Acme will lift its 40 stores to 60 stores by 2026 .", 60.0),
+        ("Acme expects to raise about $200 million in the share offering next year.", 2e8),
+    ],
+)
+def test_amounts_that_stay_claims_beside_those_rules(text: str, value: float) -> None:
+    assert claim(text)["magnitude_value"] == pytest.approx(value)
 
 
 def test_up_to_sets_the_hedge_beside_another_cue() -> None:

@@ -228,7 +228,7 @@ def _explicit_baseline(
 
 
 _CLAUSE_BOUNDARY = re.compile(
-    r",\s|;\s|:\s|\s(?:as|because|while|since|after|when|but|which|thanks to|amid|driven by|on the back of)\s",
+    r",\s|;\s|:\s|\s*—\s*|\s–\s|\s--\s|\s(?:as|because|while|since|after|when|but|which|thanks to|amid|driven by|on the back of)\s",
     re.IGNORECASE,
 )
 _PRICE_MOVE = re.compile(
@@ -489,6 +489,14 @@ def _multiplier_is_claim(text: str, quantity: Quantity) -> bool:
         verbs = vocab.UP_WORDS + vocab.DOWN_WORDS + ("multiply", "multiplied")
         return bool(find_words(_clause_before(text, quantity.start, 25), verbs))
     if re.search(r"\d", quantity.surface):
+        if re.match(r"\s*\d", after):
+            return False  # "10 × 1 gbps": arithmetic
+        if (
+            re.fullmatch(r"\d+X", quantity.surface)
+            and re.search(r"\b[A-Z][a-z]+\s+$", text[: quantity.start])
+            and not _MULTIPLIER_FOLLOWS.match(after)
+        ):
+            return False  # "the Fenix 5X gets": a model name
         return True  # "1000x", "10-fold"
     words = re.findall(r"[A-Za-z'][\w'-]*|\d[\d.,]*|[,;:]", text[: quantity.start])[-3:]
     if words and (
@@ -503,6 +511,47 @@ def _multiplier_is_claim(text: str, quantity: Quantity) -> bool:
     if find_words(" ".join(words), [w for ws in vocab.METRIC_WORDS.values() for w in ws]):
         return True
     return _MULTIPLIER_FOLLOWS.match(after) is not None
+
+
+# "sells the unit to Beta for $300 mln": the price of a sale or purchase.
+_SALE_FOR = re.compile(
+    r"\b(?:sells?|sold|selling|sale|buys?|bought|buying|acquires?|acquired|acquiring|"
+    r"purchases?|purchased)\b.*\bfor\s+(?:about\s+|around\s+|some\s+|an?\s+)?$",
+    re.IGNORECASE,
+)
+# An amount's conversion into another currency, between it and the noun it qualifies.
+_CONVERSION_AFTER = re.compile(
+    r"\s*(?:\(?\s*(?:US|HK|NT|C|A|S)?[$€£¥]\s?[\d.,]+\s*(?:[a-z]+\s*)?\)?)?", re.IGNORECASE
+)
+# A count that is already there: a possessor's ("Acme 's 250 field staff", "its 40 stores")
+# or what a business employs today ("employs 10 people").
+_PRESENT_COUNT = re.compile(
+    r"(?:['’]s|\bits|\btheir|\bour|\bhis|\bher|\bemploys|\bemployed|\bemploying)\s+"
+    r"(?:about\s+|around\s+|some\s+|more\s+than\s+|over\s+|nearly\s+|almost\s+)?$",
+    re.IGNORECASE,
+)
+# "in the power range from 200 kW up to 2 MW": the span of a product's specification.
+_SPECIFICATION_RANGE = re.compile(r"\brang(?:e|es|ing)\s+from\b", re.IGNORECASE)
+
+
+def _is_transaction(text: str, quantity: Quantity, japanese: bool) -> bool:
+    """Whether an amount is a one-off payment or the price of a deal, not a fundamental's size:
+    a payment word in its clause, the price of a sale ("for $300 mln") or a deal noun right
+    after it ("a $5.6 billion merger"). Amounts a metric names (revenue, capex...) stay."""
+    if quantity.kind not in (CURRENCY, COUNT):
+        return False
+    start, end = _clause(text, quantity)
+    after = text[quantity.end :]
+    skipped = quantity.end + _CONVERSION_AFTER.match(after).end()  # type: ignore[union-attr]
+    deal = re.match(
+        r"\s*(?:[A-Za-z-]+\s+)?(?:" + "|".join(vocab.DEAL_NOUNS) + r")s?\b", text[skipped:], re.I
+    )
+    transaction = (
+        find_words(text[start:end], vocab.PAYMENT_WORDS)
+        or (quantity.kind == CURRENCY and _SALE_FOR.search(text[start : quantity.start]))
+        or (quantity.kind == CURRENCY and deal)
+    )
+    return bool(transaction) and _metric_for(text, quantity, japanese)[0] in ("other", "price")
 
 
 def _claimable(text: str, quantity: Quantity, japanese: bool) -> bool:
@@ -524,12 +573,20 @@ def _claimable(text: str, quantity: Quantity, japanese: bool) -> bool:
             return False  # "May 16", "August 10"
         if re.match(r"\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)", text[quantity.end :], re.I):
             return False
+    if quantity.kind in (COUNT, PHYSICAL) and _SPECIFICATION_RANGE.search(
+        text[max(0, quantity.start - 40) : quantity.start]
+    ):
+        return False
+    if _is_transaction(text, quantity, japanese):
+        return False
     if quantity.kind == COUNT:
         if re.fullmatch(r"\d+\.\d+", surface.strip()) or re.search(
             r"\d{4}\s*[-–]\s*\d{4}", surface
         ):
             return False  # "2.8", "4.00": versions and statistics; "2009-2011": years
         if re.search(r"[#\[]\s*$|\b(?:No|Bug|version|v)\.?\s*$", text[: quantity.start]):
+            return False
+        if _PRESENT_COUNT.search(text[max(0, quantity.start - 40) : quantity.start]):
             return False
         return _counted_noun(text, quantity) is not None
     if quantity.kind == PHYSICAL:
@@ -592,6 +649,14 @@ def _governing_hedge(
         if not find_words(text[he : quantity.start], vocab.PAST_WORDS):
             return lv, matched, hs, end
     return "unmarked", None, start, end
+
+
+# A sentence whose subject is a gerund ("Swapping out 10% of ... would"); the -ing words that
+# open a sentence as prepositions ("According to", "During") are not one.
+_GERUND_SUBJECT = re.compile(
+    r"(?!(?:According|During|Following|Including|Excluding|Regarding|Concerning|Beginning|"
+    r"Starting|Looking|Going|Notwithstanding|Pending|Considering|Assuming)\b)[A-Z][a-z]+ing\b"
+)
 
 
 def _choose_magnitude(
@@ -667,6 +732,8 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
     language = "ja" if japanese else (context.language or "en")
     if not japanese and text.rstrip().endswith("?"):
         return []  # a question asks, it does not claim
+    if not japanese and re.search(r"\d\s*=\s*\d", text):
+        return []  # "0.999^10 = 0.99": a calculation
     horizons = find_horizons(text, context.published, language)
     quantities = [
         _as_multiplier(text, q)
@@ -691,6 +758,13 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
         cue = _governing_hedge(masked, magnitude, japanese)[0]
     if not japanese and find_words(text[scope_start : magnitude.start], vocab.CONDITION_WORDS):
         return []  # "if revenue doubled, ...": a hypothetical
+    if (
+        not japanese
+        and hedge_text in ("would", "could")
+        and _GERUND_SUBJECT.match(text)
+        and not find_words(text[: magnitude.start], (hedge_text,))
+    ):
+        return []  # "Adding 10 GW would cost ...": the number is in the subject of a hypothesis
     known = context.published_known
     horizon = choose_horizon(horizons, context.published, future_only=known)
     if horizons and horizon is None and cue == "unmarked":

@@ -541,4 +541,46 @@ COUNTED_NOUNS = (
 # quantulum3 entities of physical quantities a claim may target (besides GW and TWh).
 PHYSICAL_ENTITIES = ("mass", "volume", "area")
 # Words that make a clause a condition or a question rather than a stated expectation.
-CONDITION_WORDS = ("if", "unless", "whether", "suppose", "imagine")
+CONDITION_WORDS = (
+    "if",
+    "unless",
+    "whether",
+    "suppose",
+    "imagine",
+    "theoretically",
+    "hypothetically",
+    "in theory",
+)
+# Words that make an amount a one-off transaction rather than the size of a quantity a
+# fundamental measures: a payment ("will be paid $4.8 billion", "could forfeit $90m") or a
+# deal it is the price of ("a 5.6 billion pound merger", "through a EUR 3.8 mn loan").
+PAYMENT_WORDS = (
+    "pay",
+    "pays",
+    "paid",
+    "paying",
+    "payment",
+    "forfeit",
+    "forfeits",
+    "fine",
+    "fined",
+    "compensation",
+    "purchase price",
+    "acquisition price",
+    "consideration",
+)
+DEAL_NOUNS = (
+    "merger",
+    "deal",
+    "takeover",
+    "acquisition",
+    "buyout",
+    "loan",
+    "bond",
+    "bid",
+    "offer",
+    "settlement",
+    "fine",
+    "payment",
+    "contract",
+)
