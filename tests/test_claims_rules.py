@@ -121,6 +121,46 @@ def test_spaced_thousands_and_their_span() -> None:
             "The new mill will have a yearly capacity of 400,000 tonnes .",
             {"metric": "capacity", "magnitude_value": 400000.0},
         ),
+        (
+            "Acme plans to invest about 40 million euros in its plant next year .",
+            {"metric": "capex", "magnitude_value": 40e6},
+        ),
+        (
+            "A further $2 billion is budgeted for new lines over the next three years.",
+            {"metric": "capex", "magnitude_value": 2e9},
+        ),
+        (
+            "Acme will cut 40 investment bank jobs next year .",
+            {"metric": "other", "magnitude_value": 40.0},
+        ),
+        (
+            "A rival bid could value the retailer at £900 million.",
+            {"metric": "market_cap", "magnitude_value": 9e8},
+        ),
+        (
+            "The members of the board will take a pay cut of 10 % next year .",
+            {"metric": "other", "magnitude_kind": "percent"},
+        ),
+        (
+            "The closures are expected to produce annual savings of EUR 3 million from 2025 .",
+            {"metric": "other", "magnitude_value": 3e6},
+        ),
+        (
+            "Acme expects the strike to cause daily losses of EUR 1 mn next week .",
+            {"metric": "revenue", "magnitude_value": 1e6},
+        ),
+        (
+            "Acme aims to raise its dividend pay-out ratio to 40 pct in 2026",
+            {"magnitude_kind": "share", "magnitude_value": 40.0},
+        ),
+        (
+            "Economists expect the bond yield to climb to 3.5 percent by 2026.",
+            {"magnitude_kind": "absolute", "magnitude_value": 3.5},
+        ),
+        (
+            "Analysts expect the growth rate to pick up to 5% next year.",
+            {"magnitude_kind": "percent", "magnitude_value": 5.0},
+        ),
     ],
 )
 def test_claims_real_text_taught_us(text: str, fields: dict) -> None:

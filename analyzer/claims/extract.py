@@ -245,6 +245,16 @@ def _clause(text: str, quantity: Quantity) -> tuple[int, int]:
     return start, after.start() if after else len(text)
 
 
+_NOT_SPENDING_AFTER = re.compile(
+    r"[\s-]+(?:bank|banks|banking|banker|bankers|fund|funds|firm|grade|house|group|advisers?|advisors?)\b",
+    re.I,
+)
+_VALUATION_BEFORE = re.compile(
+    r"\bvalu(?:e|es|ed|ing)\s+(?:[\w'’-]+\s+){0,4}?at\s+(?:about\s+|around\s+|some\s+|up\s+to\s+|more\s+than\s+|over\s+|nearly\s+|roughly\s+)?$",
+    re.I,
+)
+
+
 def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str | None]:
     """The claim's metric, from the words around its number (see :data:`vocab.METRIC_PRIORITY`).
 
@@ -262,9 +272,24 @@ def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str
                 continue
             if metric == "revenue" and re.match(r"\s*margins?\b", text[e:]):
                 continue  # "profit margin" is a margin, not an earnings figure
+            if metric == "capex" and re.match(_NOT_SPENDING_AFTER, text[e:]):
+                continue  # "investment bank", "investment fund": no spending
+            if metric == "users" and re.match(r"\s+of\b", text[e:]):
+                continue  # "the members of the board" belong to a group, they use nothing
+            if (
+                metric == "capacity"
+                and matched.lower() == "produce"
+                and not (
+                    0 <= quantity.start - e < 24
+                    and not re.search(r"\bof\b", text[e : quantity.start])
+                )
+            ):
+                continue  # "produce savings of EUR 2 mn": only "produce 900 tonnes" is output
             if metric == "price" and quantity.kind == COUNT:
                 continue  # "9,540,000 shares" counts shares, it does not price them
             found.append((s, e, metric, matched))
+    if _VALUATION_BEFORE.search(text[max(0, quantity.start - 60) : quantity.start]):
+        return "market_cap", "value ... at"  # "could value the firm at £1.3 billion"
     before = [f for f in found if f[1] <= quantity.end]
     after = [f for f in found if f[1] > quantity.end]
     chosen: tuple[str, str] | None = None
@@ -659,6 +684,25 @@ _GERUND_SUBJECT = re.compile(
 )
 
 
+# A percentage a ratio is brought to is its new level, not a change: a share of a total for a
+# ratio or stake ("raise the pay-out ratio to 50 pct"), an absolute level for a rate or yield
+# ("the yield will climb to 4.2 percent").
+_RATIO_TO = re.compile(
+    r"\b(?:(?P<share>ratio|stake|share|proportion)|(?<!growth\s)(?P<rate>yield|rate))\s+(?:\w+\s+){0,4}?"
+    r"(?:to|at)\s+(?:about\s+|around\s+|some\s+|nearly\s+|almost\s+|at\s+least\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def _percent_level(text: str, quantity: Quantity) -> str | None:
+    """ "share" or "absolute" when a percentage is the level a ratio or a rate is brought to."""
+    start, _ = _clause(text, quantity)
+    match = _RATIO_TO.search(text[max(start, quantity.start - 60) : quantity.start])
+    if match is None:
+        return None
+    return "share" if match["share"] else "absolute"
+
+
 def _choose_magnitude(
     text: str, quantities: Sequence[Quantity], japanese: bool
 ) -> tuple[str, Quantity, str] | None:
@@ -675,6 +719,9 @@ def _choose_magnitude(
     for quantity in quantities:
         if quantity.kind == PERCENT:
             change, direction = _is_change(text, quantity, japanese)
+            level = None if japanese else _percent_level(text, quantity)
+            if change and level:
+                return level, quantity, direction
             if change:
                 return "percent", quantity, direction
     targets = [q for q in quantities if q.kind in (CURRENCY, PHYSICAL, COUNT)]
