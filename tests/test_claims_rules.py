@@ -263,6 +263,21 @@ def test_a_past_year_is_a_report_only_when_the_date_is_known() -> None:
     ] == ("2016-12-31")
 
 
+def test_a_horizon_is_only_a_time_the_claim_states() -> None:
+    # A dateline with the comma set apart is the publication day, not a deadline.
+    text = "( Wire ) - Mar 3 , 2024 - Acme said its unit would cut 25 jobs in Spain ."
+    assert claim(text, date(2024, 3, 3))["horizon"] is None
+    # The year of a plan in another clause dates the plan, not the cut.
+    assert claim("Acme Will Cut 600 Jobs, Close 20 Stores as Part of 2026 Plan")["horizon"] is None
+    # A range of years falls due at its far end.
+    c = claim(
+        "Acme expects its capital expenditure in the next four to five years to be EUR 2 billion .",
+        date(2015, 1, 1),
+        known=False,
+    )
+    assert (c["metric"], c["horizon"]) == ("capex", "2020-01-01")
+
+
 def test_an_unparseable_horizon_leaves_the_claim_pending_with_the_reason() -> None:
     c = claim("Acme expects revenue to double by February 30, 2026.")
     assert c["horizon"] is None and "could not resolve the horizon" in c["horizon_error"]

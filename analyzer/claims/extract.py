@@ -813,7 +813,10 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
     ):
         return []  # "Adding 10 GW would cost ...": the number is in the subject of a hypothesis
     known = context.published_known
-    horizon = choose_horizon(horizons, context.published, future_only=known)
+    # A date that is no deadline ("in 2025", "the 2014 plan") dates the clause it stands in; in
+    # another clause it dates something else ("Acme will cut 40 jobs as part of its 2014 plan").
+    dated = [h for h in horizons if japanese or h.deadline or scope_start <= h.start < scope_end]
+    horizon = choose_horizon(dated, context.published, future_only=known)
     if horizons and horizon is None and cue == "unmarked":
         return []  # every date is in the past: a report
     if (
