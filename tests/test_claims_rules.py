@@ -161,6 +161,26 @@ def test_spaced_thousands_and_their_span() -> None:
             "Analysts expect the growth rate to pick up to 5% next year.",
             {"magnitude_kind": "percent", "magnitude_value": 5.0},
         ),
+        (
+            "According to the chairman the aim is double turnover over the next three years .",
+            {"magnitude_kind": "multiplier", "horizon": "2027-03-01", "hedge": "aspirational"},
+        ),
+        (
+            "The second phase envisages the completion of some 40,000 sq m of offices in May 2025 .",
+            {"magnitude_value": 40000.0, "horizon": "2025-05-31"},
+        ),
+        (
+            "Acme aims to file up to 12 new drugs for approval by 2027",
+            {"magnitude_value": 12.0, "magnitude_unit": "drugs", "hedge": "possible"},
+        ),
+        (
+            "Acme estimates that it will hire 30 specialists for its new unit by the end of 2025 .",
+            {"magnitude_value": 30.0, "magnitude_unit": "specialists", "horizon": "2025-12-31"},
+        ),
+        (
+            "UPDATE 2-Acme to cut 500 jobs as part of 2-year restructuring plan",
+            {"magnitude_value": 500.0, "direction": "down", "horizon": "2026-03-01"},
+        ),
     ],
 )
 def test_claims_real_text_taught_us(text: str, fields: dict) -> None:

@@ -463,7 +463,7 @@ _MULTIPLIER_LEADS = (
 )
 _MULTIPLIER_FOLLOWS = re.compile(
     r"\s*(?:$|[,.;:)!]|(?:in|by|from|over|within|its|their|his|her|our|this|that|these|"
-    r"the|next|again|to|and|or|before|after|revenue|sales|profits?|earnings|capacity|"
+    r"the|next|again|to|and|or|before|after|revenue|sales|turnover|profits?|earnings|capacity|"
     r"output|users|production|prices?|value)\b)",
     re.IGNORECASE,
 )

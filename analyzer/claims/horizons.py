@@ -142,6 +142,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "relative",
         re.compile(rf"\b{_COUNT}\s+(years?|months?|quarters?|decades?)\s+from\s+now\b", re.I),
     ),
+    # "a 3-year restructuring plan": the plan runs for that long from now.
+    (
+        "relative",
+        re.compile(
+            rf"\b{_COUNT}[\s-](year|month)(?:[\s-]long)?\s+(?:[a-z-]+\s+)?(?:plan|programme|program|strategy)\b",
+            re.I,
+        ),
+    ),
     (
         "relative",
         re.compile(
