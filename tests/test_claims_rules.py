@@ -233,7 +233,14 @@ def test_claims_real_text_taught_us(text: str, fields: dict) -> None:
         "Acme will fund the purchase through a 4.2 mln euro $ 5.5 mln loan .",
         "Acme and Beta agree terms of 3.1 billion pound merger",
         "The town could forfeit up to $40m (£31m) in state grants.",
+        "The winner will receive a prize of $1 million.",
+        "Beta could bid as much as $4 billion for the business.",
+        "The firm will be sold to Beta for about $700 million.",
         # counts that are already there: a possessor's, what a business employs
+        "Acme has 400 employees and will open a plant in 2025.",
+        # a cue or a deadline after an "and" governs the other conjunct
+        "The event is open to teams of up to 8 people and will run again next year.",
+        "Acme sold 3 million phones in 2023 and will launch a new one in 2024.",
         "The mill 's 120 workers will move to the new owner from March 2025 .",
         "The unit , which employs 35 people , will be sold .",
         # a product's specification, a calculation, a hypothesis, a model name
@@ -260,6 +267,9 @@ def test_numbers_that_carry_no_claim(text: str) -> None:
         ("Interest payments will reach $500 billion a year by 2030.", 5e11),
         ("Acme will lift its 40 stores to 60 stores by 2026 .", 60.0),
         ("Acme expects to raise about $200 million in the share offering next year.", 2e8),
+        ("Acme expects to pay down debt to $2 billion by 2025.", 2e9),
+        ("Analysts see revenue rising to as much as $12 billion in 2025.", 12e9),
+        ("The merger is expected to produce cost savings of $300 million a year by 2026.", 3e8),
     ],
 )
 def test_amounts_that_stay_claims_beside_those_rules(text: str, value: float) -> None:

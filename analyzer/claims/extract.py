@@ -227,8 +227,13 @@ def _explicit_baseline(
     return None
 
 
+# "as" joins clauses ("... as demand slows") but not in "as much as", "as well as", "such as".
+_AS_CONJUNCTION = (
+    r"(?<!much)(?<!many)(?<!high)(?<!low)(?<!little)(?<!far)(?<!well)(?<!such)(?<!long)"
+    r"\sas(?!\s+(?:much|many|high|low|little|far|well|long|soon)\b)"
+)
 _CLAUSE_BOUNDARY = re.compile(
-    r",\s|;\s|:\s|\s*—\s*|\s–\s|\s--\s|\s(?:as|because|while|since|after|when|but|which|thanks to|amid|driven by|on the back of)\s",
+    rf",\s|;\s|:\s|\s*—\s*|\s–\s|\s--\s|{_AS_CONJUNCTION}\s|\s(?:because|while|since|after|when|but|which|thanks to|amid|driven by|on the back of)\s",
     re.IGNORECASE,
 )
 _PRICE_MOVE = re.compile(
@@ -418,9 +423,11 @@ def _looks_ahead(
         # A deadline alone ("Revenue to double by 2026") looks ahead unless a past-tense verb
         # carries the number ("revenue doubled by 2026" read in 2027 has no future horizon
         # anyway) or comes between it and the deadline ("40% was delivered in 2023 and the
-        # rest ... in 2025").
+        # rest ... in 2025"); a deadline after an "and" dates the other conjunct.
         before = _clause_before(text, magnitude.start, 60)
         between = text[magnitude.end : horizon.start] if horizon.start > magnitude.end else ""
+        if not japanese and re.search(r"\band\b", between):
+            return False
         return japanese or not find_words(
             before + " " + magnitude.surface + " " + between, vocab.PAST_WORDS
         )
@@ -544,14 +551,20 @@ _SALE_FOR = re.compile(
     r"purchases?|purchased)\b.*\bfor\s+(?:about\s+|around\s+|some\s+|an?\s+)?$",
     re.IGNORECASE,
 )
+# "could bid as much as $4 billion", "offered $2 bn": the price put on a deal.
+_BID_OF = re.compile(
+    r"\b(?:bid|bids|offer|offers|offered|offering)\s+(?:up\s+to\s+|as\s+much\s+as\s+|about\s+|"
+    r"around\s+|some\s+)?$",
+    re.IGNORECASE,
+)
 # An amount's conversion into another currency, between it and the noun it qualifies.
 _CONVERSION_AFTER = re.compile(
     r"\s*(?:\(?\s*(?:US|HK|NT|C|A|S)?[$€£¥]\s?[\d.,]+\s*(?:[a-z]+\s*)?\)?)?", re.IGNORECASE
 )
 # A count that is already there: a possessor's ("Acme 's 250 field staff", "its 40 stores")
-# or what a business employs today ("employs 10 people").
+# or what a business has or employs today ("has 400 employees", "employs 10 people").
 _PRESENT_COUNT = re.compile(
-    r"(?:['’]s|\bits|\btheir|\bour|\bhis|\bher|\bemploys|\bemployed|\bemploying)\s+"
+    r"(?:['’]s|\bits|\btheir|\bour|\bhis|\bher|\bhas|\bhad|\bemploys|\bemployed|\bemploying)\s+"
     r"(?:about\s+|around\s+|some\s+|more\s+than\s+|over\s+|nearly\s+|almost\s+)?$",
     re.IGNORECASE,
 )
@@ -571,9 +584,17 @@ def _is_transaction(text: str, quantity: Quantity, japanese: bool) -> bool:
     deal = re.match(
         r"\s*(?:[A-Za-z-]+\s+)?(?:" + "|".join(vocab.DEAL_NOUNS) + r")s?\b", text[skipped:], re.I
     )
+    if quantity.kind == COUNT and _counted_noun(text, quantity) != "shares":
+        return False  # shares are counted in a deal's price; jobs or stores are not paid
+    payments = [
+        w
+        for w in find_words(text[start:end], vocab.PAYMENT_WORDS)
+        if not re.match(r"\s+(?:down|off)\b", text[start + w[1] :])  # "pay down debt to $2 bn"
+    ]
     transaction = (
-        find_words(text[start:end], vocab.PAYMENT_WORDS)
+        payments
         or (quantity.kind == CURRENCY and _SALE_FOR.search(text[start : quantity.start]))
+        or (quantity.kind == CURRENCY and _BID_OF.search(text[start : quantity.start]))
         or (quantity.kind == CURRENCY and deal)
     )
     return bool(transaction) and _metric_for(text, quantity, japanese)[0] in ("other", "price")
@@ -635,7 +656,7 @@ def _as_multiplier(text: str, quantity: Quantity) -> Quantity:
 
 
 _STRONG_BOUNDARY = re.compile(
-    r";\s|:\s|\.\s|\s(?:as|because|while|since|after|when|but|which|although|though|"
+    rf";\s|:\s|\.\s|{_AS_CONJUNCTION}\s|\s(?:because|while|since|after|when|but|which|although|though|"
     r"thanks to|amid|driven by|on the back of)\s",
     re.IGNORECASE,
 )
@@ -662,10 +683,12 @@ def _governing_hedge(
     segment, start, end = _scope(text, quantity)
     for level in HEDGE_LEVELS:
         for cue_start, _, matched in find_cues(text, level, start, end):
-            # A cue after the number with a past verb between governs another verb: "30% was
-            # booked in 2009 and the rest will be booked in 2010".
-            if cue_start < quantity.end or not find_words(
-                text[quantity.end : cue_start], vocab.PAST_WORDS
+            # A cue after the number with a past verb or an "and" between governs another
+            # verb: "30% was booked in 2009 and the rest will be booked in 2010", "open to
+            # teams of up to 8 people and will run again next year".
+            between = text[quantity.end : cue_start]
+            if cue_start < quantity.end or not (
+                find_words(between, vocab.PAST_WORDS) or re.search(r"\band\b", between)
             ):
                 return level, matched, start, end
     found = [(w, lv) for lv in HEDGE_LEVELS for w in find_cues(text, lv, segment, start)]

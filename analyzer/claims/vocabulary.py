@@ -398,6 +398,9 @@ PAST_WORDS = (
     "totalled",
     "totaled",
     "came in",
+    "went",
+    "sold",
+    "spent",
 )
 # A percentage this close after one of these is a rate of growth per year.
 PER_YEAR_WORDS = (
@@ -594,6 +597,14 @@ PAYMENT_WORDS = (
     "fine",
     "fined",
     "compensation",
+    "receive",
+    "receives",
+    "prize",
+    "award",
+    "bonus",
+    "salary",
+    "grant",
+    "refund",
     "purchase price",
     "acquisition price",
     "consideration",
