@@ -248,6 +248,7 @@ def test_claims_real_text_taught_us(text: str, fields: dict) -> None:
         "A plain table would theoretically fit 5 billion records into 320GB.",
         "Replacing 5 percent of the fleet per year would create a boom for suppliers.",
         "4 × 10 gbps links would give a lot of bandwidth.",
+        "Each entry would need 48 bytes , so 2 billion entries would take 96 GB .",
         "Two nodes with 0.99 uptime would have 0.99 * 0.99 = 0.98 uptime together.",
         "The update will reach the Edge 7X gets later, the company said.",
         "Prices are fine for groups of up to 30 people — beyond that the venue will charge.",

@@ -699,6 +699,7 @@ def _governing_hedge(
     return "unmarked", None, start, end
 
 
+_COMPUTING_ENTITIES = ("data storage", "data transfer rate")
 # A sentence whose subject is a gerund ("Swapping out 10% of ... would"); the -ing words that
 # open a sentence as prepositions ("According to", "During") are not one.
 _GERUND_SUBJECT = re.compile(
@@ -810,8 +811,13 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
         for q in find_quantities(text, language)
         if not any(h.start < q.end and q.start < h.end for h in horizons)
     ]
+    # Bytes and bit rates under "would" ("1 billion accounts would take 32 GB") make a sizing
+    # sum in a technical text, not a forecast.
+    sizing = any(q.entity in _COMPUTING_ENTITIES for q in quantities)
     quantities = [q for q in quantities if _claimable(text, q, japanese)]
     if not quantities:
+        return []
+    if sizing and find_words(text, ("would",)):
         return []
     chosen = _choose_magnitude(text, quantities, japanese)
     if chosen is None:
