@@ -277,6 +277,26 @@ def test_amounts_that_stay_claims_beside_those_rules(text: str, value: float) ->
     assert claim(text)["magnitude_value"] == pytest.approx(value)
 
 
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        (
+            "Acme sales rose 5% in 2023 and are expected to grow 8% in 2025.",
+            {"magnitude_value": 8.0, "horizon": "2025-12-31"},
+        ),
+        (
+            "Acme has invested $1 billion so far — with a further $3 billion budgeted for 2026 .",
+            {"metric": "capex", "magnitude_value": 3e9, "horizon": "2026-12-31"},
+        ),
+    ],
+)
+def test_a_later_number_carries_the_claim_when_the_first_reports_the_past(
+    text: str, fields: dict
+) -> None:
+    c = claim(text)
+    assert {k: c[k] for k in fields} == fields
+
+
 def test_up_to_sets_the_hedge_beside_another_cue() -> None:
     c = claim("Acme expects sales of up to $5 billion by 2026.")
     assert (c["hedge"], c["magnitude_value"]) == ("possible", 5e9)

@@ -819,9 +819,31 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
         return []
     if sizing and find_words(text, ("would",)):
         return []
-    chosen = _choose_magnitude(text, quantities, japanese)
-    if chosen is None:
-        return []
+    # The strongest magnitude, or when it carries no claim (a past result, a number in a clause
+    # no cue governs) the strongest of those after it: "sales rose 5% in 2023 and are expected
+    # to grow 8% in 2024", "has invested $1 bn so far, with $1.4 bn budgeted for 2026".
+    remaining = list(quantities)
+    while remaining:
+        chosen = _choose_magnitude(text, remaining, japanese)
+        if chosen is None:
+            return []
+        found = _claim_for(text, context, japanese, language, horizons, quantities, chosen)
+        if found is not None:
+            return [found]
+        remaining = [q for q in remaining if q.start > chosen[1].end]
+    return []
+
+
+def _claim_for(
+    text: str,
+    context: SentenceContext,
+    japanese: bool,
+    language: str,
+    horizons: Sequence[Horizon],
+    quantities: Sequence[Quantity],
+    chosen: tuple[str, Quantity, str],
+) -> dict[str, Any] | None:
+    """The claim's fields when ``chosen`` (kind, quantity, direction) carries one, else None."""
     kind, magnitude, direction = chosen
     hedge, hedge_text, scope_start, scope_end = _governing_hedge(text, magnitude, japanese)
     # How the sentence looks ahead: "up to" sets the hedge but looks ahead only beside
@@ -833,28 +855,28 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
         )
         cue = _governing_hedge(masked, magnitude, japanese)[0]
     if not japanese and find_words(text[scope_start : magnitude.start], vocab.CONDITION_WORDS):
-        return []  # "if revenue doubled, ...": a hypothetical
+        return None  # "if revenue doubled, ...": a hypothetical
     if (
         not japanese
         and hedge_text in ("would", "could")
         and _GERUND_SUBJECT.match(text)
         and not find_words(text[: magnitude.start], (hedge_text,))
     ):
-        return []  # "Adding 10 GW would cost ...": the number is in the subject of a hypothesis
+        return None  # "Adding 10 GW would cost ...": the number is in the subject of a hypothesis
     known = context.published_known
     # A date that is no deadline ("in 2025", "the 2014 plan") dates the clause it stands in; in
     # another clause it dates something else ("Acme will cut 40 jobs as part of its 2014 plan").
     dated = [h for h in horizons if japanese or h.deadline or scope_start <= h.start < scope_end]
     horizon = choose_horizon(dated, context.published, future_only=known)
     if horizons and horizon is None and cue == "unmarked":
-        return []  # every date is in the past: a report
+        return None  # every date is in the past: a report
     if (
         not japanese
         and cue == "unmarked"
         and horizon is not None
         and not (scope_start <= horizon.start < scope_end)
     ):
-        return []  # a deadline in another clause does not make this number a claim
+        return None  # a deadline in another clause does not make this number a claim
     if (
         not known
         and cue == "unmarked"
@@ -866,16 +888,16 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
             re.I,
         )
     ):
-        return []  # "sales of EUR 5 mn in 2007" with no cue, from a text of unknown date
+        return None  # "sales of EUR 5 mn in 2007" with no cue, from a text of unknown date
     if not _looks_ahead(text, cue, horizon, japanese, magnitude):
-        return []
+        return None
     if (
         known
         and horizon is None
         and any(h.due and h.due <= context.published.isoformat() and h.deadline for h in horizons)
     ):
         # "revenue is expected to have doubled by 2022", read in 2023: a claim about the past.
-        return []
+        return None
     metric, metric_text = _metric_for(text, magnitude, japanese)
     per_year = kind == "percent" and _per_year(text, magnitude)
     baseline = _explicit_baseline(text, magnitude, quantities) if kind == "absolute" else None
@@ -896,37 +918,33 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
         unit = _counted_noun(text, magnitude) or unit
     if kind == "percent" or kind == "share":
         unit = "%"
-    return [
-        {
-            "sentence": text,
-            "entity_id": entity_id,
-            "entity_source": entity_source,
-            "metric": metric,
-            "metric_text": metric_text,
-            "direction": direction,
-            "magnitude_kind": kind,
-            "magnitude_value": float(magnitude.value),
-            "magnitude_unit": unit,
-            "magnitude_text": magnitude.surface,
-            "currency": magnitude.currency,
-            "per_year": bool(per_year),
-            "baseline_value": float(baseline.value) if baseline else None,
-            "baseline_unit": baseline.unit if baseline else None,
-            "baseline_source": "explicit" if baseline else None,
-            "claimed_change": None
-            if claimed is None or not math.isfinite(claimed)
-            else float(claimed),
-            "horizon": horizon.due if horizon else None,
-            "horizon_kind": horizon.kind if horizon else "none",
-            "horizon_text": horizon.text if horizon else None,
-            "horizon_error": (horizon.error if horizon else "no horizon stated"),
-            "hedge": hedge,
-            "hedge_text": hedge_text,
-            "speaker": speaker,
-            "speaker_text": speaker_text,
-            "language": language,
-        }
-    ]
+    return {
+        "sentence": text,
+        "entity_id": entity_id,
+        "entity_source": entity_source,
+        "metric": metric,
+        "metric_text": metric_text,
+        "direction": direction,
+        "magnitude_kind": kind,
+        "magnitude_value": float(magnitude.value),
+        "magnitude_unit": unit,
+        "magnitude_text": magnitude.surface,
+        "currency": magnitude.currency,
+        "per_year": bool(per_year),
+        "baseline_value": float(baseline.value) if baseline else None,
+        "baseline_unit": baseline.unit if baseline else None,
+        "baseline_source": "explicit" if baseline else None,
+        "claimed_change": None if claimed is None or not math.isfinite(claimed) else float(claimed),
+        "horizon": horizon.due if horizon else None,
+        "horizon_kind": horizon.kind if horizon else "none",
+        "horizon_text": horizon.text if horizon else None,
+        "horizon_error": (horizon.error if horizon else "no horizon stated"),
+        "hedge": hedge,
+        "hedge_text": hedge_text,
+        "speaker": speaker,
+        "speaker_text": speaker_text,
+        "language": language,
+    }
 
 
 # --------------------------------------------------------------------------- frames
