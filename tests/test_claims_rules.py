@@ -221,6 +221,10 @@ def test_claims_real_text_taught_us(text: str, fields: dict) -> None:
         "A portfolio of projects and a yearly capacity of 50,000 tonnes make Acme a leader .",
         "The first estimate was for about 40 job cuts , the company said .",
         "Acme 's net profit went up to EUR 3.2 mn in 2006 .",
+        # an infinitive after a past verb: done or decided, not ahead
+        "Acme was forced to cut 300 jobs.",
+        "The firm agreed to build 40 homes on the site.",
+        "The unit managed to cut costs by 10%.",
         # "up to" bounds an amount without looking ahead
         "Acme sells its chemicals unit to Beta for up to $250 mln",
         "Tickets are free for parties of up to 12 people.",
@@ -269,6 +273,8 @@ def test_numbers_that_carry_no_claim(text: str) -> None:
         ("Acme will lift its 40 stores to 60 stores by 2026 .", 60.0),
         ("Acme expects to raise about $200 million in the share offering next year.", 2e8),
         ("Acme expects to pay down debt to $2 billion by 2025.", 2e9),
+        ("Acme is scheduled to open 25 stores this year.", 25.0),
+        ("Acme to build 40 new plants in Texas", 40.0),
         ("Analysts see revenue rising to as much as $12 billion in 2025.", 12e9),
         ("The merger is expected to produce cost savings of $300 million a year by 2026.", 3e8),
     ],

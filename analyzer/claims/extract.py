@@ -355,6 +355,13 @@ _NOT_A_CUE_BEFORE = {
 _NOT_A_CUE_AFTER = {"will": re.compile(r"\s+of\b", re.I)}
 _REPORTED_CUE_BEFORE = re.compile(r"\bhad\s+(?:been\s+)?$", re.I)
 _REPORTED_CUE_AFTER = re.compile(r"\s+(?:was|were|had\s+been)\b", re.I)
+# A past verb before an infinitive cue, except participles that look ahead ("is scheduled to").
+_PAST_BEFORE_INFINITIVE = re.compile(
+    r"\b(?:(?!(?:expected|projected|predicted|forecasted|scheduled|planned|slated|poised|"
+    r"destined|intended|committed|targeted|designed|prepared|aimed)\b)[a-z]+ed|was|were|had|did)"
+    r"\s+$",
+    re.I,
+)
 # Cues that bound an amount ("up to $300 mln") without saying it lies ahead: they set the
 # hedge level of a claim, but a sentence needs another cue or a deadline to be one.
 AMOUNT_LIMITERS = ("up to", "as much as", "as high as")
@@ -377,6 +384,8 @@ def find_cues(
             continue
         if _REPORTED_CUE_BEFORE.search(before) or _REPORTED_CUE_AFTER.match(after):
             continue
+        if word.startswith("to ") and _PAST_BEFORE_INFINITIVE.search(before):
+            continue  # "was forced to cut 300 jobs", "agreed to build 40 homes": done or decided
         found.append((s, e, matched))
     return found
 
