@@ -15,15 +15,20 @@ A sentence holds a claim when it
    change ("grow 40%"), or an absolute target ("a $1 trillion market", "10 GW", "20,000 GPUs");
    the number must be one a fundamental could measure (:func:`_claimable`: not a date, version,
    time, reference or statistic, not a count of things no fundamental counts, not a small sum
-   that is a product's price, not "triple therapy" or "won 43 times");
+   that is a product's price, not "triple therapy" or "won 43 times", not a one-off payment or
+   the price of a deal (:func:`_is_transaction`), not a count already there ("its 250 staff",
+   "employs 10 people"), not the span of a product's specification);
 3. has its cue in the number's own clause, or before it with only commas between
-   (:func:`_governing_hedge`), and is neither a condition ("if ...") nor a question.
+   (:func:`_governing_hedge`; a cue after the number with a past verb or an "and" between
+   governs another verb, and "up to" alone bounds an amount without looking ahead), and is
+   neither a condition ("if ...", "theoretically"), a calculation, nor a question.
 
 With ``SentenceContext(published_known=False)`` (a stand-in publication date) relative
 horizons resolve against the stand-in but no stated date is ruled out as past.
 
 One claim per sentence: the strongest magnitude (multiplier, then percentage change, then an
-absolute target, then a share of a total) with its metric, direction, baseline, horizon, hedge
+absolute target, then a share of a total; when it carries no claim, the strongest after it)
+with its metric, direction, baseline, horizon, hedge
 level and speaker. See :data:`CLAIM_COLUMNS` for the fields.
 """
 
