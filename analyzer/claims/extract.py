@@ -571,6 +571,12 @@ _BID_OF = re.compile(
     r"around\s+|some\s+)?$",
     re.IGNORECASE,
 )
+_STAKE_DEAL = re.compile(
+    r"\b(?:acquire|acquires|acquiring|buy|buys|buying|sell|sells|selling|purchase|purchases|"
+    r"divest|divests|take|takes|taking)\s+(?:a\s+|an\s+|another\s+|up\s+to\s+|about\s+|"
+    r"some\s+|a\s+further\s+)?$",
+    re.IGNORECASE,
+)
 # An amount's conversion into another currency, between it and the noun it qualifies.
 _CONVERSION_AFTER = re.compile(
     r"\s*(?:\(?\s*(?:US|HK|NT|C|A|S)?[$€£¥]\s?[\d.,]+\s*(?:[a-z]+\s*)?\)?)?", re.IGNORECASE
@@ -590,9 +596,20 @@ def _is_transaction(text: str, quantity: Quantity, japanese: bool) -> bool:
     """Whether an amount is a one-off payment or the price of a deal, not a fundamental's size:
     a payment word in its clause, the price of a sale ("for $300 mln") or a deal noun right
     after it ("a $5.6 billion merger"). Amounts a metric names (revenue, capex...) stay."""
+    start, end = _clause(text, quantity)
+    if quantity.kind == PERCENT:
+        # "will acquire 60 % of Acme 's shares", "to sell a 10% stake": a stake changes hands
+        # ("to take a 20% share of the market" is a market share).
+        return bool(
+            _STAKE_DEAL.search(text[max(start, quantity.start - 40) : quantity.start])
+            and re.match(
+                r"\s*(?:(?:equity\s+)?stake|of\b.{0,30}?\b(?:shares|stake|capital|equity))\b",
+                text[quantity.end : end],
+                re.I,
+            )
+        )
     if quantity.kind not in (CURRENCY, COUNT):
         return False
-    start, end = _clause(text, quantity)
     after = text[quantity.end :]
     skipped = quantity.end + _CONVERSION_AFTER.match(after).end()  # type: ignore[union-attr]
     deal = re.match(

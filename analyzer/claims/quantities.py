@@ -650,7 +650,8 @@ def _merge_ranges(text: str, quantities: list[Quantity]) -> list[Quantity]:
                 and p.kind in (CURRENCY, PHYSICAL, COUNT)
                 and p.unit == q.unit
                 and 0 < p.value < q.value
-                and not re.search(r"\bfrom\s+$", text[max(0, p.start - 6) : p.start], re.I)
+                # "from X to Y" is a baseline and a target, "by X to Y" a change and a level.
+                and not re.search(r"\b(?:from|by)\s+$", text[max(0, p.start - 6) : p.start], re.I)
             ):
                 out[-1] = Quantity(
                     q.kind,
