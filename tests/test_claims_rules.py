@@ -242,6 +242,11 @@ def test_claims_real_text_taught_us(text: str, fields: dict) -> None:
         "The firm will be sold to Beta for about $700 million.",
         "Beta will acquire 60 % of Acme 's shares .",
         "Acme plans to sell a 10% stake in its unit.",
+        # the size of one group and the amounts of a design's items
+        "Our team of 12 engineers will present at the conference.",
+        "Each block will contain up to 1,000 transactions.",
+        "The fee will be 0.3% of each trade.",
+        "The new version will support up to 64 GPUs per cluster.",
         # counts that are already there: a possessor's, what a business employs
         "Acme has 400 employees and will open a plant in 2025.",
         # a cue or a deadline after an "and" governs the other conjunct
@@ -276,6 +281,8 @@ def test_numbers_that_carry_no_claim(text: str) -> None:
         ("Acme expects to raise about $200 million in the share offering next year.", 2e8),
         ("Acme expects to pay down debt to $2 billion by 2025.", 2e9),
         ("Acme is scheduled to open 25 stores this year.", 25.0),
+        ("Acme expects earnings of $3.20 per share next year.", 3.2),
+        ("The network will process 100,000 transactions per second by 2026.", 1e5),
         ("Acme aims to take a 20% share of the European market by 2030.", 20.0),
         ("The share capital will be increased by EUR 120,000 to EUR 1.5 mn .", 1.5e6),
         ("Acme to build 40 new plants in Texas", 40.0),

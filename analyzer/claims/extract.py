@@ -590,6 +590,22 @@ _PRESENT_COUNT = re.compile(
 )
 # "in the power range from 200 kW up to 2 MW": the span of a product's specification.
 _SPECIFICATION_RANGE = re.compile(r"\brang(?:e|es|ing)\s+from\b", re.IGNORECASE)
+# The size of one group ("a team of 12 engineers", "groups of up to 30 people").
+_GROUP_SIZE = re.compile(
+    r"\b(?:team|teams|group|groups|crew|crews|panel|party|parties)\s+of\s+"
+    r"(?:up\s+to\s+|about\s+|around\s+|some\s+|more\s+than\s+)?$",
+    re.IGNORECASE,
+)
+# An amount for each item of a design ("up to 64 GPUs per cluster", "0.3% of each trade",
+# "Each block will contain 1,000 transactions"): a specification, not a total a fundamental
+# measures. Rates per unit of time and prices per share or unit stay.
+_PER_ITEM_AFTER = re.compile(
+    r"[^,;]{0,25}?\b(?:per|of\s+each|for\s+each|in\s+each|each|every)\s+"
+    r"(?!(?:year|annum|quarter|month|week|day|hour|minute|second|share|token|unit|tonne|ton|"
+    r"barrel|ounce|kwh|mwh|person|capita|head|employee|household)s?\b)[a-z]+",
+    re.IGNORECASE,
+)
+_PER_ITEM_BEFORE = re.compile(r"(?:^|[.;]\s)(?:each|every)\s+[a-z]+\b[^,;]*$", re.IGNORECASE)
 
 
 def _is_transaction(text: str, quantity: Quantity, japanese: bool) -> bool:
@@ -652,6 +668,15 @@ def _claimable(text: str, quantity: Quantity, japanese: bool) -> bool:
             return False
     if quantity.kind in (COUNT, PHYSICAL) and _SPECIFICATION_RANGE.search(
         text[max(0, quantity.start - 40) : quantity.start]
+    ):
+        return False
+    if quantity.kind == COUNT and _GROUP_SIZE.search(
+        text[max(0, quantity.start - 40) : quantity.start]
+    ):
+        return False
+    _, clause_end = _clause(text, quantity)
+    if _PER_ITEM_AFTER.match(text[quantity.end : clause_end]) or _PER_ITEM_BEFORE.search(
+        text[: quantity.start]
     ):
         return False
     if _is_transaction(text, quantity, japanese):
