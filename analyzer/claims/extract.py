@@ -15,15 +15,20 @@ A sentence holds a claim when it
    change ("grow 40%"), or an absolute target ("a $1 trillion market", "10 GW", "20,000 GPUs");
    the number must be one a fundamental could measure (:func:`_claimable`: not a date, version,
    time, reference or statistic, not a count of things no fundamental counts, not a small sum
-   that is a product's price, not "triple therapy" or "won 43 times");
+   that is a product's price, not "triple therapy" or "won 43 times", not a one-off payment or
+   the price of a deal (:func:`_is_transaction`), not a count already there ("its 250 staff",
+   "employs 10 people"), not the span of a product's specification);
 3. has its cue in the number's own clause, or before it with only commas between
-   (:func:`_governing_hedge`), and is neither a condition ("if ...") nor a question.
+   (:func:`_governing_hedge`; a cue after the number with a past verb or an "and" between
+   governs another verb, and "up to" alone bounds an amount without looking ahead), and is
+   neither a condition ("if ...", "theoretically"), a calculation, nor a question.
 
 With ``SentenceContext(published_known=False)`` (a stand-in publication date) relative
 horizons resolve against the stand-in but no stated date is ruled out as past.
 
 One claim per sentence: the strongest magnitude (multiplier, then percentage change, then an
-absolute target, then a share of a total) with its metric, direction, baseline, horizon, hedge
+absolute target, then a share of a total; when it carries no claim, the strongest after it)
+with its metric, direction, baseline, horizon, hedge
 level and speaker. See :data:`CLAIM_COLUMNS` for the fields.
 """
 
@@ -227,8 +232,13 @@ def _explicit_baseline(
     return None
 
 
+# "as" joins clauses ("... as demand slows") but not in "as much as", "as well as", "such as".
+_AS_CONJUNCTION = (
+    r"(?<!much)(?<!many)(?<!high)(?<!low)(?<!little)(?<!far)(?<!well)(?<!such)(?<!long)"
+    r"\sas(?!\s+(?:much|many|high|low|little|far|well|long|soon)\b)"
+)
 _CLAUSE_BOUNDARY = re.compile(
-    r",\s|;\s|:\s|\s(?:as|because|while|since|after|when|but|which|thanks to|amid|driven by|on the back of)\s",
+    rf",\s|;\s|:\s|\s*—\s*|\s–\s|\s--\s|{_AS_CONJUNCTION}\s|\s(?:because|while|since|after|when|but|which|thanks to|amid|driven by|on the back of)\s",
     re.IGNORECASE,
 )
 _PRICE_MOVE = re.compile(
@@ -243,6 +253,16 @@ def _clause(text: str, quantity: Quantity) -> tuple[int, int]:
         start = match.end()
     after = _CLAUSE_BOUNDARY.search(text, quantity.end)
     return start, after.start() if after else len(text)
+
+
+_NOT_SPENDING_AFTER = re.compile(
+    r"[\s-]+(?:bank|banks|banking|banker|bankers|fund|funds|firm|grade|house|group|advisers?|advisors?)\b",
+    re.I,
+)
+_VALUATION_BEFORE = re.compile(
+    r"\bvalu(?:e|es|ed|ing)\s+(?:[\w'’-]+\s+){0,4}?at\s+(?:about\s+|around\s+|some\s+|up\s+to\s+|more\s+than\s+|over\s+|nearly\s+|roughly\s+)?$",
+    re.I,
+)
 
 
 def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str | None]:
@@ -262,9 +282,24 @@ def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str
                 continue
             if metric == "revenue" and re.match(r"\s*margins?\b", text[e:]):
                 continue  # "profit margin" is a margin, not an earnings figure
+            if metric == "capex" and re.match(_NOT_SPENDING_AFTER, text[e:]):
+                continue  # "investment bank", "investment fund": no spending
+            if metric == "users" and re.match(r"\s+of\b", text[e:]):
+                continue  # "the members of the board" belong to a group, they use nothing
+            if (
+                metric == "capacity"
+                and matched.lower() == "produce"
+                and not (
+                    0 <= quantity.start - e < 24
+                    and not re.search(r"\bof\b", text[e : quantity.start])
+                )
+            ):
+                continue  # "produce savings of EUR 2 mn": only "produce 900 tonnes" is output
             if metric == "price" and quantity.kind == COUNT:
                 continue  # "9,540,000 shares" counts shares, it does not price them
             found.append((s, e, metric, matched))
+    if _VALUATION_BEFORE.search(text[max(0, quantity.start - 60) : quantity.start]):
+        return "market_cap", "value ... at"  # "could value the firm at £1.3 billion"
     before = [f for f in found if f[1] <= quantity.end]
     after = [f for f in found if f[1] > quantity.end]
     chosen: tuple[str, str] | None = None
@@ -305,10 +340,70 @@ def _metric_for(text: str, quantity: Quantity, japanese: bool) -> tuple[str, str
     return chosen
 
 
+HEDGE_LEVELS = ("possible", "aspirational", "expected", "firm")
+
+# A word of a hedge list used as something else: the noun "will" ("a living will", "the will
+# of the people"), the noun "projects" ("a portfolio of projects"), a forecast reported as
+# history ("the estimate was", "had expected") and "up to" after a verb of motion ("profit
+# went up to EUR 8 mn").
+_NOT_A_CUE_BEFORE = {
+    "will": re.compile(r"\b(?:a|the|his|her|their|its|living|free|good|political|ill)\s+$", re.I),
+    "projects": re.compile(
+        r"\b(?:a|an|the|of|its|their|our|his|her|new|these|those|such|and|or|in|on|for|with|"
+        r"many|several|other|all|some|key|major|large|big|\d+)\s+$",
+        re.I,
+    ),
+    "up to": re.compile(
+        r"\b(?:went|go|goes|going|gone|moved|rose|climbed|jumped|shot|edged|came|ran)\s+$", re.I
+    ),
+}
+_NOT_A_CUE_AFTER = {"will": re.compile(r"\s+of\b", re.I)}
+_REPORTED_CUE_BEFORE = re.compile(r"\bhad\s+(?:been\s+)?$", re.I)
+_REPORTED_CUE_AFTER = re.compile(r"\s+(?:was|were|had\s+been)\b", re.I)
+# A past verb before an infinitive cue, except participles that look ahead ("is scheduled to").
+_PAST_BEFORE_INFINITIVE = re.compile(
+    r"\b(?:(?!(?:expected|projected|predicted|forecasted|scheduled|planned|slated|poised|"
+    r"destined|intended|committed|targeted|designed|prepared|aimed)\b)[a-z]+ed|was|were|had|did)"
+    r"\s+$",
+    re.I,
+)
+# Cues that bound an amount ("up to $300 mln") without saying it lies ahead: they set the
+# hedge level of a claim, but a sentence needs another cue or a deadline to be one.
+AMOUNT_LIMITERS = ("up to", "as much as", "as high as")
+
+
+def find_cues(
+    text: str, level: str, start: int = 0, end: int | None = None
+) -> list[tuple[int, int, str]]:
+    """(start, end, matched) for each English hedge cue of ``level`` in ``text[start:end]``,
+    positions in ``text``; words of the hedge lists used otherwise are left out."""
+    end = len(text) if end is None else end
+    found = []
+    for s, e, matched in find_words(text[start:end], vocab.HEDGE_WORDS[level]):
+        s, e = s + start, e + start
+        word = matched.lower()
+        before, after = text[max(0, s - 40) : s], text[e : e + 20]
+        if word in _NOT_A_CUE_BEFORE and _NOT_A_CUE_BEFORE[word].search(before):
+            continue
+        if word in _NOT_A_CUE_AFTER and _NOT_A_CUE_AFTER[word].match(after):
+            continue
+        if _REPORTED_CUE_BEFORE.search(before) or _REPORTED_CUE_AFTER.match(after):
+            continue
+        if word.startswith("to ") and _PAST_BEFORE_INFINITIVE.search(before):
+            continue  # "was forced to cut 300 jobs", "agreed to build 40 homes": done or decided
+        found.append((s, e, matched))
+    return found
+
+
 def _hedge(text: str, japanese: bool) -> tuple[str, str | None]:
-    words = vocab.HEDGE_WORDS_JA if japanese else vocab.HEDGE_WORDS
-    for level in ("possible", "aspirational", "expected", "firm"):
-        found = find_words(text, words[level], japanese)
+    if not japanese:
+        for level in HEDGE_LEVELS:
+            found = find_cues(text, level)
+            if found:
+                return level, found[0][2]
+        return "unmarked", None
+    for level in HEDGE_LEVELS:
+        found = find_words(text, vocab.HEDGE_WORDS_JA[level], japanese)
         if found:
             return level, found[0][2]
     return "unmarked", None
@@ -340,9 +435,16 @@ def _looks_ahead(
         if hedge != "unmarked":
             return True
         # A deadline alone ("Revenue to double by 2026") looks ahead unless a past-tense verb
-        # carries the number ("revenue doubled by 2026" read in 2027 has no future horizon anyway).
+        # carries the number ("revenue doubled by 2026" read in 2027 has no future horizon
+        # anyway) or comes between it and the deadline ("40% was delivered in 2023 and the
+        # rest ... in 2025"); a deadline after an "and" dates the other conjunct.
         before = _clause_before(text, magnitude.start, 60)
-        return japanese or not find_words(before + " " + magnitude.surface, vocab.PAST_WORDS)
+        between = text[magnitude.end : horizon.start] if horizon.start > magnitude.end else ""
+        if not japanese and re.search(r"\band\b", between):
+            return False
+        return japanese or not find_words(
+            before + " " + magnitude.surface + " " + between, vocab.PAST_WORDS
+        )
     if hedge == "unmarked":
         return False
     if japanese:
@@ -350,11 +452,7 @@ def _looks_ahead(
     # A hedge that governs a past result ("said revenue rose 20%") does not make a claim.
     before = _clause_before(text, magnitude.start, 30)
     past = find_words(before, vocab.PAST_WORDS)
-    hedges = [
-        w
-        for level in ("possible", "aspirational", "expected", "firm")
-        for w in find_words(text[: magnitude.start], vocab.HEDGE_WORDS[level])
-    ]
+    hedges = sorted(w for level in HEDGE_LEVELS for w in find_cues(text, level, 0, magnitude.start))
     return not past or bool(hedges and hedges[-1][0] > past[-1][0])
 
 
@@ -386,7 +484,7 @@ _MULTIPLIER_LEADS = (
 )
 _MULTIPLIER_FOLLOWS = re.compile(
     r"\s*(?:$|[,.;:)!]|(?:in|by|from|over|within|its|their|his|her|our|this|that|these|"
-    r"the|next|again|to|and|or|before|after|revenue|sales|profits?|earnings|capacity|"
+    r"the|next|again|to|and|or|before|after|revenue|sales|turnover|profits?|earnings|capacity|"
     r"output|users|production|prices?|value)\b)",
     re.IGNORECASE,
 )
@@ -437,6 +535,14 @@ def _multiplier_is_claim(text: str, quantity: Quantity) -> bool:
         verbs = vocab.UP_WORDS + vocab.DOWN_WORDS + ("multiply", "multiplied")
         return bool(find_words(_clause_before(text, quantity.start, 25), verbs))
     if re.search(r"\d", quantity.surface):
+        if re.match(r"\s*\d", after):
+            return False  # "10 × 1 gbps": arithmetic
+        if (
+            re.fullmatch(r"\d+X", quantity.surface)
+            and re.search(r"\b[A-Z][a-z]+\s+$", text[: quantity.start])
+            and not _MULTIPLIER_FOLLOWS.match(after)
+        ):
+            return False  # "the Fenix 5X gets": a model name
         return True  # "1000x", "10-fold"
     words = re.findall(r"[A-Za-z'][\w'-]*|\d[\d.,]*|[,;:]", text[: quantity.start])[-3:]
     if words and (
@@ -451,6 +557,94 @@ def _multiplier_is_claim(text: str, quantity: Quantity) -> bool:
     if find_words(" ".join(words), [w for ws in vocab.METRIC_WORDS.values() for w in ws]):
         return True
     return _MULTIPLIER_FOLLOWS.match(after) is not None
+
+
+# "sells the unit to Beta for $300 mln": the price of a sale or purchase.
+_SALE_FOR = re.compile(
+    r"\b(?:sells?|sold|selling|sale|buys?|bought|buying|acquires?|acquired|acquiring|"
+    r"purchases?|purchased)\b.*\bfor\s+(?:about\s+|around\s+|some\s+|an?\s+)?$",
+    re.IGNORECASE,
+)
+# "could bid as much as $4 billion", "offered $2 bn": the price put on a deal.
+_BID_OF = re.compile(
+    r"\b(?:bid|bids|offer|offers|offered|offering)\s+(?:up\s+to\s+|as\s+much\s+as\s+|about\s+|"
+    r"around\s+|some\s+)?$",
+    re.IGNORECASE,
+)
+_STAKE_DEAL = re.compile(
+    r"\b(?:acquire|acquires|acquiring|buy|buys|buying|sell|sells|selling|purchase|purchases|"
+    r"divest|divests|take|takes|taking)\s+(?:a\s+|an\s+|another\s+|up\s+to\s+|about\s+|"
+    r"some\s+|a\s+further\s+)?$",
+    re.IGNORECASE,
+)
+# An amount's conversion into another currency, between it and the noun it qualifies.
+_CONVERSION_AFTER = re.compile(
+    r"\s*(?:\(?\s*(?:US|HK|NT|C|A|S)?[$€£¥]\s?[\d.,]+\s*(?:[a-z]+\s*)?\)?)?", re.IGNORECASE
+)
+# A count that is already there: a possessor's ("Acme 's 250 field staff", "its 40 stores")
+# or what a business has or employs today ("has 400 employees", "employs 10 people").
+_PRESENT_COUNT = re.compile(
+    r"(?:['’]s|\bits|\btheir|\bour|\bhis|\bher|\bhas|\bhad|\bemploys|\bemployed|\bemploying)\s+"
+    r"(?:about\s+|around\s+|some\s+|more\s+than\s+|over\s+|nearly\s+|almost\s+)?$",
+    re.IGNORECASE,
+)
+# "in the power range from 200 kW up to 2 MW": the span of a product's specification.
+_SPECIFICATION_RANGE = re.compile(r"\brang(?:e|es|ing)\s+from\b", re.IGNORECASE)
+# The size of one group ("a team of 12 engineers", "groups of up to 30 people").
+_GROUP_SIZE = re.compile(
+    r"\b(?:team|teams|group|groups|crew|crews|panel|party|parties)\s+of\s+"
+    r"(?:up\s+to\s+|about\s+|around\s+|some\s+|more\s+than\s+)?$",
+    re.IGNORECASE,
+)
+# An amount for each item of a design ("up to 64 GPUs per cluster", "0.3% of each trade",
+# "Each block will contain 1,000 transactions"): a specification, not a total a fundamental
+# measures. Rates per unit of time and prices per share or unit stay.
+_PER_ITEM_AFTER = re.compile(
+    r"[^,;]{0,25}?\b(?:per|of\s+each|for\s+each|in\s+each|each|every)\s+"
+    r"(?!(?:year|annum|quarter|month|week|day|hour|minute|second|share|token|unit|tonne|ton|"
+    r"barrel|ounce|kwh|mwh|person|capita|head|employee|household)s?\b)[a-z]+",
+    re.IGNORECASE,
+)
+_PER_ITEM_BEFORE = re.compile(r"(?:^|[.;]\s)(?:each|every)\s+[a-z]+\b[^,;]*$", re.IGNORECASE)
+
+
+def _is_transaction(text: str, quantity: Quantity, japanese: bool) -> bool:
+    """Whether an amount is a one-off payment or the price of a deal, not a fundamental's size:
+    a payment word in its clause, the price of a sale ("for $300 mln") or a deal noun right
+    after it ("a $5.6 billion merger"). Amounts a metric names (revenue, capex...) stay."""
+    start, end = _clause(text, quantity)
+    if quantity.kind == PERCENT:
+        # "will acquire 60 % of Acme 's shares", "to sell a 10% stake": a stake changes hands
+        # ("to take a 20% share of the market" is a market share).
+        return bool(
+            _STAKE_DEAL.search(text[max(start, quantity.start - 40) : quantity.start])
+            and re.match(
+                r"\s*(?:(?:equity\s+)?stake|of\b.{0,30}?\b(?:shares|stake|capital|equity))\b",
+                text[quantity.end : end],
+                re.I,
+            )
+        )
+    if quantity.kind not in (CURRENCY, COUNT):
+        return False
+    after = text[quantity.end :]
+    skipped = quantity.end + _CONVERSION_AFTER.match(after).end()  # type: ignore[union-attr]
+    deal = re.match(
+        r"\s*(?:[A-Za-z-]+\s+)?(?:" + "|".join(vocab.DEAL_NOUNS) + r")s?\b", text[skipped:], re.I
+    )
+    if quantity.kind == COUNT and _counted_noun(text, quantity) != "shares":
+        return False  # shares are counted in a deal's price; jobs or stores are not paid
+    payments = [
+        w
+        for w in find_words(text[start:end], vocab.PAYMENT_WORDS)
+        if not re.match(r"\s+(?:down|off)\b", text[start + w[1] :])  # "pay down debt to $2 bn"
+    ]
+    transaction = (
+        payments
+        or (quantity.kind == CURRENCY and _SALE_FOR.search(text[start : quantity.start]))
+        or (quantity.kind == CURRENCY and _BID_OF.search(text[start : quantity.start]))
+        or (quantity.kind == CURRENCY and deal)
+    )
+    return bool(transaction) and _metric_for(text, quantity, japanese)[0] in ("other", "price")
 
 
 def _claimable(text: str, quantity: Quantity, japanese: bool) -> bool:
@@ -472,12 +666,29 @@ def _claimable(text: str, quantity: Quantity, japanese: bool) -> bool:
             return False  # "May 16", "August 10"
         if re.match(r"\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)", text[quantity.end :], re.I):
             return False
+    if quantity.kind in (COUNT, PHYSICAL) and _SPECIFICATION_RANGE.search(
+        text[max(0, quantity.start - 40) : quantity.start]
+    ):
+        return False
+    if quantity.kind == COUNT and _GROUP_SIZE.search(
+        text[max(0, quantity.start - 40) : quantity.start]
+    ):
+        return False
+    _, clause_end = _clause(text, quantity)
+    if _PER_ITEM_AFTER.match(text[quantity.end : clause_end]) or _PER_ITEM_BEFORE.search(
+        text[: quantity.start]
+    ):
+        return False
+    if _is_transaction(text, quantity, japanese):
+        return False
     if quantity.kind == COUNT:
         if re.fullmatch(r"\d+\.\d+", surface.strip()) or re.search(
             r"\d{4}\s*[-–]\s*\d{4}", surface
         ):
             return False  # "2.8", "4.00": versions and statistics; "2009-2011": years
         if re.search(r"[#\[]\s*$|\b(?:No|Bug|version|v)\.?\s*$", text[: quantity.start]):
+            return False
+        if _PRESENT_COUNT.search(text[max(0, quantity.start - 40) : quantity.start]):
             return False
         return _counted_noun(text, quantity) is not None
     if quantity.kind == PHYSICAL:
@@ -501,7 +712,7 @@ def _as_multiplier(text: str, quantity: Quantity) -> Quantity:
 
 
 _STRONG_BOUNDARY = re.compile(
-    r";\s|:\s|\.\s|\s(?:as|because|while|since|after|when|but|which|although|though|"
+    rf";\s|:\s|\.\s|{_AS_CONJUNCTION}\s|\s(?:because|while|since|after|when|but|which|although|though|"
     r"thanks to|amid|driven by|on the back of)\s",
     re.IGNORECASE,
 )
@@ -526,21 +737,50 @@ def _governing_hedge(
         level, cue = _hedge(text, japanese)
         return level, cue, 0, len(text)
     segment, start, end = _scope(text, quantity)
-    level, cue = _hedge(text[start:end], japanese)
-    if level != "unmarked":
-        return level, cue, start, end
-    before = text[segment:start]
-    found = [
-        (w, lv)
-        for lv in ("possible", "aspirational", "expected", "firm")
-        for w in find_words(before, vocab.HEDGE_WORDS[lv])
-    ]
+    for level in HEDGE_LEVELS:
+        for cue_start, _, matched in find_cues(text, level, start, end):
+            # A cue after the number with a past verb or an "and" between governs another
+            # verb: "30% was booked in 2009 and the rest will be booked in 2010", "open to
+            # teams of up to 8 people and will run again next year".
+            between = text[quantity.end : cue_start]
+            if cue_start < quantity.end or not (
+                find_words(between, vocab.PAST_WORDS) or re.search(r"\band\b", between)
+            ):
+                return level, matched, start, end
+    found = [(w, lv) for lv in HEDGE_LEVELS for w in find_cues(text, lv, segment, start)]
     if found:
         (hs, he, matched), lv = max(found, key=lambda f: f[0][0])
-        between = text[segment + he : quantity.start]
-        if not find_words(between, vocab.PAST_WORDS):
-            return lv, matched, segment + hs, end
+        if not find_words(text[he : quantity.start], vocab.PAST_WORDS):
+            return lv, matched, hs, end
     return "unmarked", None, start, end
+
+
+_COMPUTING_ENTITIES = ("data storage", "data transfer rate")
+# A sentence whose subject is a gerund ("Swapping out 10% of ... would"); the -ing words that
+# open a sentence as prepositions ("According to", "During") are not one.
+_GERUND_SUBJECT = re.compile(
+    r"(?!(?:According|During|Following|Including|Excluding|Regarding|Concerning|Beginning|"
+    r"Starting|Looking|Going|Notwithstanding|Pending|Considering|Assuming)\b)[A-Z][a-z]+ing\b"
+)
+
+
+# A percentage a ratio is brought to is its new level, not a change: a share of a total for a
+# ratio or stake ("raise the pay-out ratio to 50 pct"), an absolute level for a rate or yield
+# ("the yield will climb to 4.2 percent").
+_RATIO_TO = re.compile(
+    r"\b(?:(?P<share>ratio|stake|share|proportion)|(?<!growth\s)(?P<rate>yield|rate))\s+(?:\w+\s+){0,4}?"
+    r"(?:to|at)\s+(?:about\s+|around\s+|some\s+|nearly\s+|almost\s+|at\s+least\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def _percent_level(text: str, quantity: Quantity) -> str | None:
+    """ "share" or "absolute" when a percentage is the level a ratio or a rate is brought to."""
+    start, _ = _clause(text, quantity)
+    match = _RATIO_TO.search(text[max(start, quantity.start - 60) : quantity.start])
+    if match is None:
+        return None
+    return "share" if match["share"] else "absolute"
 
 
 def _choose_magnitude(
@@ -559,6 +799,9 @@ def _choose_magnitude(
     for quantity in quantities:
         if quantity.kind == PERCENT:
             change, direction = _is_change(text, quantity, japanese)
+            level = None if japanese else _percent_level(text, quantity)
+            if change and level:
+                return level, quantity, direction
             if change:
                 return "percent", quantity, direction
     targets = [q for q in quantities if q.kind in (CURRENCY, PHYSICAL, COUNT)]
@@ -616,36 +859,83 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
     language = "ja" if japanese else (context.language or "en")
     if not japanese and text.rstrip().endswith("?"):
         return []  # a question asks, it does not claim
+    if not japanese and re.search(r"\d\s*=\s*\d", text):
+        return []  # "0.999^10 = 0.99": a calculation
     horizons = find_horizons(text, context.published, language)
     quantities = [
         _as_multiplier(text, q)
         for q in find_quantities(text, language)
         if not any(h.start < q.end and q.start < h.end for h in horizons)
     ]
+    # Bytes and bit rates under "would" ("1 billion accounts would take 32 GB") make a sizing
+    # sum in a technical text, not a forecast.
+    sizing = any(q.entity in _COMPUTING_ENTITIES for q in quantities)
     quantities = [q for q in quantities if _claimable(text, q, japanese)]
     if not quantities:
         return []
-    chosen = _choose_magnitude(text, quantities, japanese)
-    if chosen is None:
+    if sizing and find_words(text, ("would",)):
         return []
+    # The strongest magnitude, or when it carries no claim (a past result, a number in a clause
+    # no cue governs) the strongest of those after it: "sales rose 5% in 2023 and are expected
+    # to grow 8% in 2024", "has invested $1 bn so far, with $1.4 bn budgeted for 2026".
+    remaining = list(quantities)
+    while remaining:
+        chosen = _choose_magnitude(text, remaining, japanese)
+        if chosen is None:
+            return []
+        found = _claim_for(text, context, japanese, language, horizons, quantities, chosen)
+        if found is not None:
+            return [found]
+        remaining = [q for q in remaining if q.start > chosen[1].end]
+    return []
+
+
+def _claim_for(
+    text: str,
+    context: SentenceContext,
+    japanese: bool,
+    language: str,
+    horizons: Sequence[Horizon],
+    quantities: Sequence[Quantity],
+    chosen: tuple[str, Quantity, str],
+) -> dict[str, Any] | None:
+    """The claim's fields when ``chosen`` (kind, quantity, direction) carries one, else None."""
     kind, magnitude, direction = chosen
     hedge, hedge_text, scope_start, scope_end = _governing_hedge(text, magnitude, japanese)
+    # How the sentence looks ahead: "up to" sets the hedge but looks ahead only beside
+    # another cue ("sells the unit for up to $300 mln" reports a deal).
+    cue = hedge
+    if not japanese and hedge_text and hedge_text.lower() in AMOUNT_LIMITERS:
+        masked = re.sub(
+            "|".join(AMOUNT_LIMITERS), lambda m: " " * len(m[0]), text, flags=re.IGNORECASE
+        )
+        cue = _governing_hedge(masked, magnitude, japanese)[0]
     if not japanese and find_words(text[scope_start : magnitude.start], vocab.CONDITION_WORDS):
-        return []  # "if revenue doubled, ...": a hypothetical
-    known = context.published_known
-    horizon = choose_horizon(horizons, context.published, future_only=known)
-    if horizons and horizon is None and hedge == "unmarked":
-        return []  # every date is in the past: a report
+        return None  # "if revenue doubled, ...": a hypothetical
     if (
         not japanese
-        and hedge == "unmarked"
+        and hedge_text in ("would", "could")
+        and _GERUND_SUBJECT.match(text)
+        and not find_words(text[: magnitude.start], (hedge_text,))
+    ):
+        return None  # "Adding 10 GW would cost ...": the number is in the subject of a hypothesis
+    known = context.published_known
+    # A date that is no deadline ("in 2025", "the 2014 plan") dates the clause it stands in; in
+    # another clause it dates something else ("Acme will cut 40 jobs as part of its 2014 plan").
+    dated = [h for h in horizons if japanese or h.deadline or scope_start <= h.start < scope_end]
+    horizon = choose_horizon(dated, context.published, future_only=known)
+    if horizons and horizon is None and cue == "unmarked":
+        return None  # every date is in the past: a report
+    if (
+        not japanese
+        and cue == "unmarked"
         and horizon is not None
         and not (scope_start <= horizon.start < scope_end)
     ):
-        return []  # a deadline in another clause does not make this number a claim
+        return None  # a deadline in another clause does not make this number a claim
     if (
         not known
-        and hedge == "unmarked"
+        and cue == "unmarked"
         and horizon is not None
         and horizon.kind not in ("relative",)
         and not re.search(
@@ -654,16 +944,16 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
             re.I,
         )
     ):
-        return []  # "sales of EUR 5 mn in 2007" with no cue, from a text of unknown date
-    if not _looks_ahead(text, hedge, horizon, japanese, magnitude):
-        return []
+        return None  # "sales of EUR 5 mn in 2007" with no cue, from a text of unknown date
+    if not _looks_ahead(text, cue, horizon, japanese, magnitude):
+        return None
     if (
         known
         and horizon is None
         and any(h.due and h.due <= context.published.isoformat() and h.deadline for h in horizons)
     ):
         # "revenue is expected to have doubled by 2022", read in 2023: a claim about the past.
-        return []
+        return None
     metric, metric_text = _metric_for(text, magnitude, japanese)
     per_year = kind == "percent" and _per_year(text, magnitude)
     baseline = _explicit_baseline(text, magnitude, quantities) if kind == "absolute" else None
@@ -684,37 +974,33 @@ def extract_sentence(text: str, context: SentenceContext) -> list[dict[str, Any]
         unit = _counted_noun(text, magnitude) or unit
     if kind == "percent" or kind == "share":
         unit = "%"
-    return [
-        {
-            "sentence": text,
-            "entity_id": entity_id,
-            "entity_source": entity_source,
-            "metric": metric,
-            "metric_text": metric_text,
-            "direction": direction,
-            "magnitude_kind": kind,
-            "magnitude_value": float(magnitude.value),
-            "magnitude_unit": unit,
-            "magnitude_text": magnitude.surface,
-            "currency": magnitude.currency,
-            "per_year": bool(per_year),
-            "baseline_value": float(baseline.value) if baseline else None,
-            "baseline_unit": baseline.unit if baseline else None,
-            "baseline_source": "explicit" if baseline else None,
-            "claimed_change": None
-            if claimed is None or not math.isfinite(claimed)
-            else float(claimed),
-            "horizon": horizon.due if horizon else None,
-            "horizon_kind": horizon.kind if horizon else "none",
-            "horizon_text": horizon.text if horizon else None,
-            "horizon_error": (horizon.error if horizon else "no horizon stated"),
-            "hedge": hedge,
-            "hedge_text": hedge_text,
-            "speaker": speaker,
-            "speaker_text": speaker_text,
-            "language": language,
-        }
-    ]
+    return {
+        "sentence": text,
+        "entity_id": entity_id,
+        "entity_source": entity_source,
+        "metric": metric,
+        "metric_text": metric_text,
+        "direction": direction,
+        "magnitude_kind": kind,
+        "magnitude_value": float(magnitude.value),
+        "magnitude_unit": unit,
+        "magnitude_text": magnitude.surface,
+        "currency": magnitude.currency,
+        "per_year": bool(per_year),
+        "baseline_value": float(baseline.value) if baseline else None,
+        "baseline_unit": baseline.unit if baseline else None,
+        "baseline_source": "explicit" if baseline else None,
+        "claimed_change": None if claimed is None or not math.isfinite(claimed) else float(claimed),
+        "horizon": horizon.due if horizon else None,
+        "horizon_kind": horizon.kind if horizon else "none",
+        "horizon_text": horizon.text if horizon else None,
+        "horizon_error": (horizon.error if horizon else "no horizon stated"),
+        "hedge": hedge,
+        "hedge_text": hedge_text,
+        "speaker": speaker,
+        "speaker_text": speaker_text,
+        "language": language,
+    }
 
 
 # --------------------------------------------------------------------------- frames

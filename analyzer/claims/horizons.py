@@ -100,7 +100,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "month",
         re.compile(
-            rf"\b((?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?(?:\s+\d{{1,2}},?)?\s+{_YEAR})\b",
+            rf"\b((?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?(?:\s+\d{{1,2}}\s?,?)?\s+{_YEAR})\b",
             re.I,
         ),
     ),
@@ -116,6 +116,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     ("decade_end", re.compile(r"\b(?:by\s+)?the\s+end\s+of\s+the\s+decade\b", re.I)),
+    # "in the next four to five years", "within 3-4 years": due at the far end of the range.
+    (
+        "relative",
+        re.compile(
+            rf"\b(?:within|in|over|during)\s+(?:the\s+)?(?:(?:next|coming)\s+)?{_COUNT}\s*(?:to|-|–|or)\s*{_COUNT}\s+(years?|months?|quarters?|decades?)\b",
+            re.I,
+        ),
+    ),
     (
         "relative",
         re.compile(
@@ -133,6 +141,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "relative",
         re.compile(rf"\b{_COUNT}\s+(years?|months?|quarters?|decades?)\s+from\s+now\b", re.I),
+    ),
+    # "a 3-year restructuring plan": the plan runs for that long from now.
+    (
+        "relative",
+        re.compile(
+            rf"\b{_COUNT}[\s-](year|month)(?:[\s-]long)?\s+(?:[a-z-]+\s+)?(?:plan|programme|program|strategy)\b",
+            re.I,
+        ),
     ),
     (
         "relative",
@@ -287,10 +303,12 @@ def _resolve(kind: str, match: re.Match[str], base: date) -> tuple[date | None, 
     if kind == "fiscal":
         return date(_year(match[1], base), 12, 31), "year"
     if kind == "month":
-        day = _dateparser_month(match[1])
+        # "Jan 27 , 2009": a comma set apart by the tokeniser.
+        phrase = re.sub(r"\s+,", ",", match[1])
+        day = _dateparser_month(phrase)
         if day is None:
             return None, "month"
-        if not re.search(r"\d{1,2},?\s+\d{4}", match[1]):
+        if not re.search(r"\d{1,2},?\s+\d{4}", phrase):
             day = _last_day(day.year, day.month)
         return day, "month" if day.day != 0 else "date"
     if kind == "season":
@@ -314,7 +332,7 @@ def _resolve(kind: str, match: re.Match[str], base: date) -> tuple[date | None, 
         return date(base.year // 10 * 10 + 9, 12, 31), "year"
     if kind == "relative":
         groups = [g for g in match.groups() if g]
-        count = _count(groups[0]) if len(groups) == 2 else 1
+        count = _count(groups[-2]) if len(groups) >= 2 else 1
         unit = groups[-1].lower().rstrip("s")
         if not count:
             return None, "relative"

@@ -202,7 +202,9 @@ def _currency_code(text: str) -> str | None:
 
 def _preceding_currency(text: str, start: int) -> str | None:
     """An ISO code or symbol written just before a number ("EUR 5 billion", "Rs 10,000")."""
-    match = re.search(r"(?:^|\s)([A-Z]{3}|Rs|RMB)\s?$", text[max(0, start - 5) : start])
+    match = re.search(
+        r"(?:^|\s)([A-Z]{3}|Rs|RMB|euros?)\s?$", text[max(0, start - 7) : start], re.IGNORECASE
+    )
     return _CURRENCY_SYMBOLS.get(match[1]) if match else None
 
 
@@ -263,10 +265,16 @@ _NORMALISE: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"(?<=[$€£¥])\s+(?=\d)"), ""),
     # "2.0 mln euro $ 2.7 mln": a conversion run on without a separator.
     (re.compile(r"\b(euros?)(?=\s+[$£¥])"), r"\1,"),
-    # "some 3.1 mln": quantulum3 drops the scale after "some".
-    (re.compile(r"\bsome(?=\s+\d)"), "about"),
-    # "10 .65" (a tokenised decimal point).
+    # "euro300 million": the currency word glued to its number, read as the code.
+    (re.compile(r"(?<![A-Za-z])(?:euros?|eur)(?=\d)", re.IGNORECASE), "EUR "),
+    # "some 3.1 mln", "Some EUR 70 mn": quantulum3 drops the scale after "some".
+    (
+        re.compile(r"\bsome(?=\s+(?:[A-Z]{3}\s?|[$€£¥])?\d)", re.IGNORECASE),
+        lambda m: "About" if m[0][0].isupper() else "about",
+    ),
+    # "10 .65" (a tokenised decimal point), "60 ,000" (a tokenised thousands separator).
     (re.compile(r"(?<=\d) \.(?=\d)"), "."),
+    (re.compile(r"(?<=\d) ,(?=\d{3}(?!\d))"), ","),
     # "9 540 000": thousands grouped with spaces.
     (
         re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d.,]\d)"),
@@ -288,6 +296,19 @@ _NORMALISE: list[tuple[re.Pattern[str], Any]] = [
                 "trn": "trillion",
             }[m[1]]
         ),
+    ),
+    # "EUR 200 million US$ 240 million": a conversion after a scale word, kept apart.
+    (
+        re.compile(r"\b(million|billion|trillion)(?=\s+(?:US|HK|NT|C|A|S)?[$£¥€]\s?\d)"),
+        r"\1,",
+    ),
+    # "EUR 0.8-1.2 billion", "10-12 million": quantulum3 adds the ends of a range whose scale
+    # is written once; spelt out on both ends it reads the range and its midpoint.
+    (
+        re.compile(
+            r"(?<![\d.,])(\d+(?:\.\d+)?)\s?[-–]\s?(\d+(?:\.\d+)?)\s(million|billion|trillion)\b"
+        ),
+        r"\1 \3 - \2 \3",
     ),
 ]
 
@@ -588,7 +609,25 @@ def find_quantities(text: str, language: str | None = None) -> list[Quantity]:
         for q in english_quantities(text)
         if not any(m.start < q.end and q.start < m.end for m in multipliers)
     ]
-    return _merge_ranges(text, sorted(multipliers + others, key=lambda q: q.start))
+    merged = _merge_ranges(text, sorted(multipliers + others, key=lambda q: q.start))
+    return _drop_conversions(text, merged)
+
+
+def _drop_conversions(text: str, quantities: list[Quantity]) -> list[Quantity]:
+    """ "EUR 300 million ( $380 million )": an amount converted into another currency straight
+    after the original repeats it; the original, written first, is the one the text states."""
+    out: list[Quantity] = []
+    for q in quantities:
+        if out:
+            p = out[-1]
+            if (
+                p.kind == CURRENCY == q.kind
+                and p.currency != q.currency
+                and re.fullmatch(r"[\s(,/]*", text[p.end : q.start])
+            ):
+                continue
+        out.append(q)
+    return out
 
 
 def _merge_ranges(text: str, quantities: list[Quantity]) -> list[Quantity]:
@@ -611,7 +650,8 @@ def _merge_ranges(text: str, quantities: list[Quantity]) -> list[Quantity]:
                 and p.kind in (CURRENCY, PHYSICAL, COUNT)
                 and p.unit == q.unit
                 and 0 < p.value < q.value
-                and not re.search(r"\bfrom\s+$", text[max(0, p.start - 6) : p.start], re.I)
+                # "from X to Y" is a baseline and a target, "by X to Y" a change and a level.
+                and not re.search(r"\b(?:from|by)\s+$", text[max(0, p.start - 6) : p.start], re.I)
             ):
                 out[-1] = Quantity(
                     q.kind,

@@ -21,6 +21,12 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
         "spending on data centers",
         "data-center spending",
         "data center spending",
+        "invest",
+        "invests",
+        "investing",
+        "investment",
+        "investments",
+        "budgeted",
     ),
     "tvl": ("tvl", "total value locked", "value locked", "deposits"),
     "fees": ("fees", "fee revenue", "protocol revenue", "transaction fees", "network fees"),
@@ -92,6 +98,8 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
         "profits",
         "ebit",
         "ebitda",
+        "loss",
+        "losses",
     ),
     "price": (
         "price",
@@ -111,7 +119,6 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
         "addressable market",
         "opportunity",
         "spending",
-        "investment",
         "margin",
         "margins",
         "profit margin",
@@ -189,6 +196,11 @@ HEDGE_WORDS: dict[str, tuple[str, ...]] = {
         "seek to",
         "committed to",
         "on track to",
+        "aim is",
+        "aim of",
+        "envisages",
+        "envisage",
+        "envisions",
     ),
     "possible": (
         "could",
@@ -241,6 +253,14 @@ HEDGE_WORDS: dict[str, tuple[str, ...]] = {
         "to hit",
         "to top",
         "to exceed",
+        # headline plans: "Acme to cut 900 jobs", "Acme to hire 200 engineers"
+        "to cut",
+        "to shed",
+        "to slash",
+        "to hire",
+        "to create",
+        "to open",
+        "to build",
     ),
     "firm": ("will", "shall", "is going to", "are going to", "won't", "will not"),
 }
@@ -378,6 +398,9 @@ PAST_WORDS = (
     "totalled",
     "totaled",
     "came in",
+    "went",
+    "sold",
+    "spent",
 )
 # A percentage this close after one of these is a rate of growth per year.
 PER_YEAR_WORDS = (
@@ -465,6 +488,12 @@ COUNTED_NOUNS = (
     "personnel",
     "positions",
     "engineers",
+    "specialists",
+    "experts",
+    "professionals",
+    "researchers",
+    "scientists",
+    "technicians",
     "hires",
     "recruits",
     "stores",
@@ -535,10 +564,63 @@ COUNTED_NOUNS = (
     "contracts",
     "licenses",
     "licences",
+    "drugs",
+    "medicines",
+    "products",
     "hectares",
     "acres",
 )
 # quantulum3 entities of physical quantities a claim may target (besides GW and TWh).
 PHYSICAL_ENTITIES = ("mass", "volume", "area")
 # Words that make a clause a condition or a question rather than a stated expectation.
-CONDITION_WORDS = ("if", "unless", "whether", "suppose", "imagine")
+CONDITION_WORDS = (
+    "if",
+    "unless",
+    "whether",
+    "suppose",
+    "imagine",
+    "theoretically",
+    "hypothetically",
+    "in theory",
+)
+# Words that make an amount a one-off transaction rather than the size of a quantity a
+# fundamental measures: a payment ("will be paid $4.8 billion", "could forfeit $90m") or a
+# deal it is the price of ("a 5.6 billion pound merger", "through a EUR 3.8 mn loan").
+PAYMENT_WORDS = (
+    "pay",
+    "pays",
+    "paid",
+    "paying",
+    "payment",
+    "forfeit",
+    "forfeits",
+    "fine",
+    "fined",
+    "compensation",
+    "receive",
+    "receives",
+    "prize",
+    "award",
+    "bonus",
+    "salary",
+    "grant",
+    "refund",
+    "purchase price",
+    "acquisition price",
+    "consideration",
+)
+DEAL_NOUNS = (
+    "merger",
+    "deal",
+    "takeover",
+    "acquisition",
+    "buyout",
+    "loan",
+    "bond",
+    "bid",
+    "offer",
+    "settlement",
+    "fine",
+    "payment",
+    "contract",
+)
