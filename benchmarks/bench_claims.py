@@ -45,6 +45,8 @@ sys.path.insert(0, str(HERE))
 
 from claims_candidates import FORWARD, INDEX, NUMBER, REALDATA, read_unit, sha  # noqa: E402
 
+from analyzer.analysis.agreement import cohen_kappa  # noqa: E402
+
 ANNOTATIONS = PROJECT / "corpora" / "claims-real" / "annotations.jsonl"
 ROUND2 = PROJECT / "corpora" / "claims-real" / "round2"
 RESULTS = HERE / "results" / "claims.json"
@@ -126,16 +128,6 @@ def _read_labels(path: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def cohen_kappa_binary(a: list[bool], b: list[bool]) -> float | None:
-    n = len(a)
-    if n == 0:
-        return None
-    observed = sum(x == y for x, y in zip(a, b)) / n
-    pa, pb = sum(a) / n, sum(b) / n
-    expected = pa * pb + (1 - pa) * (1 - pb)
-    return None if expected == 1 else (observed - expected) / (1 - expected)
-
-
 def import_passes(
     first: Path, second: Path, adjudicated: Path, folder: Path = ROUND2
 ) -> dict[str, Any]:
@@ -161,7 +153,7 @@ def import_passes(
         "candidates": len(ids),
         "claims_pass_a": sum(a[i]["is_claim"] for i in ids),
         "claims_pass_b": sum(b[i]["is_claim"] for i in ids),
-        "kappa_is_claim": cohen_kappa_binary(
+        "kappa_is_claim": cohen_kappa(
             [a[i]["is_claim"] for i in ids], [b[i]["is_claim"] for i in ids]
         ),
         "claims_in_both": len(both),

@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     pools: dict[str, list[dict]] = {name: [] for name in target}
     seen: set[str] = set()
     for name, earlier in ROUNDS.items():
-        if name < args.round and earlier["index"].is_file():
+        if int(name) < int(args.round) and earlier["index"].is_file():
             seen |= {
                 json.loads(line)["sha256"]
                 for line in earlier["index"].read_text(encoding="utf-8").splitlines()

@@ -634,6 +634,20 @@ def test_corpora_merge_split_by_split_and_held_out_documents_never_train(
         training_data_from_store(None, [f"{real}@0"], say=lambda m: None)
 
 
+def test_train_refuses_held_out_documents_without_corpora(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "labelled.jsonl"
+    data.write_text(json.dumps({"text": "x", "hype": 0, "growth": 0, "evidence": 0}) + "\n")
+    with pytest.raises(SystemExit):
+        main(["train", str(data), "--out", str(tmp_path / "m"), "--hold-out-document", "a/*"])
+    assert "--hold-out-document goes with --corpus or --from-db" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--corpus", str(tmp_path / "missing"), "--out", str(tmp_path / "m")])
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
 @pytest.mark.slow
 def test_training_from_the_database_changes_the_model_version(
     store: Store,

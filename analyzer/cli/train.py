@@ -432,7 +432,7 @@ def _train_from_db(
         )
     console.print(
         f"{report['removed_from_train']} training rows left out as duplicates or evaluation "
-        f"sentences; {report['held_out_rows']} of held-out documents.",
+        f"sentences; {report['held_out_rows']} sentences of held-out documents.",
         highlight=False,
     )
     summary = train_dataset_to_directory(

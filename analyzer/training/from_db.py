@@ -146,14 +146,16 @@ def training_data_from_store(
         "held_out_documents": list(hold_out_documents),
         "held_out_rows": 0,
     }
+    # A repeated corpus counts more in the loss: its training rows are seen `repeat` times an
+    # epoch (a small set of the text users bring, beside a larger written one).
+    repeats: dict[str, int] = {}
     for path in paths:
         path, repeat = corpus_repeat(path)
         if not path.exists():
             raise InputError(f"corpus {path} does not exist")
         data = resolve_training_data(path)
-        # A repeated corpus counts more in the loss: its training rows are seen `repeat` times
-        # an epoch (a small set of the text users bring, beside a larger written one).
-        splits["train"] += [dict(r, _copy=c) for c in range(repeat) for r in data.train]
+        splits["train"] += data.train
+        repeats.update((_text_key(r["text"]), repeat) for r in data.train)
         splits["validation"] += data.validation
         splits["test"] += data.test or []
         report["corpora"].append(
@@ -182,6 +184,7 @@ def training_data_from_store(
         if row["lang"]:
             kept["lang"] = row["lang"]
         splits[split].append(kept)
+        repeats.pop(_text_key(kept["text"]), None)  # a stored label replaces the corpus rows
         report["from_database"][split] += 1
     if not merged and store is not None:
         say("The database holds no labels; training on the corpora alone.")
@@ -190,20 +193,15 @@ def training_data_from_store(
     splits["validation"] = [r for r in splits["validation"] if _text_key(r["text"]) not in in_test]
     evaluation = in_test | {_text_key(r["text"]) for r in splits["validation"]}
     before = len(splits["train"])
-    unique_train: dict[str, dict[int, dict[str, Any]]] = {}
+    unique_train: dict[str, dict[str, Any]] = {}
     for row in splits["train"]:
         key = _text_key(row["text"])
         if key in evaluation:
             continue
-        copy = row.pop("_copy", None)
-        if copy is None:
-            # A stored human label comes after the corpora and replaces every corpus row (and
-            # repeat) of the same text.
-            unique_train[key] = {0: row}
-        else:
-            unique_train.setdefault(key, {})[copy] = row
-    splits["train"] = [row for copies in unique_train.values() for row in copies.values()]
-    report["removed_from_train"] = before - len(splits["train"])
+        # A stored human label comes after the corpora and replaces a corpus row of the same text.
+        unique_train[key] = row
+    report["removed_from_train"] = before - len(unique_train)
+    splits["train"] = [row for key, row in unique_train.items() for _ in range(repeats.get(key, 1))]
     if not splits["train"] or not splits["validation"]:
         raise InputError(
             "not enough labelled sentences to train and validate: add a corpus with --corpus "
