@@ -48,7 +48,15 @@ from claims_candidates import FORWARD, INDEX, NUMBER, REALDATA, read_unit, sha  
 from analyzer.analysis.agreement import cohen_kappa  # noqa: E402
 
 ANNOTATIONS = PROJECT / "corpora" / "claims-real" / "annotations.jsonl"
-ROUND2 = PROJECT / "corpora" / "claims-real" / "round2"
+HELD_OUT_ROUNDS = ("2", "3")
+
+
+def round_folder(number: str) -> Path:
+    """Where a two-pass round (2 and later) keeps its index, passes and annotations."""
+    return PROJECT / "corpora" / "claims-real" / f"round{number}"
+
+
+ROUND2 = round_folder("2")
 RESULTS = HERE / "results" / "claims.json"
 LABEL_FIELDS = (
     "is_claim",
@@ -329,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     two.add_argument("first", type=Path)
     two.add_argument("second", type=Path)
     two.add_argument("adjudicated", type=Path)
-    two.add_argument("--round", choices=("2",), default="2")
+    two.add_argument("--round", choices=HELD_OUT_ROUNDS, default="2")
     run = sub.add_parser("run", help="measure the extractor on the annotations")
     run.add_argument("--split", choices=("test", "validation", "all"), default="test")
     run.add_argument(
@@ -337,9 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--round",
-        choices=("1", "2"),
+        choices=("1", *HELD_OUT_ROUNDS),
         default="1",
-        help="1: the development rounds' splits; 2: the held-out round (its one split is test)",
+        help="1: round 1's splits; 2 or 3: a two-pass round (its one split is test)",
     )
     for command in (imp, run):
         command.add_argument(
@@ -347,11 +355,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     args = parser.parse_args(argv)
     if args.command == "import-passes":
-        agreement = import_passes(args.first, args.second, args.adjudicated)
+        agreement = import_passes(
+            args.first, args.second, args.adjudicated, round_folder(args.round)
+        )
         print(json.dumps(agreement, indent=2, sort_keys=True))
         return 0
-    if args.command == "run" and args.round == "2" and args.annotations == ANNOTATIONS:
-        args.annotations = ROUND2 / "annotations.jsonl"
+    if args.command == "run" and args.round != "1" and args.annotations == ANNOTATIONS:
+        args.annotations = round_folder(args.round) / "annotations.jsonl"
     if args.command == "import":
         if not args.labels.is_file():
             print(f"no labels at {args.labels}; nothing imported")
@@ -374,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f" --round {args.round}" if args.round != "1" else "")
         + (f" --threshold {args.threshold}" if args.threshold is not None else "")
     )
-    save_result(result, key=f"round2-{args.split}" if args.round == "2" else None)
+    save_result(result, key=f"round{args.round}-{args.split}" if args.round != "1" else None)
     ex, cue = result["extractor"], result["cue_baseline"]
 
     def show(value: float | None) -> str:

@@ -46,6 +46,14 @@ ROUNDS = {
         "target": {"forward_number": 420, "number_only": 50, "forward_only": 20, "plain": 10},
         "index": PROJECT / "corpora" / "claims-real" / "round2" / "candidates.index.jsonl",
     },
+    # Round 2 became development material once its figures were reported: round 3 is the next
+    # held-out set, drawn like round 2.
+    "3": {
+        "prefix": "e",
+        "seed": SEED + 3,
+        "target": {"forward_number": 420, "number_only": 50, "forward_only": 20, "plain": 10},
+        "index": PROJECT / "corpora" / "claims-real" / "round3" / "candidates.index.jsonl",
+    },
 }
 # A stand-in reference date for text whose publication date is unknown: relative horizons are
 # resolved against it, by the labeller and the extractor alike.

@@ -11,7 +11,14 @@ from hype_fixtures import EVIDENCE, GROWTH, HYPE, NEUTRAL
 
 from analyzer.cli import main
 from analyzer.errors import InputError
-from analyzer.scoring.benchmark import PATHS, REFERENCE, read_sentences, run_benchmark
+from analyzer.scoring.benchmark import (
+    PATHS,
+    REFERENCE,
+    encoder_flops_per_token,
+    gemm_peak_gflops,
+    read_sentences,
+    run_benchmark,
+)
 
 pytestmark = pytest.mark.slow
 SENTENCES = HYPE + GROWTH + EVIDENCE + NEUTRAL
@@ -58,7 +65,15 @@ def test_bench_command_writes_every_path(
         assert results["paths"][name]["label_agreement"] == 1.0, name
     assert results["paths"][REFERENCE]["max_abs_diff"] == 0.0
     assert results["paths"]["naive"]["speedup_vs_naive"] == 1.0
+    # The hardware ceiling: the encoder's weight work and the machine's fp32 GEMM rate give each
+    # path's share of the peak, and the naive share bounds every fp32 path's speed-up.
+    assert results["sentences"]["encoder_flops_per_token"] > 0
+    assert results["machine"]["fp32_gemm_gflops_per_core"] > 0
+    for name, entry in results["paths"].items():
+        assert 0 < entry["share_of_gemm_peak"] and entry["useful_gflops"] > 0, name
+    naive_share = results["paths"]["naive"]["share_of_gemm_peak"]
     text = table.read_text()
+    assert f"exceed {1 / naive_share:.1f}x naive" in text
     assert all(f"| {name} |" in text for name in results["paths"])
     assert "| onnx-int8 |" in capsys.readouterr().out
 
@@ -78,3 +93,22 @@ def test_bad_benchmark_input(tmp_path: Path) -> None:
         read_sentences(empty)
     with pytest.raises(InputError, match="unknown benchmark path"):
         run_benchmark(["a sentence"], paths=["tensorrt"])
+
+
+def test_encoder_work_counts_every_weight_matrix_once(model_dir: Path) -> None:
+    import torch
+
+    from analyzer.scoring.scorer import HypeScorer
+
+    scorer = HypeScorer.from_pretrained(model_dir, device="cpu")
+    linears = [m for m in scorer.encoder.model.modules() if isinstance(m, torch.nn.Linear)]
+    expected = 2 * sum(m.in_features * m.out_features for m in linears)
+    assert linears and encoder_flops_per_token(scorer) == expected
+
+
+def test_gemm_probe_restores_the_thread_count() -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    assert gemm_peak_gflops(seconds=0.05, shape=(32, 32, 32)) > 0
+    assert torch.get_num_threads() == before

@@ -30,6 +30,14 @@ excluded and reported separately. Peak RSS is each worker's own ``ru_maxrss`` (t
 process: interpreter, libraries, model and the scoring run). Agreement: maximum absolute
 probability difference to the reference path and the share of (sentence, label) decisions at
 0.5 that match it.
+
+Hardware ceiling. On a CPU the parent also times one fp32 matrix product of the encoder's
+feed-forward shape on one thread (``gemm_peak_gflops``), and the reference worker counts the
+encoder's weight multiply-adds per token. Each path's useful GFLOP/s is then its tokens/s times
+that count, and its share of the machine's fp32 GEMM rate (peak per core times physical cores)
+says how close it runs to the hardware. Because no fp32 path can exceed 100%, the naive path's
+share bounds every fp32 path's "x naive": a naive path that already runs at a third of the peak
+leaves at most 3x.
 """
 
 from __future__ import annotations
@@ -60,6 +68,9 @@ DESCRIPTIONS = {
     REFERENCE: "HypeScorer.probabilities, plain fp32 torch (agreement reference)",
 }
 WARMUP_SENTENCES = 32
+# Rows x inner x outer of the ceiling probe: 16 sentences of 40 tokens through a 384 -> 1536
+# feed-forward projection, the shape the encoders' batched paths spend most time in.
+GEMM_PROBE_SHAPE = (640, 384, 1536)
 DEFAULT_REPEATS = 3
 
 ProgressCallback = Callable[[str], None]
@@ -245,6 +256,42 @@ def _token_count(scorer: Any, texts: Sequence[str]) -> int:
     return sum(len(ids) for ids in encoded["input_ids"])
 
 
+def encoder_flops_per_token(scorer: Any) -> int:
+    """Floating-point operations per token in the encoder's weight matrices (2 per multiply-add).
+
+    Attention score products and element-wise work are left out: this is the work that a
+    faster kernel cannot avoid, the numerator of a path's share of the GEMM peak.
+    """
+    import torch
+
+    return 2 * sum(
+        module.weight.numel()
+        for module in scorer.encoder.model.modules()
+        if isinstance(module, torch.nn.Linear)
+    )
+
+
+def gemm_peak_gflops(seconds: float = 1.0, shape: tuple[int, int, int] = GEMM_PROBE_SHAPE) -> float:
+    """fp32 GFLOP/s of one thread on a repeated ``rows x inner @ inner x outer`` torch product."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rows, inner, outer = shape
+        left, right = torch.randn(rows, inner), torch.randn(inner, outer)
+        for _ in range(3):
+            left @ right
+        count, begin = 0, time.perf_counter()
+        while time.perf_counter() - begin < seconds:
+            left @ right
+            count += 1
+        elapsed = time.perf_counter() - begin
+    finally:
+        torch.set_num_threads(previous)
+    return 2 * rows * inner * outer * count / elapsed / 1e9
+
+
 def _peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / 1024 if sys.platform != "darwin" else peak / 2**20, 1)
@@ -295,6 +342,7 @@ def worker_main(argv: Sequence[str]) -> int:
             "ready": True,
             "load_seconds": round(load_seconds, 3),
             "tokens": tokens,
+            "flops_per_token": encoder_flops_per_token(scorer) if args.path == REFERENCE else 0,
             "model_id": scorer.model_id,
             "model_version": scorer.model_version,
             **details,
@@ -405,6 +453,7 @@ class _InProcess:
             "ready": True,
             "load_seconds": round(time.perf_counter() - started, 3),
             "tokens": _token_count(scorer, texts) if name == REFERENCE else 0,
+            "flops_per_token": encoder_flops_per_token(scorer) if name == REFERENCE else 0,
             "model_id": scorer.model_id,
             "model_version": scorer.model_version,
             **details,
@@ -595,6 +644,10 @@ def run_benchmark(
                     )
                 workers[name] = worker
                 _record_ready(results, name, worker.receive(), len(texts))
+            if not device.startswith(("cuda", "mps")):
+                # Measured while every worker waits idle, so nothing competes for the core.
+                say("timing the fp32 GEMM ceiling")
+                results["machine"]["fp32_gemm_gflops_per_core"] = round(gemm_peak_gflops(), 1)
             for round_number in range(repeats):
                 for name in _rotated(names, round_number):
                     say(f"round {round_number + 1}/{repeats}: {name}")
@@ -675,12 +728,15 @@ def _record_ready(results: dict[str, Any], name: str, ready: dict[str, Any], cou
     """Enter a path once its worker is ready; the reference's also gives the token count and
     the model."""
     entry = {
-        k: v for k, v in ready.items() if k not in ("ready", "tokens", "model_id", "model_version")
+        k: v
+        for k, v in ready.items()
+        if k not in ("ready", "tokens", "flops_per_token", "model_id", "model_version")
     }
     results["paths"][name] = {"description": DESCRIPTIONS[name], **entry, "seconds": []}
     if name == REFERENCE:
         results["sentences"]["tokens"] = ready["tokens"]
         results["sentences"]["mean_tokens"] = round(ready["tokens"] / count, 2)
+        results["sentences"]["encoder_flops_per_token"] = ready.get("flops_per_token")
         results["model"] = {
             "model_id": ready["model_id"],
             "model_version": ready["model_version"],
@@ -709,11 +765,18 @@ def _summarise_paths(results: dict[str, Any], outputs: dict[str, Any], count: in
 
     reference = outputs[REFERENCE]
     tokens = results["sentences"]["tokens"]
+    flops_per_token = results["sentences"].get("encoder_flops_per_token")
+    per_core = results["machine"].get("fp32_gemm_gflops_per_core")
+    cores = results["machine"].get("physical_cores") or 1
     for name, entry in results["paths"].items():
         median = float(np.median(entry["seconds"]))
         entry["median_seconds"] = round(median, 4)
         entry["sentences_per_s"] = round(count / median, 1)
         entry["tokens_per_s"] = round(tokens / median, 1)
+        if flops_per_token:
+            entry["useful_gflops"] = round(tokens / median * flops_per_token / 1e9, 1)
+            if per_core:
+                entry["share_of_gemm_peak"] = round(entry["useful_gflops"] / (per_core * cores), 3)
         difference = np.abs(outputs[name] - reference)
         entry["max_abs_diff"] = float(difference.max())
         entry["mean_abs_diff"] = float(difference.mean())
@@ -763,16 +826,30 @@ def markdown_table(results: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| path | sentences/s | tokens/s | x naive | load s | peak RSS MB | max abs diff | label agreement |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| path | sentences/s | tokens/s | x naive | % of GEMM peak | load s | peak RSS MB | max abs diff | label agreement |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, entry in results["paths"].items():
+        share = entry.get("share_of_gemm_peak")
         lines.append(
             f"| {name} | {entry['sentences_per_s']:.0f} | {entry['tokens_per_s']:.0f} | "
-            f"{entry.get('speedup_vs_naive', float('nan')):.2f} | {entry.get('load_seconds', float('nan')):.1f} | "
+            f"{entry.get('speedup_vs_naive', float('nan')):.2f} | "
+            f"{'n/a' if share is None else f'{100 * share:.0f}%'} | "
+            f"{entry.get('load_seconds', float('nan')):.1f} | "
             f"{_rss_cell(entry)} | {entry['max_abs_diff']:.4f} | "
             f"{100 * entry['label_agreement']:.2f}% |"
         )
+    ceiling = _fp32_ceiling(results)
+    if ceiling is not None:
+        lines += [
+            "",
+            f"fp32 GEMM on one core ({'x'.join(map(str, GEMM_PROBE_SHAPE))}): "
+            f"{machine['fp32_gemm_gflops_per_core']:.0f} GFLOP/s; encoder weight work "
+            f"{results['sentences']['encoder_flops_per_token'] / 1e6:.1f} MFLOP per token. The naive "
+            f"path runs at {100 * results['paths']['naive']['share_of_gemm_peak']:.0f}% of the "
+            f"{machine.get('physical_cores')} cores' peak, so no fp32 path can exceed "
+            f"{ceiling:.1f}x naive on this machine.",
+        ]
     if results.get("end_to_end"):
         lines += [
             "",
@@ -792,6 +869,12 @@ def markdown_table(results: dict[str, Any]) -> str:
                 f"{statistics.median(entry['seconds_one_record']):.1f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _fp32_ceiling(results: dict[str, Any]) -> float | None:
+    """The most "x naive" any fp32 path can reach: 1 / the naive path's share of the GEMM peak."""
+    share = results["paths"].get("naive", {}).get("share_of_gemm_peak")
+    return 1.0 / share if share else None
 
 
 def _rss_cell(entry: dict[str, Any]) -> str:

@@ -73,10 +73,10 @@ __all__ = [
 
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 # The CPU default: the fastest backend whose labels agree with the fp32 torch reference on at
-# least 99.5% of (sentence, label) decisions. Measured with benchmarks/bench_scoring.py on 2
-# AVX-512 cores with the shipped model (benchmarks/results/scoring.md): onnx ~520 sentences/s
-# with identical labels; onnx-int8 ~720/s, but its agreement ranges from 99.9% (news) down to
-# 99.3% (social-media posts); torch ~240/s.
+# least 99.5% of (sentence, label) decisions. Measured with benchmarks/bench_scoring.py with the
+# shipped e5 model on 2 AVX2 cores (benchmarks/results/scoring.md): onnx has identical labels and
+# 1.15x the torch backend's speed; onnx-int8 is 1.1-1.2x onnx, but its agreement ranges from
+# 99.7% (news) down to 99.3% (written Japanese).
 AUTO_CPU_BACKEND = "onnx"
 BACKEND_ENV_VAR = "ANALYZER_BACKEND"
 
