@@ -74,17 +74,21 @@ def test_index_spans_rebuild_their_sentences(realdata: Path) -> None:
     assert all(sentence_for(r, cache) is not None for r in phrasebank)
 
 
-def test_round_two_is_fresh_labels_only_and_adjudicated(tmp_path: Path) -> None:
-    round2 = PROJECT / "corpora" / "claims-real" / "round2"
-    first = {json.loads(line)["sha256"] for line in INDEX.read_text(encoding="utf-8").splitlines()}
-    rows = [
-        json.loads(line)
-        for line in (round2 / "candidates.index.jsonl").read_text(encoding="utf-8").splitlines()
-    ]
-    assert len(rows) == 500 and first.isdisjoint(r["sha256"] for r in rows)
-    for path in [*round2.glob("*.jsonl"), *(round2 / "passes").glob("*.jsonl")]:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            assert not {"text", "sentence", "context"} & set(json.loads(line)), path
+def test_later_rounds_are_fresh_and_hold_labels_only() -> None:
+    seen = {json.loads(line)["sha256"] for line in INDEX.read_text(encoding="utf-8").splitlines()}
+    for number in ("2", "3"):
+        folder = PROJECT / "corpora" / "claims-real" / f"round{number}"
+        rows = [
+            json.loads(line)
+            for line in (folder / "candidates.index.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
+        digests = {r["sha256"] for r in rows}
+        # Each round is drawn from sentences that no earlier round holds.
+        assert len(rows) == 500 and len(digests) == 500 and seen.isdisjoint(digests), number
+        seen |= digests
+        for path in [*folder.glob("*.jsonl"), *(folder / "passes").glob("*.jsonl")]:
+            for line in path.read_text(encoding="utf-8").splitlines():
+                assert not {"text", "sentence", "context"} & set(json.loads(line)), path
 
 
 def test_two_passes_merge_where_they_agree_and_take_the_adjudication_elsewhere(
