@@ -1,19 +1,22 @@
 """Claim extraction measured on real sentences labelled by an independent labeller.
 
-Two rounds of labelled candidates:
+Three rounds of labelled candidates:
 
 - round 1 (600 sentences, ``corpora/claims-real/annotations.jsonl``), one labeller, split by id
   hash into ``validation`` and ``test``. Both splits have been reported, so round 1 is now
   development material: the rules are tuned on all of it.
 - round 2 (500 fresh sentences, none of round 1's, ``corpora/claims-real/round2/``), two
   independent labelling passes, Cohen's kappa, adjudicated disagreements; held out as the test
-  set (``--round 2``), reported once per extractor version.
+  set (``--round 2``), reported once per extractor version. Its figures were reported, so it is
+  development material from now on, like round 1.
+- round 3 (500 fresh sentences, none of rounds 1-2, ``corpora/claims-real/round3/``), drawn and
+  labelled like round 2: the held-out set for the next extractor version (``--round 3``).
 
     python benchmarks/bench_claims.py import /path/to/labelling/claims/labels.jsonl
         # -> corpora/claims-real/annotations.jsonl (origin, span, sha256, labels; no text)
-    python benchmarks/bench_claims.py import-passes --round 2 A.jsonl B.jsonl ADJUDICATED.jsonl
-        # -> round2/passes/ (labels only), round2/annotations.jsonl, agreement in round2/agreement.json
-    python benchmarks/bench_claims.py run [--split test|validation|all] [--round 2] [--threshold P]
+    python benchmarks/bench_claims.py import-passes --round N A.jsonl B.jsonl ADJUDICATED.jsonl
+        # -> roundN/passes/ (labels only), roundN/annotations.jsonl, agreement in roundN/agreement.json
+    python benchmarks/bench_claims.py run [--split test|validation|all] [--round 2|3] [--threshold P]
         # -> benchmarks/results/claims.json (one entry per round and split) and a printed table
 
 ``run`` rebuilds each sentence from ``../shared/realdata`` with the readers in
