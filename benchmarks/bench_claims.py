@@ -46,20 +46,20 @@ PROJECT = HERE.parent
 sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(HERE))
 
-from claims_candidates import FORWARD, INDEX, NUMBER, REALDATA, read_unit, sha  # noqa: E402
+from claims_candidates import FORWARD, INDEX, NUMBER, REALDATA, ROUNDS, read_unit, sha  # noqa: E402
 
 from analyzer.analysis.agreement import cohen_kappa  # noqa: E402
 
 ANNOTATIONS = PROJECT / "corpora" / "claims-real" / "annotations.jsonl"
-HELD_OUT_ROUNDS = ("2", "3")
+# Round 1 has one labeller and its own annotations file; every later round has two passes.
+HELD_OUT_ROUNDS = tuple(number for number in ROUNDS if number != "1")
 
 
 def round_folder(number: str) -> Path:
-    """Where a two-pass round (2 and later) keeps its index, passes and annotations."""
-    return PROJECT / "corpora" / "claims-real" / f"round{number}"
+    """Where a two-pass round keeps its index (drawn by claims_candidates), passes and annotations."""
+    return ROUNDS[number]["index"].parent
 
 
-ROUND2 = round_folder("2")
 RESULTS = HERE / "results" / "claims.json"
 LABEL_FIELDS = (
     "is_claim",
@@ -139,9 +139,7 @@ def _read_labels(path: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def import_passes(
-    first: Path, second: Path, adjudicated: Path, folder: Path = ROUND2
-) -> dict[str, Any]:
+def import_passes(first: Path, second: Path, adjudicated: Path, folder: Path) -> dict[str, Any]:
     """Two independent passes and the adjudication of their disagreements -> annotations.
 
     Rows where both passes agree on every field keep that label; every other row takes the
